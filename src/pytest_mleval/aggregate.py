@@ -1,0 +1,193 @@
+"""Suite aggregates and gates over case results (pure; statistics from :mod:`stats`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .cases import GateSpec
+from .results import Aggregate, CaseResult, GateResult
+
+__all__ = ["aggregate_suite", "evaluate_gates", "per_case"]
+
+PASS_RATE = "pass_rate"
+
+
+def per_case(
+    cases: Sequence[CaseResult], metric: str | None
+) -> tuple[list[str], list[float], list[str | None], int]:
+    """Per-case values (repeats averaged first), their clusters, and how many cases had none.
+
+    ``metric=None`` gives the pass indicator (an errored case counts as failed).
+    """
+    sums: dict[str, list[float]] = {}
+    clusters: dict[str, str | None] = {}
+    missing: set[str] = set()
+    for c in cases:
+        clusters.setdefault(c.case_id, c.cluster)
+        if metric is None:
+            value: float | None = 1.0 if c.passed else 0.0
+        else:
+            ms = c.scores.get(metric)
+            value = None if ms is None else ms.score
+        if value is None:
+            missing.add(c.case_id)
+            continue
+        sums.setdefault(c.case_id, []).append(float(value))
+    keys = list(sums)
+    values = [sum(v) / len(v) for v in sums.values()]
+    return keys, values, [clusters[k] for k in keys], len(missing - set(sums))
+
+
+def _metric_names(cases: Sequence[CaseResult]) -> list[str]:
+    names: dict[str, None] = {}
+    for c in cases:
+        for name in c.scores:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def _estimate(
+    values: list[float],
+    clusters: list[str | None],
+    *,
+    binary_counts: bool,
+    confidence: float,
+    seed: int,
+) -> Any:
+    from . import stats
+
+    if binary_counts:
+        successes = int(round(sum(values)))
+        return stats.proportion_ci(successes, len(values), confidence=confidence)
+    if any(c is not None for c in clusters) and len({c for c in clusters}) > 1:
+        labels = [c if c is not None else f"__case{i}" for i, c in enumerate(clusters)]
+        return stats.clustered_mean_ci(values, labels, confidence=confidence)
+    return stats.mean_ci(values, confidence=confidence, method="t", seed=seed)
+
+
+def aggregate_suite(
+    suite: str, cases: Sequence[CaseResult], *, confidence: float = 0.95, seed: int = 0
+) -> list[Aggregate]:
+    """Pass rate and the mean of every metric, each with its confidence interval."""
+    out: list[Aggregate] = []
+    repeats = max((c.repeat for c in cases), default=0) + 1
+    for metric in [None, *_metric_names(cases)]:
+        keys, values, clusters, missing = per_case(cases, metric)
+        is_binary = all(v in (0.0, 1.0) for v in values)
+        est = _estimate(
+            values,
+            clusters,
+            binary_counts=is_binary and repeats == 1 and all(c is None for c in clusters),
+            confidence=confidence,
+            seed=seed,
+        )
+        notes = []
+        if est.note:
+            notes.append(est.note)
+        if missing:
+            notes.append(f"{missing} case(s) without a score (errors) left out")
+        if repeats > 1:
+            notes.append(f"{repeats} repeats averaged per case")
+        out.append(
+            Aggregate(
+                suite=suite,
+                metric=PASS_RATE if metric is None else metric,
+                estimate=est.estimate,
+                ci_low=est.ci_low,
+                ci_high=est.ci_high,
+                n=est.n,
+                method=est.method,
+                confidence=confidence,
+                note="; ".join(notes) or None,
+            )
+        )
+    return out
+
+
+def _gate_estimate(
+    gate: GateSpec,
+    cases: Sequence[CaseResult],
+    aggregates: dict[str, Aggregate],
+    *,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float, float, str] | str:
+    """(estimate, ci_low, ci_high, method) for the gate, or the reason it cannot be computed."""
+    from . import stats
+
+    if gate.metric == PASS_RATE or gate.stat == "mean":
+        agg = aggregates.get(gate.metric)
+        if agg is None:
+            return f"no scores for metric {gate.metric!r}"
+        return agg.estimate, agg.ci_low, agg.ci_high, agg.method
+    if gate.stat == "pass_rate":
+        sums: dict[str, list[float]] = {}
+        for c in cases:
+            ms = c.scores.get(gate.metric)
+            if ms is not None:
+                sums.setdefault(c.case_id, []).append(1.0 if ms.passed else 0.0)
+        if not sums:
+            return f"no scores for metric {gate.metric!r}"
+        vals = [sum(v) / len(v) for v in sums.values()]
+        if all(v in (0.0, 1.0) for v in vals):
+            est = stats.proportion_ci(int(sum(vals)), len(vals), confidence=confidence)
+        else:
+            est = stats.mean_ci(vals, confidence=confidence)
+        return est.estimate, est.ci_low, est.ci_high, est.method
+    _, values, _, _ = per_case(cases, gate.metric)
+    if not values:
+        return f"no scores for metric {gate.metric!r}"
+    if gate.stat == "median":
+        import numpy as np
+
+        est = stats.bootstrap_ci(
+            np.asarray(values), np.median, method="percentile", confidence=confidence, seed=seed
+        )
+        return est.estimate, est.ci_low, est.ci_high, est.method
+    if gate.stat in ("min", "max"):
+        v = min(values) if gate.stat == "min" else max(values)
+        return v, v, v, f"{gate.stat} (no interval)"
+    return f"stat {gate.stat!r} is not available for metric {gate.metric!r}"
+
+
+def evaluate_gates(
+    suite: str,
+    gates: Sequence[GateSpec],
+    cases: Sequence[CaseResult],
+    aggregates: Sequence[Aggregate],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[GateResult]:
+    """Check each gate against the run's aggregates."""
+    by_metric = {a.metric: a for a in aggregates if a.suite == suite}
+    results = []
+    for gate in gates:
+        got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
+        base: dict[str, Any] = {
+            "suite": suite, "metric": gate.metric, "stat": gate.stat, "on": gate.on,
+            "min": gate.min, "max": gate.max,
+        }
+        if isinstance(got, str):
+            results.append(GateResult(**base, passed=False, message=f"gate cannot be evaluated: {got}"))
+            continue
+        estimate, lo, hi, method = got
+        value = {"estimate": estimate, "ci_low": lo, "ci_high": hi}[gate.on]
+        ok = (gate.min is None or value >= gate.min - 1e-12) and (gate.max is None or value <= gate.max + 1e-12)
+        bound = " and ".join(
+            b for b in (
+                f">= {gate.min:g}" if gate.min is not None else "",
+                f"<= {gate.max:g}" if gate.max is not None else "",
+            ) if b
+        )
+        label = gate.metric if gate.metric == PASS_RATE else f"{gate.stat}({gate.metric})"
+        what = label if gate.on == "estimate" else f"{gate.on} of {label}"
+        message = (
+            f"{what} = {value:.4f} (estimate {estimate:.4f}, {int(confidence * 100)}% CI "
+            f"[{lo:.4f}, {hi:.4f}], {method}) {'meets' if ok else 'fails'} {bound}"
+        )
+        results.append(
+            GateResult(**base, value=value, estimate=estimate, ci_low=lo, ci_high=hi, passed=ok, message=message)
+        )
+    return results

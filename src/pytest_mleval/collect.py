@@ -1,0 +1,188 @@
+"""Eval-file collection: each case (each repeat) becomes a pytest item."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .cases import Suite, load_suite
+from .errors import EvalFileError, MlevalError
+from .evaluate import error_result, score_case
+from .metrics import Scored, unknown_metric_problem
+from .results import CaseResult
+from .targets import EvalCase, check_template, render_case
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from .session import MlevalSession
+
+from .session import CASE_PROPERTY
+
+__all__ = ["EvalFile", "EvalItem", "EvalSuite"]
+
+
+class EvalFile(pytest.File):
+    """An eval YAML file."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        suite = load_suite(self.path, known_metric=unknown_metric_problem)
+        for field_name in ("prompt", "system"):
+            template = getattr(suite.spec, field_name)
+            problem = template and check_template(template)
+            if problem:
+                raise EvalFileError(problem, path=str(self.path), field=field_name)
+        _session(self.config).register_suite(suite)
+        yield EvalSuite.from_parent(self, name=suite.name, suite=suite)
+
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
+        if isinstance(excinfo.value, EvalFileError):
+            return f"eval file error: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class EvalSuite(pytest.Collector):
+    """One suite of an eval file."""
+
+    def __init__(self, *, suite: Suite, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite = suite
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        override = _session(self.config).repeats_override
+        repeats = override or self.suite.spec.repeats
+        for case in self.suite.cases:
+            for r in range(repeats):
+                name = case.id if repeats == 1 else f"{case.id}[r{r + 1}]"
+                yield EvalItem.from_parent(
+                    self,
+                    name=name,
+                    callobj=_eval_case_function,
+                    eval_case=render_case(self.suite, case, r),
+                    suite=self.suite,
+                    line=self.suite.lines.get(case.id, 0),
+                )
+
+
+def _eval_case_function() -> None:
+    """Stand-in test function: eval items run their own protocol (see EvalItem)."""
+
+
+class EvalCaseError(MlevalError):
+    """A case could not produce an output; the case errors."""
+
+
+class EvalCaseFailure(AssertionError):
+    """A case's metrics did not pass."""
+
+    def __init__(self, result: CaseResult, scored: list[Scored]) -> None:
+        super().__init__(format_failure(result, scored))
+        self.result = result
+        self.scored = scored
+
+
+class EvalItem(pytest.Function):
+    """One case (one repeat) of a suite."""
+
+    def __init__(self, *, eval_case: EvalCase, suite: Suite, line: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.eval_case = eval_case
+        self.suite = suite
+        self._line = line
+        self._output: Any = None
+        for tag in eval_case.tags:
+            _register_marker(self.config, tag)
+            self.add_marker(tag)
+
+    def setup(self) -> None:
+        super().setup()
+        session = _session(self.config)
+        ec = self.eval_case
+        if ec.render_error:
+            self._record(error_result(ec, ec.render_error, nodeid=self.nodeid))
+            raise EvalCaseError(ec.render_error)
+        try:
+            self._output = session.generate(self)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            self._record(error_result(ec, f"{type(exc).__name__}: {exc}", nodeid=self.nodeid))
+            raise
+
+    def runtest(self) -> None:
+        result, scored = score_case(self.eval_case, self._output, nodeid=self.nodeid)
+        self._record(result)
+        for s in scored:
+            if s.score is not None:
+                self.user_properties.append((f"mleval.{s.name}", round(s.score, 6)))
+        self.user_properties.append(("mleval.passed", result.passed))
+        if not result.passed:
+            raise EvalCaseFailure(result, scored)
+
+    def _record(self, result: CaseResult) -> None:
+        self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
+
+    def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
+        if isinstance(excinfo.value, EvalCaseFailure):
+            return format_failure(excinfo.value.result, excinfo.value.scored)
+        if isinstance(excinfo.value, EvalCaseError):
+            return f"case {self.eval_case.suite}::{self.eval_case.id} errored: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, max(self._line - 1, 0), f"{self.eval_case.suite}::{self.name}"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if abs(value) >= 1000 else f"{value:.3f}"
+
+
+def format_failure(result: CaseResult, scored: list[Scored]) -> str:
+    """The failure report of a case: each metric's score, threshold and why; then a diff."""
+    lines = [f"case {result.suite}::{result.case_id} failed"]
+    header = f"  {'metric':<20} {'score':>8} {'needs':>10}  {'result':<6} explanation"
+    lines.append(header)
+    for s in scored:
+        needs = []
+        if s.threshold is not None:
+            needs.append(f">={_fmt(s.threshold)}")
+        if s.max is not None:
+            needs.append(f"<={_fmt(s.max)}")
+        status = "error" if s.error else ("FAIL" if s.passed is False else ("ok" if s.passed else "info"))
+        why = s.error or s.explanation or ""
+        lines.append(f"  {s.name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}")
+    expected_text = None
+    if result.expected is not None:
+        expected_text = result.expected if isinstance(result.expected, str) else json.dumps(result.expected, ensure_ascii=False)
+    if expected_text is not None and result.output is not None and expected_text != result.output:
+        lines.append("  expected vs output:")
+        diff = difflib.unified_diff(
+            expected_text.splitlines() or [""], result.output.splitlines() or [""], "expected", "output", lineterm="", n=2
+        )
+        lines.extend("    " + d for d in diff)
+    elif result.output is not None:
+        lines.append(f"  output: {result.output[:2000]}")
+    return "\n".join(lines)
+
+
+def _register_marker(config: pytest.Config, name: str) -> None:
+    registered = config.stash.setdefault(_MARKERS_KEY, set())
+    if name not in registered:
+        config.addinivalue_line("markers", f"{name}: eval tag {name!r} (from an eval file)")
+        registered.add(name)
+
+
+_MARKERS_KEY = pytest.StashKey[set[str]]()
+
+
+def _session(config: pytest.Config) -> MlevalSession:
+    from .session import SESSION_KEY
+
+    return config.stash[SESSION_KEY]

@@ -1,0 +1,101 @@
+"""Scoring a case: run its metrics over a target output and build the result record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .metrics import Sample, Scored, case_passed, score_metric
+from .results import CaseResult, MetricScore, Usage
+from .targets import EvalCase, TargetOutput
+
+__all__ = ["error_result", "score_case"]
+
+
+def _sample(ec: EvalCase, out: TargetOutput) -> Sample:
+    return Sample(
+        output=out.output,
+        input=ec.input,
+        expected=ec.expected,
+        context=list(out.context if out.context is not None else ec.context),
+        retrieved=list(out.retrieved or []),
+        relevant=ec.relevant,
+        latency_ms=out.latency_ms,
+        cost_usd=out.cost_usd,
+        usage=dict(out.usage),
+        vars=dict(ec.vars),
+        metadata={**ec.metadata, **out.metadata},
+        case_id=ec.id,
+        suite=ec.suite,
+        base_dir=Path(ec.file).parent if ec.file else None,
+    )
+
+
+def _to_score(s: Scored) -> MetricScore:
+    return MetricScore(
+        score=s.score,
+        threshold=s.threshold,
+        max=s.max,
+        passed=s.passed,
+        weight=s.weight,
+        explanation=s.explanation,
+        error=s.error,
+        data=s.data,
+    )
+
+
+def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
+    return {
+        "suite": ec.suite,
+        "case_id": ec.id,
+        "repeat": ec.repeat,
+        "nodeid": nodeid,
+        "file": ec.file,
+        "input": ec.input,
+        "prompt": ec.prompt,
+        "expected": ec.expected,
+        "tags": list(ec.tags),
+        "cluster": ec.cluster,
+        "metadata": dict(ec.metadata),
+    }
+
+
+def score_case(ec: EvalCase, out: TargetOutput, *, nodeid: str = "") -> tuple[CaseResult, list[Scored]]:
+    """Score every metric of the case; a metric that raises fails the case, never passes it."""
+    sample = _sample(ec, out)
+    scored = [
+        score_metric(m.name, sample, threshold=m.threshold, max_value=m.max, weight=m.weight, params=m.params)
+        for m in ec.metrics
+    ]
+    usage = out.usage
+    result = CaseResult(
+        **_base(ec, nodeid),
+        output=out.output,
+        context=sample.context,
+        retrieved=sample.retrieved,
+        scores={s.name: _to_score(s) for s in scored},
+        passed=case_passed(scored, ec.pass_score),
+        latency_ms=out.latency_ms,
+        usage=Usage(
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            total_tokens=usage.get("total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)),
+        ),
+        cost_usd=out.cost_usd,
+        model=out.model,
+        cached=out.cached,
+        retries=out.retries,
+        fallback_used=out.fallback_used,
+    )
+    if out.metadata:
+        result.metadata.update(out.metadata)
+    return result, scored
+
+
+def error_result(ec: EvalCase, error: str, *, nodeid: str = "", out: TargetOutput | None = None) -> CaseResult:
+    """The record of a case whose target failed: never a pass."""
+    result = CaseResult(**_base(ec, nodeid), error=error, passed=False)
+    if out is not None:
+        result.output = out.output
+        result.latency_ms = out.latency_ms
+    return result

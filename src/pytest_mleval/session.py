@@ -1,0 +1,369 @@
+"""The run's state: targets, gathered results (xdist-safe), aggregates, gates and outputs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .cases import Suite
+    from .collect import EvalItem
+    from .results import CaseResult, GateResult, RunMeta, RunResults
+    from .targets import TargetContext, TargetOutput
+
+__all__ = ["CASE_PROPERTY", "SESSION_KEY", "MlevalSession"]
+
+CASE_PROPERTY = "mleval_case"
+"""user_properties key under which each item's full result record travels (xdist-safe)."""
+
+RESULTS_FILE = "mleval-results.json"
+SUMMARY_FILE = "mleval-summary.md"
+
+
+class MlevalSession:
+    """Registered as a plugin for the run; reached through ``config.stash[SESSION_KEY]``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from .plugin import OPTIONS, get_option
+
+        self.config = config
+        self.options = {name: get_option(config, name) for name, *_ in OPTIONS}
+        self.repeats_override: int | None = self.options["repeats"]
+        self.seed: int = int(self.options["seed"])
+        self.confidence: float = float(self.options["confidence"])
+        self.is_worker = hasattr(config, "workerinput")
+        self.suites: dict[str, Suite] = {}
+        self.results: dict[str, CaseResult] = {}
+        self.services: dict[str, Any] = {}
+        self.run: RunResults | None = None
+        self.gate_failures: list[GateResult] = []
+        self.written: list[Path] = []
+        self.errors: list[str] = []
+        self._targets: dict[str, Callable[..., Any]] = {}
+        self._target_errors: dict[str, BaseException] = {}
+        self._started = time.time()
+        self._started_iso = _now()
+
+    # ------------------------------------------------------------------ suites and targets
+
+    def register_suite(self, suite: Suite) -> None:
+        """Remember a collected suite (for gates and metadata)."""
+        self.suites.setdefault(suite.name, suite)
+
+    def _context(self, item: EvalItem) -> TargetContext:
+        from .targets import TargetContext
+
+        return TargetContext(
+            suite=item.suite,
+            config=self.config,
+            getfixturevalue=item._request.getfixturevalue,
+            base_dir=item.suite.path.parent,
+            services=self.services,
+        )
+
+    def target_for(self, item: EvalItem) -> Callable[..., Any]:
+        """Resolve (and cache per suite) the target of an item's suite."""
+        from .errors import MlevalError
+        from .targets import is_per_item
+
+        spec = item.suite.spec.target
+        if not spec:
+            raise MlevalError(f"suite {item.suite.name!r} has no `target:`; nothing produces outputs")
+        key = f"{item.suite.path}::{spec}"
+        if is_per_item(spec):
+            return self._make_target(spec, self._context(item))
+        if key in self._target_errors:
+            raise self._target_errors[key]
+        if key not in self._targets:
+            try:
+                self._targets[key] = self._make_target(spec, self._context(item))
+            except Exception as exc:
+                self._target_errors[key] = exc
+                raise
+        return self._targets[key]
+
+    def _make_target(self, spec: str, ctx: TargetContext) -> Callable[..., Any]:
+        from .targets import resolve_target
+
+        custom = self.config.hook.pytest_mleval_make_target(spec=spec, context=ctx)
+        if custom is not None:
+            fn: Callable[..., Any] = custom
+            return fn
+        return resolve_target(spec, ctx)
+
+    def generate(self, item: EvalItem) -> TargetOutput:
+        """Produce the output of one item (a prefetched result when the target has one)."""
+        from .targets import call_target
+
+        target = self.target_for(item)
+        return call_target(target, item.eval_case)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Let targets that can, start every generation up front (model calls run concurrently)."""
+        collect = sys.modules.get("pytest_mleval.collect")
+        if session.config.option.collectonly or collect is None:
+            return  # no eval file was collected
+        from .targets import is_per_item
+
+        EvalItem = collect.EvalItem  # noqa: N806
+
+        groups: dict[str, list[EvalItem]] = {}
+        for item in session.items:
+            if isinstance(item, EvalItem) and item.suite.spec.target and not is_per_item(item.suite.spec.target):
+                groups.setdefault(f"{item.suite.path}::{item.suite.spec.target}", []).append(item)
+        for items in groups.values():
+            try:
+                target = self.target_for(items[0])
+            except Exception:  # noqa: BLE001 - each item reports the error itself
+                continue
+            prefetch = getattr(target, "prefetch", None)
+            if callable(prefetch):
+                prefetch([i.eval_case for i in items if not i.eval_case.render_error])
+
+    # ------------------------------------------------------------------ gathering results
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            # Workers forward reports (with user_properties) to the controller untouched.
+            return
+        if not any(name == CASE_PROPERTY for name, _ in report.user_properties):
+            return
+        from .results import CaseResult
+
+        keep = []
+        for name, value in report.user_properties:
+            if name == CASE_PROPERTY:
+                result = CaseResult.model_validate_json(value)
+                key = f"{report.nodeid}\x00{result.suite}\x00{result.case_id}\x00{result.repeat}"
+                self.results[key] = result
+                self.config.hook.pytest_mleval_case_result(result=result, config=self.config)
+            else:
+                keep.append((name, value))
+        # The full record is large; junit keeps only the per-metric scores.
+        report.user_properties[:] = keep
+
+    # ------------------------------------------------------------------ end of run
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker or session.config.option.collectonly:
+            return
+        if not self.results:
+            return
+        try:
+            self.run = self.build_run(int(exitstatus))
+            self.config.hook.pytest_mleval_run_results(run=self.run, config=self.config)
+            if not self.options["no-report"]:
+                self.write_outputs(self.run)
+        except Exception as exc:  # noqa: BLE001 - never lose the run to a reporting bug
+            self.errors.append(f"could not finish the run's results: {type(exc).__name__}: {exc}")
+            self._write_raw_results()
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
+        self.gate_failures = [g for g in self.run.gates if not g.passed]
+        if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_raw_results(self) -> None:
+        """Last resort: keep the per-case results even when aggregation failed."""
+        from .results import RunResults, write_results
+
+        try:
+            run = RunResults(meta=self._meta(-1, []), cases=list(self.results.values()))
+            self.written.append(write_results(self.report_dir() / RESULTS_FILE, run))
+        except Exception as exc:  # noqa: BLE001
+            self.errors.append(f"could not write raw results either: {exc}")
+
+    def _suite_for(self, name: str, cases: list[CaseResult]) -> Suite | None:
+        from .cases import load_suite
+        from .errors import MlevalError
+
+        if name in self.suites:
+            return self.suites[name]
+        files = {c.file for c in cases if c.file}
+        for f in files:
+            p = Path(f)
+            if p.suffix in (".yaml", ".yml") and p.exists():
+                try:
+                    suite = load_suite(p)
+                except MlevalError:
+                    continue
+                if suite.name == name:
+                    self.suites[name] = suite
+                    return suite
+        return None
+
+    def build_run(self, exit_status: int) -> RunResults:
+        """Assemble the run's results: cases, aggregates, gates, metadata."""
+        from .aggregate import aggregate_suite, evaluate_gates
+        from .results import RunResults, SuiteInfo
+
+        cases = list(self.results.values())
+        by_suite: dict[str, list[CaseResult]] = {}
+        for c in cases:
+            by_suite.setdefault(c.suite, []).append(c)
+        run = RunResults(meta=self._meta(exit_status, cases))
+        for name, suite_cases in by_suite.items():
+            suite = self._suite_for(name, suite_cases)
+            run.suites.append(
+                SuiteInfo(
+                    name=name,
+                    file=str(suite.path) if suite else suite_cases[0].file,
+                    description=suite.spec.description if suite else None,
+                    target=suite.spec.target if suite else None,
+                    n_cases=len({c.case_id for c in suite_cases}),
+                )
+            )
+            aggs = aggregate_suite(name, suite_cases, confidence=self.confidence, seed=self.seed)
+            run.aggregates.extend(aggs)
+            if suite is not None and suite.spec.gates:
+                run.gates.extend(
+                    evaluate_gates(
+                        name, suite.spec.gates, suite_cases, aggs, confidence=self.confidence, seed=self.seed
+                    )
+                )
+        run.cases = cases
+        run.usage = _usage_totals(cases)
+        return run
+
+    def _meta(self, exit_status: int, cases: list[CaseResult]) -> RunMeta:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from .results import RunMeta
+
+        try:
+            tool_version = version("pytest-mleval")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            tool_version = "0+unknown"
+        sha, branch = _git_info(Path(str(self.config.rootpath)))
+        return RunMeta(
+            tool_version=tool_version,
+            started_at=self._started_iso,
+            finished_at=_now(),
+            duration_s=round(time.time() - self._started, 3),
+            git_sha=sha,
+            git_branch=branch,
+            python=sys.version.split()[0],
+            platform=f"{platform.system()} {platform.machine()}",
+            models=sorted({c.model for c in cases if c.model}),
+            flags={k: v for k, v in self.options.items() if v is not None},
+            seed=self.seed,
+            exit_status=exit_status,
+        )
+
+    def report_dir(self) -> Path:
+        """Where outputs go (relative paths are relative to the rootdir)."""
+        p = Path(self.options["report-dir"])
+        return p if p.is_absolute() else Path(str(self.config.rootpath)) / p
+
+    def write_outputs(self, run: RunResults) -> None:
+        """Write the results file and the Markdown summary (the controller only)."""
+        from .results import write_results
+        from .summary import render_summary
+
+        out = self.report_dir()
+        self.written.append(write_results(out / RESULTS_FILE, run))
+        summary = out / SUMMARY_FILE
+        summary.write_text(render_summary(run), encoding="utf-8")
+        self.written.append(summary)
+        save = self.options["save-baseline"]
+        if save:
+            self.written.append(write_results(Path(save), run))
+
+    # ------------------------------------------------------------------ terminal
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker:
+            return
+        tr = terminalreporter
+        for err in self.errors:
+            tr.write_line(f"mleval: {err}", red=True)
+        if self.run is None:
+            return
+        from .summary import terminal_lines
+
+        tr.write_sep("=", "mleval summary")
+        for line, style in terminal_lines(self.run):
+            tr.write_line(line, **style)
+        for path in self.written:
+            tr.write_line(f"mleval: wrote {_display(path, self.config)}")
+
+
+def _display(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(Path(str(config.rootpath))))
+    except ValueError:
+        return str(path)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_info(root: Path) -> tuple[str | None, str | None]:
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    return run("rev-parse", "HEAD"), run("rev-parse", "--abbrev-ref", "HEAD")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
+
+
+def _usage_totals(cases: list[CaseResult]) -> dict[str, Any]:
+    """Tokens, cost and latency percentiles per suite and per model."""
+
+    def totals(group: list[CaseResult]) -> dict[str, Any]:
+        lat = [c.latency_ms for c in group if c.latency_ms is not None]
+        return {
+            "cases": len(group),
+            "prompt_tokens": sum(c.usage.prompt_tokens for c in group),
+            "completion_tokens": sum(c.usage.completion_tokens for c in group),
+            "total_tokens": sum(c.usage.total_tokens for c in group),
+            "cost_usd": round(sum(c.cost_usd or 0.0 for c in group), 8),
+            "cached": sum(1 for c in group if c.cached),
+            "retries": sum(c.retries for c in group),
+            "latency_ms": {
+                "p50": _percentile(lat, 50),
+                "p95": _percentile(lat, 95),
+                "p99": _percentile(lat, 99),
+                "mean": sum(lat) / len(lat) if lat else 0.0,
+            },
+        }
+
+    by_suite: dict[str, list[CaseResult]] = {}
+    by_model: dict[str, list[CaseResult]] = {}
+    for c in cases:
+        by_suite.setdefault(c.suite, []).append(c)
+        if c.model:
+            by_model.setdefault(c.model, []).append(c)
+    return {
+        "total": totals(cases),
+        "suites": {k: totals(v) for k, v in by_suite.items()},
+        "models": {k: totals(v) for k, v in by_model.items()},
+    }
+
+
+SESSION_KEY = pytest.StashKey[MlevalSession]()
+
+

@@ -1,0 +1,349 @@
+"""Targets: what produces the output of a case.
+
+A target spec is ``KIND:REF``. Kinds register a factory; ``python:`` and ``fixture:`` are
+built in, ``model:`` and ``rag:`` are registered by the inference and retrieval layers.
+A target is any callable taking an :class:`EvalCase`; it may also offer ``prefetch(cases)``
+so the session can start all generations up front.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from .cases import Case, MetricSpec, Suite
+from .errors import TargetError
+
+__all__ = [
+    "EvalCase",
+    "Target",
+    "TargetContext",
+    "TargetOutput",
+    "normalize_output",
+    "register_target_kind",
+    "render_case",
+    "render_template",
+    "resolve_target",
+]
+
+
+@dataclass
+class EvalCase:
+    """A case ready to run: templates rendered, suite defaults merged in."""
+
+    id: str
+    suite: str
+    input: Any
+    expected: Any = None
+    context: list[str] = field(default_factory=list)
+    vars: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    cluster: str | None = None
+    relevant: list[str] | dict[str, float] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None
+    """The rendered prompt template (model targets send it as the user message)."""
+    system: str | None = None
+    """The rendered system message."""
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: list[MetricSpec] = field(default_factory=list)
+    repeat: int = 0
+    file: str | None = None
+    pass_score: float | None = None
+    render_error: str | None = None
+    """A template that could not render; the case errors with this message."""
+
+    @property
+    def text(self) -> str:
+        """What a text target should answer: the rendered prompt, else the input as text."""
+        if self.prompt is not None:
+            return self.prompt
+        return self.input if isinstance(self.input, str) else str(self.input)
+
+
+@dataclass
+class TargetOutput:
+    """A target's answer, normalised."""
+
+    output: str
+    context: list[str] | None = None
+    retrieved: list[str] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    model: str | None = None
+    cached: bool = False
+    retries: int = 0
+    fallback_used: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Produces the output for one case."""
+
+    def __call__(self, case: EvalCase) -> Any:
+        """Return a string, or a dict/object with ``output`` and optional extras."""
+
+
+@dataclass
+class TargetContext:
+    """What a target factory may need to build a target."""
+
+    suite: Suite | None = None
+    config: Any = None
+    """The pytest config, when running under pytest."""
+    getfixturevalue: Callable[[str], Any] | None = None
+    """Fixture lookup of the current item (for ``fixture:`` targets)."""
+    base_dir: Path | None = None
+    services: dict[str, Any] = field(default_factory=dict)
+    """Shared run services (e.g. the inference engine) keyed by name."""
+
+
+TargetFactory = Callable[[str, TargetContext], Callable[[EvalCase], Any]]
+_KINDS: dict[str, TargetFactory] = {}
+_PER_ITEM_KINDS: set[str] = set()
+
+
+def register_target_kind(kind: str, factory: TargetFactory, *, per_item: bool = False) -> None:
+    """Register a target kind (``model``, ``rag``...). ``per_item`` kinds resolve per test item."""
+    _KINDS[kind] = factory
+    if per_item:
+        _PER_ITEM_KINDS.add(kind)
+
+
+def target_kinds() -> list[str]:
+    """Registered target kinds."""
+    return sorted(_KINDS)
+
+
+def is_per_item(spec: str) -> bool:
+    """Whether a target spec must be resolved for each item (it depends on fixtures)."""
+    return spec.partition(":")[0] in _PER_ITEM_KINDS
+
+
+def resolve_target(spec: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
+    """Build the callable behind a target spec.
+
+    Raises:
+        TargetError: unknown kind, or the factory's own failure.
+    """
+    kind, sep, ref = spec.partition(":")
+    if not sep or not ref:
+        raise TargetError(f"target {spec!r} must look like KIND:REF; kinds: {', '.join(target_kinds())}")
+    _ensure_kind(kind)
+    if kind not in _KINDS:
+        raise TargetError(f"unknown target kind {kind!r} in {spec!r}; kinds: {', '.join(target_kinds())}")
+    return _KINDS[kind](ref, ctx)
+
+
+# Service layers register their kinds on import; importing them lazily keeps plugin load cheap.
+_LAZY_KINDS = {"model": "pytest_mleval.inference.targets", "rag": "pytest_mleval.retrieval.targets"}
+
+
+def _ensure_kind(kind: str) -> None:
+    if kind in _KINDS or kind not in _LAZY_KINDS:
+        return
+    try:
+        importlib.import_module(_LAZY_KINDS[kind])
+    except ImportError as exc:
+        raise TargetError(f"target kind {kind!r} is not available: {exc}") from None
+
+
+def _python_target(ref: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
+    module, _, attr = ref.rpartition(":")
+    if not module or not attr:
+        raise TargetError(f"python target must be python:MODULE:CALLABLE, got python:{ref}")
+    try:
+        obj: Any = _import_near(module, ctx)
+    except ImportError as exc:
+        raise TargetError(f"cannot import module {module!r} for target python:{ref}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module!r} has no attribute {attr!r}") from None
+    if not callable(obj):
+        raise TargetError(f"python:{ref} is not callable")
+    fn: Callable[[EvalCase], Any] = obj
+    return fn
+
+
+def _import_near(module: str, ctx: TargetContext) -> Any:
+    """Import a module; if it is not on sys.path, also look beside the eval file and in rootdir."""
+    import sys
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module.split(".")[0]:
+            raise
+        roots = [ctx.base_dir]
+        if ctx.config is not None:
+            roots.append(Path(str(ctx.config.rootpath)))
+        for root in roots:
+            if root is None or str(root) in sys.path:
+                continue
+            if (root / (module.split(".")[0] + ".py")).exists() or (root / module.split(".")[0]).is_dir():
+                sys.path.insert(0, str(root))
+                return importlib.import_module(module)
+        raise
+
+
+def _fixture_target(ref: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
+    if ctx.getfixturevalue is None:
+        raise TargetError(f"fixture:{ref} targets only work inside a pytest run")
+    value = ctx.getfixturevalue(ref)
+    if not callable(value):
+        raise TargetError(f"fixture {ref!r} must return a callable taking the case, got {type(value).__name__}")
+    fn: Callable[[EvalCase], Any] = value
+    return fn
+
+
+register_target_kind("python", _python_target)
+register_target_kind("fixture", _fixture_target, per_item=True)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOutput:
+    """Turn whatever a target returned into a :class:`TargetOutput`.
+
+    Raises:
+        TargetError: the value has no usable ``output``.
+    """
+    if isinstance(value, TargetOutput):
+        out = value
+    elif isinstance(value, str):
+        out = TargetOutput(output=value)
+    elif isinstance(value, Mapping) or hasattr(value, "output"):
+        get = value.get if isinstance(value, Mapping) else (lambda k, d=None: getattr(value, k, d))
+        text = get("output")
+        if text is None:
+            raise TargetError(f"target returned {type(value).__name__} without `output`")
+        usage = get("usage") or {}
+        if not isinstance(usage, Mapping):
+            usage = {k: getattr(usage, k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        out = TargetOutput(
+            output=text if isinstance(text, str) else str(text),
+            context=_str_list(get("context")),
+            retrieved=_str_list(get("retrieved")),
+            usage={k: int(v or 0) for k, v in usage.items() if k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+            cost_usd=None if get("cost_usd") is None else float(get("cost_usd")),
+            latency_ms=None if get("latency_ms") is None else float(get("latency_ms")),
+            model=get("model"),
+            cached=bool(get("cached", False)),
+            retries=int(get("retries", 0) or 0),
+            fallback_used=get("fallback_used"),
+            metadata=dict(get("metadata") or {}),
+        )
+    elif value is None:
+        raise TargetError("target returned None; it must return a string or a dict with `output`")
+    else:
+        out = TargetOutput(output=str(value))
+    if out.latency_ms is None:
+        out.latency_ms = latency_ms
+    return out
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def call_target(fn: Callable[[EvalCase], Any], case: EvalCase) -> TargetOutput:
+    """Call a target and time it."""
+    start = time.perf_counter()
+    value = fn(case)
+    elapsed = (time.perf_counter() - start) * 1000.0
+    return normalize_output(value, latency_ms=elapsed)
+
+
+# --------------------------------------------------------------------------- templates
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def render_template(template: str, variables: Mapping[str, Any]) -> str:
+    """Render a jinja2 template in the sandbox (attribute tricks such as ``__class__`` are refused).
+
+    Raises:
+        TargetError: syntax errors, undefined variables, or sandbox violations.
+    """
+    try:
+        return _ENV.from_string(template).render(**variables)
+    except SecurityError as exc:
+        raise TargetError(f"template refused by the sandbox: {exc}") from None
+    except TemplateError as exc:
+        raise TargetError(f"template error: {exc}") from None
+
+
+def check_template(template: str) -> str | None:
+    """Syntax-check a template; returns the problem or ``None``."""
+    try:
+        _ENV.parse(template)
+    except TemplateError as exc:
+        return f"template syntax error: {exc}"
+    return None
+
+
+def render_case(suite: Suite, case: Case, repeat: int = 0) -> EvalCase:
+    """Merge suite defaults into a case and render its templates."""
+    ec = EvalCase(
+        id=case.id,
+        suite=suite.name,
+        input=case.input,
+        expected=case.expected,
+        context=list(case.context),
+        vars=dict(case.vars),
+        tags=list(dict.fromkeys([*suite.spec.tags, *case.tags])),
+        cluster=case.cluster,
+        relevant=case.relevant,
+        metadata=dict(case.metadata),
+        params=dict(suite.spec.params),
+        metrics=suite.metrics_for(case),
+        repeat=repeat,
+        file=str(suite.path),
+        pass_score=suite.spec.pass_score,
+    )
+    try:
+        variables: dict[str, Any] = {
+            "input": case.input,
+            "expected": case.expected,
+            "context": case.context,
+            "id": case.id,
+            "suite": suite.name,
+            "repeat": repeat,
+        }
+        rendered_vars: dict[str, Any] = {}
+        for key, value in case.vars.items():
+            rendered_vars[key] = (
+                render_template(value, {**variables, **case.vars}) if isinstance(value, str) and "{" in value else value
+            )
+        ec.vars = rendered_vars
+        variables.update(rendered_vars)
+        variables["vars"] = rendered_vars
+        if suite.spec.prompt is not None:
+            ec.prompt = render_template(suite.spec.prompt, variables)
+        if suite.spec.system is not None:
+            ec.system = render_template(suite.spec.system, variables)
+    except TargetError as exc:
+        ec.render_error = str(exc)
+    return ec
+
+
+def eval_cases(suite: Suite, repeats: int | None = None) -> Sequence[EvalCase]:
+    """All rendered cases of a suite, one per repeat."""
+    n = repeats or suite.spec.repeats
+    return [render_case(suite, c, r) for c in suite.cases for r in range(n)]
