@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-APP = '''
+APP = """
 def answer(case):
     table = {"refund": "You have 30 days to return an item.", "ship": "Shipping takes 3 to 5 days."}
     return {"output": table.get(case.vars.get("topic", ""), "I do not know."), "retrieved": ["d1", "d2"]}
@@ -21,7 +20,7 @@ def boom(case):
 
 def echo(case):
     return case.text
-'''
+"""
 
 SUITE = """
 suite: support
@@ -70,7 +69,9 @@ def test_cases_become_items_with_outcomes(project: pytest.Pytester) -> None:
         ]
     )
     # the failure report shows the metric table and a diff
-    result.stdout.fnmatch_lines(["*case support::hats failed*", "*rouge_l*FAIL*", "*-Yes, we sell hats.*"])
+    result.stdout.fnmatch_lines(
+        ["*case support::hats failed*", "*rouge_l*FAIL*", "*-Yes, we sell hats.*"]
+    )
     data = results(project)
     assert data["kind"] == "mleval-results" and data["schema_version"] == 1
     by_id = {c["case_id"]: c for c in data["cases"]}
@@ -96,7 +97,9 @@ def test_other_yaml_files_are_not_collected(project: pytest.Pytester) -> None:
 def test_eval_prefix_pattern_and_ini_override(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=APP)
     pytester.syspathinsert()
-    body = "target: python:app:echo\nmetrics: [contains]\ncases: [{id: a, input: hi, expected: hi}]\n"
+    body = (
+        "target: python:app:echo\nmetrics: [contains]\ncases: [{id: a, input: hi, expected: hi}]\n"
+    )
     pytester.makefile(".yaml", eval_greeting=body)
     pytester.makefile(".yaml", custom_checks=body)
     result = pytester.runpytest("--collect-only", "-q")
@@ -131,7 +134,10 @@ def test_repeats_ids_and_per_case_averaging(project: pytest.Pytester) -> None:
     result = project.runpytest("--mleval-repeats", "2")
     result.assert_outcomes(passed=4, failed=2)
     data = results(project)
-    assert sorted((c["case_id"], c["repeat"]) for c in data["cases"])[:2] == [("hats", 0), ("hats", 1)]
+    assert sorted((c["case_id"], c["repeat"]) for c in data["cases"])[:2] == [
+        ("hats", 0),
+        ("hats", 1),
+    ]
     agg = {a["metric"]: a for a in data["aggregates"]}
     assert agg["pass_rate"]["n"] == 3  # repeats averaged per case first
 
@@ -140,8 +146,11 @@ def test_xdist_merges_every_result_into_one_file(project: pytest.Pytester) -> No
     for i in range(3):
         project.makefile(
             ".eval.yaml",
-            **{f"more{i}": f"suite: more{i}\ntarget: python:app:echo\nmetrics: [contains]\n"
-               + "cases:\n" + "".join(f"  - {{id: c{j}, input: x{j}, expected: x{j}}}\n" for j in range(5))},
+            **{
+                f"more{i}": f"suite: more{i}\ntarget: python:app:echo\nmetrics: [contains]\n"
+                + "cases:\n"
+                + "".join(f"  - {{id: c{j}, input: x{j}, expected: x{j}}}\n" for j in range(5))
+            },
         )
     result = project.runpytest_subprocess("-n", "2", "-p", "xdist")
     result.assert_outcomes(passed=17, failed=1)
@@ -180,7 +189,9 @@ cases:
     result = project.runpytest("gated.eval.yaml")
     result.assert_outcomes(passed=2)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*gate gated: PASS mean(exact) = 0.5000*", "*gate gated: FAIL ci_low of pass_rate*"])
+    result.stdout.fnmatch_lines(
+        ["*gate gated: PASS mean(exact) = 0.5000*", "*gate gated: FAIL ci_low of pass_rate*"]
+    )
     gates = results(project)["gates"]
     assert [g["passed"] for g in gates] == [True, False]
 
@@ -189,8 +200,10 @@ def test_dataset_formats_and_mapping(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=APP)
     pytester.syspathinsert()
     data = pytester.mkdir("data")
-    (data / "a.jsonl").write_text('{"q": "alpha", "a": "alpha", "kind": "x"}\n\n{"q": "beta", "a": "beta"}\n')
-    (data / "b.csv").write_text("q,a,tags\ngamma,gamma,\"t1,t2\"\n")
+    (data / "a.jsonl").write_text(
+        '{"q": "alpha", "a": "alpha", "kind": "x"}\n\n{"q": "beta", "a": "beta"}\n'
+    )
+    (data / "b.csv").write_text('q,a,tags\ngamma,gamma,"t1,t2"\n')
     (data / "c.json").write_text(json.dumps([{"q": "delta", "a": "delta"}]))
     (data / "d.yaml").write_text("cases:\n  - {q: eps, a: eps, id: custom}\n")
     pytester.makefile(
@@ -208,7 +221,9 @@ dataset:
     )
     result = pytester.runpytest("-v", "--strict-markers", "-m", "t1 or not t1")
     result.assert_outcomes(passed=5)
-    result.stdout.fnmatch_lines(["*ds::a-1 PASSED*", "*ds::a-3 PASSED*", "*ds::b-2 PASSED*", "*ds::custom PASSED*"])
+    result.stdout.fnmatch_lines(
+        ["*ds::a-1 PASSED*", "*ds::a-3 PASSED*", "*ds::b-2 PASSED*", "*ds::custom PASSED*"]
+    )
 
 
 def test_fixture_target(pytester: pytest.Pytester) -> None:
@@ -298,10 +313,15 @@ def test_adhoc():
     )
     result = project.runpytest("test_bot.py", "--strict-markers", "-v")
     result.assert_outcomes(passed=2, failed=2)
-    result.stdout.fnmatch_lines(["*test_bot[[]support::refund[]] PASSED*", "*case support::ship failed*"])
+    result.stdout.fnmatch_lines(
+        ["*test_bot[[]support::refund[]] PASSED*", "*case support::ship failed*"]
+    )
     data = results(project)
     assert {(c["suite"], c["case_id"]) for c in data["cases"]} == {
-        ("support", "refund"), ("support", "ship"), ("support", "hats"), ("adhoc", "adhoc"),
+        ("support", "refund"),
+        ("support", "ship"),
+        ("support", "hats"),
+        ("adhoc", "adhoc"),
     }
 
 
@@ -344,4 +364,6 @@ def test_ini_twins(project: pytest.Pytester) -> None:
 
 def test_help_lists_one_option_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*LLM evaluation (pytest-mleval)*", "*--mleval-baseline=PATH*", "*mleval_report_dir*"])
+    result.stdout.fnmatch_lines(
+        ["*LLM evaluation (pytest-mleval)*", "*--mleval-baseline=PATH*", "*mleval_report_dir*"]
+    )

@@ -58,7 +58,7 @@ def _estimate(
     from . import stats
 
     if binary_counts:
-        successes = int(round(sum(values)))
+        successes = round(sum(values))
         return stats.proportion_ci(successes, len(values), confidence=confidence)
     if any(c is not None for c in clusters) and len({c for c in clusters}) > 1:
         labels = [c if c is not None else f"__case{i}" for i, c in enumerate(clusters)]
@@ -73,7 +73,7 @@ def aggregate_suite(
     out: list[Aggregate] = []
     repeats = max((c.repeat for c in cases), default=0) + 1
     for metric in [None, *_metric_names(cases)]:
-        keys, values, clusters, missing = per_case(cases, metric)
+        _, values, clusters, missing = per_case(cases, metric)
         is_binary = all(v in (0.0, 1.0) for v in values)
         est = _estimate(
             values,
@@ -166,20 +166,30 @@ def evaluate_gates(
     for gate in gates:
         got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
         base: dict[str, Any] = {
-            "suite": suite, "metric": gate.metric, "stat": gate.stat, "on": gate.on,
-            "min": gate.min, "max": gate.max,
+            "suite": suite,
+            "metric": gate.metric,
+            "stat": gate.stat,
+            "on": gate.on,
+            "min": gate.min,
+            "max": gate.max,
         }
         if isinstance(got, str):
-            results.append(GateResult(**base, passed=False, message=f"gate cannot be evaluated: {got}"))
+            results.append(
+                GateResult(**base, passed=False, message=f"gate cannot be evaluated: {got}")
+            )
             continue
         estimate, lo, hi, method = got
         value = {"estimate": estimate, "ci_low": lo, "ci_high": hi}[gate.on]
-        ok = (gate.min is None or value >= gate.min - 1e-12) and (gate.max is None or value <= gate.max + 1e-12)
+        ok = (gate.min is None or value >= gate.min - 1e-12) and (
+            gate.max is None or value <= gate.max + 1e-12
+        )
         bound = " and ".join(
-            b for b in (
+            b
+            for b in (
                 f">= {gate.min:g}" if gate.min is not None else "",
                 f"<= {gate.max:g}" if gate.max is not None else "",
-            ) if b
+            )
+            if b
         )
         label = gate.metric if gate.metric == PASS_RATE else f"{gate.stat}({gate.metric})"
         what = label if gate.on == "estimate" else f"{gate.on} of {label}"
@@ -188,6 +198,14 @@ def evaluate_gates(
             f"[{lo:.4f}, {hi:.4f}], {method}) {'meets' if ok else 'fails'} {bound}"
         )
         results.append(
-            GateResult(**base, value=value, estimate=estimate, ci_low=lo, ci_high=hi, passed=ok, message=message)
+            GateResult(
+                **base,
+                value=value,
+                estimate=estimate,
+                ci_low=lo,
+                ci_high=hi,
+                passed=ok,
+                message=message,
+            )
         )
     return results

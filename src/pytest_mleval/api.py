@@ -82,7 +82,8 @@ def check(
     Returns:
         The case result, also recorded for the run's results, gates and reports.
     """
-    from .collect import CASE_PROPERTY, EvalCaseFailure
+    from .collect import EvalCaseFailure
+    from .session import CASE_PROPERTY
 
     ec = _as_eval_case(case, suite)
     if suite is not None:

@@ -43,7 +43,7 @@ class MetricSpec(BaseModel):
     name: str
     """Registered metric name (``rouge_l``) or a custom metric as ``python:MODULE:FUNC``."""
     threshold: float | None = None
-    """Minimum score for the metric to pass; ``None`` uses the metric's default (informational if none)."""
+    """Minimum score to pass; ``None`` uses the metric's default (informational if it has none)."""
     max: float | None = None
     """Maximum value for the metric to pass (used by ``latency_ms`` and ``cost_usd``)."""
     weight: float = 1.0
@@ -87,7 +87,9 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
                 body = {"value": body}
             out.append(_split_metric_body(name, dict(body)))
         else:
-            raise ValueError(f"cannot read metric entry {entry!r}: write `- NAME` or `- NAME: {{...}}`")
+            raise ValueError(
+                f"cannot read metric entry {entry!r}: write `- NAME` or `- NAME: {{...}}`"
+            )
     return out
 
 
@@ -112,13 +114,13 @@ class GateSpec(BaseModel):
     metric: str
     """Metric name, or ``pass_rate`` for the share of passing cases."""
     stat: Literal["mean", "median", "pass_rate", "min", "max", "corpus"] = "mean"
-    """Statistic of the metric's per-case scores (``pass_rate``: share of cases where the metric passed)."""
+    """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed)."""
     min: float | None = None
     """The gate fails when the gated value is below this."""
     max: float | None = None
     """The gate fails when the gated value is above this."""
     on: Literal["estimate", "ci_low", "ci_high"] = "estimate"
-    """Which value is gated: the point estimate or a confidence bound (``ci_low`` resists lucky small suites)."""
+    """Gated value: the estimate or a confidence bound (``ci_low`` resists lucky small suites)."""
 
     @model_validator(mode="after")
     def _bounds(self) -> GateSpec:
@@ -216,7 +218,7 @@ class SuiteSpec(BaseModel):
     description: str | None = None
     """Free text shown in reports."""
     target: str | None = None
-    """What produces the output: ``python:MOD:FUNC``, ``fixture:NAME``, ``model:ID`` or ``rag:CONFIG``."""
+    """Producer of outputs: ``python:MOD:FUNC``, ``fixture:NAME``, ``model:ID``, ``rag:CFG``."""
     prompt: str | None = None
     """Jinja2 template (sandboxed) rendered per case for model targets."""
     system: str | None = None
@@ -389,7 +391,9 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise EvalFileError("the top level must be a mapping (suite:, cases:, ...)", path=str(path), line=1)
+        raise EvalFileError(
+            "the top level must be a mapping (suite:, cases:, ...)", path=str(path), line=1
+        )
     try:
         spec = SuiteSpec.model_validate(data)
     except ValidationError as exc:
@@ -414,7 +418,9 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         if ds is None:
             continue
         ds_spec = DatasetSpec(path=ds) if isinstance(ds, str) else ds
-        for case, ds_path, line in load_dataset(path.parent / ds_spec.path, ds_spec, eval_file=path):
+        for case, ds_path, line in load_dataset(
+            path.parent / ds_spec.path, ds_spec, eval_file=path
+        ):
             _add_case(cases, lines, case, path=ds_path, line=line)
 
     if known_metric is not None:
@@ -513,7 +519,9 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
             f"dataset file not found: {path}", path=str(eval_file), field="dataset"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"cannot read dataset: {exc}", path=str(path), field="dataset") from None
+        raise EvalFileError(
+            f"cannot read dataset: {exc}", path=str(path), field="dataset"
+        ) from None
     if fmt == "jsonl":
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -521,7 +529,9 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
             try:
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise EvalFileError(f"invalid JSON: {exc.msg}", path=str(path), line=lineno) from None
+                raise EvalFileError(
+                    f"invalid JSON: {exc.msg}", path=str(path), line=lineno
+                ) from None
     elif fmt == "csv":
         reader = csv.DictReader(text.splitlines(keepends=True))
         for row in reader:
@@ -543,10 +553,12 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
         else:
             prefix = ()
         if not isinstance(data, list):
-            raise EvalFileError("a dataset must be a list of rows (or {cases: [...]})", path=str(path))
+            raise EvalFileError(
+                "a dataset must be a list of rows (or {cases: [...]})", path=str(path)
+            )
         for index, row in enumerate(data):
-            line = _node_line(root, (*prefix, index)) if root is not None else index + 1
-            yield line or index + 1, row
+            found = _node_line(root, (*prefix, index)) if root is not None else None
+            yield found or index + 1, row
     else:
         raise EvalFileError(
             f"unsupported dataset format {path.suffix!r} (use jsonl, csv, json or yaml)",
@@ -559,7 +571,10 @@ def _coerce_csv_value(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     stripped = value.strip()
-    if key in ("context", "metrics", "vars", "relevant", "metadata", "expected") and stripped[:1] in "[{":
+    if (
+        key in ("context", "metrics", "vars", "relevant", "metadata", "expected")
+        and stripped[:1] in "[{"
+    ):
         try:
             return json.loads(stripped)
         except json.JSONDecodeError:
@@ -589,7 +604,9 @@ def load_dataset(
             break
         if not isinstance(row, dict):
             raise EvalFileError(
-                f"a dataset row must be an object, got {type(row).__name__}", path=str(path), line=line
+                f"a dataset row must be an object, got {type(row).__name__}",
+                path=str(path),
+                line=line,
             )
         data: dict[str, Any] = {}
         used: set[str] = set()
@@ -621,7 +638,9 @@ def load_dataset(
                     data.pop(key)
         default_id = f"{stem}-{line}"
         yield (
-            _validate_case(data, default_id=default_id, path=path, line_of=lambda loc, line=line: line),
+            _validate_case(
+                data, default_id=default_id, path=path, line_of=lambda loc, line=line: line
+            ),
             path,
             line,
         )

@@ -155,16 +155,31 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
             needs.append(f">={_fmt(s.threshold)}")
         if s.max is not None:
             needs.append(f"<={_fmt(s.max)}")
-        status = "error" if s.error else ("FAIL" if s.passed is False else ("ok" if s.passed else "info"))
+        status = (
+            "error"
+            if s.error
+            else ("FAIL" if s.passed is False else ("ok" if s.passed else "info"))
+        )
         why = s.error or s.explanation or ""
-        lines.append(f"  {s.name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}")
+        lines.append(
+            f"  {s.name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}"
+        )
     expected_text = None
     if result.expected is not None:
-        expected_text = result.expected if isinstance(result.expected, str) else json.dumps(result.expected, ensure_ascii=False)
+        expected_text = (
+            result.expected
+            if isinstance(result.expected, str)
+            else json.dumps(result.expected, ensure_ascii=False)
+        )
     if expected_text is not None and result.output is not None and expected_text != result.output:
         lines.append("  expected vs output:")
         diff = difflib.unified_diff(
-            expected_text.splitlines() or [""], result.output.splitlines() or [""], "expected", "output", lineterm="", n=2
+            expected_text.splitlines() or [""],
+            result.output.splitlines() or [""],
+            "expected",
+            "output",
+            lineterm="",
+            n=2,
         )
         lines.extend("    " + d for d in diff)
     elif result.output is not None:

@@ -115,7 +115,7 @@ class RateLimitError(ProviderError):
         self.retry_after = retry_after
 
 
-class TimeoutError(ProviderError):  # noqa: A001 - scoped name, re-exported as mleval's own
+class TimeoutError(ProviderError):
     """The call did not finish within its per-call timeout."""
 
 

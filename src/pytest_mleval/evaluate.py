@@ -60,11 +60,15 @@ def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
     }
 
 
-def score_case(ec: EvalCase, out: TargetOutput, *, nodeid: str = "") -> tuple[CaseResult, list[Scored]]:
+def score_case(
+    ec: EvalCase, out: TargetOutput, *, nodeid: str = ""
+) -> tuple[CaseResult, list[Scored]]:
     """Score every metric of the case; a metric that raises fails the case, never passes it."""
     sample = _sample(ec, out)
     scored = [
-        score_metric(m.name, sample, threshold=m.threshold, max_value=m.max, weight=m.weight, params=m.params)
+        score_metric(
+            m.name, sample, threshold=m.threshold, max_value=m.max, weight=m.weight, params=m.params
+        )
         for m in ec.metrics
     ]
     usage = out.usage
@@ -79,7 +83,9 @@ def score_case(ec: EvalCase, out: TargetOutput, *, nodeid: str = "") -> tuple[Ca
         usage=Usage(
             prompt_tokens=usage.get("prompt_tokens", 0),
             completion_tokens=usage.get("completion_tokens", 0),
-            total_tokens=usage.get("total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)),
+            total_tokens=usage.get(
+                "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+            ),
         ),
         cost_usd=out.cost_usd,
         model=out.model,
@@ -92,7 +98,9 @@ def score_case(ec: EvalCase, out: TargetOutput, *, nodeid: str = "") -> tuple[Ca
     return result, scored
 
 
-def error_result(ec: EvalCase, error: str, *, nodeid: str = "", out: TargetOutput | None = None) -> CaseResult:
+def error_result(
+    ec: EvalCase, error: str, *, nodeid: str = "", out: TargetOutput | None = None
+) -> CaseResult:
     """The record of a case whose target failed: never a pass."""
     result = CaseResult(**_base(ec, nodeid), error=error, passed=False)
     if out is not None:

@@ -279,14 +279,18 @@ def _contains(
     return found, missing
 
 
-def contains(sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all") -> MetricValue:
+def contains(
+    sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all"
+) -> MetricValue:
     """1 when the output contains the value (or all/any of a list of values)."""
     found, missing = _contains(sample, value, values, mode, fold=False)
     ok = not missing if mode == "all" else bool(found)
     return MetricValue(1.0 if ok else 0.0, None if ok else f"missing: {missing!r}")
 
 
-def icontains(sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all") -> MetricValue:
+def icontains(
+    sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all"
+) -> MetricValue:
     """Like ``contains``, ignoring case."""
     found, missing = _contains(sample, value, values, mode, fold=True)
     ok = not missing if mode == "all" else bool(found)
@@ -304,8 +308,14 @@ def not_contains(
 _FLAG_MAP = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 
-def regex(sample: Sample, *, pattern: str | None = None, value: str | None = None,
-          flags: str = "", fullmatch: bool = False) -> MetricValue:
+def regex(
+    sample: Sample,
+    *,
+    pattern: str | None = None,
+    value: str | None = None,
+    flags: str = "",
+    fullmatch: bool = False,
+) -> MetricValue:
     """1 when the regular expression matches the output (search, or fullmatch)."""
     pat = pattern if pattern is not None else value
     if not pat:
@@ -344,7 +354,10 @@ def json_valid(sample: Sample, *, extract: bool = False) -> MetricValue:
 
 
 def json_schema(
-    sample: Sample, *, schema: dict[str, Any] | None = None, schema_file: str | None = None,
+    sample: Sample,
+    *,
+    schema: dict[str, Any] | None = None,
+    schema_file: str | None = None,
     extract: bool = False,
 ) -> MetricValue:
     """1 when the output is JSON valid against a JSON Schema."""
@@ -408,34 +421,62 @@ def _rouge(
     return MetricValue(best)
 
 
-def rouge_1(sample: Sample, *, value: Any = None, use_stemmer: bool = False,
-            tokenizer: str = "default", score: str = "fmeasure") -> MetricValue:
+def rouge_1(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
     """ROUGE-1 (unigram overlap), identical to Google's rouge-score; best over references."""
     return _rouge(1, sample, value, use_stemmer, tokenizer, score)
 
 
-def rouge_2(sample: Sample, *, value: Any = None, use_stemmer: bool = False,
-            tokenizer: str = "default", score: str = "fmeasure") -> MetricValue:
+def rouge_2(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
     """ROUGE-2 (bigram overlap), identical to Google's rouge-score; best over references."""
     return _rouge(2, sample, value, use_stemmer, tokenizer, score)
 
 
-def rouge_l(sample: Sample, *, value: Any = None, use_stemmer: bool = False,
-            tokenizer: str = "default", score: str = "fmeasure") -> MetricValue:
+def rouge_l(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
     """ROUGE-L (longest common subsequence), identical to Google's rouge-score."""
     return _rouge(None, sample, value, use_stemmer, tokenizer, score)
 
 
-def bleu(sample: Sample, *, value: Any = None, smooth_method: str = "exp",
-         smooth_value: float | None = None, lowercase: bool = False,
-         tokenize: str = "13a") -> MetricValue:
+def bleu(
+    sample: Sample,
+    *,
+    value: Any = None,
+    smooth_method: str = "exp",
+    smooth_value: float | None = None,
+    lowercase: bool = False,
+    tokenize: str = "13a",
+) -> MetricValue:
     """Sentence BLEU / 100, identical to sacrebleu (all references used together)."""
     from . import textsim
 
     refs = _references(sample, value)
     s = textsim.sentence_bleu(
-        sample.output, refs, smooth_method=smooth_method, smooth_value=smooth_value,
-        lowercase=lowercase, tokenize=tokenize,
+        sample.output,
+        refs,
+        smooth_method=smooth_method,
+        smooth_value=smooth_value,
+        lowercase=lowercase,
+        tokenize=tokenize,
     )
     return MetricValue(float(s.score) / 100.0)
 
@@ -533,10 +574,15 @@ def score_metric(
             raise MetricError("metric returned NaN")
         if not mdef.raw and not (-1e-9 <= value.score <= 1 + 1e-9):
             raise MetricError(f"metric returned {value.score!r}, outside [0, 1]")
-    except Exception as exc:  # noqa: BLE001 - a metric's failure is reported, not raised
+    except Exception as exc:
         return Scored(
-            name=name, score=None, threshold=threshold, max=max_value, passed=False,
-            weight=weight, error=f"{type(exc).__name__}: {exc}",
+            name=name,
+            score=None,
+            threshold=threshold,
+            max=max_value,
+            passed=False,
+            weight=weight,
+            error=f"{type(exc).__name__}: {exc}",
         )
     passed: bool | None = None
     if thr is not None or max_value is not None:
@@ -544,8 +590,14 @@ def score_metric(
             max_value is None or value.score <= max_value + 1e-12
         )
     return Scored(
-        name=name, score=value.score, threshold=thr, max=max_value, passed=passed,
-        weight=weight, explanation=value.explanation, data=value.data,
+        name=name,
+        score=value.score,
+        threshold=thr,
+        max=max_value,
+        passed=passed,
+        weight=weight,
+        explanation=value.explanation,
+        data=value.data,
     )
 
 

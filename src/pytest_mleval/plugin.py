@@ -26,20 +26,56 @@ def is_eval_file(path: Path, patterns: list[str]) -> bool:
 
 # (name, metavar, type, default, help); each becomes --mleval-NAME and ini mleval_NAME.
 OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
-    ("report-dir", "DIR", str, "reports", "directory for results, report and summary (default: reports)."),
-    ("baseline", "PATH", str, None, "results JSON of an earlier run: paired comparison and regression gate."),
-    ("save-baseline", "PATH", str, None, "also write this run's results to PATH, for use as a baseline."),
+    (
+        "report-dir",
+        "DIR",
+        str,
+        "reports",
+        "directory for results, report and summary (default: reports).",
+    ),
+    (
+        "baseline",
+        "PATH",
+        str,
+        None,
+        "results JSON of an earlier run: paired comparison and regression gate.",
+    ),
+    (
+        "save-baseline",
+        "PATH",
+        str,
+        None,
+        "also write this run's results to PATH, for use as a baseline.",
+    ),
     ("model", "ID", str, None, "override the model of model: targets."),
     ("judge-model", "ID", str, None, "model used by judge metrics."),
-    ("cache", "MODE", str, "rw", "model-call cache: rw (default), ro, off, or replay (a miss is an error)."),
-    ("cache-path", "PATH", str, ".mleval/cache.sqlite", "model-call cache file (default: .mleval/cache.sqlite)."),
+    (
+        "cache",
+        "MODE",
+        str,
+        "rw",
+        "model-call cache: rw (default), ro, off, or replay (a miss is an error).",
+    ),
+    (
+        "cache-path",
+        "PATH",
+        str,
+        ".mleval/cache.sqlite",
+        "model-call cache file (default: .mleval/cache.sqlite).",
+    ),
     ("concurrency", "N", int, 8, "concurrent model calls across the run (default: 8)."),
     ("repeats", "N", int, None, "override the repeats of every suite."),
     ("seed", "N", int, 0, "seed for sampling, bootstrap and permutation tests (default: 0)."),
     ("max-cost", "USD", float, None, "stop issuing model calls once the run has spent this much."),
     ("history", "URL", str, None, "run-history database URL (default: SQLite in the report dir)."),
     ("confidence", "LEVEL", float, 0.95, "confidence level of intervals (default: 0.95)."),
-    ("regression-margin", "DELTA", float, 0.0, "drops smaller than this never fail the regression gate (default: 0)."),
+    (
+        "regression-margin",
+        "DELTA",
+        float,
+        0.0,
+        "drops smaller than this never fail the regression gate (default: 0).",
+    ),
     ("no-report", None, bool, False, "write no results, report or summary files."),
 ]
 
@@ -59,15 +95,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
             parser.addini(dest, help_text, type="bool", default=default)
         else:
-            group.addoption(flag, action="store", metavar=metavar, type=typ, default=None, dest=dest, help=help_text)
-            parser.addini(dest, help_text, type="string", default=None if default is None else str(default))
+            group.addoption(
+                flag,
+                action="store",
+                metavar=metavar,
+                type=typ,
+                default=None,
+                dest=dest,
+                help=help_text,
+            )
+            parser.addini(
+                dest, help_text, type="string", default=None if default is None else str(default)
+            )
     parser.addini(
         "mleval_files",
         "glob patterns of eval files (default: *.eval.yaml *.eval.yml eval_*.yaml eval_*.yml).",
         type="args",
         default=list(DEFAULT_PATTERNS),
     )
-    parser.addini("mleval_api_base", "default api_base for model: targets.", type="string", default=None)
+    parser.addini(
+        "mleval_api_base", "default api_base for model: targets.", type="string", default=None
+    )
     parser.addini(
         "mleval_rate_limits",
         "per-model rate limits, one per line: MODEL rpm=N tpm=N.",
@@ -78,11 +126,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def get_option(config: pytest.Config, name: str) -> Any:
     """The value of ``--mleval-NAME``, else its ini twin, else the default (typed)."""
-    for opt_name, _, typ, default, _ in OPTIONS:
-        if opt_name == name:
-            break
-    else:  # pragma: no cover - programming error
+    spec = {o[0]: o for o in OPTIONS}.get(name)
+    if spec is None:  # pragma: no cover - programming error
         raise KeyError(name)
+    _, _, typ, default, _ = spec
     dest = "mleval_" + name.replace("-", "_")
     value = config.getoption(dest, None)
     if value is not None:
@@ -95,7 +142,9 @@ def get_option(config: pytest.Config, name: str) -> Any:
     try:
         return typ(ini)
     except ValueError:
-        raise pytest.UsageError(f"ini option {dest} = {ini!r} is not a valid {typ.__name__}") from None
+        raise pytest.UsageError(
+            f"ini option {dest} = {ini!r} is not a valid {typ.__name__}"
+        ) from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -121,7 +170,9 @@ _STATE: dict[str, Any] = {}
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> EvalFile | None:
-    if file_path.suffix in (".yaml", ".yml") and is_eval_file(file_path, parent.config.getini("mleval_files")):
+    if file_path.suffix in (".yaml", ".yml") and is_eval_file(
+        file_path, parent.config.getini("mleval_files")
+    ):
         # Collection machinery (pydantic, jinja2) loads only once an eval file is seen.
         from .collect import EvalFile
 

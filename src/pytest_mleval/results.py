@@ -42,7 +42,7 @@ class MetricScore(_Model):
     """One metric's outcome for one case (one repeat)."""
 
     score: float | None = None
-    """The score (in [0, 1] except raw measures); ``None`` when the metric errored or was skipped."""
+    """The score (in [0, 1] except raw measures); ``None`` when it errored or was skipped."""
     threshold: float | None = None
     """Minimum score to pass, if any."""
     max: float | None = None

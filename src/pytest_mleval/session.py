@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-
 import platform
 import subprocess
 import sys
@@ -50,6 +49,7 @@ class MlevalSession:
         self.errors: list[str] = []
         self._targets: dict[str, Callable[..., Any]] = {}
         self._target_errors: dict[str, BaseException] = {}
+        self._collect_failures: list[str] = []
         self._started = time.time()
         self._started_iso = _now()
 
@@ -77,7 +77,9 @@ class MlevalSession:
 
         spec = item.suite.spec.target
         if not spec:
-            raise MlevalError(f"suite {item.suite.name!r} has no `target:`; nothing produces outputs")
+            raise MlevalError(
+                f"suite {item.suite.name!r} has no `target:`; nothing produces outputs"
+            )
         key = f"{item.suite.path}::{spec}"
         if is_per_item(spec):
             return self._make_target(spec, self._context(item))
@@ -107,24 +109,42 @@ class MlevalSession:
         target = self.target_for(item)
         return call_target(target, item.eval_case)
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._collect_failures.append(report.nodeid)
+
+    def _only_eval_files_failed(self) -> bool:
+        patterns = self.config.getini("mleval_files")
+        from .plugin import is_eval_file
+
+        return bool(self._collect_failures) and all(
+            is_eval_file(Path(nodeid.split("::")[0]), patterns) for nodeid in self._collect_failures
+        )
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
+        # A broken eval file is one collection error; every other file still runs (pytest
+        # would otherwise stop the whole session). Other collection errors keep pytest's rule.
+        if self._only_eval_files_failed():
+            session.config.option.continue_on_collection_errors = True
         """Let targets that can, start every generation up front (model calls run concurrently)."""
         collect = sys.modules.get("pytest_mleval.collect")
         if session.config.option.collectonly or collect is None:
             return  # no eval file was collected
         from .targets import is_per_item
 
-        EvalItem = collect.EvalItem  # noqa: N806
-
         groups: dict[str, list[EvalItem]] = {}
         for item in session.items:
-            if isinstance(item, EvalItem) and item.suite.spec.target and not is_per_item(item.suite.spec.target):
+            if (
+                isinstance(item, collect.EvalItem)
+                and item.suite.spec.target
+                and not is_per_item(item.suite.spec.target)
+            ):
                 groups.setdefault(f"{item.suite.path}::{item.suite.spec.target}", []).append(item)
         for items in groups.values():
             try:
                 target = self.target_for(items[0])
-            except Exception:  # noqa: BLE001 - each item reports the error itself
+            except Exception:
                 continue
             prefetch = getattr(target, "prefetch", None)
             if callable(prefetch):
@@ -144,7 +164,7 @@ class MlevalSession:
         keep = []
         for name, value in report.user_properties:
             if name == CASE_PROPERTY:
-                result = CaseResult.model_validate_json(value)
+                result = CaseResult.model_validate_json(str(value))
                 key = f"{report.nodeid}\x00{result.suite}\x00{result.case_id}\x00{result.repeat}"
                 self.results[key] = result
                 self.config.hook.pytest_mleval_case_result(result=result, config=self.config)
@@ -166,7 +186,7 @@ class MlevalSession:
             self.config.hook.pytest_mleval_run_results(run=self.run, config=self.config)
             if not self.options["no-report"]:
                 self.write_outputs(self.run)
-        except Exception as exc:  # noqa: BLE001 - never lose the run to a reporting bug
+        except Exception as exc:
             self.errors.append(f"could not finish the run's results: {type(exc).__name__}: {exc}")
             self._write_raw_results()
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
@@ -182,7 +202,7 @@ class MlevalSession:
         try:
             run = RunResults(meta=self._meta(-1, []), cases=list(self.results.values()))
             self.written.append(write_results(self.report_dir() / RESULTS_FILE, run))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.errors.append(f"could not write raw results either: {exc}")
 
     def _suite_for(self, name: str, cases: list[CaseResult]) -> Suite | None:
@@ -230,7 +250,12 @@ class MlevalSession:
             if suite is not None and suite.spec.gates:
                 run.gates.extend(
                     evaluate_gates(
-                        name, suite.spec.gates, suite_cases, aggs, confidence=self.confidence, seed=self.seed
+                        name,
+                        suite.spec.gates,
+                        suite_cases,
+                        aggs,
+                        confidence=self.confidence,
+                        seed=self.seed,
                     )
                 )
         run.cases = cases
@@ -365,5 +390,3 @@ def _usage_totals(cases: list[CaseResult]) -> dict[str, Any]:
 
 
 SESSION_KEY = pytest.StashKey[MlevalSession]()
-
-

@@ -24,7 +24,9 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         cases = [c for c in run.cases if c.suite == suite.name]
         errors = len({c.case_id for c in cases if c.error})
         aggs = [a for a in run.aggregates if a.suite == suite.name]
-        lines.append((f"suite {suite.name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
+        lines.append(
+            (f"suite {suite.name}: {suite.n_cases} cases, {errors} errored", {"bold": True})
+        )
         lines.append((f"  {'metric':<22} {'estimate':>9}  {'95% CI':<18} {'n':>5}  method", {}))
         for a in aggs:
             lines.append(
@@ -36,14 +38,18 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         lines.append(
             (
                 f"usage: {total['total_tokens']} tokens, ${total['cost_usd']:.4f}, "
-                f"latency p50 {lat['p50']:.0f} ms / p95 {lat['p95']:.0f} ms / p99 {lat['p99']:.0f} ms, "
+                f"latency p50 {lat['p50']:.0f} ms / p95 {lat['p95']:.0f} ms / "
+                f"p99 {lat['p99']:.0f} ms, "
                 f"{total['cached']} cached, {total['retries']} retries",
                 {},
             )
         )
     for g in run.gates:
         lines.append(
-            (f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}", {"green": g.passed, "red": not g.passed})
+            (
+                f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}",
+                {"green": g.passed, "red": not g.passed},
+            )
         )
     return lines
 
@@ -73,7 +79,8 @@ def render_summary(run: RunResults) -> str:
         out.append("| suite | gate | result |")
         out.append("|---|---|---|")
         for g in run.gates:
-            out.append(f"| {_md_escape(g.suite)} | {_md_escape(g.message)} | {'✅ pass' if g.passed else '❌ fail'} |")
+            verdict = "✅ pass" if g.passed else "❌ fail"
+            out.append(f"| {_md_escape(g.suite)} | {_md_escape(g.message)} | {verdict} |")
         out.append("")
     for suite in run.suites:
         out.append(f"### {_md_escape(suite.name)}")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .cases import Case, MetricSpec, Suite
 from .errors import TargetError
@@ -137,10 +138,14 @@ def resolve_target(spec: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
     """
     kind, sep, ref = spec.partition(":")
     if not sep or not ref:
-        raise TargetError(f"target {spec!r} must look like KIND:REF; kinds: {', '.join(target_kinds())}")
+        raise TargetError(
+            f"target {spec!r} must look like KIND:REF; kinds: {', '.join(target_kinds())}"
+        )
     _ensure_kind(kind)
     if kind not in _KINDS:
-        raise TargetError(f"unknown target kind {kind!r} in {spec!r}; kinds: {', '.join(target_kinds())}")
+        raise TargetError(
+            f"unknown target kind {kind!r} in {spec!r}; kinds: {', '.join(target_kinds())}"
+        )
     return _KINDS[kind](ref, ctx)
 
 
@@ -164,7 +169,9 @@ def _python_target(ref: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
     try:
         obj: Any = _import_near(module, ctx)
     except ImportError as exc:
-        raise TargetError(f"cannot import module {module!r} for target python:{ref}: {exc}") from None
+        raise TargetError(
+            f"cannot import module {module!r} for target python:{ref}: {exc}"
+        ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -191,7 +198,9 @@ def _import_near(module: str, ctx: TargetContext) -> Any:
         for root in roots:
             if root is None or str(root) in sys.path:
                 continue
-            if (root / (module.split(".")[0] + ".py")).exists() or (root / module.split(".")[0]).is_dir():
+            if (root / (module.split(".")[0] + ".py")).exists() or (
+                root / module.split(".")[0]
+            ).is_dir():
                 sys.path.insert(0, str(root))
                 return importlib.import_module(module)
         raise
@@ -202,7 +211,9 @@ def _fixture_target(ref: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
         raise TargetError(f"fixture:{ref} targets only work inside a pytest run")
     value = ctx.getfixturevalue(ref)
     if not callable(value):
-        raise TargetError(f"fixture {ref!r} must return a callable taking the case, got {type(value).__name__}")
+        raise TargetError(
+            f"fixture {ref!r} must return a callable taking the case, got {type(value).__name__}"
+        )
     fn: Callable[[EvalCase], Any] = value
     return fn
 
@@ -231,14 +242,21 @@ def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOu
             raise TargetError(f"target returned {type(value).__name__} without `output`")
         usage = get("usage") or {}
         if not isinstance(usage, Mapping):
-            usage = {k: getattr(usage, k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+            usage = {
+                k: getattr(usage, k, 0)
+                for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+            }
         out = TargetOutput(
             output=text if isinstance(text, str) else str(text),
             context=_str_list(get("context")),
             retrieved=_str_list(get("retrieved")),
-            usage={k: int(v or 0) for k, v in usage.items() if k in ("prompt_tokens", "completion_tokens", "total_tokens")},
-            cost_usd=None if get("cost_usd") is None else float(get("cost_usd")),
-            latency_ms=None if get("latency_ms") is None else float(get("latency_ms")),
+            usage={
+                k: int(v or 0)
+                for k, v in usage.items()
+                if k in ("prompt_tokens", "completion_tokens", "total_tokens")
+            },
+            cost_usd=_opt_float(get("cost_usd")),
+            latency_ms=_opt_float(get("latency_ms")),
             model=get("model"),
             cached=bool(get("cached", False)),
             retries=int(get("retries", 0) or 0),
@@ -252,6 +270,10 @@ def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOu
     if out.latency_ms is None:
         out.latency_ms = latency_ms
     return out
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _str_list(value: Any) -> list[str] | None:
@@ -272,7 +294,9 @@ def call_target(fn: Callable[[EvalCase], Any], case: EvalCase) -> TargetOutput:
 
 # --------------------------------------------------------------------------- templates
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
 
 
 def render_template(template: str, variables: Mapping[str, Any]) -> str:
@@ -329,7 +353,9 @@ def render_case(suite: Suite, case: Case, repeat: int = 0) -> EvalCase:
         rendered_vars: dict[str, Any] = {}
         for key, value in case.vars.items():
             rendered_vars[key] = (
-                render_template(value, {**variables, **case.vars}) if isinstance(value, str) and "{" in value else value
+                render_template(value, {**variables, **case.vars})
+                if isinstance(value, str) and "{" in value
+                else value
             )
         ec.vars = rendered_vars
         variables.update(rendered_vars)
