@@ -308,6 +308,9 @@ def _node_line(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     return line
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -316,9 +319,10 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except OSError as exc:
         raise EvalFileError(f"cannot read: {exc.strerror}", path=str(path)) from None
     try:
-        # Safe loading only: no python/object tags can construct anything.
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Safe loading only: no python/object tags can construct anything. The node tree is
+        # composed once (libyaml when available) and kept for line numbers in error messages.
+        node = yaml.compose(text, Loader=_LOADER)
+        data = None if node is None else yaml.SafeLoader("").construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

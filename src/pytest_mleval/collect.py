@@ -56,17 +56,23 @@ class EvalSuite(pytest.Collector):
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         override = _session(self.config).repeats_override
         repeats = override or self.suite.spec.repeats
+        # Every item of a suite sits at the same place and calls the same stand-in function,
+        # so one fixture closure serves them all (as pytest does for parametrize).
+        fixtureinfo = None
         for case in self.suite.cases:
             for r in range(repeats):
                 name = case.id if repeats == 1 else f"{case.id}[r{r + 1}]"
-                yield EvalItem.from_parent(
+                item = EvalItem.from_parent(
                     self,
                     name=name,
                     callobj=_eval_case_function,
+                    fixtureinfo=fixtureinfo,
                     eval_case=render_case(self.suite, case, r),
                     suite=self.suite,
                     line=self.suite.lines.get(case.id, 0),
                 )
+                fixtureinfo = item._fixtureinfo
+                yield item
 
 
 def _eval_case_function() -> None:
