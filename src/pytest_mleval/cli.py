@@ -35,6 +35,72 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs
+    from .results import load_results
+    from .summary import comparison_markdown, comparison_terminal
+
+    base, cand = load_results(args.baseline), load_results(args.candidate)
+    comparison = compare_runs(
+        base, cand, margin=args.margin, alpha=args.alpha, seed=args.seed, confidence=args.confidence
+    )
+    data = comparison.model_dump(mode="json")
+    if args.format == "md":
+        print("\n".join(comparison_markdown(data)))
+    elif args.format == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(comparison_terminal(data)))
+    return 1 if comparison.regressed else 0
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import stats
+    from .aggregate import per_case
+    from .results import load_results
+
+    run = load_results(args.baseline)
+    suites = sorted({c.suite for c in run.cases})
+    if args.suite:
+        suites = [args.suite]
+    metric = None if args.metric == "pass_rate" else args.metric
+    for suite in suites:
+        cases = [c for c in run.cases if c.suite == suite]
+        _, values, _, _ = per_case(cases, metric)
+        if not values:
+            print(f"{suite}: no scores for {args.metric!r}")
+            continue
+        arr = np.asarray(values, dtype=float)
+        sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+        # One run gives the spread of scores, not of paired differences: for two runs with
+        # correlation rho, sd(diff) = sd * sqrt(2 (1 - rho)).
+        sd_diff = sd * float(np.sqrt(2.0 * (1.0 - args.correlation)))
+        n = len(arr)
+        print(f"suite {suite}, metric {args.metric}: n={n}, mean={arr.mean():.4f}, sd={sd:.4f}")
+        print(
+        print(f"  assumed correlation of paired runs {args.correlation:g}: sd(diff)={sd_diff:.4f}")
+        )
+        if sd_diff == 0:
+            print(
+                "  every score is identical: any non-zero change is detectable; no estimate needed"
+            )
+            continue
+        mde = stats.min_detectable_effect(n, sd_diff=sd_diff, alpha=args.alpha, power=args.power)
+        print(
+            f"  minimum detectable effect at n={n} (alpha={args.alpha:g}, power={args.power:g}): "
+            f"{mde:.4f}"
+        )
+        if args.effect is not None:
+            need = stats.required_n(
+                args.effect, sd_diff=sd_diff, alpha=args.alpha, power=args.power
+            )
+            verdict = "enough" if need <= n else f"{need - n} more needed"
+            print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mleval`` (each subcommand registers itself here)."""
     parser = argparse.ArgumentParser(prog="mleval", description="pytest-mleval utilities")
@@ -43,6 +109,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print a JSON Schema (eval files or results)")
     p.add_argument("which", choices=["cases", "results"])
     p.set_defaults(func=_cmd_schema)
+
+    p = sub.add_parser("compare", help="paired comparison of two results files")
+    p.add_argument("baseline", help="baseline results JSON")
+    p.add_argument("candidate", help="candidate results JSON")
+    p.add_argument("--format", choices=["text", "md", "json"], default="text")
+    p.add_argument("--margin", type=float, default=0.0, help="non-inferiority margin (default 0)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("power", help="sample size and minimum detectable effect from a run")
+    p.add_argument("--baseline", required=True, help="results JSON whose spread is used")
+    p.add_argument("--metric", required=True, help="metric name, or pass_rate")
+    p.add_argument("--effect", type=float, default=None, help="difference to detect")
+    p.add_argument("--suite", default=None)
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument(
+        "--correlation", type=float, default=0.5, help="assumed correlation of paired runs"
+    )
+    p.set_defaults(func=_cmd_power)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

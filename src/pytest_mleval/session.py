@@ -50,8 +50,21 @@ class MlevalSession:
         self._targets: dict[str, Callable[..., Any]] = {}
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
+        self.baseline: RunResults | None = None
+        if self.options["baseline"] and not self.is_worker:
+            self.baseline = self._load_baseline(self.options["baseline"])
         self._started = time.time()
         self._started_iso = _now()
+
+    def _load_baseline(self, path: str) -> RunResults:
+        """Read the baseline up front: a missing or unreadable one stops the run at once."""
+        from .errors import ResultsFileError
+        from .results import load_results
+
+        try:
+            return load_results(path)
+        except ResultsFileError as exc:
+            raise pytest.UsageError(f"--mleval-baseline: {exc}") from None
 
     # ------------------------------------------------------------------ suites and targets
 
@@ -260,7 +273,63 @@ class MlevalSession:
                 )
         run.cases = cases
         run.usage = _usage_totals(cases)
+        if self.baseline is not None:
+            self._compare(run, self.baseline)
         return run
+
+    def _compare(self, run: RunResults, baseline: RunResults) -> None:
+        """Paired comparison with the baseline; a significant drop beyond the margin is a gate."""
+        from .compare import PASS_RATE, compare_runs
+        from .results import GateResult
+
+        margins: dict[str, float] = {}
+        gating: dict[str, set[str]] = {}
+        default_margin = float(self.options["regression-margin"] or 0.0)
+        for info in run.suites:
+            suite = self.suites.get(info.name)
+            spec_margin = suite.spec.regression_margin if suite else None
+            margins[info.name] = default_margin if spec_margin is None else spec_margin
+            asserted = {PASS_RATE}
+            if suite:
+                asserted |= {g.metric for g in suite.spec.gates}
+            for c in run.cases:
+                if c.suite == info.name:
+                    asserted |= {
+                        k
+                        for k, v in c.scores.items()
+                        if v.threshold is not None or v.max is not None
+                    }
+            gating[info.name] = asserted
+        comparison = compare_runs(
+            baseline, run, margin=margins, confidence=self.confidence, seed=self.seed, gating=gating
+        )
+        run.comparison = comparison.model_dump(mode="json")
+        for sc in comparison.suites:
+            regressions = [m for m in sc.metrics if m.regression]
+            tested = [m for m in sc.metrics if m.noninferiority_p is not None]
+            if regressions:
+                detail = "; ".join(
+                    f"{m.metric} {m.diff:+.4f} [{m.ci_low:+.4f}, {m.ci_high:+.4f}] "
+                    f"p={m.noninferiority_p:.4f}"
+                    for m in regressions
+                )
+                message = f"regression beyond margin {margins[sc.suite]:g}: {detail}"
+            else:
+                message = (
+                    f"no significant regression beyond margin {margins[sc.suite]:g} "
+                    f"over {len(tested)} gating metric(s), {sc.n_matched} paired cases"
+                )
+            run.gates.append(
+                GateResult(
+                    suite=sc.suite,
+                    metric="regression",
+                    stat="paired",
+                    on="baseline",
+                    min=-margins[sc.suite],
+                    passed=not regressions,
+                    message=message,
+                )
+            )
 
     def _meta(self, exit_status: int, cases: list[CaseResult]) -> RunMeta:
         from importlib.metadata import PackageNotFoundError, version

@@ -6,7 +6,14 @@ from typing import Any
 
 from .results import Aggregate, RunResults
 
-__all__ = ["render_summary", "terminal_lines"]
+__all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
+
+RAW = ("latency_ms", "cost_usd")
+VERDICT_ICON = {
+    "improved": "🟢 improved",
+    "regressed": "🔴 regressed",
+    "no significant change": "⚪ no change",
+}
 
 
 def _ci(a: Aggregate) -> str:
@@ -14,11 +21,53 @@ def _ci(a: Aggregate) -> str:
 
 
 def _fmt_value(a: Aggregate) -> str:
-    return f"{a.estimate:.4g}" if a.metric in ("latency_ms", "cost_usd") else f"{a.estimate:.3f}"
+    return f"{a.estimate:.4g}" if a.metric in RAW else f"{a.estimate:.3f}"
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
+    """Terminal lines of a baseline comparison (as stored in ``RunResults.comparison``)."""
+    lines = []
+    sha = comparison.get("baseline_sha")
+    lines.append(
+        f"baseline: {sha[:10] if sha else 'unknown commit'} "
+        f"({comparison.get('baseline_started_at', '')})"
+    )
+    for w in comparison.get("warnings", []):
+        lines.append(f"  warning: {w}")
+    for s in comparison.get("suites", []):
+        lines.append(f"  suite {s['suite']} ({s['n_matched']} paired cases)")
+        lines.append(
+            f"    {'metric':<20} {'base':>8} {'cand':>8} {'delta':>8}  "
+            f"{'95% CI':<20} {'p(adj)':>7}  verdict"
+        )
+        for m in s["metrics"]:
+            ci = f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
+            lines.append(
+                f"    {m['metric']:<20} {m['baseline']:>8.3f} {m['candidate']:>8.3f} "
+                f"{m['diff']:>+8.3f}  {ci:<20} {_p(m['p_adjusted']):>7}  {m['verdict']}"
+                + (" (REGRESSION)" if m["regression"] else "")
+            )
+        if s["flipped_to_fail"]:
+            lines.append(f"    pass -> fail: {', '.join(s['flipped_to_fail'][:10])}")
+        if s["flipped_to_pass"]:
+            lines.append(f"    fail -> pass: {', '.join(s['flipped_to_pass'][:10])}")
+    for key, label in (
+        ("only_in_baseline", "only in baseline"),
+        ("only_in_candidate", "only in this run"),
+    ):
+        ids = comparison.get(key, [])
+        if ids:
+            more = f" (+{len(ids) - 10} more)" if len(ids) > 10 else ""
+            lines.append(f"  {label}: {', '.join(ids[:10])}{more}")
+    return lines
 
 
 def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
-    """Lines (with terminal styles) of the end-of-run summary: per suite, then gates."""
+    """Lines (with terminal styles) of the end-of-run summary: per suite, comparison, gates."""
     lines: list[tuple[str, dict[str, Any]]] = []
     for suite in run.suites:
         cases = [c for c in run.cases if c.suite == suite.name]
@@ -27,7 +76,10 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         lines.append(
             (f"suite {suite.name}: {suite.n_cases} cases, {errors} errored", {"bold": True})
         )
-        lines.append((f"  {'metric':<22} {'estimate':>9}  {'95% CI':<18} {'n':>5}  method", {}))
+        level = round((aggs[0].confidence if aggs else 0.95) * 100)
+        lines.append(
+            (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
+        )
         for a in aggs:
             lines.append(
                 (f"  {a.metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
@@ -39,51 +91,100 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
             (
                 f"usage: {total['total_tokens']} tokens, ${total['cost_usd']:.4f}, "
                 f"latency p50 {lat['p50']:.0f} ms / p95 {lat['p95']:.0f} ms / "
-                f"p99 {lat['p99']:.0f} ms, "
-                f"{total['cached']} cached, {total['retries']} retries",
+                f"p99 {lat['p99']:.0f} ms, {total['cached']} cached, {total['retries']} retries",
                 {},
             )
         )
+    if run.comparison:
+        lines.extend((line, {}) for line in comparison_terminal(run.comparison))
     for g in run.gates:
-        lines.append(
-            (
-                f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}",
-                {"green": g.passed, "red": not g.passed},
-            )
-        )
+        style = {"green": g.passed, "red": not g.passed}
+        lines.append((f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}", style))
     return lines
 
 
-def _md_escape(text: str) -> str:
+def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_summary(run: RunResults) -> str:
-    """The Markdown summary: per suite a metric table with CIs, gates, failing cases, usage."""
+def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[str]:
+    """Markdown of a baseline comparison: a table per suite and the cases that flipped."""
+    out = []
+    sha = comparison.get("baseline_sha")
+    where = f"`{sha[:10]}`" if sha else "(unknown commit)"
+    out.append(f"Compared with baseline {where}, paired by case.")
+    out.append("")
+    for w in comparison.get("warnings", []):
+        out.append(f"> ⚠️ {_md(w)}")
+        out.append("")
+    for s in comparison.get("suites", []):
+        out.append(f"#### {_md(s['suite'])} · {s['n_matched']} paired cases")
+        out.append("")
+        out.append("| metric | baseline | candidate | Δ (95% CI) | p (Holm) | verdict |")
+        out.append("|---|---:|---:|---|---:|---|")
+        for m in s["metrics"]:
+            verdict = VERDICT_ICON.get(m["verdict"], m["verdict"])
+            if m["regression"]:
+                verdict += " · **gate**"
+            out.append(
+                f"| {_md(m['metric'])} | {m['baseline']:.3f} | {m['candidate']:.3f} | "
+                f"{m['diff']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] | "
+                f"{_p(m['p_adjusted'])} | {verdict} |"
+            )
+        out.append("")
+        for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):
+            ids = s.get(key, [])
+            if ids:
+                shown = ", ".join(f"`{_md(i)}`" for i in ids[:top])
+                more = f" and {len(ids) - top} more" if len(ids) > top else ""
+                out.append(f"**{label}** ({len(ids)}): {shown}{more}")
+                out.append("")
+    for key, label in (
+        ("only_in_baseline", "Only in baseline"),
+        ("only_in_candidate", "New in this run"),
+    ):
+        ids = comparison.get(key, [])
+        if ids:
+            more = f" and {len(ids) - top} more" if len(ids) > top else ""
+            out.append(
+                f"{label} ({len(ids)}): " + ", ".join(f"`{_md(i)}`" for i in ids[:top]) + more
+            )
+            out.append("")
+    return out
+
+
+def render_summary(run: RunResults, *, top: int = 10) -> str:
+    """The Markdown summary: gates, per-suite metrics with CIs, baseline comparison, usage."""
     out = ["## pytest-mleval results", ""]
     meta = run.meta
     head = []
     if meta.git_sha:
         head.append(f"commit `{meta.git_sha[:10]}`")
-    head.append(f"{len(run.cases)} case results")
+    n_cases = len({(c.suite, c.case_id) for c in run.cases})
+    n_passed = sum(1 for c in run.cases if c.passed)
+    head.append(f"{n_cases} cases, {n_passed}/{len(run.cases)} results passed")
     head.append(f"{meta.duration_s:.1f} s")
     out.append(" · ".join(head))
     out.append("")
     failed_gates = [g for g in run.gates if not g.passed]
     if run.gates:
+        icon = "❌" if failed_gates else "✅"
         out.append(
-            f"**Gates: {len(run.gates) - len(failed_gates)}/{len(run.gates)} passed**"
-            + (" ❌" if failed_gates else " ✅")
+            f"**Gates: {len(run.gates) - len(failed_gates)}/{len(run.gates)} passed** {icon}"
         )
         out.append("")
         out.append("| suite | gate | result |")
         out.append("|---|---|---|")
         for g in run.gates:
             verdict = "✅ pass" if g.passed else "❌ fail"
-            out.append(f"| {_md_escape(g.suite)} | {_md_escape(g.message)} | {verdict} |")
+            out.append(f"| {_md(g.suite)} | {_md(g.message)} | {verdict} |")
         out.append("")
+    if run.comparison:
+        out.append("### Compared with the baseline")
+        out.append("")
+        out.extend(comparison_markdown(run.comparison, top=top))
     for suite in run.suites:
-        out.append(f"### {_md_escape(suite.name)}")
+        out.append(f"### {_md(suite.name)}")
         out.append("")
         out.append("| metric | estimate | 95% CI | n |")
         out.append("|---|---:|---|---:|")
@@ -95,13 +196,13 @@ def render_summary(run: RunResults) -> str:
         if failing:
             out.append(f"<details><summary>{len(failing)} failing case result(s)</summary>")
             out.append("")
-            for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[:20]:
+            for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[: top * 2]:
                 why = c.error or ", ".join(
                     f"{k}={v.score:.3f}" if v.score is not None else f"{k}: error"
                     for k, v in c.scores.items()
                     if v.passed is False
                 )
-                out.append(f"- `{_md_escape(c.case_id)}`: {_md_escape(why)}")
+                out.append(f"- `{_md(c.case_id)}`: {_md(why)}")
             out.append("")
             out.append("</details>")
             out.append("")
