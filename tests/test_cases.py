@@ -93,3 +93,13 @@ def test_error_carries_location(tmp_path: Path) -> None:
     err = exc.value
     assert (err.line, err.case_id, err.field) == (4, "a", "cluster")
     assert str(p) in str(err)
+
+
+def test_gate_on_key_survives_yaml11(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "g.eval.yaml",
+        "gates:\n  - {metric: pass_rate, min: 0.5, on: ci_low}\n  - {metric: x, max: 1, on: ci_high}\n",
+    )
+    gates = load_suite(p).spec.gates
+    assert [g.on for g in gates] == ["ci_low", "ci_high"]

@@ -12,10 +12,18 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from .errors import EvalFileError
 
@@ -106,6 +114,40 @@ def _split_metric_body(name: Any, body: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+_METRIC_OPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "threshold / max / weight, plus the metric's own parameters",
+    "properties": {
+        "threshold": {"type": ["number", "null"], "description": "minimum score to pass"},
+        "max": {"type": ["number", "null"], "description": "maximum value to pass"},
+        "weight": {"type": "number", "description": "weight in the pass_score rule"},
+    },
+}
+# The YAML spellings a user writes (the validated form is MetricSpec).
+METRICS_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "metrics: `- NAME`, `- NAME: {threshold: 0.5, ...}` or `- {name: NAME, ...}`",
+    "items": {
+        "anyOf": [
+            {"type": "string", "description": "metric name or python:MODULE:FUNC"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": {
+                    "anyOf": [
+                        _METRIC_OPTIONS_SCHEMA,
+                        {"type": ["string", "number", "boolean", "array", "null"]},
+                    ]
+                },
+            },
+            {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        ]
+    },
+}
+MetricList = Annotated[list[MetricSpec], WithJsonSchema(METRICS_INPUT_SCHEMA)]
+
+
 class GateSpec(BaseModel):
     """A suite-level assertion on an aggregate, checked at the end of the session."""
 
@@ -121,6 +163,15 @@ class GateSpec(BaseModel):
     """The gate fails when the gated value is above this."""
     on: Literal["estimate", "ci_low", "ci_high"] = "estimate"
     """Gated value: the estimate or a confidence bound (``ci_low`` resists lucky small suites)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml11_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads the bare key `on` as the boolean true; it means the field `on` here.
+        if isinstance(data, dict) and True in data:
+            data = dict(data)
+            data.setdefault("on", data.pop(True))
+        return data
 
     @model_validator(mode="after")
     def _bounds(self) -> GateSpec:
@@ -174,7 +225,7 @@ class Case(BaseModel):
     """Tags; each becomes a pytest marker (``-m smoke``)."""
     cluster: str | None = None
     """Cluster key for clustered standard errors."""
-    metrics: list[MetricSpec] = Field(default_factory=list)
+    metrics: MetricList = Field(default_factory=list)
     """Metrics added to (or overriding by name) the suite's defaults."""
     relevant: list[str] | dict[str, float] | None = None
     """Relevant document ids (or id -> graded relevance) for retrieval metrics."""
@@ -237,7 +288,7 @@ class SuiteSpec(BaseModel):
     """Model used by judge metrics in this suite."""
     repeats: int = Field(default=1, ge=1)
     """Samples per case; statistics average them per case."""
-    metrics: list[MetricSpec] = Field(default_factory=list)
+    metrics: MetricList = Field(default_factory=list)
     """Default metrics for every case."""
     gates: list[GateSpec] = Field(default_factory=list)
     """Suite-level assertions on aggregates."""

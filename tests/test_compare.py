@@ -1,0 +1,145 @@
+"""Baseline comparison: matching, verdicts, the regression gate, the CLI and the plugin flag."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from pytest_mleval.cli import main
+from pytest_mleval.compare import compare_runs
+from pytest_mleval.results import CaseResult, MetricScore, RunResults, write_results
+
+
+def make_run(scores: dict[str, float], suite: str = "s", threshold: float = 0.5) -> RunResults:
+    cases = [
+        CaseResult(
+            suite=suite,
+            case_id=cid,
+            scores={"m": MetricScore(score=v, threshold=threshold, passed=v >= threshold)},
+            passed=v >= threshold,
+        )
+        for cid, v in scores.items()
+    ]
+    return RunResults(cases=cases)
+
+
+def noisy(n: int, shift: float, seed: int) -> tuple[dict[str, float], dict[str, float]]:
+    rng = random.Random(seed)
+    base, cand = {}, {}
+    for i in range(n):
+        true = rng.uniform(0.2, 0.9)
+        base[f"c{i}"] = min(1.0, max(0.0, true + rng.gauss(0, 0.05)))
+        cand[f"c{i}"] = min(1.0, max(0.0, true + shift + rng.gauss(0, 0.05)))
+    return base, cand
+
+
+def metric(comp, name: str = "m"):  # type: ignore[no-untyped-def]
+    return next(m for m in comp.suites[0].metrics if m.metric == name)
+
+
+def test_identical_runs_no_change() -> None:
+    base, _ = noisy(40, 0.0, 1)
+    comp = compare_runs(make_run(base), make_run(base))
+    m = metric(comp)
+    assert m.diff == 0 and m.p_value == 1.0 and m.verdict == "no significant change"
+    assert not comp.regressed
+
+
+def test_clear_drop_is_a_regression_and_small_drop_within_margin_is_not() -> None:
+    base, cand = noisy(80, -0.15, 2)
+    comp = compare_runs(make_run(base), make_run(cand), margin=0.02)
+    m = metric(comp)
+    assert m.verdict == "regressed" and m.regression and comp.regressed
+    assert m.ci_low < m.diff < m.ci_high < 0
+    base, cand = noisy(80, -0.01, 3)
+    comp = compare_runs(make_run(base), make_run(cand), margin=0.05)
+    assert not comp.regressed
+
+
+def test_improvement_and_flips() -> None:
+    base, cand = noisy(60, 0.2, 4)
+    comp = compare_runs(make_run(base), make_run(cand))
+    assert metric(comp).verdict == "improved"
+    assert comp.suites[0].flipped_to_pass and not metric(comp).regression
+    pr = metric(comp, "pass_rate")
+    assert pr.test.startswith("mcnemar") or "mcnemar" in pr.test
+
+
+def test_unmatched_cases_are_listed() -> None:
+    comp = compare_runs(make_run({"a": 0.5, "b": 0.6}), make_run({"b": 0.6, "c": 0.7}))
+    assert comp.only_in_baseline == ["s::a"] and comp.only_in_candidate == ["s::c"]
+    assert any("only in the baseline" in w for w in comp.warnings)
+    disjoint = compare_runs(make_run({"a": 1.0}, suite="x"), make_run({"a": 1.0}, suite="y"))
+    assert not disjoint.suites and "shares no suite" in disjoint.warnings[0]
+
+
+def test_cli_compare_and_power(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base, cand = noisy(80, -0.15, 5)
+    b, c = tmp_path / "b.json", tmp_path / "c.json"
+    write_results(b, make_run(base))
+    write_results(c, make_run(cand))
+    assert main(["compare", str(b), str(c), "--margin", "0.02"]) == 1
+    out = capsys.readouterr().out
+    assert "regressed" in out and "REGRESSION" in out
+    assert main(["compare", str(b), str(b), "--format", "md"]) == 0
+    assert "| metric | baseline | candidate |" in capsys.readouterr().out
+    assert main(["power", "--baseline", str(b), "--metric", "m", "--effect", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "minimum detectable effect at n=80" in out and "cases needed to detect 0.05" in out
+
+
+def test_cli_rejects_bad_results_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["compare", str(bad), str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"kind": "mleval-results", "schema_version": 99}))
+    assert main(["compare", str(other), str(other)]) == 2
+    assert "schema version 99" in capsys.readouterr().err
+
+
+SUITE = """
+suite: s
+target: python:app:answer
+metrics:
+  - contains: {value: "yes"}
+cases:
+""" + "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(30))
+
+
+def test_plugin_baseline_flag_gates_regressions(pytester: pytest.Pytester) -> None:
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", s=SUITE)
+    pytester.makepyfile(app="def answer(case):\n    return 'yes'\n")
+    pytester.runpytest("--mleval-save-baseline", "base.json").assert_outcomes(passed=30)
+    # identical behaviour: no regression, exit 0
+    result = pytester.runpytest("--mleval-baseline", "base.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*gate s: PASS no significant regression*"])
+    # now most answers break: significant drop, the run fails even though... it fails anyway
+    pytester.makepyfile(
+        app="def answer(case):\n    return 'yes' if int(case.id[1:]) < 5 else 'no'\n"
+    )
+    result = pytester.runpytest("--mleval-baseline", "base.json")
+    result.stdout.fnmatch_lines(
+        ["*pass_rate*regressed*", "*gate s: FAIL regression beyond margin 0*"]
+    )
+    summary = (pytester.path / "reports" / "mleval-summary.md").read_text()
+    assert "pass → fail" in summary and "🔴 regressed" in summary
+
+
+def test_plugin_baseline_missing_or_corrupt_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".eval.yaml", s=SUITE)
+    result = pytester.runpytest("--mleval-baseline", "nope.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mleval-baseline: results file not found: nope.json*"])
+    (pytester.path / "corrupt.json").write_text(
+        '{"kind": "mleval-results", "schema_version": 1, "cases": ['
+    )
+    result = pytester.runpytest("--mleval-baseline", "corrupt.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*is not valid JSON*"])
