@@ -50,6 +50,7 @@ class MlevalSession:
         self._targets: dict[str, Callable[..., Any]] = {}
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
+        self._prefetched: set[str] = set()
         self.baseline: RunResults | None = None
         if self.options["baseline"] and not self.is_worker:
             self.baseline = self._load_baseline(self.options["baseline"])
@@ -140,28 +141,53 @@ class MlevalSession:
         # would otherwise stop the whole session). Other collection errors keep pytest's rule.
         if self._only_eval_files_failed():
             session.config.option.continue_on_collection_errors = True
-        """Let targets that can, start every generation up front (model calls run concurrently)."""
+        if session.config.option.collectonly or self.is_worker:
+            return
+        # Targets that can start every generation up front (model calls run concurrently
+        # while pytest runs items one at a time).
+        self._prefetch(session.items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if not self.is_worker:
+            return
+        # An xdist worker learns its items as the controller sends them: prefetch what is
+        # queued for this worker, so no worker generates another worker's cases.
+        queued = [item]
+        interactor = next(
+            (p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "torun")), None
+        )
+        if interactor is not None:
+            with interactor.torun.lock() as pending:
+                indices = [i for i in pending if isinstance(i, int)]
+            queued += [item.session.items[i] for i in indices]
+        self._prefetch(queued)
+
+    def _prefetch(self, items: list[pytest.Item]) -> None:
         collect = sys.modules.get("pytest_mleval.collect")
-        if session.config.option.collectonly or collect is None:
+        if collect is None:
             return  # no eval file was collected
         from .targets import is_per_item
 
         groups: dict[str, list[EvalItem]] = {}
-        for item in session.items:
+        for item in items:
             if (
                 isinstance(item, collect.EvalItem)
+                and item.nodeid not in self._prefetched
                 and item.suite.spec.target
                 and not is_per_item(item.suite.spec.target)
+                and not item.eval_case.render_error
             ):
+                self._prefetched.add(item.nodeid)
                 groups.setdefault(f"{item.suite.path}::{item.suite.spec.target}", []).append(item)
-        for items in groups.values():
+        for group in groups.values():
             try:
-                target = self.target_for(items[0])
+                target = self.target_for(group[0])
             except Exception:
                 continue
             prefetch = getattr(target, "prefetch", None)
             if callable(prefetch):
-                prefetch([i.eval_case for i in items if not i.eval_case.render_error])
+                prefetch([i.eval_case for i in group])
 
     # ------------------------------------------------------------------ gathering results
 
