@@ -161,12 +161,13 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
             needs.append(f">={_fmt(s.threshold)}")
         if s.max is not None:
             needs.append(f"<={_fmt(s.max)}")
-        status = (
-            "error"
-            if s.error
-            else ("FAIL" if s.passed is False else ("ok" if s.passed else "info"))
-        )
-        why = s.error or s.explanation or ""
+        if s.error:
+            status = "error"
+        elif s.skipped:
+            status = "skip"
+        else:
+            status = "FAIL" if s.passed is False else ("ok" if s.passed else "info")
+        why = s.error or s.skipped or s.explanation or ""
         lines.append(
             f"  {s.name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}"
         )

@@ -41,6 +41,7 @@ def _to_score(s: Scored) -> MetricScore:
         explanation=s.explanation,
         error=s.error,
         data=s.data,
+        skipped=s.skipped,
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "MetricDef",
     "MetricValue",
     "Sample",
+    "SkipMetric",
     "get_metric",
     "metric",
     "metric_names",
@@ -493,6 +494,25 @@ def cost_usd(sample: Sample) -> MetricValue:
     return MetricValue(float(sample.cost_usd or 0.0))
 
 
+def _retrieval_metric(name: str) -> MetricFn:
+    """A metric over the target's ranked ``retrieved`` ids and the case's ``relevant`` labels."""
+
+    def fn(sample: Sample, *, k: int = 10) -> MetricValue:
+        from . import retrieval_metrics
+
+        if sample.relevant is None:
+            raise MetricError(f"{name} needs the case's `relevant:` document ids")
+        if k < 1:
+            raise MetricError(f"k must be at least 1, got {k}")
+        value = float(getattr(retrieval_metrics, name)(sample.retrieved, sample.relevant, k))
+        shown = ", ".join(sample.retrieved[:k]) or "nothing"
+        return MetricValue(value, f"top {k}: {shown}")
+
+    fn.__name__ = name
+    fn.__doc__ = f"Retrieval {name} over the top k retrieved ids against the case's relevant ids."
+    return fn
+
+
 def _register_builtins() -> None:
     binary: Iterable[tuple[str, MetricFn]] = (
         ("exact", exact),
@@ -515,6 +535,21 @@ def _register_builtins() -> None:
         register_metric(name, fn)
     register_metric("latency_ms", latency_ms, raw=True)
     register_metric("cost_usd", cost_usd, raw=True)
+    # Model-graded and embedding metrics load their modules (and models) on first use.
+    for name in (
+        "judge",
+        "pairwise",
+        "faithfulness",
+        "hallucination",
+        "context_recall",
+        "context_precision",
+        "answer_relevance",
+    ):
+        register_metric(name, lazy=f"pytest_mleval.judges:{name}")
+    for name in ("semantic_similarity", "faithfulness_offline"):
+        register_metric(name, lazy=f"pytest_mleval.embeddings:{name}")
+    for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"):
+        register_metric(name, _retrieval_metric(name))
 
 
 _register_builtins()
@@ -536,6 +571,11 @@ class Scored:
     explanation: str | None = None
     error: str | None = None
     data: dict[str, Any] | None = None
+    skipped: str | None = None
+
+
+class SkipMetric(Exception):
+    """Raised by a metric that cannot be computed here (e.g. no judge model): never a score."""
 
 
 def coerce_metric_output(value: Any) -> MetricValue:
@@ -574,6 +614,16 @@ def score_metric(
             raise MetricError("metric returned NaN")
         if not mdef.raw and not (-1e-9 <= value.score <= 1 + 1e-9):
             raise MetricError(f"metric returned {value.score!r}, outside [0, 1]")
+    except SkipMetric as skip:
+        return Scored(
+            name=name,
+            score=None,
+            threshold=threshold,
+            max=max_value,
+            passed=None,
+            weight=weight,
+            skipped=str(skip),
+        )
     except Exception as exc:
         return Scored(
             name=name,
