@@ -79,9 +79,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
         sd_diff = sd * float(np.sqrt(2.0 * (1.0 - args.correlation)))
         n = len(arr)
         print(f"suite {suite}, metric {args.metric}: n={n}, mean={arr.mean():.4f}, sd={sd:.4f}")
-        print(
         print(f"  assumed correlation of paired runs {args.correlation:g}: sd(diff)={sd_diff:.4f}")
-        )
         if sd_diff == 0:
             print(
                 "  every score is identical: any non-zero change is detectable; no estimate needed"
@@ -98,6 +96,22 @@ def _cmd_power(args: argparse.Namespace) -> int:
             )
             verdict = "enough" if need <= n else f"{need - n} more needed"
             print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .inference.cache import cache_clear, cache_prune, cache_stats
+
+    if args.action == "stats":
+        print(json.dumps(cache_stats(args.path), indent=2))
+    elif args.action == "clear":
+        print(f"removed {cache_clear(args.path)} entries from {args.path}")
+    else:
+        if args.older_than_days is None and args.max_mb is None:
+            print("mleval cache prune: give --older-than-days and/or --max-mb", file=sys.stderr)
+            return 2
+        removed = cache_prune(args.path, older_than_days=args.older_than_days, max_mb=args.max_mb)
+        print(f"removed {removed} entries from {args.path}")
     return 0
 
 
@@ -131,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--correlation", type=float, default=0.5, help="assumed correlation of paired runs"
     )
     p.set_defaults(func=_cmd_power)
+
+    p = sub.add_parser("cache", help="inspect or trim the model-call cache")
+    p.add_argument("action", choices=["stats", "clear", "prune"])
+    p.add_argument(
+        "--path", default=".mleval/cache.sqlite", help="cache file (default: .mleval/cache.sqlite)"
+    )
+    p.add_argument("--older-than-days", type=float, default=None, help="prune: drop older entries")
+    p.add_argument(
+        "--max-mb", type=float, default=None, help="prune: drop oldest until under this size"
+    )
+    p.set_defaults(func=_cmd_cache)
 
     for register in _EXTRA_COMMANDS:
         register(sub)

@@ -121,7 +121,16 @@ class EvalItem(pytest.Function):
             raise
 
     def runtest(self) -> None:
-        result, scored = score_case(self.eval_case, self._output, nodeid=self.nodeid)
+        session = _session(self.config)
+        extra: dict[str, Any] = {}
+        if self.suite.spec.judge_model:
+            extra["judge_model"] = self.suite.spec.judge_model
+        baseline = session.baseline_output(
+            self.eval_case.suite, self.eval_case.id, self.eval_case.repeat
+        )
+        if baseline is not None:
+            extra["baseline_output"] = baseline
+        result, scored = score_case(self.eval_case, self._output, nodeid=self.nodeid, extra=extra)
         self._record(result)
         for s in scored:
             if s.score is not None:
@@ -136,8 +145,13 @@ class EvalItem(pytest.Function):
     def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalCaseFailure):
             return format_failure(excinfo.value.result, excinfo.value.scored)
-        if isinstance(excinfo.value, EvalCaseError):
-            return f"case {self.eval_case.suite}::{self.eval_case.id} errored: {excinfo.value}"
+        if isinstance(excinfo.value, MlevalError):
+            # Our own errors (provider failures, replay misses, budget) read best as one line;
+            # a user's target raising keeps its traceback.
+            kind = type(excinfo.value).__name__
+            return (
+                f"case {self.eval_case.suite}::{self.eval_case.id} errored: {kind}: {excinfo.value}"
+            )
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -12,7 +12,7 @@ from .targets import EvalCase, TargetOutput
 __all__ = ["error_result", "score_case"]
 
 
-def _sample(ec: EvalCase, out: TargetOutput) -> Sample:
+def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None) -> Sample:
     return Sample(
         output=out.output,
         input=ec.input,
@@ -24,7 +24,7 @@ def _sample(ec: EvalCase, out: TargetOutput) -> Sample:
         cost_usd=out.cost_usd,
         usage=dict(out.usage),
         vars=dict(ec.vars),
-        metadata={**ec.metadata, **out.metadata},
+        metadata={**ec.metadata, **out.metadata, **(extra or {})},
         case_id=ec.id,
         suite=ec.suite,
         base_dir=Path(ec.file).parent if ec.file else None,
@@ -62,10 +62,13 @@ def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
 
 
 def score_case(
-    ec: EvalCase, out: TargetOutput, *, nodeid: str = ""
+    ec: EvalCase, out: TargetOutput, *, nodeid: str = "", extra: dict[str, Any] | None = None
 ) -> tuple[CaseResult, list[Scored]]:
-    """Score every metric of the case; a metric that raises fails the case, never passes it."""
-    sample = _sample(ec, out)
+    """Score every metric of the case; a metric that raises fails the case, never passes it.
+
+    ``extra`` is metric-only context (judge model, the baseline's output) kept out of results.
+    """
+    sample = _sample(ec, out, extra)
     scored = [
         score_metric(
             m.name, sample, threshold=m.threshold, max_value=m.max, weight=m.weight, params=m.params

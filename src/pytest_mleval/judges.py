@@ -63,15 +63,34 @@ def set_backend_factory(
 
 
 def _backend(sample: Sample, model: str | None) -> JudgeBackend:
-    chosen = model or sample.metadata.get("judge_model") or _DEFAULT_MODEL
+    factory, default = _FACTORY, _DEFAULT_MODEL
+    if factory is None:
+        session = _current_session()
+        if session is not None:
+            factory, default = session.judge_backend, session.options.get("judge-model")
+    # The metric's own `model:` wins, then --mleval-judge-model, then the suite's judge_model.
+    chosen = model or default or sample.metadata.get("judge_model")
     if not chosen:
         raise SkipMetric(
             "no judge model configured: set --mleval-judge-model, ini mleval_judge_model, "
             "or `judge_model:` in the suite"
         )
-    if _FACTORY is None:
-        raise SkipMetric("judges need the inference layer: pip install 'pytest-mleval[llm]'")
-    return _FACTORY(str(chosen))
+    if factory is None:
+        raise SkipMetric(
+            "judges need a model backend: run under pytest or call set_backend_factory()"
+        )
+    return factory(str(chosen))
+
+
+def _current_session() -> Any:
+    """The running pytest session's mleval state, if any."""
+    from .plugin import _STATE
+    from .session import SESSION_KEY
+
+    config = _STATE.get("config")
+    if config is None or SESSION_KEY not in config.stash:
+        return None
+    return config.stash[SESSION_KEY]
 
 
 # --------------------------------------------------------------------------- verdict parsing

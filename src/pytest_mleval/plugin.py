@@ -66,6 +66,15 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
     ("concurrency", "N", int, 8, "concurrent model calls across the run (default: 8)."),
     ("repeats", "N", int, None, "override the repeats of every suite."),
     ("seed", "N", int, 0, "seed for sampling, bootstrap and permutation tests (default: 0)."),
+    (
+        "max-retries",
+        "N",
+        int,
+        4,
+        "retries of a failed model call (429, 5xx, timeouts; default: 4).",
+    ),
+    ("retry-delay", "SECONDS", float, 0.5, "base delay of exponential backoff (default: 0.5)."),
+    ("timeout", "SECONDS", float, 120.0, "per-call timeout of model calls (default: 120)."),
     ("max-cost", "USD", float, None, "stop issuing model calls once the run has spent this much."),
     ("history", "URL", str, None, "run-history database URL (default: SQLite in the report dir)."),
     ("confidence", "LEVEL", float, 0.95, "confidence level of intervals (default: 0.95)."),
@@ -188,6 +197,25 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     finally:
         _STATE.pop("item", None)
+
+
+@pytest.fixture(scope="session")
+def llm(pytestconfig: pytest.Config) -> Any:
+    """Chat completions through the run's inference engine (cache, limits, retries, cost).
+
+    Example::
+
+        def test_summary(llm):
+            reply = llm.complete("Summarise: ...", model="openai/gpt-4o-mini", temperature=0)
+            assert "refund" in reply.text
+    """
+    from .inference.targets import LLMClient
+    from .session import SESSION_KEY
+
+    session = pytestconfig.stash[SESSION_KEY]
+    return LLMClient(
+        session.engine(), model=session.options["model"], api_base=session.services.get("api_base")
+    )
 
 
 @pytest.fixture

@@ -40,6 +40,10 @@ class MlevalSession:
         self.seed: int = int(self.options["seed"])
         self.confidence: float = float(self.options["confidence"])
         self.is_worker = hasattr(config, "workerinput")
+        if self.options["cache"] not in ("rw", "ro", "off", "replay"):
+            raise pytest.UsageError(
+                f"--mleval-cache must be rw, ro, off or replay, got {self.options['cache']!r}"
+            )
         self.suites: dict[str, Suite] = {}
         self.results: dict[str, CaseResult] = {}
         self.services: dict[str, Any] = {}
@@ -52,8 +56,14 @@ class MlevalSession:
         self._collect_failures: list[str] = []
         self._prefetched: set[str] = set()
         self.baseline: RunResults | None = None
-        if self.options["baseline"] and not self.is_worker:
+        if self.options["baseline"]:
+            # Workers read it too: pairwise judges need the baseline's outputs.
             self.baseline = self._load_baseline(self.options["baseline"])
+        self._baseline_outputs: dict[tuple[str, str, int], str] | None = None
+        self._engine: Any = None
+        self.services["engine"] = self.engine
+        self.services["model_override"] = self.options["model"]
+        self.services["api_base"] = config.getini("mleval_api_base") or None
         self._started = time.time()
         self._started_iso = _now()
 
@@ -66,6 +76,68 @@ class MlevalSession:
             return load_results(path)
         except ResultsFileError as exc:
             raise pytest.UsageError(f"--mleval-baseline: {exc}") from None
+
+    # ------------------------------------------------------------------ inference
+
+    def engine(self) -> Any:
+        """The run's inference engine, created on first use (one per process)."""
+        if self._engine is None:
+            from .errors import ConfigError
+            from .inference.targets import build_engine, parse_rate_limits
+
+            try:
+                limits = parse_rate_limits(self.config.getini("mleval_rate_limits"))
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            for suite in self.suites.values():
+                rl = suite.spec.rate_limit
+                if rl is not None and suite.spec.target and suite.spec.target.startswith("model:"):
+                    model = self.options["model"] or suite.spec.target[len("model:") :]
+                    limits.setdefault(model, (rl.rpm, rl.tpm))
+            self._engine = build_engine(
+                cache_mode=self.options["cache"],
+                cache_path=self._path(self.options["cache-path"]),
+                concurrency=int(self.options["concurrency"]),
+                max_cost_usd=self.options["max-cost"],
+                rate_limits=limits,
+                max_retries=int(self.options["max-retries"]),
+                retry_delay=float(self.options["retry-delay"]),
+                timeout=float(self.options["timeout"]),
+            )
+        return self._engine
+
+    def judge_backend(self, model: str) -> Any:
+        """A judge backend on the run's engine."""
+        from .inference.targets import EngineJudge
+
+        return EngineJudge(self.engine(), model, api_base=self.services.get("api_base"))
+
+    def baseline_output(self, suite: str, case_id: str, repeat: int) -> str | None:
+        """The baseline run's output for a case (for pairwise judges)."""
+        if self.baseline is None:
+            return None
+        if self._baseline_outputs is None:
+            self._baseline_outputs = {
+                (c.suite, c.case_id, c.repeat): c.output
+                for c in self.baseline.cases
+                if c.output is not None
+            }
+        return self._baseline_outputs.get((suite, case_id, repeat)) or self._baseline_outputs.get(
+            (suite, case_id, 0)
+        )
+
+    def _path(self, value: str) -> str:
+        p = Path(value)
+        return str(p if p.is_absolute() else Path(str(self.config.rootpath)) / p)
+
+    def pytest_keyboard_interrupt(self) -> None:
+        if self._engine is not None:
+            self._engine.cancel_pending()
+
+    def pytest_unconfigure(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     # ------------------------------------------------------------------ suites and targets
 
@@ -216,6 +288,9 @@ class MlevalSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._engine is not None:
+            # -x, --maxfail or an error stopped the run: calls nobody waits for are dropped.
+            self._engine.cancel_pending()
         if self.is_worker or session.config.option.collectonly:
             return
         if not self.results:
@@ -299,6 +374,8 @@ class MlevalSession:
                 )
         run.cases = cases
         run.usage = _usage_totals(cases)
+        if self._engine is not None:
+            run.usage["inference"] = self._engine.summary()
         if self.baseline is not None:
             self._compare(run, self.baseline)
         return run

@@ -1,0 +1,508 @@
+"""The inference engine: concurrent model calls for a synchronous caller (pytest runs items
+one at a time), with cache/replay, dedup, rate limits, retries, fallbacks and a cost budget.
+
+All engines of a process share one asyncio loop in a daemon thread. litellm keeps its HTTP
+clients per event loop, so a single long-lived loop lets every engine reuse them and never
+hands a client a loop that has been closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import copy
+import dataclasses
+import hashlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..errors import BudgetExceededError, CacheMissError, InferenceError, RateLimitError
+from ..errors import TimeoutError as CallTimeoutError
+from .cache import ResponseCache
+from .limits import RateLimiter, RetryPolicy
+from .providers import AutoProvider, Provider, scrub
+from .types import ChatRequest, ChatResponse, ModelStats, cache_key
+
+__all__ = ["CANCELLED_MESSAGE", "InferenceEngine", "run_sync", "shared_loop"]
+
+logger = logging.getLogger("pytest_mleval.inference")
+T = TypeVar("T")
+
+CANCELLED_MESSAGE = "model call cancelled: the run stopped (-x, --maxfail or Ctrl-C) before it ran"
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def shared_loop() -> asyncio.AbstractEventLoop:
+    """The process-wide inference loop, started on first use in a daemon thread."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None or _LOOP.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="mleval-inference", daemon=True)
+            thread.start()
+            _LOOP = loop
+            atexit.register(_shutdown_loop, loop, thread)
+        return _LOOP
+
+
+def _shutdown_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    async def finish() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        litellm = sys.modules.get("litellm")
+        closer = getattr(litellm, "close_litellm_async_clients", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):  # best effort at interpreter exit
+                await closer()
+
+    if loop.is_closed() or not loop.is_running():
+        return
+    with contextlib.suppress(Exception):  # best effort at interpreter exit
+        asyncio.run_coroutine_threadsafe(finish(), loop).result(timeout=5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+
+
+def _dedup_key(req: ChatRequest) -> str:
+    return hashlib.sha256(f"{cache_key(req)}|{'|'.join(req.fallbacks)}".encode()).hexdigest()
+
+
+class InferenceEngine:
+    """Schedules model calls concurrently; callers block only on their own result.
+
+    Args:
+        provider: the backend (default :class:`~.providers.AutoProvider`: litellm, ``hf:``).
+        cache: the response cache; ``None`` caches nothing.
+        concurrency: most provider calls in flight at once.
+        rate_limits: ``{model: (requests_per_minute, tokens_per_minute)}``.
+        retry: retry policy for 429, 5xx, timeouts and connection errors.
+        max_cost_usd: stop issuing new calls once this run has spent this much.
+        timeout: default per-call timeout in seconds (a request's own ``timeout`` wins).
+        api_key: key for requests that carry none (else the provider's usual env vars).
+
+    Identical requests (same cache key and fallbacks) share one call and one future for the
+    engine's lifetime, so nothing is paid for twice within a run.
+    """
+
+    def __init__(
+        self,
+        provider: Provider | None = None,
+        cache: ResponseCache | None = None,
+        *,
+        concurrency: int = 16,
+        rate_limits: Mapping[str, tuple[float | None, float | None]] | None = None,
+        retry: RetryPolicy | None = None,
+        max_cost_usd: float | None = None,
+        timeout: float | None = 120.0,
+        api_key: str | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.provider: Provider = provider if provider is not None else AutoProvider()
+        self.cache = cache
+        self.concurrency = concurrency
+        self.limiter = RateLimiter(dict(rate_limits or {}))
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.max_cost_usd = max_cost_usd
+        self.timeout = timeout
+        self.api_key = api_key
+        self._loop = shared_loop()
+        self._sem = asyncio.Semaphore(concurrency)
+        self._lock = threading.Lock()
+        self._futures: dict[str, concurrent.futures.Future[ChatResponse]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stats: dict[str, ModelStats] = {}
+        self._spent = 0.0
+        self._closed = False
+        self._prepared: dict[str, asyncio.Future[None]] = {}
+
+    # ------------------------------------------------------------------ public API
+
+    def submit(self, req: ChatRequest) -> concurrent.futures.Future[ChatResponse]:
+        """Start ``req`` (or join the identical call already made); returns its future.
+
+        The future's result is a :class:`ChatResponse`; its exception an
+        :class:`~pytest_mleval.errors.InferenceError` subclass.
+        """
+        if self.api_key and req.api_key is None:
+            req = dataclasses.replace(req, api_key=self.api_key)
+        key = _dedup_key(req)
+        with self._lock:
+            if self._closed:
+                raise InferenceError("the inference engine is closed")
+            fut = self._futures.get(key)
+            if fut is not None:
+                return fut
+            fut = concurrent.futures.Future()
+            self._futures[key] = fut
+        self._loop.call_soon_threadsafe(self._start, key, req, fut)
+        return fut
+
+    def complete(self, req: ChatRequest, timeout: float | None = None) -> ChatResponse:
+        """Answer ``req``, blocking until done (``timeout`` bounds the wait, not the call)."""
+        try:
+            return self.submit(req).result(timeout)
+        except concurrent.futures.CancelledError:
+            raise InferenceError(CANCELLED_MESSAGE) from None
+        except concurrent.futures.TimeoutError:
+            raise CallTimeoutError(f"model {req.model!r}: no answer within {timeout}s") from None
+
+    async def acomplete(self, req: ChatRequest) -> ChatResponse:
+        """Answer ``req`` from a caller's own event loop."""
+        try:
+            return await asyncio.wrap_future(self.submit(req))
+        except asyncio.CancelledError:
+            raise InferenceError(CANCELLED_MESSAGE) from None
+
+    def prefetch(
+        self, reqs: Iterable[ChatRequest]
+    ) -> list[concurrent.futures.Future[ChatResponse]]:
+        """Start many requests at once (bounded by ``concurrency``); returns their futures."""
+        return [self.submit(r) for r in reqs]
+
+    def embed(
+        self, model: str, texts: Sequence[str], *, api_base: str | None = None
+    ) -> list[list[float]]:
+        """Embed ``texts`` with the same concurrency bound and retries as chat calls."""
+
+        async def call() -> list[list[float]]:
+            return await self.provider.aembed(model, texts, api_base=api_base, api_key=self.api_key)
+
+        coro = self._retrying(model, call)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def warmup(self, models: Iterable[str]) -> concurrent.futures.Future[None]:
+        """Start the providers' one-time setup (litellm's import, a local model's load) now,
+        in the background, so it is paid once and off the caller's path."""
+
+        async def prepare_all() -> None:
+            await asyncio.gather(*(self._prepare(m) for m in dict.fromkeys(models)))
+
+        return asyncio.run_coroutine_threadsafe(prepare_all(), self._loop)
+
+    async def _prepare(self, model: str) -> None:
+        prepare = getattr(self.provider, "prepare", None)
+        if prepare is None:
+            return
+        fut = self._prepared.get(model)
+        if fut is None:
+            # One setup per model; concurrent first calls wait on the same future.
+            fut = self._prepared[model] = asyncio.ensure_future(asyncio.to_thread(prepare, model))
+        try:
+            await asyncio.shield(fut)
+        except InferenceError:
+            raise
+        except Exception as exc:
+            raise InferenceError(
+                f"model {model!r}: {type(exc).__name__}: {scrub(str(exc))}"
+            ) from exc
+
+    def cancel_pending(self, timeout: float = 10.0) -> int:
+        """Cancel every call not finished yet (their futures raise a clear error).
+
+        Returns how many futures were cancelled. Calls already answered keep their results.
+        """
+        with self._lock:
+            pending = {k: f for k, f in self._futures.items() if not f.done()}
+            for key in pending:
+                del self._futures[key]
+        for fut in pending.values():
+            _settle(fut, exc=InferenceError(CANCELLED_MESSAGE))
+        if not self._loop.is_closed():
+            waiter = asyncio.run_coroutine_threadsafe(self._cancel_tasks(), self._loop)
+            try:
+                waiter.result(timeout)
+            except concurrent.futures.TimeoutError:
+                logger.warning("some cancelled model calls did not stop within %ss", timeout)
+        return len(pending)
+
+    def close(self) -> None:
+        """Cancel what is pending and close the cache. Idempotent; the shared loop stays."""
+        if self._closed:
+            return
+        self.cancel_pending()
+        with self._lock:
+            self._closed = True
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> InferenceEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def spent_usd(self) -> float:
+        """What this engine's provider calls have cost so far."""
+        with self._lock:
+            return self._spent
+
+    def stats(self) -> dict[str, ModelStats]:
+        """Per model usage so far (copies: safe to keep)."""
+        with self._lock:
+            return {m: copy.deepcopy(s) for m, s in sorted(self._stats.items())}
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready totals: per model and overall, latency percentiles instead of lists."""
+        stats = self.stats()
+        total = ModelStats()
+        for s in stats.values():
+            for f in dataclasses.fields(ModelStats):
+                if f.name == "latencies_ms":
+                    total.latencies_ms.extend(s.latencies_ms)
+                else:
+                    setattr(total, f.name, getattr(total, f.name) + getattr(s, f.name))
+        return {
+            "models": {m: s.as_dict() for m, s in stats.items()},
+            "total": total.as_dict(),
+            "max_cost_usd": self.max_cost_usd,
+        }
+
+    # ------------------------------------------------------------------ loop side
+
+    def _start(
+        self, key: str, req: ChatRequest, fut: concurrent.futures.Future[ChatResponse]
+    ) -> None:
+        if fut.done():  # cancelled before it started
+            return
+        task = self._loop.create_task(self._run(req))
+        self._tasks.add(task)
+
+        def finished(t: asyncio.Task[ChatResponse]) -> None:
+            self._tasks.discard(t)
+            if t.cancelled():
+                self._forget(key, fut)
+                _settle(fut, exc=InferenceError(CANCELLED_MESSAGE))
+            elif (exc := t.exception()) is not None:
+                _settle(fut, exc=exc)
+            else:
+                _settle(fut, result=t.result())
+
+        def caller_cancelled(f: concurrent.futures.Future[ChatResponse]) -> None:
+            if f.cancelled():
+                self._forget(key, f)
+                self._loop.call_soon_threadsafe(task.cancel)
+
+        task.add_done_callback(finished)
+        fut.add_done_callback(caller_cancelled)
+
+    def _forget(self, key: str, fut: concurrent.futures.Future[ChatResponse]) -> None:
+        with self._lock:
+            if self._futures.get(key) is fut:
+                del self._futures[key]
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _model_stats(self, model: str) -> ModelStats:
+        # Callers hold self._lock.
+        if model not in self._stats:
+            self._stats[model] = ModelStats()
+        return self._stats[model]
+
+    async def _run(self, req: ChatRequest) -> ChatResponse:
+        chain = [req, *(req.with_model(m) for m in req.fallbacks)]
+        with self._lock:
+            self._model_stats(req.model).requests += 1
+        failures: list[InferenceError] = []
+        attempts = retries = 0
+        for index, current in enumerate(chain):
+            fallback = current.model if index else None
+            key = cache_key(current)
+            hit = self._cache_get(key)
+            if hit is not None:
+                with self._lock:
+                    self._model_stats(current.model).cache_hits += 1
+                    if fallback:
+                        self._model_stats(req.model).fallbacks += 1
+                return dataclasses.replace(hit, fallback_used=fallback)
+            if self.cache is not None and self.cache.replay:
+                failures.append(
+                    CacheMissError(
+                        f"model {current.model!r}: no recorded answer in {self.cache.path} "
+                        "and the cache is in replay mode (record it with --mleval-cache rw)"
+                    )
+                )
+                continue
+            try:
+                resp, tries = await self._attempts(current)
+            except BudgetExceededError:
+                with self._lock:
+                    self._model_stats(req.model).errors += 1
+                raise
+            except _Failed as failed:
+                attempts += failed.attempts
+                retries += failed.attempts - 1
+                failures.append(failed.error)
+                continue
+            attempts += tries
+            retries += tries - 1
+            if self.cache is not None and self.cache.writable:
+                await asyncio.to_thread(self.cache.put, key, current.model, resp.to_cache())
+            with self._lock:
+                if fallback:
+                    self._model_stats(req.model).fallbacks += 1
+            return dataclasses.replace(
+                resp, attempts=attempts, retries=retries, fallback_used=fallback
+            )
+        with self._lock:
+            self._model_stats(req.model).errors += 1
+        raise _combine(failures)
+
+    def _cache_get(self, key: str) -> ChatResponse | None:
+        if self.cache is None:
+            return None
+        value = self.cache.get(key)
+        if value is None:
+            return None
+        try:
+            return ChatResponse.from_cache(value)
+        except (KeyError, TypeError, ValueError):
+            return None  # an entry from an incompatible version: treat as a miss
+
+    def _check_budget(self, model: str) -> None:
+        limit = self.max_cost_usd
+        if limit is not None and self._spent >= limit:
+            raise BudgetExceededError(
+                f"model {model!r} not called: budget of ${limit:g} reached "
+                f"(spent ${self._spent:.6g}; --mleval-max-cost)"
+            )
+
+    async def _attempts(self, req: ChatRequest) -> tuple[ChatResponse, int]:
+        timeout = req.timeout if req.timeout is not None else self.timeout
+        if timeout is not None and req.timeout is None:
+            req = dataclasses.replace(req, timeout=timeout)
+        estimate = req.estimated_tokens()
+
+        async def call() -> ChatResponse:
+            await self._prepare(req.model)
+            await self.limiter.acquire(req.model, estimate)
+            start = time.perf_counter()
+            if timeout is None:
+                resp = await self.provider.acomplete(req)
+            else:
+                try:
+                    resp = await asyncio.wait_for(self.provider.acomplete(req), timeout)
+                except asyncio.TimeoutError:
+                    raise CallTimeoutError(
+                        f"model {req.model!r}: no answer within the {timeout:g}s timeout"
+                    ) from None
+            latency = (time.perf_counter() - start) * 1000.0
+            self.limiter.settle(req.model, estimate, resp.usage.total_tokens)
+            with self._lock:
+                self._spent += resp.cost_usd
+                st = self._model_stats(req.model)
+                st.prompt_tokens += resp.usage.prompt_tokens
+                st.completion_tokens += resp.usage.completion_tokens
+                st.cost_usd += resp.cost_usd
+                st.latencies_ms.append(latency)
+            return dataclasses.replace(resp, latency_ms=latency, cached=False)
+
+        tries = 0
+
+        def counted() -> Awaitable[ChatResponse]:
+            nonlocal tries
+            tries += 1
+            return call()
+
+        try:
+            resp = await self._retrying(req.model, counted)
+        except BudgetExceededError:
+            raise
+        except InferenceError as exc:
+            raise _Failed(exc, max(tries, 1)) from None
+        return resp, tries
+
+    async def _retrying(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            async with self._sem:
+                with self._lock:
+                    self._check_budget(model)
+                    self._model_stats(model).calls += 1
+                try:
+                    return await call()
+                except InferenceError as exc:
+                    error: InferenceError = exc
+                except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # a provider bug must not kill the loop
+                    error = InferenceError(
+                        f"model {model!r}: {type(exc).__name__}: {scrub(str(exc))}"
+                    )
+            if not self.retry.should_retry(error, attempt):
+                raise error
+            delay = self.retry.delay(attempt, error)
+            with self._lock:
+                self._model_stats(model).retries += 1
+            logger.info(
+                "model %r: %s; retry %d/%d in %.3gs",
+                model,
+                type(error).__name__,
+                attempt,
+                self.retry.max_retries,
+                delay,
+            )
+            # Backoff happens outside the semaphore so waiting does not hold a call slot.
+            await asyncio.sleep(delay)
+
+
+class _Failed(Exception):
+    """A model's attempts ran out; carries the last error and the attempt count."""
+
+    def __init__(self, error: InferenceError, attempts: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.attempts = attempts
+
+
+def _combine(failures: Sequence[InferenceError]) -> InferenceError:
+    """The primary model's error, naming what each fallback answered."""
+    first = failures[0]
+    if len(failures) == 1:
+        return first
+    rest = "; ".join(str(f) for f in failures[1:])
+    message = f"{first} (fallbacks failed too: {rest})"
+    if isinstance(first, RateLimitError):
+        return RateLimitError(message, first.retry_after)
+    try:
+        return type(first)(message)
+    except TypeError:
+        return InferenceError(message)
+
+
+def _settle(
+    fut: concurrent.futures.Future[ChatResponse],
+    *,
+    result: ChatResponse | None = None,
+    exc: BaseException | None = None,
+) -> None:
+    try:
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            assert result is not None
+            fut.set_result(result)
+    except concurrent.futures.InvalidStateError:
+        pass  # the caller cancelled it or cancel_pending settled it first
+
+
+def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run a coroutine on the shared inference loop from synchronous code."""
+    return asyncio.run_coroutine_threadsafe(coro, shared_loop()).result(timeout)

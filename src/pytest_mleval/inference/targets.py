@@ -1,0 +1,223 @@
+"""Glue between the inference engine and the plugin: ``model:`` targets, the engine of a run,
+the ``llm`` fixture's client, and the judges' backend."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import ConfigError, TargetError
+from ..targets import EvalCase, TargetContext, TargetOutput, register_target_kind
+from .cache import ResponseCache
+from .engine import InferenceEngine
+from .limits import RetryPolicy
+from .types import ChatRequest, ChatResponse
+
+__all__ = ["LLMClient", "ModelTarget", "build_engine", "parse_rate_limits", "to_output"]
+
+_LIMIT_LINE = re.compile(r"^\s*(\S+)((?:\s+(?:rpm|tpm)=[0-9.]+)+)\s*$")
+
+
+def parse_rate_limits(lines: Sequence[str]) -> dict[str, tuple[float | None, float | None]]:
+    """Parse ini lines ``MODEL rpm=N tpm=N`` into the engine's rate-limit table.
+
+    Raises:
+        ConfigError: a line that does not read that way.
+    """
+    limits: dict[str, tuple[float | None, float | None]] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        m = _LIMIT_LINE.match(line)
+        if not m:
+            raise ConfigError(
+                f"mleval_rate_limits: cannot read {line!r}; write `MODEL rpm=N tpm=N`"
+            )
+        values = dict(part.split("=") for part in m.group(2).split())
+        limits[m.group(1)] = (
+            float(values["rpm"]) if "rpm" in values else None,
+            float(values["tpm"]) if "tpm" in values else None,
+        )
+    return limits
+
+
+def build_engine(
+    *,
+    cache_mode: str,
+    cache_path: str,
+    concurrency: int,
+    max_cost_usd: float | None,
+    rate_limits: Mapping[str, tuple[float | None, float | None]],
+    max_retries: int = 4,
+    retry_delay: float = 0.5,
+    timeout: float | None = 120.0,
+) -> InferenceEngine:
+    """The run's engine: one per process (each xdist worker has its own, sharing the cache file)."""
+    if cache_mode not in ("rw", "ro", "off", "replay"):
+        raise ConfigError(f"--mleval-cache must be rw, ro, off or replay, got {cache_mode!r}")
+    cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
+    return InferenceEngine(
+        cache=cache,
+        concurrency=concurrency,
+        rate_limits=rate_limits,
+        max_cost_usd=max_cost_usd,
+        retry=RetryPolicy(max_retries=max_retries, base_delay=retry_delay),
+        timeout=timeout,
+    )
+
+
+def to_output(resp: ChatResponse) -> TargetOutput:
+    """A target output carrying the call's usage, cost, latency and provenance."""
+    metadata: dict[str, Any] = {}
+    if resp.cost_note:
+        metadata["cost_note"] = resp.cost_note
+    if resp.finish_reason:
+        metadata["finish_reason"] = resp.finish_reason
+    return TargetOutput(
+        output=resp.text,
+        usage=resp.usage.as_dict(),
+        cost_usd=resp.cost_usd,
+        latency_ms=resp.latency_ms,
+        model=resp.model,
+        cached=resp.cached,
+        retries=resp.retries,
+        fallback_used=resp.fallback_used,
+        metadata=metadata,
+    )
+
+
+class ModelTarget:
+    """A chat completion per case: the rendered prompt (or input) and system message."""
+
+    def __init__(
+        self,
+        model: str,
+        engine: InferenceEngine,
+        *,
+        api_base: str | None = None,
+        fallbacks: Sequence[str] = (),
+        timeout: float | None = None,
+    ) -> None:
+        self.model = model
+        self.engine = engine
+        self.api_base = api_base
+        self.fallbacks = tuple(fallbacks)
+        self.timeout = timeout
+
+    def request(self, case: EvalCase) -> ChatRequest:
+        """The request for one case; repeats are distinct samples, not one answer reused."""
+        return ChatRequest.from_prompt(
+            self.model,
+            case.text,
+            system=case.system,
+            params=case.params,
+            api_base=self.api_base,
+            fallbacks=self.fallbacks,
+            timeout=self.timeout,
+            sample=case.repeat,
+        )
+
+    def prefetch(self, cases: Sequence[EvalCase]) -> None:
+        """Start every case's call now; each item later waits only for its own."""
+        self.engine.warmup([self.model])
+        self.engine.prefetch([self.request(c) for c in cases])
+
+    def __call__(self, case: EvalCase) -> TargetOutput:
+        return to_output(self.engine.complete(self.request(case)))
+
+
+def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
+    engine = ctx.services.get("engine")
+    if engine is None:
+        raise TargetError("model: targets need the run's inference engine (run under pytest)")
+    override = ctx.services.get("model_override")
+    model = override or ref
+    if model.startswith("hf:"):
+        path = model[3:]
+        if ctx.base_dir is not None and not os.path.isabs(path) and not os.path.exists(path):
+            candidate = ctx.base_dir / path
+            if candidate.exists():
+                model = f"hf:{candidate}"
+    spec = ctx.suite.spec if ctx.suite else None
+    api_base = (spec.api_base if spec else None) or ctx.services.get("api_base")
+    return ModelTarget(
+        model,
+        engine() if callable(engine) else engine,
+        api_base=api_base,
+        fallbacks=spec.fallbacks if spec else (),
+        timeout=spec.timeout_s if spec else None,
+    )
+
+
+register_target_kind("model", _model_target)
+
+
+class LLMClient:
+    """What the ``llm`` fixture returns: chat completions through the run's engine."""
+
+    def __init__(
+        self, engine: InferenceEngine, model: str | None = None, api_base: str | None = None
+    ) -> None:
+        self.engine = engine
+        self.model = model
+        self.api_base = api_base
+
+    def complete(
+        self,
+        prompt: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        system: str | None = None,
+        sample: int = 0,
+        **params: Any,
+    ) -> ChatResponse:
+        """One completion: a prompt string or a list of messages; params pass through."""
+        chosen = model or self.model
+        if not chosen:
+            raise ConfigError("no model: pass model= or set --mleval-model")
+        if isinstance(prompt, str):
+            req = ChatRequest.from_prompt(
+                chosen, prompt, system=system, params=params, api_base=self.api_base, sample=sample
+            )
+        else:
+            req = ChatRequest(
+                model=chosen,
+                messages=tuple(prompt),
+                params=params,
+                api_base=self.api_base,
+                sample=sample,
+            )
+        return self.engine.complete(req)
+
+    def __call__(self, prompt: str, **kwargs: Any) -> str:
+        """The reply text (handy as a ``complete(prompt) -> str`` callable)."""
+        return self.complete(prompt, **kwargs).text
+
+
+class EngineJudge:
+    """The judges' backend on the run's engine (cache, limits, retries, cost all apply)."""
+
+    def __init__(self, engine: InferenceEngine, model: str, api_base: str | None = None) -> None:
+        self.engine = engine
+        self.model = model
+        self.api_base = api_base
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """The judge's reply; distinct ``seed`` values are distinct samples."""
+        req = ChatRequest(
+            model=self.model,
+            messages=tuple(messages),
+            # One verdict is asked deterministically; K samples need real sampling.
+            params={"temperature": 0.0 if seed is None else 0.7},
+            api_base=self.api_base,
+            sample=seed or 0,
+        )
+        return self.engine.complete(req).text

@@ -1,0 +1,518 @@
+"""An OpenAI-compatible server on 127.0.0.1 for testing eval suites without a real provider.
+
+Start it in-process, point a ``model:`` target (or litellm directly) at ``srv.base_url`` with
+a model id such as ``openai/test-model`` and any API key, and the calls go through the same
+litellm path a real provider takes::
+
+    with OpenAITestServer(rules=[Rule(match="refund", reply="30 days")]) as srv:
+        litellm.completion(model="openai/test-model", api_base=srv.base_url, api_key="x", ...)
+        assert srv.count == 1
+
+Answers are scripted by :class:`Rule` (regex on the last user message, or a callable of the
+messages; the default echoes the last user message). :class:`Fault` injects errors on demand:
+429 with ``Retry-After``, 500, a hang past the client's timeout, malformed JSON, a dropped
+connection, 401 and 404, for the first K matching requests or a seeded fraction of them.
+Embeddings are hashed bag-of-words vectors (a deterministic test double, L2-normalised, not a
+semantic model). Only the loopback interface is used and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "OpenAITestServer",
+    "Rule",
+    "hashed_embedding",
+    "loopback_only",
+]
+
+FaultKind = Literal["429", "500", "503", "401", "404", "hang", "malformed", "drop"]
+Reply = str | Callable[[list[dict[str, Any]]], str]
+
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
+
+
+@dataclass
+class Rule:
+    """A scripted answer: the first rule whose ``match`` regex finds the last user message wins.
+
+    Attributes:
+        match: regex searched in the last user message (``None`` matches everything).
+        reply: the answer text, or a callable taking the request's messages.
+        model: only requests for this model (as the server sees it, e.g. ``test-model``).
+    """
+
+    match: str | None = None
+    reply: Reply = ""
+    model: str | None = None
+
+    def applies(self, text: str, model: str) -> bool:
+        """Whether this rule answers a request with this last user message and model."""
+        if self.model is not None and self.model != model:
+            return False
+        return self.match is None or re.search(self.match, text) is not None
+
+
+@dataclass
+class Fault:
+    """An injected failure, for the first ``first`` matching requests or a fraction ``rate``.
+
+    Attributes:
+        kind: ``429`` (with ``Retry-After``), ``500``, ``503``, ``401``, ``404``, ``hang``
+            (sleeps ``hang_s`` before answering normally), ``malformed`` (HTTP 200 with a
+            body that is not JSON) or ``drop`` (the connection is closed without a reply).
+        first: fail the first K requests that match (counted per fault).
+        rate: fail this fraction of matching requests, drawn from ``random.Random(seed)``.
+        match: regex on the last user message; ``None`` matches every request.
+        retry_after: seconds sent in ``Retry-After`` / ``retry-after-ms`` with 429 answers.
+        hang_s: how long a ``hang`` waits (bounded; the server's shutdown also ends it).
+        seed: seed of the fraction's random draws.
+    """
+
+    kind: FaultKind
+    first: int | None = None
+    rate: float | None = None
+    match: str | None = None
+    retry_after: float = 0.05
+    hang_s: float = 30.0
+    seed: int = 0
+    _seen: int = field(default=0, init=False, repr=False)
+    _rng: random.Random = field(default_factory=random.Random, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.first is None and self.rate is None:
+            self.first = 1_000_000_000
+        self._rng = random.Random(self.seed)
+
+    def fires(self, text: str) -> bool:
+        """Decide (and count) whether this fault hits a request with this last user message."""
+        if self.match is not None and re.search(self.match, text) is None:
+            return False
+        self._seen += 1
+        if self.first is not None and self._seen <= self.first:
+            return True
+        return self.rate is not None and self._rng.random() < self.rate
+
+
+def hashed_embedding(text: str, dim: int = 64) -> list[float]:
+    """A deterministic bag-of-words vector: each lowercase word adds ±1 at a hashed index.
+
+    A test double, not a semantic model: texts sharing words get a higher cosine similarity.
+    The vector is L2-normalised (all zeros for a text without words).
+    """
+    vec = [0.0] * dim
+    for word in re.findall(r"\w+", text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        vec[value % dim] += 1.0 if (value >> 32) & 1 else -1.0
+    norm = math.sqrt(sum(v * v for v in vec))
+    return [v / norm for v in vec] if norm else vec
+
+
+def _count_tokens(text: str) -> int:
+    return len(text.split())
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return "" if content is None else str(content)
+
+
+def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    for msg in reversed(messages):
+        if msg.get("role") == "user":
+            return _content_text(msg.get("content"))
+    return ""
+
+
+class OpenAITestServer:
+    """An OpenAI-compatible chat, embeddings and models server on ``127.0.0.1`` (ephemeral port).
+
+    Use it as a context manager; ``base_url`` ends in ``/v1``. ``requests`` is the log of every
+    request body received (chat and embeddings), ``count`` their number, and
+    ``max_in_flight`` the largest number of requests the server was handling at once;
+    ``GET /mleval/stats`` reports the last two to other processes.
+
+    Args:
+        rules: scripted answers, first match wins; the default echoes the last user message.
+        faults: injected failures, checked in order before the answer.
+        latency_s: delay before every answer (simulates a model's generation time).
+        models: the model names the server knows; others get a 404. ``None`` accepts any.
+        embedding_dim: length of the hashed embedding vectors.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Rule] = (),
+        *,
+        faults: Sequence[Fault] = (),
+        latency_s: float = 0.0,
+        models: Sequence[str] | None = None,
+        embedding_dim: int = 64,
+    ) -> None:
+        self.rules = list(rules)
+        self.faults = list(faults)
+        self.latency_s = latency_s
+        self.models = None if models is None else list(models)
+        self.embedding_dim = embedding_dim
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.port = 0
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: Any = None
+        self._stopping: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``: the ``api_base`` to give litellm or an OpenAI client."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def count(self) -> int:
+        """How many requests the server has received."""
+        with self._lock:
+            return len(self.requests)
+
+    def reset(self) -> None:
+        """Forget the request log and the in-flight high-water mark."""
+        with self._lock:
+            self.requests.clear()
+            self.max_in_flight = self.in_flight
+
+    def start(self) -> OpenAITestServer:
+        """Start serving in a background thread; returns when the port is bound."""
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready, errors), name="mleval-testserver", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(30) or errors:
+            raise RuntimeError(f"test server failed to start: {errors[0] if errors else 'timeout'}")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; hanging requests are cut off. Idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        stopping = self._stopping
+        if stopping is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(stopping.set)
+        thread.join(15)
+        self._loop = None
+        self._thread = None
+
+    def __enter__(self) -> OpenAITestServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main(ready))
+        except BaseException as exc:  # reported to start(); never leaks out of the thread
+            errors.append(exc)
+            ready.set()
+        finally:
+            loop.close()
+
+    async def _main(self, ready: threading.Event) -> None:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/embeddings", self._embeddings)
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/models", self._models)
+        app.router.add_get("/mleval/stats", self._stats)
+        self._stopping = asyncio.Event()
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(runner, sock, backlog=1024)
+        await site.start()
+        ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+
+    # ------------------------------------------------------------------ handlers
+
+    def _record(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(body)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def _fault_for(self, text: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.fires(text):
+                    return fault
+        return None
+
+    async def _read_json(self, request: Any) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def _chat(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body = await self._read_json(request)
+        if body is None:
+            return _error(web, 400, "request body is not a JSON object", "invalid_request_error")
+        self._record(body)
+        try:
+            messages = body.get("messages") or []
+            text = _last_user_text(messages)
+            model = str(body.get("model", ""))
+            early = await self._apply_fault(web, request, text, model)
+            if early is not None:
+                return early
+            if self.latency_s:
+                await self._sleep(self.latency_s)
+            reply = self._reply(messages, text, model)
+            usage = _usage(" ".join(_content_text(m.get("content")) for m in messages), reply)
+            return web.json_response(
+                {
+                    "id": f"chatcmpl-test-{len(self.requests)}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+        finally:
+            self._done()
+
+    async def _embeddings(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body = await self._read_json(request)
+        if body is None:
+            return _error(web, 400, "request body is not a JSON object", "invalid_request_error")
+        self._record(body)
+        try:
+            raw = body.get("input", [])
+            texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+            model = str(body.get("model", ""))
+            early = await self._apply_fault(web, request, " ".join(texts), model)
+            if early is not None:
+                return early
+            if self.latency_s:
+                await self._sleep(self.latency_s)
+            data = [
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": hashed_embedding(t, self.embedding_dim),
+                }
+                for i, t in enumerate(texts)
+            ]
+            tokens = sum(_count_tokens(t) for t in texts)
+            return web.json_response(
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": model,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                }
+            )
+        finally:
+            self._done()
+
+    async def _models(self, request: Any) -> Any:
+        from aiohttp import web
+
+        names = self.models if self.models is not None else ["test-model"]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"id": n, "object": "model", "owned_by": "mleval"} for n in names],
+            }
+        )
+
+    async def _stats(self, request: Any) -> Any:
+        from aiohttp import web
+
+        with self._lock:
+            stats = {"count": len(self.requests), "max_in_flight": self.max_in_flight}
+        return web.json_response(stats)
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._stopping is not None
+        # Shutdown ends every wait, so a stopping server never waits out a long hang.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _apply_fault(self, web: Any, request: Any, text: str, model: str) -> Any:
+        if self.models is not None and model not in self.models:
+            return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
+        fault = self._fault_for(text)
+        if fault is None:
+            return None
+        kind = fault.kind
+        if kind == "429":
+            wait = max(fault.retry_after, 0.0)
+            resp = _error(web, 429, "Rate limit reached for test-model", "rate_limit_exceeded")
+            resp.headers["Retry-After"] = str(max(1, math.ceil(wait)) if wait else 0)
+            resp.headers["retry-after-ms"] = str(int(wait * 1000))
+            return resp
+        if kind in ("500", "503"):
+            return _error(web, int(kind), "The server had an error", "server_error")
+        if kind == "401":
+            # Echo the key as some providers do, so tests can prove callers scrub it.
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            return _error(web, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
+        if kind == "404":
+            return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
+        if kind == "malformed":
+            return web.Response(
+                status=200,
+                text='{"id": "x", "choices": [ {not json',
+                content_type="application/json",
+            )
+        if kind == "drop":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            raise asyncio.CancelledError
+        await self._sleep(fault.hang_s)  # "hang": then answer normally
+        return None
+
+    def _reply(self, messages: list[dict[str, Any]], text: str, model: str) -> str:
+        for rule in self.rules:
+            if rule.applies(text, model):
+                return rule.reply(messages) if callable(rule.reply) else rule.reply
+        return text
+
+
+def _usage(prompt: str, reply: str) -> dict[str, int]:
+    p, c = _count_tokens(prompt), _count_tokens(reply)
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+
+
+def _error(web: Any, status: int, message: str, code: str) -> Any:
+    payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
+    return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
+
+
+@contextmanager
+def loopback_only() -> Iterator[list[str]]:
+    """Refuse every socket connection and name lookup that is not loopback, in this process.
+
+    Yields the list of refused destinations (empty when nothing tried to leave the machine).
+    A refused attempt raises ``OSError`` in the caller, so the code under test fails loudly.
+    """
+    refused: list[str] = []
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def allowed(address: Any) -> bool:
+        if isinstance(address, tuple) and address:
+            host = str(address[0])
+            return host in _LOOPBACK_NAMES or host.startswith("127.")
+        return isinstance(address, (str, bytes))  # AF_UNIX paths stay on this machine
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if not allowed(address):
+            refused.append(repr(address))
+            raise OSError(f"loopback_only: refused connection to {address!r}")
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if not allowed(address):
+            refused.append(repr(address))
+            raise OSError(f"loopback_only: refused connection to {address!r}")
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not allowed((name,)):
+            refused.append(f"dns:{name}")
+            raise OSError(f"loopback_only: refused name lookup of {name!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield refused
+    finally:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = real_getaddrinfo
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pytest_mleval.inference.testserver``: serve until interrupted.
+
+    Prints the base URL on the first line of stdout (with ``--port 0``, the chosen port).
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="OpenAI-compatible test server on 127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--reply", default=None, help="answer every request with this text")
+    args = parser.parse_args(argv)
+    rules = [Rule(reply=args.reply)] if args.reply is not None else []
+    with OpenAITestServer(rules, latency_s=args.latency) as srv:
+        print(srv.base_url, flush=True)
+        # Serve until stdin closes (the parent exits) or Ctrl-C.
+        with contextlib.suppress(KeyboardInterrupt):
+            sys.stdin.read()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

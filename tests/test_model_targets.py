@@ -1,0 +1,171 @@
+"""`model:` targets end to end: pytest -> plugin -> inference engine -> litellm -> test server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
+
+SECRET = "sk-test-SECRET123"
+
+
+def reply(messages: list[dict]) -> str:
+    text = str(messages[-1]["content"])
+    return "ANSWER: " + text.split(":")[-1].strip().upper()
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    with loopback_only() as attempts:
+        yield attempts
+    assert not attempts, f"non-loopback connections attempted: {attempts}"
+
+
+def suite(
+    server: OpenAITestServer, n: int = 12, extra: str = "", model: str = "openai/test-model"
+) -> str:
+    cases = "".join(f"  - {{id: c{i}, input: w{i}, expected: 'ANSWER: W{i}'}}\n" for i in range(n))
+    return (
+        f"suite: llm\ntarget: model:{model}\napi_base: {server.base_url}\n"
+        "prompt: 'Say: {{ input }}'\nsystem: Be brief.\nparams: {temperature: 0}\n"
+        f"metrics: [exact]\n{extra}cases:\n{cases}"
+    )
+
+
+def fast(*args: str) -> list[str]:
+    return ["--mleval-retry-delay", "0.01", "--mleval-timeout", "5", *args]
+
+
+def results(p: pytest.Pytester) -> dict:
+    return json.loads((p.path / "reports" / "mleval-results.json").read_text())
+
+
+def test_model_target_concurrent_cached_and_replayed(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)], latency_s=0.2) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv))
+        result = pytester.runpytest(*fast("--mleval-concurrency", "6"))
+        result.assert_outcomes(passed=12)
+        assert srv.count == 12
+        assert srv.max_in_flight > 1  # generations ran concurrently, not one per item
+        body = srv.requests[0]
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert body["messages"][1]["content"].startswith("Say: w")
+        data = results(pytester)
+        case = data["cases"][0]
+        assert case["model"] == "openai/test-model" and case["usage"]["total_tokens"] > 0
+        assert case["latency_ms"] >= 150 and case["cached"] is False
+        assert data["usage"]["models"]["openai/test-model"]["cases"] == 12
+        # second run: answered from the cache, no new request
+        pytester.runpytest(*fast()).assert_outcomes(passed=12)
+        assert srv.count == 12
+        assert all(c["cached"] for c in results(pytester)["cases"])
+        # replay from the recorded cache: fine; a new case is a miss and errors
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=13))
+        result = pytester.runpytest(*fast("--mleval-cache", "replay"))
+        result.assert_outcomes(passed=12, errors=1)
+        result.stdout.fnmatch_lines(["*CacheMissError*"])
+        assert srv.count == 12
+
+
+def test_faults_are_retried_and_recorded(pytester: pytest.Pytester) -> None:
+    faults = [Fault("429", rate=0.25, seed=1), Fault("500", rate=0.25, seed=2)]
+    with OpenAITestServer(rules=[Rule(reply=reply)], faults=faults) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=20))
+        result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "8"))
+        result.assert_outcomes(passed=20)
+        retries = sum(c["retries"] for c in results(pytester)["cases"])
+        assert retries > 0 and srv.count == 20 + retries
+
+
+def test_server_down_errors_after_bounded_retries(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer() as srv:
+        body = suite(srv, n=3)
+    result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "2"))
+    pytester.makefile(".eval.yaml", llm=body)
+    result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "2"))
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(["*ProviderError*"])
+    assert all(c["error"] and not c["passed"] for c in results(pytester)["cases"])
+
+
+def test_malformed_reply_and_unknown_model_are_case_errors(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(
+        rules=[Rule(reply=reply)], faults=[Fault("malformed", match="w0")]
+    ) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=2))
+        result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "1"))
+        result.assert_outcomes(passed=1, errors=1)
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=1, model="nosuchprovider/x"))
+        result = pytester.runpytest(*fast("--mleval-cache", "off"))
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*unknown model*"])
+
+
+def test_key_never_written(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)], faults=[Fault("401", match="w1")]) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=3))
+        result = pytester.runpytest(*fast("--junitxml=junit.xml"))
+        result.assert_outcomes(passed=2, errors=1)
+        assert SECRET not in result.stdout.str() + result.stderr.str()
+    written = [p for p in pytester.path.rglob("*") if p.is_file()]
+    assert any(p.name == "cache.sqlite" for p in written)
+    for p in written:
+        assert SECRET.encode() not in p.read_bytes(), p
+
+
+def test_max_cost_stops_new_calls(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=5, model="openai/gpt-4o-mini"))
+        result = pytester.runpytest(
+            *fast(
+                "--mleval-cache",
+                "off",
+                "--mleval-concurrency",
+                "1",
+                "--mleval-max-cost",
+                "0.0000001",
+            )
+        )
+        outcomes = result.parseoutcomes()
+        assert outcomes.get("errors", 0) >= 3
+        result.stdout.fnmatch_lines(["*BudgetExceededError*budget*"])
+        assert srv.count < 5
+
+
+def test_model_override_and_fallbacks(pytester: pytest.Pytester) -> None:
+    rules = [Rule(model="primary", reply="nope"), Rule(reply=reply)]
+    faults = [Fault("500", match=".*")]  # every request fails ... for all models
+    with OpenAITestServer(rules=rules) as ok, OpenAITestServer(faults=faults) as broken:
+        extra = f"fallbacks: [openai/backup]\n"
+        body = suite(broken, n=2, extra=extra).replace(
+            f"api_base: {broken.base_url}", f"api_base: {broken.base_url}"
+        )
+        pytester.makefile(".eval.yaml", llm=body)
+        result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "0"))
+        result.assert_outcomes(errors=2)
+        pytester.makefile(".eval.yaml", llm=suite(ok, n=2))
+        result = pytester.runpytest(
+            *fast("--mleval-cache", "off", "--mleval-model", "openai/other")
+        )
+        result.assert_outcomes(passed=2)
+        assert {r["model"] for r in ok.requests} == {"other"}
+
+
+def test_llm_fixture(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        pytester.makeini(f"[pytest]\nmleval_api_base = {srv.base_url}\n")
+        pytester.makepyfile(
+            test_fx="""
+def test_it(llm):
+    r = llm.complete("Say: hello", model="openai/test-model")
+    assert r.text == "ANSWER: HELLO" and r.usage.total_tokens > 0
+    assert llm("Say: again", model="openai/test-model") == "ANSWER: AGAIN"
+"""
+        )
+        pytester.runpytest("--mleval-cache", "off").assert_outcomes(passed=1)
