@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from pytest_mleval.inference.providers import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
+
+# In-process pytester runs unload modules first imported inside them; litellm keeps HTTP
+# clients built from httpx classes across calls, so it must be loaded before the first run.
+import_litellm()
 
 SECRET = "sk-test-SECRET123"
 
@@ -86,7 +90,7 @@ def test_faults_are_retried_and_recorded(pytester: pytest.Pytester) -> None:
 def test_server_down_errors_after_bounded_retries(pytester: pytest.Pytester) -> None:
     with OpenAITestServer() as srv:
         body = suite(srv, n=3)
-    result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "2"))
+    # the server is gone now: its port refuses connections
     pytester.makefile(".eval.yaml", llm=body)
     result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "2"))
     result.assert_outcomes(errors=3)
@@ -139,22 +143,20 @@ def test_max_cost_stops_new_calls(pytester: pytest.Pytester) -> None:
 
 
 def test_model_override_and_fallbacks(pytester: pytest.Pytester) -> None:
-    rules = [Rule(model="primary", reply="nope"), Rule(reply=reply)]
-    faults = [Fault("500", match=".*")]  # every request fails ... for all models
-    with OpenAITestServer(rules=rules) as ok, OpenAITestServer(faults=faults) as broken:
-        extra = f"fallbacks: [openai/backup]\n"
-        body = suite(broken, n=2, extra=extra).replace(
-            f"api_base: {broken.base_url}", f"api_base: {broken.base_url}"
-        )
-        pytester.makefile(".eval.yaml", llm=body)
-        result = pytester.runpytest(*fast("--mleval-cache", "off", "--mleval-max-retries", "0"))
-        result.assert_outcomes(errors=2)
-        pytester.makefile(".eval.yaml", llm=suite(ok, n=2))
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        extra = "fallbacks: [openai/backup-model]\n"
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=2, extra=extra, model="nosuchprovider/x"))
+        result = pytester.runpytest(*fast("--mleval-cache", "off"))
+        result.assert_outcomes(passed=2)
+        cases = results(pytester)["cases"]
+        assert {c["fallback_used"] for c in cases} == {"openai/backup-model"}
+        assert {r["model"] for r in srv.requests} == {"backup-model"}
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=2))
         result = pytester.runpytest(
             *fast("--mleval-cache", "off", "--mleval-model", "openai/other")
         )
         result.assert_outcomes(passed=2)
-        assert {r["model"] for r in ok.requests} == {"other"}
+        assert srv.requests[-1]["model"] == "other"
 
 
 def test_llm_fixture(pytester: pytest.Pytester) -> None:
