@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 
 # Imported before any in-process pytester run: libyaml's C extension cannot be re-imported,
@@ -11,11 +12,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-try:
-    # litellm imports the importlib_metadata backport, which deletes the stdlib PathFinder's
-    # find_distributions and appends its own finder to sys.meta_path. Inside an in-process
-    # pytester run the finder would be rolled back with sys.meta_path but the deletion would
-    # stay, hiding every entry point (our plugin included) from later runs: import it first.
+# litellm imports the importlib_metadata backport, which deletes the stdlib PathFinder's
+# find_distributions and appends its own finder to sys.meta_path. Inside an in-process
+# pytester run the finder would be rolled back with sys.meta_path but the deletion would
+# stay, hiding every entry point (our plugin included) from later runs: import it first.
+with contextlib.suppress(ImportError):
     import importlib_metadata  # noqa: F401
-except ImportError:  # pragma: no cover - the backport is only there with litellm
-    pass
