@@ -42,6 +42,7 @@ typecheck: $(STAMP)
 	$(PY) -m mypy
 
 test: $(STAMP) lint typecheck
+	bash scripts/ensure_system_deps.sh
 	$(PY) -m pytest tests -n 2 -p no:cacheprovider -q -m "slow or not slow"
 
 bench: $(STAMP)

@@ -7,6 +7,9 @@ import os
 # so a yaml package first imported (and then unloaded) inside such a run breaks later ones.
 import yaml  # noqa: F401
 
+# The same for SQLAlchemy's compiled extensions (the run history records every run).
+import sqlalchemy  # noqa: F401
+
 # Offline by design, also for libraries imported by tests.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

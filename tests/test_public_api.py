@@ -25,6 +25,7 @@ EXPECTED = [
     "check",
     "load_cases",
     "load_results",
+    "load_run",
     "load_suite",
     "metric",
     "register_metric",

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .cases import Case, Suite, load_suite
     from .errors import MlevalError
     from .metrics import MetricValue, Sample, metric, register_metric
+    from .notebook import load_run
     from .results import CaseResult, RunResults, load_results
     from .targets import EvalCase, TargetOutput, register_target_kind
 
@@ -31,6 +32,7 @@ __all__ = [
     "check",
     "load_cases",
     "load_results",
+    "load_run",
     "load_suite",
     "metric",
     "register_metric",
@@ -52,6 +54,7 @@ _WHERE = {
     "CaseResult": "results",
     "RunResults": "results",
     "load_results": "results",
+    "load_run": "notebook",
     "EvalCase": "targets",
     "TargetOutput": "targets",
     "register_target_kind": "targets",

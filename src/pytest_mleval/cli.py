@@ -157,13 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_cache)
 
-    for register in _EXTRA_COMMANDS:
+    for register in _extra_commands():
         register(sub)
     return parser
 
 
-# Subcommands contributed by other modules: each takes the subparsers object.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+def _extra_commands() -> list[Callable[[Any], None]]:
+    """Subcommands contributed by other modules: each takes the subparsers object."""
+    from .report import add_report_commands
+
+    return [add_report_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -244,7 +244,7 @@ def compare_runs(
                 for i, r in enumerate(rows)
                 if not r.lower_is_better and (gate_metrics is None or r.metric in gate_metrics)
             ]
-            nonin_adj = stats.holm([nonin_p[i] for i in gated_idx]) if gated_idx else []
+            nonin_adj = stats.holm([nonin_p[i] for i in gated_idx])
             for i, r in enumerate(rows):
                 r.p_adjusted = float(adjusted[i])
                 better = r.diff < 0 if r.lower_is_better else r.diff > 0

@@ -474,6 +474,19 @@ class MlevalSession:
         summary = out / SUMMARY_FILE
         summary.write_text(render_summary(run), encoding="utf-8")
         self.written.append(summary)
+        from .errors import MlevalError
+        from .history import record_run, resolve_url
+        from .report import REPORT_FILE, write_report
+
+        url: str | None = resolve_url(self.options.get("history"), out)
+        try:
+            record_run(str(url), run)
+        except MlevalError as exc:
+            self.errors.append(f"run history not recorded: {exc}")
+            url = None
+        self.written.append(
+            write_report(out / REPORT_FILE, run, baseline=self.baseline, history_url=url)
+        )
         save = self.options["save-baseline"]
         if save:
             self.written.append(write_results(Path(save), run))
