@@ -3,12 +3,16 @@ from __future__ import annotations
 import contextlib
 import os
 
+# The same for the compiled extensions of numpy, scipy and SQLAlchemy, which the end of every
+# run uses (statistics, run history).
+import numpy  # noqa: F401
+import scipy.optimize
+import scipy.stats  # noqa: F401
+import sqlalchemy  # noqa: F401
+
 # Imported before any in-process pytester run: libyaml's C extension cannot be re-imported,
 # so a yaml package first imported (and then unloaded) inside such a run breaks later ones.
 import yaml  # noqa: F401
-
-# The same for SQLAlchemy's compiled extensions (the run history records every run).
-import sqlalchemy  # noqa: F401
 
 # Offline by design, also for libraries imported by tests.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -276,7 +276,7 @@ cases:
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*python:mymetrics:shortness*FAIL*27 chars*"])
+    result.stdout.fnmatch_lines(["*python:mymetrics:shortness*FAIL*28 chars*"])
 
 
 def test_weighted_pass_rule(project: pytest.Pytester) -> None:

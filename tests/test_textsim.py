@@ -41,7 +41,7 @@ def pairs(n: int, seed: int) -> list[tuple[str, str]]:
         if rng.random() < 0.5 and a:
             words = a.split()
             rng.shuffle(words)
-            b = " ".join(words[: rng.randint(0, len(words))] + [rng.choice(WORDS)])
+            b = " ".join([*words[: rng.randint(0, len(words))], rng.choice(WORDS)])
         else:
             b = random_text(rng)
         out.append((a, b))

@@ -13,6 +13,7 @@ __all__ = [
     "CacheMissError",
     "ConfigError",
     "EvalFileError",
+    "FinetuneError",
     "InferenceError",
     "MetricError",
     "MissingDependencyError",
@@ -129,3 +130,7 @@ class CacheMissError(InferenceError):
 
 class BudgetExceededError(InferenceError):
     """``--mleval-max-cost`` was reached, so no new calls are issued."""
+
+
+class FinetuneError(MlevalError):
+    """A fine-tuning job failed, or a job operation (cancel, resume) cannot be done."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .metrics import Sample, Scored, case_passed, score_metric
+from .metrics import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from .results import CaseResult, MetricScore, Usage
 from .targets import EvalCase, TargetOutput
 
@@ -71,7 +71,15 @@ def score_case(
     sample = _sample(ec, out, extra)
     scored = [
         score_metric(
-            m.name, sample, threshold=m.threshold, max_value=m.max, weight=m.weight, params=m.params
+            m.name,
+            sample,
+            # `threshold: null` written out turns a metric's default threshold off.
+            threshold=NO_THRESHOLD
+            if m.threshold is None and "threshold" in m.model_fields_set
+            else m.threshold,
+            max_value=m.max,
+            weight=m.weight,
+            params=m.params,
         )
         for m in ec.metrics
     ]

@@ -479,7 +479,8 @@ def bleu(
         lowercase=lowercase,
         tokenize=tokenize,
     )
-    return MetricValue(float(s.score) / 100.0)
+    # sacrebleu's 0-100 score can exceed 100 by a rounding error.
+    return MetricValue(min(1.0, max(0.0, float(s.score) / 100.0)))
 
 
 def latency_ms(sample: Sample) -> MetricValue:
@@ -574,6 +575,15 @@ class Scored:
     skipped: str | None = None
 
 
+class _Default:
+    def __repr__(self) -> str:
+        return "NO_THRESHOLD"
+
+
+NO_THRESHOLD = _Default()
+"""Passed as ``threshold`` to make a metric informational even if it has a default."""
+
+
 class SkipMetric(Exception):
     """Raised by a metric that cannot be computed here (e.g. no judge model): never a score."""
 
@@ -600,7 +610,7 @@ def score_metric(
     name: str,
     sample: Sample,
     *,
-    threshold: float | None = None,
+    threshold: float | _Default | None = None,
     max_value: float | None = None,
     weight: float = 1.0,
     params: dict[str, Any] | None = None,
@@ -608,7 +618,13 @@ def score_metric(
     """Run one metric, never raising: a failing metric becomes an error that fails the case."""
     try:
         mdef = get_metric(name)
-        thr = threshold if threshold is not None else mdef.default_threshold
+        # None means "use the metric's default"; DEFAULT_OFF (YAML `threshold: null`) means none.
+        if threshold is NO_THRESHOLD:
+            thr = None
+        elif threshold is None:
+            thr = mdef.default_threshold
+        else:
+            thr = float(threshold)  # type: ignore[arg-type]
         value = coerce_metric_output(mdef.resolve()(sample, **(params or {})))
         if math.isnan(value.score):
             raise MetricError("metric returned NaN")
@@ -618,7 +634,7 @@ def score_metric(
         return Scored(
             name=name,
             score=None,
-            threshold=threshold,
+            threshold=None if isinstance(threshold, _Default) else threshold,
             max=max_value,
             passed=None,
             weight=weight,
@@ -628,7 +644,7 @@ def score_metric(
         return Scored(
             name=name,
             score=None,
-            threshold=threshold,
+            threshold=None if isinstance(threshold, _Default) else threshold,
             max=max_value,
             passed=False,
             weight=weight,

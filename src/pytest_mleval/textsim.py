@@ -1,20 +1,27 @@
-"""ROUGE and BLEU, identical to Google's ``rouge-score`` and ``sacrebleu``, and fast.
+"""ROUGE and BLEU, score for score equal to Google's ``rouge-score`` and ``sacrebleu`` 2.x.
 
-ROUGE-L's longest common subsequence runs in rapidfuzz's C++ code (a bit-parallel LCS over
-token ids) instead of a Python dynamic-programming table. Tokenisation replicates the
-references exactly; ``tokenizer="unicode"`` is an addition for non-Latin text, which
-rouge-score's tokenizer drops entirely.
+Both references are pure Python; these versions compute the same numbers (same tokenization,
+same floating-point expressions in the same order) but push the hot loops into C: the ROUGE-L
+longest common subsequence runs in rapidfuzz (bit-parallel) instead of a Python dynamic-programming
+table, and n-grams are counted with ``collections.Counter`` over ``zip`` slices.
+
+``tokenizer="unicode"`` is an addition of this package: rouge-score keeps only ``[a-z0-9]``, so it
+scores Chinese, Russian or Hindi text as empty (0.0). The Unicode tokenizer keeps words of any
+script and splits Chinese/Japanese ideographs and kana into one token per character.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import sys
+import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+
+from rapidfuzz.distance import LCSseq
 
 from .errors import MetricError, MissingDependencyError
 
@@ -27,123 +34,225 @@ __all__ = [
     "rouge_n",
     "rouge_tokenize",
     "sentence_bleu",
-    "tokenize_13a",
 ]
 
 
 @dataclass(frozen=True)
 class RougeScore:
-    """Precision, recall and F1 of a ROUGE variant."""
+    """Precision, recall and F1 of one ROUGE comparison, each in [0, 1]."""
 
     precision: float
     recall: float
     fmeasure: float
 
 
-def _f(precision: float, recall: float) -> float:
-    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+@dataclass(frozen=True)
+class BleuScore:
+    """A BLEU result with sacrebleu's fields.
+
+    Attributes:
+        score: BLEU on sacrebleu's 0-100 scale.
+        precisions: The (smoothed) n-gram precisions for n = 1..4, each 0-100.
+        bp: The brevity penalty.
+        sys_len: Hypothesis length in tokens (summed over the corpus).
+        ref_len: Closest reference length in tokens (summed over the corpus).
+    """
+
+    score: float
+    precisions: tuple[float, ...]
+    bp: float
+    sys_len: int
+    ref_len: int
 
 
-# ----------------------------------------------------------------------------- tokenizers
+# ---------------------------------------------------------------------------------------------
+# ROUGE tokenization
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_VALID = re.compile(r"^[a-z0-9]+$")
-# Letters and digits of any script; CJK ideographs, kana and Hangul syllables stand alone,
-# since those scripts do not separate words with spaces.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
-_UNICODE_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+# rouge-score lowercases, turns every non-[a-z0-9] run into a space and splits on whitespace;
+# the tokens are thus exactly the maximal [a-z0-9] runs of the lowercased text.
+_ROUGE_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_ROUGE_VALID_RE = re.compile(r"^[a-z0-9]+$")
+
+# Ideographs and kana: scripts written without spaces, so each character is a token (as BERT's
+# basic tokenizer does for ideographs). Hangul is space-delimited and stays in word runs.
+_CJK = (
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u31f0-\u31ff"  # Katakana phonetic extensions
+    "\u3400-\u4dbf"  # CJK Extension A
+    "\u4e00-\u9fff"  # CJK Unified Ideographs
+    "\uf900-\ufaff"  # CJK Compatibility Ideographs
+    "\uff66-\uff9f"  # Halfwidth Katakana
+    "\U00020000-\U0002fa1f"  # CJK Extensions B-F, Compatibility Supplement
+    "\U00030000-\U0003134f"  # CJK Extension G
+)
+
+_STEMMER_NAMES = ("default", "unicode")
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> Any:
+def _unicode_token_re() -> re.Pattern[str]:
+    # `\w` misses combining marks (Devanagari vowel signs, Arabic harakat, Thai vowels), which
+    # would cut words apart mid-letter; the marks are added to the word class explicitly.
+    marks: list[tuple[int, int]] = []
+    for cp in (*range(0x20000), *range(0xE0100, 0xE01F0)):
+        if unicodedata.category(chr(cp)).startswith("M"):
+            if marks and marks[-1][1] == cp - 1:
+                marks[-1] = (marks[-1][0], cp)
+            else:
+                marks.append((cp, cp))
+    mark_class = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in marks
+    )
+    return re.compile(f"[{_CJK}]|(?:[^\\W_{_CJK}]|[{mark_class}])+")
+
+
+@lru_cache(maxsize=1)
+def _porter() -> Callable[[str], str]:
     try:
         from nltk.stem import porter
-    except ImportError:
-        raise MissingDependencyError("nltk", "text", "ROUGE stemming") from None
-    return porter.PorterStemmer()
-
-
-@lru_cache(maxsize=2**16)
-def _stem(word: str) -> str:
-    return str(_stemmer().stem(word))
+    except ImportError as exc:
+        raise MissingDependencyError("nltk", "text", "ROUGE stemming") from exc
+    # rouge-score uses the default mode (NLTK_EXTENSIONS); stem() keeps no state, so caching
+    # its results per word is safe and removes most of the stemmer's cost.
+    return lru_cache(maxsize=1 << 17)(porter.PorterStemmer().stem)
 
 
 def rouge_tokenize(
     text: str, *, use_stemmer: bool = False, tokenizer: str = "default"
 ) -> list[str]:
-    """Tokens as rouge-score makes them (``default``), or Unicode-aware (``unicode``).
+    """Split text into ROUGE tokens.
 
-    Stemming (nltk's Porter stemmer, as rouge-score uses it) applies to tokens longer than
-    three characters.
+    Args:
+        text: The text.
+        use_stemmer: Porter-stem tokens longer than 3 characters as rouge-score does (needs nltk).
+            With the Unicode tokenizer only ASCII-alphanumeric tokens are stemmed.
+        tokenizer: ``"default"`` is rouge-score's tokenizer (lowercase, maximal ``[a-z0-9]`` runs;
+            other scripts are dropped). ``"unicode"`` NFKC-normalizes and casefolds, keeps runs
+            of Unicode letters, digits and combining marks, and makes each CJK ideograph or kana
+            character a token.
+
+    Returns:
+        The tokens, in order.
+
+    Raises:
+        MetricError: ``tokenizer`` is not one of the names above.
+        MissingDependencyError: ``use_stemmer`` is set and nltk is not installed.
     """
     if tokenizer == "default":
-        tokens = _NON_ALNUM.sub(" ", text.lower()).split()
-    elif tokenizer == "unicode":
-        tokens = _UNICODE_TOKEN.findall(text.casefold())
-    else:
-        raise MetricError(f"unknown ROUGE tokenizer {tokenizer!r}; use 'default' or 'unicode'")
-    if use_stemmer:
-        tokens = [_stem(t) if len(t) > 3 else t for t in tokens]
-    if tokenizer == "default":
-        # rouge-score drops anything the stemmer turned into a non-[a-z0-9] token.
-        tokens = [t for t in tokens if _VALID.match(t)]
-    return tokens
+        tokens: list[str] = _ROUGE_TOKEN_RE.findall(text.lower())
+        if use_stemmer:
+            stem = _porter()
+            tokens = [stem(t) if len(t) > 3 else t for t in tokens]
+            # The same final filter as rouge-score, in case a stem came out empty.
+            tokens = [t for t in tokens if _ROUGE_VALID_RE.match(t)]
+        return tokens
+    if tokenizer == "unicode":
+        norm = unicodedata.normalize("NFKC", text).casefold()
+        tokens = _unicode_token_re().findall(norm)
+        if use_stemmer:
+            stem = _porter()
+            tokens = [
+                stem(t) if len(t) > 3 and t.isascii() and t.isalnum() else t for t in tokens
+            ]
+            tokens = [t for t in tokens if t]
+        return tokens
+    raise MetricError(f"unknown ROUGE tokenizer {tokenizer!r}; use one of {_STEMMER_NAMES}")
 
 
-# ----------------------------------------------------------------------------- ROUGE
+# ---------------------------------------------------------------------------------------------
+# ROUGE scores
 
 
-def _ngrams(tokens: Sequence[str], n: int) -> Counter[tuple[str, ...]]:
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+def _fmeasure(precision: float, recall: float) -> float:
+    # rouge_score.scoring.fmeasure, same expression for bit-identical results.
+    if precision + recall > 0:
+        return 2 * precision * recall / (precision + recall)
+    return 0.0
 
 
-def _score_ngrams(
-    target: Counter[tuple[str, ...]], prediction: Counter[tuple[str, ...]]
-) -> RougeScore:
-    overlap = sum(min(count, prediction[g]) for g, count in target.items())
-    precision = overlap / max(sum(prediction.values()), 1)
-    recall = overlap / max(sum(target.values()), 1)
-    return RougeScore(precision, recall, _f(precision, recall))
+def _ngrams(tokens: list[str], n: int) -> Counter[tuple[str, ...]]:
+    return Counter(zip(*(tokens[i:] for i in range(n))))
 
 
 def rouge_n(
-    target: str, prediction: str, n: int, *, use_stemmer: bool = False, tokenizer: str = "default"
+    target: str,
+    prediction: str,
+    n: int,
+    *,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
 ) -> RougeScore:
-    """ROUGE-N: n-gram overlap of prediction and target (equal to rouge-score's ``rougeN``)."""
-    if n < 1:
-        raise MetricError(f"ROUGE-N needs n >= 1, got {n}")
-    t = rouge_tokenize(target, use_stemmer=use_stemmer, tokenizer=tokenizer)
-    p = rouge_tokenize(prediction, use_stemmer=use_stemmer, tokenizer=tokenizer)
-    return _score_ngrams(_ngrams(t, n), _ngrams(p, n))
+    """ROUGE-N: clipped n-gram overlap, equal to rouge-score's ``rouge{n}``.
+
+    Args:
+        target: The reference text.
+        prediction: The generated text.
+        n: The n-gram order (1 for ROUGE-1, 2 for ROUGE-2, ...).
+        use_stemmer: Porter-stem tokens as rouge-score does.
+        tokenizer: ``"default"`` (rouge-score's) or ``"unicode"``; see :func:`rouge_tokenize`.
+
+    Returns:
+        Precision (overlap / prediction n-grams), recall (overlap / target n-grams) and F1.
+
+    Raises:
+        MetricError: ``n`` is not positive or the tokenizer is unknown.
+    """
+    if n <= 0:
+        raise MetricError(f"ROUGE-N needs a positive n, got {n}")
+    t_ngrams = _ngrams(rouge_tokenize(target, use_stemmer=use_stemmer, tokenizer=tokenizer), n)
+    p_ngrams = _ngrams(
+        rouge_tokenize(prediction, use_stemmer=use_stemmer, tokenizer=tokenizer), n
+    )
+    overlap = sum((t_ngrams & p_ngrams).values())
+    precision = overlap / max(sum(p_ngrams.values()), 1)
+    recall = overlap / max(sum(t_ngrams.values()), 1)
+    return RougeScore(precision, recall, _fmeasure(precision, recall))
 
 
-def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    from rapidfuzz.distance import LCSseq
-
-    # Integer ids hash faster than strings inside rapidfuzz.
-    ids: dict[str, int] = {}
-    ia = [ids.setdefault(tok, len(ids)) for tok in a]
-    ib = [ids.setdefault(tok, len(ids)) for tok in b]
-    return int(LCSseq.similarity(ia, ib))
-
-
-def _score_lcs(target: Sequence[str], prediction: Sequence[str]) -> RougeScore:
-    if not target or not prediction:
+def _lcs_score(target_len: int, prediction_len: int, lcs: int) -> RougeScore:
+    if not target_len or not prediction_len:
         return RougeScore(0.0, 0.0, 0.0)
-    lcs = _lcs_length(target, prediction)
-    precision = lcs / len(prediction)
-    recall = lcs / len(target)
-    return RougeScore(precision, recall, _f(precision, recall))
+    precision = lcs / prediction_len
+    recall = lcs / target_len
+    return RougeScore(precision, recall, _fmeasure(precision, recall))
+
+
+def _encode(tokens: Iterable[str], vocab: dict[str, int]) -> str:
+    # One code point per token id: rapidfuzz's LCS is fastest on str, and ids from a shared
+    # vocabulary compare exactly (passing the tokens themselves would compare their hashes).
+    return "".join([chr(vocab.setdefault(t, len(vocab))) for t in tokens])
 
 
 def rouge_l(
-    target: str, prediction: str, *, use_stemmer: bool = False, tokenizer: str = "default"
+    target: str,
+    prediction: str,
+    *,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
 ) -> RougeScore:
-    """ROUGE-L: longest common subsequence of tokens (equal to rouge-score's ``rougeL``)."""
-    return _score_lcs(
-        rouge_tokenize(target, use_stemmer=use_stemmer, tokenizer=tokenizer),
-        rouge_tokenize(prediction, use_stemmer=use_stemmer, tokenizer=tokenizer),
-    )
+    """ROUGE-L: longest-common-subsequence overlap, equal to rouge-score's ``rougeL``.
+
+    Args:
+        target: The reference text.
+        prediction: The generated text.
+        use_stemmer: Porter-stem tokens as rouge-score does.
+        tokenizer: ``"default"`` (rouge-score's) or ``"unicode"``; see :func:`rouge_tokenize`.
+
+    Returns:
+        Precision (LCS / prediction tokens), recall (LCS / target tokens) and F1; all 0.0 when
+        either side has no tokens.
+
+    Raises:
+        MetricError: The tokenizer is unknown.
+    """
+    t_tokens = rouge_tokenize(target, use_stemmer=use_stemmer, tokenizer=tokenizer)
+    p_tokens = rouge_tokenize(prediction, use_stemmer=use_stemmer, tokenizer=tokenizer)
+    if not t_tokens or not p_tokens:
+        return RougeScore(0.0, 0.0, 0.0)
+    vocab: dict[str, int] = {}
+    lcs = LCSseq.similarity(_encode(t_tokens, vocab), _encode(p_tokens, vocab))
+    return _lcs_score(len(t_tokens), len(p_tokens), int(lcs))
 
 
 def rouge_l_many(
@@ -153,80 +262,122 @@ def rouge_l_many(
     use_stemmer: bool = False,
     tokenizer: str = "default",
 ) -> list[RougeScore]:
-    """ROUGE-L for many pairs at once."""
+    """ROUGE-L for many (target, prediction) pairs, tokenizing each distinct text once.
+
+    Args:
+        targets: Reference texts.
+        predictions: Generated texts, as many as ``targets``.
+        use_stemmer: Porter-stem tokens as rouge-score does.
+        tokenizer: ``"default"`` (rouge-score's) or ``"unicode"``; see :func:`rouge_tokenize`.
+
+    Returns:
+        One :class:`RougeScore` per pair, equal to ``rouge_l(target, prediction)``.
+
+    Raises:
+        MetricError: The sequences differ in length, or the tokenizer is unknown.
+    """
     if len(targets) != len(predictions):
-        raise MetricError("targets and predictions must have the same length")
-    return [
-        rouge_l(t, p, use_stemmer=use_stemmer, tokenizer=tokenizer)
-        for t, p in zip(targets, predictions, strict=True)
-    ]
-
-
-# ----------------------------------------------------------------------------- BLEU
-
-
-@dataclass(frozen=True)
-class BleuScore:
-    """BLEU on sacrebleu's 0-100 scale, with its parts."""
-
-    score: float
-    precisions: tuple[float, ...]
-    bp: float
-    sys_len: int
-    ref_len: int
-
-
-# sacrebleu's 13a tokenizer (mteval-v13a), rule for rule.
-_13A_RULES = (
-    (re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),
-    (re.compile(r"([^0-9])([\.,])"), r"\1 \2 "),
-    (re.compile(r"([\.,])([^0-9])"), r" \1 \2"),
-    (re.compile(r"([0-9])(-)"), r"\1 \2 "),
-)
-
-
-@lru_cache(maxsize=2**16)
-def tokenize_13a(line: str) -> str:
-    """sacrebleu's default ``13a`` tokenization."""
-    line = line.replace("<skipped>", "").replace("-\n", "").replace("\n", " ")
-    if "&" in line:
-        line = (
-            line.replace("&quot;", '"')
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
+        raise MetricError(
+            f"rouge_l_many got {len(targets)} targets but {len(predictions)} predictions"
         )
-    line = f" {line} "
-    for pattern, repl in _13A_RULES:
-        line = pattern.sub(repl, line)
-    return " ".join(line.split())
+    vocab: dict[str, int] = {}
+    # Text -> (encoded token ids, token count); repeated references are common in eval suites.
+    encoded: dict[str, tuple[str, int]] = {}
+
+    def encode(text: str) -> tuple[str, int]:
+        hit = encoded.get(text)
+        if hit is None:
+            tokens = rouge_tokenize(text, use_stemmer=use_stemmer, tokenizer=tokenizer)
+            hit = encoded[text] = (_encode(tokens, vocab), len(tokens))
+        return hit
+
+    similarity = LCSseq.similarity
+    out: list[RougeScore] = []
+    for target, prediction in zip(targets, predictions):
+        t_ids, t_len = encode(target)
+        p_ids, p_len = encode(prediction)
+        lcs = int(similarity(t_ids, p_ids)) if t_len and p_len else 0
+        out.append(_lcs_score(t_len, p_len, lcs))
+    return out
 
 
+# ---------------------------------------------------------------------------------------------
+# BLEU (sacrebleu 2.x, BLEU metric)
+
+_MAX_ORDER = 4
 _SMOOTH_DEFAULTS: dict[str, float | None] = {"none": None, "floor": 0.1, "add-k": 1, "exp": None}
-MAX_ORDER = 4
+
+# sacrebleu.tokenizers.tokenizer_re.TokenizerRegexp, which 13a applies after its unescaping.
+_RE_PUNCT = re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])")
+_RE_PERIOD_COMMA_AFTER = re.compile(r"([^0-9])([\.,])")
+_RE_PERIOD_COMMA_BEFORE = re.compile(r"([\.,])([^0-9])")
+_RE_DASH = re.compile(r"([0-9])(-)")
 
 
-def _prep(text: str, lowercase: bool, tokenize: str) -> str:
+@lru_cache(maxsize=1 << 16)
+def _tokenize_13a(line: str) -> tuple[str, ...]:
+    line = line.replace("<skipped>", "")
+    line = line.replace("-\n", "")
+    line = line.replace("\n", " ")
+    if "&" in line:
+        line = line.replace("&quot;", '"')
+        line = line.replace("&amp;", "&")
+        line = line.replace("&lt;", "<")
+        line = line.replace("&gt;", ">")
+    line = _RE_PUNCT.sub(r" \1 ", f" {line} ")
+    # The remaining rules need a period, comma or dash to match at all: skip them otherwise.
+    if "." in line or "," in line:
+        line = _RE_PERIOD_COMMA_AFTER.sub(r"\1 \2 ", line)
+        line = _RE_PERIOD_COMMA_BEFORE.sub(r" \1 \2", line)
+    if "-" in line:
+        line = _RE_DASH.sub(r"\1 \2 ", line)
+    return tuple(line.split())
+
+
+def _tokenize_none(line: str) -> tuple[str, ...]:
+    return tuple(line.split())
+
+
+_BLEU_TOKENIZERS: dict[str, Callable[[str], tuple[str, ...]]] = {
+    "13a": _tokenize_13a,
+    "none": _tokenize_none,
+}
+
+
+def _bleu_tokenizer(name: str, lowercase: bool) -> Callable[[str], tuple[str, ...]]:
+    try:
+        tok = _BLEU_TOKENIZERS[name]
+    except KeyError:
+        raise MetricError(
+            f"unknown BLEU tokenizer {name!r}; supported: {sorted(_BLEU_TOKENIZERS)}"
+        ) from None
     if lowercase:
-        text = text.lower()
-    text = text.rstrip()
-    if tokenize == "13a":
-        return tokenize_13a(text)
-    if tokenize == "none":
-        return text
-    raise MetricError(f"unsupported BLEU tokenizer {tokenize!r}; use '13a' or 'none'")
+        return lambda sent: tok(sent.lower().rstrip())
+    return lambda sent: tok(sent.rstrip())
 
 
-def _word_ngrams(line: str) -> tuple[Counter[tuple[str, ...]], int]:
-    tokens = line.split()
-    grams: Counter[tuple[str, ...]] = Counter()
-    for n in range(1, MAX_ORDER + 1):
-        for i in range(len(tokens) - n + 1):
-            grams[tuple(tokens[i : i + n])] += 1
-    return grams, len(tokens)
+def _check_smoothing(smooth_method: str) -> None:
+    if smooth_method not in _SMOOTH_DEFAULTS:
+        raise MetricError(
+            f"unknown BLEU smooth_method {smooth_method!r}; use one of {sorted(_SMOOTH_DEFAULTS)}"
+        )
 
 
-def _closest_ref_len(hyp_len: int, ref_lens: Sequence[int]) -> int:
+def _all_ngrams(tokens: tuple[str, ...]) -> list[Counter[tuple[str, ...]]]:
+    return [Counter(zip(*(tokens[i:] for i in range(n)))) for n in range(1, _MAX_ORDER + 1)]
+
+
+def _reference_info(refs: list[tuple[str, ...]]) -> tuple[list[Counter[tuple[str, ...]]], list[int]]:
+    # Per order, the max count of each n-gram over the references (sacrebleu's clipping).
+    ngrams = _all_ngrams(refs[0])
+    for ref in refs[1:]:
+        for acc, other in zip(ngrams, _all_ngrams(ref)):
+            acc |= other
+    return ngrams, [len(r) for r in refs]
+
+
+def _closest_ref_len(hyp_len: int, ref_lens: list[int]) -> int:
+    # Closest length; on a tie the shorter reference.
     closest_diff, closest_len = -1, -1
     for ref_len in ref_lens:
         diff = abs(hyp_len - ref_len)
@@ -237,49 +388,50 @@ def _closest_ref_len(hyp_len: int, ref_lens: Sequence[int]) -> int:
     return closest_len
 
 
-def _segment_stats(hyp: str, refs: Sequence[str]) -> list[int]:
-    ref_grams: Counter[tuple[str, ...]] | None = None
-    ref_lens = []
-    for ref in refs:
-        grams, length = _word_ngrams(ref)
-        ref_lens.append(length)
-        if ref_grams is None:
-            ref_grams = grams
-        else:
-            for g, c in grams.items():
-                ref_grams[g] = max(ref_grams[g], c)
-    hyp_grams, hyp_len = _word_ngrams(hyp)
-    correct = [0] * MAX_ORDER
-    total = [0] * MAX_ORDER
-    for g, c in hyp_grams.items():
-        n = len(g) - 1
-        total[n] += c
-        if ref_grams is not None and g in ref_grams:
-            correct[n] += min(c, ref_grams[g])
-    return [hyp_len, _closest_ref_len(hyp_len, ref_lens), *correct, *total]
+def _segment_stats(
+    hyp: tuple[str, ...], ref_ngrams: list[Counter[tuple[str, ...]]], ref_lens: list[int]
+) -> list[int]:
+    """``[hyp_len, ref_len, correct_1..4, total_1..4]`` as sacrebleu's segment statistics."""
+    correct = []
+    total = []
+    for hyp_c, ref_c in zip(_all_ngrams(hyp), ref_ngrams):
+        total.append(len(hyp) - len(next(iter(hyp_c))) + 1 if hyp_c else 0)
+        correct.append(sum((hyp_c & ref_c).values()))
+    return [len(hyp), _closest_ref_len(len(hyp), ref_lens), *correct, *total]
+
+
+def _my_log(num: float) -> float:
+    # sacrebleu.utils.my_log: log floored so that a zero precision zeroes the score.
+    if num == 0.0:
+        return -9999999999
+    return math.log(num)
 
 
 def _compute_bleu(
-    stats: Sequence[float], smooth_method: str, smooth_value: float | None, effective_order: bool
+    stats: Sequence[int],
+    smooth_method: str,
+    smooth_value: float | None,
+    effective_order: bool,
 ) -> BleuScore:
-    if smooth_method not in _SMOOTH_DEFAULTS:
-        raise MetricError(f"unknown smooth_method {smooth_method!r}; use none, floor, add-k or exp")
+    """sacrebleu's ``BLEU.compute_bleu`` with the same arithmetic, so scores agree to the bit."""
+    sys_len, ref_len = int(stats[0]), int(stats[1])
+    correct: list[float] = list(stats[2 : 2 + _MAX_ORDER])
+    total: list[float] = list(stats[2 + _MAX_ORDER :])
     if smooth_value is None:
         smooth_value = _SMOOTH_DEFAULTS[smooth_method]
-    sys_len, ref_len = int(stats[0]), int(stats[1])
-    correct = list(stats[2 : 2 + MAX_ORDER])
-    total = list(stats[2 + MAX_ORDER :])
+
     bp = 1.0
     if sys_len < ref_len:
         bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
-    precisions = [0.0] * MAX_ORDER
+    precisions = [0.0] * _MAX_ORDER
     if not any(correct):
         return BleuScore(0.0, tuple(precisions), bp, sys_len, ref_len)
+
     smooth_mteval = 1.0
-    eff_order = MAX_ORDER
-    for n in range(1, MAX_ORDER + 1):
+    eff_order = _MAX_ORDER
+    for n in range(1, _MAX_ORDER + 1):
         if smooth_method == "add-k" and n > 1:
-            assert smooth_value is not None
+            assert smooth_value is not None  # add-k always has a default
             correct[n - 1] += smooth_value
             total[n - 1] += smooth_value
         if total[n - 1] == 0:
@@ -291,18 +443,18 @@ def _compute_bleu(
                 smooth_mteval *= 2
                 precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
             elif smooth_method == "floor":
-                assert smooth_value is not None
+                assert smooth_value is not None  # floor always has a default
                 precisions[n - 1] = 100.0 * smooth_value / total[n - 1]
         else:
             precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
-    logs = [math.log(p) if p > 0 else -9999999999.0 for p in precisions[:eff_order]]
-    score = bp * math.exp(sum(logs) / eff_order)
+
+    score = bp * math.exp(sum([_my_log(p) for p in precisions[:eff_order]]) / eff_order)
     return BleuScore(score, tuple(precisions), bp, sys_len, ref_len)
 
 
 def sentence_bleu(
     hypothesis: str,
-    references: Sequence[str],
+    references: Sequence[str | None],
     *,
     smooth_method: str = "exp",
     smooth_value: float | None = None,
@@ -310,34 +462,87 @@ def sentence_bleu(
     tokenize: str = "13a",
     effective_order: bool = True,
 ) -> BleuScore:
-    """Sentence BLEU against one or more references (equal to ``sacrebleu.sentence_bleu``)."""
-    if isinstance(references, str):
-        references = [references]
-    hyp = _prep(hypothesis, lowercase, tokenize)
-    refs = [_prep(r, lowercase, tokenize) for r in references]
-    return _compute_bleu(_segment_stats(hyp, refs), smooth_method, smooth_value, effective_order)
+    """Sentence-level BLEU, equal to ``sacrebleu.sentence_bleu`` with the same arguments.
+
+    Args:
+        hypothesis: The generated text.
+        references: One or more reference texts (``None`` entries are skipped, as in sacrebleu).
+        smooth_method: ``"exp"``, ``"floor"``, ``"add-k"`` or ``"none"``.
+        smooth_value: The value for ``floor`` (default 0.1) and ``add-k`` (default 1).
+        lowercase: Lowercase hypothesis and references first.
+        tokenize: ``"13a"`` (mteval-v13a, sacrebleu's default) or ``"none"``.
+        effective_order: Leave out n-gram orders the hypothesis is too short to have.
+
+    Returns:
+        The score (0-100) with its precisions, brevity penalty and lengths.
+
+    Raises:
+        MetricError: No reference, or an unknown tokenizer or smoothing method.
+    """
+    _check_smoothing(smooth_method)
+    tok = _bleu_tokenizer(tokenize, lowercase)
+    refs = [tok(r) for r in references if r is not None]
+    if not refs:
+        raise MetricError("sentence_bleu needs at least one reference")
+    ref_ngrams, ref_lens = _reference_info(refs)
+    stats = _segment_stats(tok(hypothesis), ref_ngrams, ref_lens)
+    return _compute_bleu(stats, smooth_method, smooth_value, effective_order)
 
 
 def corpus_bleu(
     hypotheses: Sequence[str],
-    references: Sequence[Sequence[str]],
+    references: Sequence[Sequence[str | None]],
     *,
     smooth_method: str = "exp",
     smooth_value: float | None = None,
     lowercase: bool = False,
     tokenize: str = "13a",
-    effective_order: bool = False,
+    force: bool = False,
 ) -> BleuScore:
-    """Corpus BLEU (equal to ``sacrebleu.corpus_bleu``): ``references`` is a list of streams,
-    each with one reference per hypothesis."""
-    for stream in references:
-        if len(stream) != len(hypotheses):
-            raise MetricError("each reference stream needs one reference per hypothesis")
-    totals = [0] * (2 + 2 * MAX_ORDER)
+    """Corpus-level BLEU, equal to ``sacrebleu.corpus_bleu`` with the same arguments.
+
+    Args:
+        hypotheses: One generated text per segment.
+        references: Reference *streams* in sacrebleu's layout: ``references[k][i]`` is the
+            k-th reference of segment i. A ``None`` entry means segment i has fewer references.
+        smooth_method: ``"exp"``, ``"floor"``, ``"add-k"`` or ``"none"``.
+        smooth_value: The value for ``floor`` (default 0.1) and ``add-k`` (default 1).
+        lowercase: Lowercase hypotheses and references first.
+        tokenize: ``"13a"`` (mteval-v13a, sacrebleu's default) or ``"none"``.
+        force: Accepted for sacrebleu compatibility; it only silences sacrebleu's warning about
+            already-tokenized input, which this implementation does not emit.
+
+    Returns:
+        The corpus score (0-100) with its precisions, brevity penalty and summed lengths.
+
+    Raises:
+        MetricError: No hypotheses or references, streams of different lengths, a segment with
+            no reference, or an unknown tokenizer or smoothing method.
+    """
+    del force
+    _check_smoothing(smooth_method)
+    if not hypotheses:
+        raise MetricError("corpus_bleu needs at least one hypothesis")
+    if not references:
+        raise MetricError("corpus_bleu needs at least one reference stream")
+    for k, stream in enumerate(references):
+        if isinstance(stream, str) or len(stream) != len(hypotheses):
+            raise MetricError(
+                f"reference stream {k} must be a sequence of {len(hypotheses)} strings "
+                "(sacrebleu's layout: one stream per reference, one entry per hypothesis)"
+            )
+    tok = _bleu_tokenizer(tokenize, lowercase)
+    totals = [0] * (2 + 2 * _MAX_ORDER)
     for i, hyp in enumerate(hypotheses):
-        refs = [
-            _prep(stream[i], lowercase, tokenize) for stream in references if stream[i] is not None
-        ]
-        seg = _segment_stats(_prep(hyp, lowercase, tokenize), refs)
-        totals = [a + b for a, b in zip(totals, seg, strict=True)]
-    return _compute_bleu(totals, smooth_method, smooth_value, effective_order)
+        refs = [tok(stream[i]) for stream in references if stream[i] is not None]  # type: ignore[arg-type]
+        if not refs:
+            raise MetricError(f"segment {i} has no reference")
+        ref_ngrams, ref_lens = _reference_info(refs)
+        seg = _segment_stats(tok(hyp), ref_ngrams, ref_lens)
+        for j, v in enumerate(seg):
+            totals[j] += v
+    return _compute_bleu(totals, smooth_method, smooth_value, effective_order=False)
+
+
+# The Unicode tokenizer builds its pattern lazily; keep a reference so linters see it used.
+_ = sys
