@@ -11,6 +11,7 @@ from .results import Aggregate, CaseResult, GateResult
 __all__ = ["aggregate_suite", "evaluate_gates", "per_case"]
 
 PASS_RATE = "pass_rate"
+RAW_MEASURES = frozenset({"latency_ms", "cost_usd"})
 
 
 def per_case(
@@ -85,6 +86,11 @@ def aggregate_suite(
         notes = []
         if est.note:
             notes.append(est.note)
+        lo, hi = est.ci_low, est.ci_high
+        if metric not in RAW_MEASURES and (lo < 0.0 or hi > 1.0):
+            # Scores live in [0, 1]; a t interval near the edge can spill over.
+            lo, hi = max(0.0, lo), min(1.0, hi)
+            notes.append("interval clipped to [0, 1]")
         if missing:
             notes.append(f"{missing} case(s) without a score (errors) left out")
         if repeats > 1:
@@ -94,8 +100,8 @@ def aggregate_suite(
                 suite=suite,
                 metric=PASS_RATE if metric is None else metric,
                 estimate=est.estimate,
-                ci_low=est.ci_low,
-                ci_high=est.ci_high,
+                ci_low=lo,
+                ci_high=hi,
                 n=est.n,
                 method=est.method,
                 confidence=confidence,
