@@ -115,6 +115,24 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate, judge_labels_from_results, load_pairs
+
+    if args.results:
+        judged = judge_labels_from_results(args.results, args.metric)
+        humans, _ = load_pairs(args.labels, human=args.human, judge=args.id_column)
+        ids = load_pairs(args.labels, human=args.id_column, judge=args.id_column)[0]
+        pairs = [(h, judged[str(i)]) for h, i in zip(humans, ids, strict=True) if str(i) in judged]
+        if not pairs:
+            print("mleval calibrate: no labelled case found in the results", file=sys.stderr)
+            return 2
+        human, judge = [p[0] for p in pairs], [p[1] for p in pairs]
+    else:
+        human, judge = load_pairs(args.labels, human=args.human, judge=args.judge)
+    print(calibrate(human, judge).render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``mleval`` (each subcommand registers itself here)."""
     parser = argparse.ArgumentParser(prog="mleval", description="pytest-mleval utilities")
@@ -156,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-mb", type=float, default=None, help="prune: drop oldest until under this size"
     )
     p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser("calibrate", help="agreement of judge scores with human labels")
+    p.add_argument("labels", help="JSONL or CSV with human labels (and judge scores, or case ids)")
+    p.add_argument("--human", default="human", help="column of human labels (default: human)")
+    p.add_argument("--judge", default="judge", help="column of judge scores (default: judge)")
+    p.add_argument("--results", default=None, help="results JSON whose judge scores to use")
+    p.add_argument("--metric", default="judge", help="judge metric in the results (default: judge)")
+    p.add_argument("--id-column", default="id", help="column of SUITE::CASE ids with --results")
+    p.set_defaults(func=_cmd_calibrate)
 
     for register in _extra_commands():
         register(sub)
