@@ -120,8 +120,11 @@ class ModelTarget:
         )
 
     def prefetch(self, cases: Sequence[EvalCase]) -> None:
-        """Start every case's call now; each item later waits only for its own."""
-        self.engine.warmup([self.model])
+        """Start every case's call now; each item later waits only for its own.
+
+        No warm-up of the provider here: answers replayed from the cache never need litellm,
+        and the first real call loads it on the engine's thread anyway.
+        """
         self.engine.prefetch([self.request(c) for c in cases])
 
     def __call__(self, case: EvalCase) -> TargetOutput:
