@@ -191,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands contributed by other modules: each takes the subparsers object."""
+    from .finetune_cli import add_finetune_commands
     from .report import add_report_commands
 
-    return [add_report_commands]
+    return [add_report_commands, add_finetune_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,11 +148,21 @@ class EvalItem(pytest.Function):
         if isinstance(excinfo.value, MlevalError):
             # Our own errors (provider failures, replay misses, budget) read best as one line;
             # a user's target raising keeps its traceback.
-            kind = type(excinfo.value).__name__
-            return (
-                f"case {self.eval_case.suite}::{self.eval_case.id} errored: {kind}: {excinfo.value}"
-            )
+            return self._one_line(excinfo.value)
         return super().repr_failure(excinfo)
+
+    def _repr_failure_py(  # type: ignore[override]
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        # Setup-phase errors (target, provider, replay, budget) are formatted here rather than
+        # in repr_failure; our own errors read best as one line without a traceback.
+        if isinstance(excinfo.value, MlevalError):
+            return self._one_line(excinfo.value)
+        return super()._repr_failure_py(excinfo, style)
+
+    def _one_line(self, exc: BaseException) -> str:
+        kind = type(exc).__name__
+        return f"case {self.eval_case.suite}::{self.eval_case.id} errored: {kind}: {exc}"
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, max(self._line - 1, 0), f"{self.eval_case.suite}::{self.name}"

@@ -218,6 +218,14 @@ def llm(pytestconfig: pytest.Config) -> Any:
     )
 
 
+@pytest.fixture(scope="session")
+def finetune(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Run fine-tuning jobs from tests: ``finetune(config) -> JobRecord`` (docs/finetuning.md)."""
+    from .jobs import finetune_fixture_factory
+
+    return finetune_fixture_factory(tmp_path_factory.mktemp("mleval-finetune"))
+
+
 @pytest.fixture
 def mleval(request: pytest.FixtureRequest) -> Any:
     """Score outputs of plain pytest tests with eval metrics; results join the run's report.

@@ -55,16 +55,26 @@ class HFLocalProvider:
             raise MissingDependencyError(
                 getattr(exc, "name", None) or "transformers", "finetune", "hf: local models"
             ) from exc
-        if not (self.path / "config.json").is_file():
+        adapter = (self.path / "adapter_config.json").is_file()
+        if not adapter and not (self.path / "config.json").is_file():
             raise InferenceError(
                 f"model 'hf:{self.path}': no Hugging Face model directory there "
-                "(expected config.json, weights and a tokenizer)"
+                "(expected config.json, weights and a tokenizer, or a PEFT adapter)"
             )
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         tokenizer = transformers.AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        model: Any = transformers.AutoModelForCausalLM.from_pretrained(
-            self.path, local_files_only=True
-        )
+        model: Any
+        if adapter:
+            # A PEFT adapter that cannot be merged (prefix tuning) loads over its base model.
+            try:
+                import peft
+            except ImportError as exc:
+                raise MissingDependencyError("peft", "finetune", "hf: adapter models") from exc
+            model = peft.AutoPeftModelForCausalLM.from_pretrained(self.path, local_files_only=True)
+        else:
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                self.path, local_files_only=True
+            )
         model = model.to(device)
         model.eval()
         self._model, self._tokenizer, self.device = model, tokenizer, device
