@@ -296,6 +296,9 @@ class SuiteSpec(BaseModel):
     """Weighted rule: a case passes when the weighted mean of its metric scores reaches this."""
     regression_margin: float | None = None
     """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
+    compare_to: str | None = None
+    """Another suite of the same run with the same case ids: this suite is compared with it,
+    paired by case (e.g. two retrieval configurations), in the summary and results."""
     tags: list[str] = Field(default_factory=list)
     """Tags applied to every case of the suite."""
     dataset: str | DatasetSpec | list[str | DatasetSpec] | None = None

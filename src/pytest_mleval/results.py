@@ -242,6 +242,8 @@ class RunResults(_Model):
     """Paired comparison against a baseline, when one was given."""
     usage: dict[str, Any] = Field(default_factory=dict)
     """Totals of tokens, cost and latency per suite and per model."""
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    """Paired comparisons between suites of this run (``compare_to:``), one per pair."""
 
 
 def write_results(path: str | Path, run: RunResults) -> Path:

@@ -378,7 +378,31 @@ class MlevalSession:
             run.usage["inference"] = self._engine.summary()
         if self.baseline is not None:
             self._compare(run, self.baseline)
+        self._compare_variants(run, by_suite)
         return run
+
+    def _compare_variants(self, run: RunResults, by_suite: dict[str, list[CaseResult]]) -> None:
+        """Suites with ``compare_to:`` are compared with that suite, paired by case id."""
+        from .compare import compare_runs
+        from .results import RunResults
+
+        for name, suite in self.suites.items():
+            other = suite.spec.compare_to
+            if not other or name not in by_suite:
+                continue
+            if other not in by_suite:
+                self.errors.append(
+                    f"suite {name!r}: compare_to {other!r} did not run in this session"
+                )
+                continue
+            # Both sides under one suite name, so cases pair by id.
+            base = RunResults(cases=[c.model_copy(update={"suite": name}) for c in by_suite[other]])
+            cand = RunResults(cases=by_suite[name])
+            comparison = compare_runs(base, cand, confidence=self.confidence, seed=self.seed)
+            data = comparison.model_dump(mode="json")
+            data["baseline_suite"] = other
+            data["candidate_suite"] = name
+            run.variants.append(data)
 
     def _compare(self, run: RunResults, baseline: RunResults) -> None:
         """Paired comparison with the baseline; a significant drop beyond the margin is a gate."""

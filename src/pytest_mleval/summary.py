@@ -97,6 +97,14 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         )
     if run.comparison:
         lines.extend((line, {}) for line in comparison_terminal(run.comparison))
+    for variant in run.variants:
+        lines.append(
+            (
+                f"{variant['candidate_suite']} vs {variant['baseline_suite']} (paired by case):",
+                {"bold": True},
+            )
+        )
+        lines.extend((line, {}) for line in comparison_terminal(variant)[1:])
     for g in run.gates:
         style = {"green": g.passed, "red": not g.passed}
         lines.append((f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}", style))
@@ -183,6 +191,10 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append("### Compared with the baseline")
         out.append("")
         out.extend(comparison_markdown(run.comparison, top=top))
+    for variant in run.variants:
+        out.append(f"### {_md(variant['candidate_suite'])} vs {_md(variant['baseline_suite'])}")
+        out.append("")
+        out.extend(comparison_markdown(variant, top=top)[2:])
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
