@@ -1,0 +1,75 @@
+"""The ``rag:CONFIG.yaml`` target and the RAG fixtures' builders (glue to the plugin)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import TargetError
+from ..targets import EvalCase, TargetContext, register_target_kind
+
+__all__ = ["RagTarget", "load_pipeline", "model_completer"]
+
+# One pipeline per config file and process: ingestion and embedding happen once per run.
+_PIPELINES: dict[str, Any] = {}
+
+
+def model_completer(engine: Any, model: str, api_base: str | None = None) -> Callable[[str], str]:
+    """A ``complete(prompt) -> str`` over the run's inference engine."""
+    from ..inference.types import ChatRequest
+
+    def complete(prompt: str) -> str:
+        req = ChatRequest.from_prompt(model, prompt, params={"temperature": 0}, api_base=api_base)
+        return str(engine.complete(req).text)
+
+    return complete
+
+
+def load_pipeline(config: str | Path, *, services: dict[str, Any] | None = None) -> Any:
+    """The ingested pipeline of a RAG config (cached per process)."""
+    from .pipeline import RagConfig, RagPipeline
+
+    path = Path(config).resolve()
+    key = str(path)
+    if key not in _PIPELINES:
+        if not path.is_file():
+            raise TargetError(f"RAG config not found: {path}")
+        cfg = RagConfig.from_yaml(path) if hasattr(RagConfig, "from_yaml") else None
+        complete = None
+        generator = getattr(cfg, "generator", None) if cfg is not None else None
+        if generator and services is not None and services.get("engine") is not None:
+            engine = services["engine"]
+            complete = model_completer(
+                engine() if callable(engine) else engine, str(generator), services.get("api_base")
+            )
+        pipeline = RagPipeline.from_yaml(path, complete=complete)
+        pipeline.ingest()
+        _PIPELINES[key] = pipeline
+    return _PIPELINES[key]
+
+
+class RagTarget:
+    """Answers each case with the pipeline; records retrieved document ids and contexts."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def __call__(self, case: EvalCase) -> dict[str, Any]:
+        answer = self.pipeline.answer(case.text)
+        return {
+            "output": answer.output,
+            "context": list(answer.contexts),
+            "retrieved": list(answer.retrieved_ids),
+            "metadata": {"citations": [str(c) for c in getattr(answer, "citations", [])]},
+        }
+
+
+def _rag_target(ref: str, ctx: TargetContext) -> RagTarget:
+    path = Path(ref)
+    if not path.is_absolute() and ctx.base_dir is not None:
+        path = ctx.base_dir / path
+    return RagTarget(load_pipeline(path, services=ctx.services))
+
+
+register_target_kind("rag", _rag_target)
