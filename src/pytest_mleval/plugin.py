@@ -126,6 +126,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "mleval_api_base", "default api_base for model: targets.", type="string", default=None
     )
     parser.addini(
+        "mleval_embedder",
+        "embedder of the embedder fixture and embedding metrics: local (default), litellm:MODEL.",
+        type="string",
+        default=None,
+    )
+    parser.addini(
+        "mleval_rag_config",
+        "RAG config YAML of the rag_pipeline fixture.",
+        type="string",
+        default=None,
+    )
+    parser.addini(
         "mleval_rate_limits",
         "per-model rate limits, one per line: MODEL rpm=N tpm=N.",
         type="linelist",
@@ -224,6 +236,38 @@ def finetune(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from .jobs import finetune_fixture_factory
 
     return finetune_fixture_factory(tmp_path_factory.mktemp("mleval-finetune"))
+
+
+@pytest.fixture(scope="session")
+def embedder(pytestconfig: pytest.Config) -> Any:
+    """The embedder named by ini ``mleval_embedder`` (local all-MiniLM-L6-v2 by default)."""
+    from .retrieval.embedders import get_embedder
+
+    return get_embedder(pytestconfig.getini("mleval_embedder") or None)
+
+
+@pytest.fixture(scope="session")
+def rag_pipeline(pytestconfig: pytest.Config) -> Any:
+    """The ingested RAG pipeline of ini ``mleval_rag_config`` (override it in conftest.py)."""
+    from .retrieval.targets import load_pipeline
+    from .session import SESSION_KEY
+
+    config = pytestconfig.getini("mleval_rag_config")
+    if not config:
+        raise pytest.UsageError(
+            "the rag_pipeline fixture needs ini mleval_rag_config (a RAG YAML), "
+            "or define your own rag_pipeline fixture in conftest.py"
+        )
+    path = Path(config)
+    if not path.is_absolute():
+        path = Path(str(pytestconfig.rootpath)) / path
+    return load_pipeline(path, services=pytestconfig.stash[SESSION_KEY].services)
+
+
+@pytest.fixture(scope="session")
+def retriever(rag_pipeline: Any) -> Any:
+    """``retrieve(query, k)`` of the rag_pipeline fixture."""
+    return rag_pipeline.retrieve
 
 
 @pytest.fixture
