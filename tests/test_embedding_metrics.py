@@ -60,3 +60,10 @@ def test_faithfulness_offline_flags_unsupported_sentences() -> None:
 def test_skips_without_inputs() -> None:
     assert score_metric("faithfulness_offline", Sample(output="x")).skipped
     assert score_metric("semantic_similarity", Sample(output="x")).skipped
+
+
+def test_citation_markers_are_not_sentences() -> None:
+    from pytest_mleval.embeddings import split_sentences
+
+    text = "Returns take 30 days. [1] Shipping is free. [2, 3]"
+    assert split_sentences(text) == ["Returns take 30 days.", "Shipping is free."]

@@ -15,10 +15,12 @@ from .metrics import MetricValue, Sample, SkipMetric
 __all__ = ["cosine_to", "faithfulness_offline", "semantic_similarity", "split_sentences"]
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+_CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a text (split after . ! ? and at line breaks)."""
+    """Sentences of a text (split after . ! ? and at line breaks), citation markers removed."""
+    text = _CITATION.sub("", text)
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 

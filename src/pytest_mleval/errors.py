@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "EvalFileError",
     "FinetuneError",
+    "IndexCorruptError",
     "InferenceError",
     "MetricError",
     "MissingDependencyError",
@@ -134,3 +135,7 @@ class BudgetExceededError(InferenceError):
 
 class FinetuneError(MlevalError):
     """A fine-tuning job failed, or a job operation (cancel, resume) cannot be done."""
+
+
+class IndexCorruptError(MlevalError):
+    """A persisted retrieval index cannot be read (the RAG pipeline rebuilds it, warning)."""
