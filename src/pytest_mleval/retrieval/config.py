@@ -26,13 +26,24 @@ __all__ = ["ChunkerConfig", "RagConfig", "RetrieverConfig"]
 
 
 class ChunkerConfig(BaseModel):
-    """How documents are cut: sizes in characters."""
+    """How documents are cut.
+
+    Sizes count characters, or tokens with ``tokenizer``: ``words`` (whitespace words) or
+    ``hf:PATH`` (a local Hugging Face fast tokenizer directory, relative to the YAML file).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["fixed", "recursive", "markdown", "semantic"] = "recursive"
     size: int = Field(default=800, ge=1)
     overlap: int = Field(default=100, ge=0)
+    tokenizer: str | None = None
+
+    @model_validator(mode="after")
+    def _known_tokenizer(self) -> ChunkerConfig:
+        if self.tokenizer not in (None, "words") and not str(self.tokenizer).startswith("hf:"):
+            raise ValueError(f"tokenizer must be words or hf:PATH, got {self.tokenizer!r}")
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkerConfig:
@@ -125,6 +136,10 @@ class RagConfig(BaseModel):
         updates: dict[str, Any] = {"documents": _resolve(root, config.documents)}
         if config.index_dir is not None:
             updates["index_dir"] = _resolve(root, config.index_dir)
+        tokenizer = config.chunker.tokenizer
+        if tokenizer and tokenizer.startswith("hf:"):
+            resolved = "hf:" + str(_resolve(root, Path(tokenizer[3:])))
+            updates["chunker"] = config.chunker.model_copy(update={"tokenizer": resolved})
         if config.rerank and config.rerank.startswith("cross-encoder:"):
             target = config.rerank.split(":", 1)[1]
             updates["rerank"] = "cross-encoder:" + str(_resolve(root, Path(target)))

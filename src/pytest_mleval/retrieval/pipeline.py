@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import IndexCorruptError
+from ..errors import ConfigError, IndexCorruptError, MissingDependencyError
 from .base import MetadataFilter, RetrievalWarning
 from .bm25 import BM25Index
-from .chunking import Chunk, chunk_text, sentence_spans
+from .chunking import Chunk, TokenSpans, chunk_text, hf_token_spans, sentence_spans, word_spans
 from .config import RagConfig
 from .dense import ExactIndex, HNSWIndex
 from .embedders import Embedder, get_embedder
@@ -118,6 +118,22 @@ def build_prompt(question: str, passages: Sequence[Retrieved]) -> str:
 _CITE = re.compile(r"\[(\d+)\]")
 
 
+def _token_spans(spec: str | None) -> TokenSpans | None:
+    """The span function a chunker ``tokenizer`` setting names (``None``: characters)."""
+    if spec is None:
+        return None
+    if spec == "words":
+        return word_spans
+    try:
+        from transformers import AutoTokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("transformers", "rag", "token-sized chunks") from exc
+    path = spec.split(":", 1)[1]
+    if not Path(path).is_dir():
+        raise ConfigError(f"tokenizer directory not found: {path}")
+    return hf_token_spans(AutoTokenizer.from_pretrained(path))
+
+
 def _chunk_key(embedder_name: str, text: str) -> str:
     return hashlib.sha256(f"{embedder_name}\0{text}".encode()).hexdigest()
 
@@ -150,6 +166,7 @@ class RagPipeline:
         self.dense_index: ExactIndex | HNSWIndex | None = None
         self.stats: IngestStats | None = None
         self.reranker: Any = None
+        self._memo: dict[str, NDArray[np.float32]] = {}
 
     @classmethod
     def from_yaml(
@@ -169,9 +186,15 @@ class RagPipeline:
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder (resolved from the config on first use)."""
+        """The embedder (resolved from the config on first use).
+
+        With an ``index_dir``, its vectors are also cached on disk there (``embed-cache/``), so
+        the query and sentence embeddings of the extractive reader are free on a second run.
+        """
         if self._embedder is None:
-            self._embedder = get_embedder(self.config.embedder)
+            index_dir = self.config.index_dir
+            cache = str(index_dir / "embed-cache") if index_dir is not None else None
+            self._embedder = get_embedder(self.config.embedder, cache_dir=cache)
         return self._embedder
 
     # ------------------------------------------------------------------ ingest
@@ -180,6 +203,7 @@ class RagPipeline:
         cfg = self.config.chunker
         self.chunks, self.chunk_ids = [], []
         semantic_embedder = self.embedder if cfg.kind == "semantic" else None
+        tokenizer = _token_spans(cfg.tokenizer)
         for doc in self.documents:
             base = {"doc_id": doc.id, "title": doc.metadata.get("title", ""), "source": doc.source}
             pieces = chunk_text(
@@ -187,6 +211,7 @@ class RagPipeline:
                 cfg.kind,
                 cfg.size,
                 cfg.overlap,
+                tokenizer=tokenizer,
                 embedder=semantic_embedder,
                 metadata=base,
             )
@@ -448,9 +473,18 @@ class RagPipeline:
         numbers = sorted({sentences[i][0] for i in chosen})
         return output, [self._citation(n, passages[n - 1]) for n in numbers]
 
+    def _embed_memo(self, texts: list[str]) -> NDArray[np.float32]:
+        """Embed with an in-process memo: the same passages' sentences recur across questions."""
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            self._memo.update(zip(missing, self.embedder.embed(missing), strict=True))
+        return np.stack([self._memo[t] for t in texts])
+
     def _support(self, query: str, sentences: list[str]) -> list[float]:
         if self.uses_embeddings:
-            vectors = self.embedder.embed([query, *sentences])
+            vectors = self._embed_memo([query, *sentences])
             return [float(v) for v in vectors[1:] @ vectors[0]]
         bm25 = BM25Index.from_texts(sentences)
         return [float(s) for s in bm25.get_scores(bm25.tokenizer(query))]
