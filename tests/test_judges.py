@@ -166,6 +166,9 @@ def test_pairwise_against_the_baseline_both_orders(pytester: pytest.Pytester) ->
             s["data"]["orders"] == ["A", "B"] for s in scores
         )  # candidate won in both orders
         assert srv.count == 8
+        agg = next(a for a in results(pytester)["aggregates"] if a["metric"] == "pairwise")
+        assert agg["estimate"] == 1.0 and agg["note"] == "4 wins, 0 ties, 0 losses"
+        assert "sign test p=0.125" in agg["method"] and 0.4 < agg["ci_low"] < 0.6
 
 
 def rag_judge(messages: list[dict]) -> str:
@@ -221,3 +224,27 @@ def test_parse_json_verdict() -> None:
     assert parse_json_verdict('```json\n{"score": 2}\n```', ["score"]) == {"score": 2}
     with pytest.raises(ValueError):
         parse_json_verdict("score: 5", ["score"])
+
+
+def test_structured_output_requested_where_the_provider_supports_it() -> None:
+    from pytest_mleval.inference import InferenceEngine
+    from pytest_mleval.inference.targets import EngineJudge
+    from pytest_mleval.judges import set_backend_factory
+    from pytest_mleval.metrics import Sample, score_metric
+
+    with (
+        OpenAITestServer(rules=[Rule(reply='{"reasoning": "fine", "score": 5}')]) as srv,
+        InferenceEngine(api_key="sk-test-judge") as engine,
+    ):
+        for model, wants_schema in (("openai/gpt-4o-mini", True), ("openai/judge", False)):
+            set_backend_factory(lambda m: EngineJudge(engine, m, api_base=srv.base_url), model)
+            try:
+                r = score_metric("judge", Sample(output="x", input="q"))
+            finally:
+                set_backend_factory(None)
+            assert r.score == 1.0, r.error
+            body = srv.requests[-1]
+            assert ("response_format" in body) is wants_schema
+            if wants_schema:
+                schema = body["response_format"]["json_schema"]["schema"]
+                assert schema["required"] == ["reasoning", "score"]

@@ -67,6 +67,29 @@ def _estimate(
     return stats.mean_ci(values, confidence=confidence, method="t", seed=seed)
 
 
+def _win_rate(values: list[float], confidence: float) -> Any:
+    """Pairwise outcomes (1 win, 0.5 tie, 0 loss): win rate, Wilson CI, sign test."""
+    from dataclasses import replace
+
+    from . import stats
+
+    wins = sum(1 for v in values if v == 1.0)
+    losses = sum(1 for v in values if v == 0.0)
+    ties = len(values) - wins - losses
+    est = stats.proportion_ci(wins, len(values), confidence=confidence)
+    # Ties count half in the estimate; the interval is Wilson's on wins + ties/2.
+    half = stats.proportion_ci(round(wins + ties / 2), len(values), confidence=confidence)
+    p = stats.sign_test([1.0] * wins + [-1.0] * losses)
+    return replace(
+        est,
+        estimate=(wins + ties / 2) / len(values) if values else 0.0,
+        ci_low=half.ci_low,
+        ci_high=half.ci_high,
+        method=f"win rate, wilson (ties count half); sign test p={p:.4g}",
+        note=f"{wins} wins, {ties} ties, {losses} losses",
+    )
+
+
 def aggregate_suite(
     suite: str, cases: Sequence[CaseResult], *, confidence: float = 0.95, seed: int = 0
 ) -> list[Aggregate]:
@@ -75,15 +98,20 @@ def aggregate_suite(
     repeats = max((c.repeat for c in cases), default=0) + 1
     for metric in [None, *_metric_names(cases)]:
         _, values, clusters, missing = per_case(cases, metric)
-        is_binary = all(v in (0.0, 1.0) for v in values)
-        est = _estimate(
-            values,
-            clusters,
-            binary_counts=is_binary and repeats == 1 and all(c is None for c in clusters),
-            confidence=confidence,
-            seed=seed,
-        )
+        if metric is not None and not values:
+            continue  # skipped everywhere (e.g. no judge model): nothing to estimate
         notes = []
+        if metric == "pairwise" and repeats == 1:
+            est = _win_rate(values, confidence)
+        else:
+            is_binary = all(v in (0.0, 1.0) for v in values)
+            est = _estimate(
+                values,
+                clusters,
+                binary_counts=is_binary and repeats == 1 and all(c is None for c in clusters),
+                confidence=confidence,
+                seed=seed,
+            )
         if est.note:
             notes.append(est.note)
         lo, hi = est.ci_low, est.ci_high

@@ -214,13 +214,33 @@ class EngineJudge:
         json_schema: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> str:
-        """The judge's reply; distinct ``seed`` values are distinct samples."""
+        """The judge's reply; distinct ``seed`` values are distinct samples.
+
+        Where the provider supports structured output (per litellm's model map) the verdict's
+        JSON schema is sent as ``response_format``; elsewhere the judges' robust extraction
+        and bounded re-asks read the verdict out of free text.
+        """
+        # One verdict is asked deterministically; K samples need real sampling.
+        params: dict[str, Any] = {"temperature": 0.0 if seed is None else 0.7}
+        if json_schema is not None and _supports_schema(self.model):
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "verdict", "schema": json_schema},
+            }
         req = ChatRequest(
             model=self.model,
             messages=tuple(messages),
-            # One verdict is asked deterministically; K samples need real sampling.
-            params={"temperature": 0.0 if seed is None else 0.7},
+            params=params,
             api_base=self.api_base,
             sample=seed or 0,
         )
         return self.engine.complete(req).text
+
+
+def _supports_schema(model: str) -> bool:
+    from .providers import import_litellm
+
+    try:
+        return bool(import_litellm().supports_response_schema(model=model))
+    except Exception:
+        return False
