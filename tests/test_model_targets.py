@@ -171,3 +171,26 @@ def test_it(llm):
 """
         )
         pytester.runpytest("--mleval-cache", "off").assert_outcomes(passed=1)
+
+
+def test_exitfirst_cancels_outstanding_calls(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)], latency_s=0.3) as srv:
+        body = suite(srv, n=12).replace("expected: 'ANSWER: W0'", "expected: 'wrong'")
+        pytester.makefile(".eval.yaml", llm=body)
+        result = pytester.runpytest(
+            *fast("--mleval-cache", "off", "--mleval-concurrency", "2", "-x")
+        )
+        result.assert_outcomes(failed=1)
+        # the run stopped at the first failure; calls nobody waits for were cancelled, not paid
+        assert srv.count < 12
+
+
+def test_xdist_workers_generate_only_their_own_cases(pytester: pytest.Pytester) -> None:
+    with OpenAITestServer(rules=[Rule(reply=reply)], latency_s=0.05) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=16))
+        result = pytester.runpytest_subprocess(
+            *fast("--mleval-cache", "off", "-n", "2", "-p", "xdist")
+        )
+        result.assert_outcomes(passed=16)
+        assert srv.count == 16  # no case generated twice across the two workers
+        assert len(results(pytester)["cases"]) == 16
