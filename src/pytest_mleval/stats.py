@@ -1,19 +1,43 @@
 """Pure statistics for eval results: intervals, paired tests, multiplicity, power.
 
-numpy at module level; scipy only inside the functions that need a distribution. Every random
-draw comes from ``numpy.random.default_rng(seed)``, so results are reproducible by seed.
-Degenerate input (n=0, n=1, zero variance) gives defined numbers and says why in ``method``
-or ``note``; nothing returns NaN.
+numpy at module level; ``scipy.special`` only inside the functions that need a distribution
+(``scipy.stats`` costs ten times as much to import and is never needed). Every random draw
+comes from ``numpy.random.default_rng(seed)``, so results are reproducible by seed; the
+bootstrap draws exactly the indices ``scipy.stats.bootstrap`` draws from the same generator.
+Degenerate input (n=0, n=1, zero variance, all-zero differences) gives defined numbers and
+says why in ``method`` or ``note``; nothing returns NaN. Non-finite input is a ValueError.
+
+The regression gate and power analysis live in :mod:`pytest_mleval.power` and are re-exported.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .bootstrap import (
+    _check_confidence,
+    _codes,
+    _correlation,
+    _finite,
+    bootstrap_ci,
+    cluster_bootstrap_ci,
+    paired_bootstrap_ci,
+)
+from .power import (
+    min_detectable_effect,
+    min_detectable_effect_binary,
+    noninferiority_pvalue,
+    paired_proportion_ci,
+    regression_detected,
+    required_n,
+    required_n_binary,
+)
+from .signflip import signflip_pvalue, wilcoxon_pvalue
 
 __all__ = [
     "Estimate",
@@ -27,13 +51,16 @@ __all__ = [
     "mcnemar_exact",
     "mean_ci",
     "min_detectable_effect",
+    "min_detectable_effect_binary",
     "noninferiority_pvalue",
     "paired_bootstrap_ci",
+    "paired_proportion_ci",
     "paired_test",
     "permutation_pvalue",
     "proportion_ci",
     "regression_detected",
     "required_n",
+    "required_n_binary",
     "sign_test",
     "wilcoxon_pratt",
 ]
@@ -41,7 +68,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its confidence interval."""
+    """A point estimate with its confidence interval; ``method`` says how it was computed."""
 
     estimate: float
     ci_low: float
@@ -68,52 +95,56 @@ class PairedResult:
     sd_diff: float = 0.0
 
 
-def _arr(values: Any) -> np.ndarray:
-    return np.asarray(values, dtype=float).ravel()
-
-
 def average_repeats(
     keys: Sequence[Hashable], values: Sequence[float]
 ) -> tuple[list[Hashable], np.ndarray]:
-    """Per-key means in first-seen order (repeats of a case averaged before any statistic)."""
-    sums: dict[Hashable, list[float]] = {}
-    for k, v in zip(keys, values, strict=True):
-        sums.setdefault(k, []).append(float(v))
-    return list(sums), np.array([sum(v) / len(v) for v in sums.values()])
+    """Per-key means in first-seen order: repeats of a case are averaged before any statistic.
+
+    Args:
+        keys: Case key of each value (repeats share a key).
+        values: The scores.
+
+    Returns:
+        (unique keys in first-seen order, their mean scores).
+    """
+    keys = list(keys)
+    x = _finite(values)
+    if len(keys) != x.size:
+        raise ValueError("keys and values must have the same length")
+    codes, k = _codes(keys)
+    first = list(dict.fromkeys(keys))
+    if k == 0:
+        return first, np.zeros(0)
+    return first, np.bincount(codes, x, k) / np.bincount(codes, minlength=k)
 
 
-def _t_quantile(confidence: float, df: int) -> float:
-    from scipy import stats as st
+def _t_quantile(confidence: float, df: float) -> float:
+    from scipy import special
 
-    return float(st.t.ppf(0.5 + confidence / 2, df))
+    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
 
 
-def _z(confidence: float) -> float:
-    from scipy import stats as st
+def _z(p: float) -> float:
+    from scipy import special
 
-    return float(st.norm.ppf(0.5 + confidence / 2))
+    return float(special.ndtri(p))
+
+
+def _point(x: float, n: int, method: str, confidence: float, note: str) -> Estimate:
+    return Estimate(x, x, x, n, method, confidence, note)
 
 
 def _degenerate(x: np.ndarray, confidence: float, what: str) -> Estimate | None:
+    """The interval-free answers: no data, one case, or no spread at all."""
     if x.size == 0:
-        return Estimate(
-            0.0, 0.0, 0.0, 0, f"{what} (no data)", confidence, "no data: estimate set to 0"
-        )
+        return _point(0.0, 0, f"{what} (no data)", confidence, "no data: estimate set to 0")
     m = float(x.mean())
     if x.size == 1:
-        return Estimate(
-            m,
-            m,
-            m,
-            1,
-            f"{what} (n=1: no interval)",
-            confidence,
-            "one case: the interval is the point",
-        )
+        note = "one case: no spread to estimate, the interval is the point"
+        return _point(m, 1, f"{what} (n=1: no interval)", confidence, note)
     if float(np.ptp(x)) == 0.0:
-        return Estimate(
-            m, m, m, int(x.size), f"{what} (zero variance)", confidence, "every value is identical"
-        )
+        note = "every value is identical: the interval is the point"
+        return _point(m, int(x.size), f"{what} (zero variance)", confidence, note)
     return None
 
 
@@ -125,15 +156,28 @@ def mean_ci(
     seed: int | None = None,
     n_resamples: int = 10_000,
 ) -> Estimate:
-    """Mean with a t interval, or a BCa / percentile bootstrap interval."""
-    x = _arr(values)
+    """Mean with a t interval, or a BCa / percentile bootstrap interval.
+
+    Args:
+        values: Per-case scores (repeats already averaged).
+        confidence: Two-sided confidence level.
+        method: ``t``, ``bca`` or ``percentile``.
+        seed: Seed of the bootstrap.
+        n_resamples: Bootstrap resamples.
+
+    Returns:
+        The estimate; degenerate samples give the point as the interval and say why.
+    """
+    _check_confidence(confidence)
+    if method not in ("t", "bca", "percentile"):
+        raise ValueError(f"unknown mean interval {method!r} (t, bca, percentile)")
+    x = _finite(values)
     degenerate = _degenerate(x, confidence, method)
     if degenerate is not None:
         return degenerate
     if method == "t":
-        se = float(x.std(ddof=1) / math.sqrt(x.size))
-        h = _t_quantile(confidence, x.size - 1) * se
         m = float(x.mean())
+        h = _t_quantile(confidence, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
         return Estimate(m, m - h, m + h, int(x.size), "t", confidence)
     return bootstrap_ci(
         x, np.mean, method=method, confidence=confidence, seed=seed, n_resamples=n_resamples
@@ -143,140 +187,89 @@ def mean_ci(
 def proportion_ci(
     successes: int, n: int, *, confidence: float = 0.95, method: str = "wilson"
 ) -> Estimate:
-    """A proportion with a Wilson score (default) or Clopper-Pearson interval."""
-    if n <= 0:
-        return Estimate(
-            0.0, 0.0, 0.0, 0, f"{method} (no data)", confidence, "no data: estimate set to 0"
-        )
-    p = successes / n
-    if method == "wilson":
-        z = _z(confidence)
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-        return Estimate(
-            p, max(0.0, centre - half), min(1.0, centre + half), n, "wilson", confidence
-        )
-    if method in ("clopper-pearson", "beta"):
-        from scipy import stats as st
+    """A proportion with a Wilson score (default) or Clopper-Pearson interval.
 
-        alpha = 1 - confidence
-        lo = 0.0 if successes == 0 else float(st.beta.ppf(alpha / 2, successes, n - successes + 1))
-        hi = (
-            1.0
-            if successes == n
-            else float(st.beta.ppf(1 - alpha / 2, successes + 1, n - successes))
-        )
-        return Estimate(p, lo, hi, n, "clopper-pearson", confidence)
-    raise ValueError(f"unknown proportion interval {method!r}")
+    Both stay inside [0, 1] and are informative at 0 % and 100 % and for n=1.
+
+    Args:
+        successes: Passing cases.
+        n: All cases.
+        confidence: Two-sided confidence level.
+        method: ``wilson`` or ``clopper-pearson`` (alias ``beta``).
+
+    Returns:
+        The estimate; n=0 gives 0 with the reason in ``note``.
+    """
+    _check_confidence(confidence)
+    if method not in ("wilson", "clopper-pearson", "beta"):
+        raise ValueError(f"unknown proportion interval {method!r} (wilson, clopper-pearson)")
+    name = "wilson" if method == "wilson" else "clopper-pearson"
+    if n <= 0:
+        return _point(0.0, 0, f"{name} (no data)", confidence, "no data: estimate set to 0")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in [0, n], got {successes} of {n}")
+    p = successes / n
+    note = "one case: the interval is wide by design" if n == 1 else None
+    if name == "wilson":
+        z = _z(0.5 + confidence / 2.0)
+        denom = 1.0 + z * z / n
+        centre = (p + z * z / (2.0 * n)) / denom
+        half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+        lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+        return Estimate(p, min(lo, p), max(hi, p), n, "wilson", confidence, note)
+    from scipy import special
+
+    alpha = 1.0 - confidence
+    lo = (
+        0.0
+        if successes == 0
+        else float(special.betaincinv(successes, n - successes + 1, alpha / 2))
+    )
+    hi = (
+        1.0
+        if successes == n
+        else float(special.betaincinv(successes + 1, n - successes, 1 - alpha / 2))
+    )
+    return Estimate(p, lo, hi, n, "clopper-pearson", confidence, note)
 
 
 def clustered_mean_ci(
     values: Any, clusters: Sequence[Hashable], *, confidence: float = 0.95
 ) -> Estimate:
-    """Mean with a cluster-robust (CR1) standard error and t on C-1 degrees of freedom."""
-    x = _arr(values)
+    """Mean with a cluster-robust (CR1) standard error and t on C-1 degrees of freedom.
+
+    The same standard error as statsmodels OLS on an intercept with ``cov_type="cluster"``:
+    var = C/(C-1) * sum_g (sum_{i in g} (x_i - mean))^2 / n^2.
+
+    Args:
+        values: Per-case scores.
+        clusters: Cluster label of each case (any hashable).
+        confidence: Two-sided confidence level.
+
+    Returns:
+        The estimate; with one cluster, the plain t interval (with a note).
+    """
+    _check_confidence(confidence)
+    x = _finite(values)
+    labels = list(clusters)
+    if len(labels) != x.size:
+        raise ValueError("values and clusters must have the same length")
     degenerate = _degenerate(x, confidence, "clustered t")
     if degenerate is not None:
         return degenerate
-    labels = list(clusters)
-    groups: dict[Hashable, list[int]] = {}
-    for i, c in enumerate(labels):
-        groups.setdefault(c, []).append(i)
-    n, c = x.size, len(groups)
+    codes, c = _codes(labels)
     if c < 2:
-        return mean_ci(x, confidence=confidence)
+        plain = mean_ci(x, confidence=confidence)
+        note = "one cluster: no between-cluster spread, plain t interval"
+        return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
     m = float(x.mean())
-    resid = x - m
-    scores = np.array([resid[idx].sum() for idx in groups.values()])
-    # CR1 small-sample factor for an intercept-only model: C/(C-1) * (n-1)/(n-k), k=1.
-    var = (c / (c - 1)) * float((scores**2).sum()) / (n * n)
-    se = math.sqrt(var)
-    h = _t_quantile(confidence, c - 1) * se
-    return Estimate(m, m - h, m + h, n, f"clustered t (CR1, {c} clusters)", confidence)
+    scores = np.bincount(codes, x - m, c)
+    var = (c / (c - 1.0)) * float(scores @ scores) / (x.size * x.size)
+    h = _t_quantile(confidence, c - 1) * math.sqrt(var)
+    return Estimate(m, m - h, m + h, int(x.size), f"clustered t (CR1, {c} clusters)", confidence)
 
 
-def _resample_stats(data: np.ndarray, statistic: Callable[..., Any], idx: np.ndarray) -> np.ndarray:
-    out = np.empty(idx.shape[0])
-    for i in range(idx.shape[0]):
-        out[i] = float(statistic(data[idx[i]]))
-    return out
-
-
-def bootstrap_ci(
-    data: Any,
-    statistic: Callable[..., Any] = np.mean,
-    *,
-    method: str = "bca",
-    confidence: float = 0.95,
-    seed: int | None = None,
-    n_resamples: int = 10_000,
-) -> Estimate:
-    """Bootstrap interval of ``statistic`` (BCa or percentile) over the rows of ``data``."""
-    x = np.asarray(data, dtype=float)
-    n = x.shape[0] if x.ndim else 0
-    point = float(statistic(x)) if n else 0.0
-    if n < 2 or float(np.ptp(x)) == 0.0:
-        why = "no data" if n == 0 else ("n=1" if n == 1 else "zero variance")
-        return Estimate(point, point, point, n, f"{method} bootstrap ({why})", confidence)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_resamples, n))
-    if statistic is np.mean and x.ndim == 1:
-        boots = x[idx].mean(axis=1)
-    else:
-        boots = _resample_stats(x, statistic, idx)
-    alpha = 1 - confidence
-    if method == "percentile":
-        lo, hi = np.percentile(boots, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        return Estimate(point, float(lo), float(hi), n, "percentile bootstrap", confidence)
-    if method != "bca":
-        raise ValueError(f"unknown bootstrap method {method!r}")
-    from scipy import stats as st
-
-    prop = float(np.mean(boots < point)) + 0.5 * float(np.mean(boots == point))
-    prop = min(max(prop, 1 / (2 * n_resamples)), 1 - 1 / (2 * n_resamples))
-    z0 = float(st.norm.ppf(prop))
-    jack = np.array([float(statistic(np.delete(x, i, axis=0))) for i in range(n)])
-    d = jack.mean() - jack
-    denom = 6.0 * float((d**2).sum()) ** 1.5
-    a = float((d**3).sum()) / denom if denom > 0 else 0.0
-    za = st.norm.ppf([alpha / 2, 1 - alpha / 2])
-    adj = st.norm.cdf(z0 + (z0 + za) / (1 - a * (z0 + za)))
-    lo, hi = np.percentile(boots, 100 * adj)
-    return Estimate(point, float(lo), float(hi), n, "BCa bootstrap", confidence)
-
-
-def cluster_bootstrap_ci(
-    values: Any,
-    clusters: Sequence[Hashable],
-    *,
-    confidence: float = 0.95,
-    seed: int | None = None,
-    n_resamples: int = 10_000,
-) -> Estimate:
-    """Percentile interval of the mean, resampling whole clusters."""
-    x = _arr(values)
-    degenerate = _degenerate(x, confidence, "cluster bootstrap")
-    if degenerate is not None:
-        return degenerate
-    groups: dict[Hashable, list[int]] = {}
-    for i, c in enumerate(clusters):
-        groups.setdefault(c, []).append(i)
-    sums = np.array([x[idx].sum() for idx in groups.values()])
-    sizes = np.array([len(idx) for idx in groups.values()], dtype=float)
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, len(sums), size=(n_resamples, len(sums)))
-    boots = sums[pick].sum(axis=1) / sizes[pick].sum(axis=1)
-    alpha = 1 - confidence
-    lo, hi = np.percentile(boots, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    return Estimate(
-        float(x.mean()),
-        float(lo),
-        float(hi),
-        int(x.size),
-        f"cluster bootstrap ({len(sums)} clusters)",
-        confidence,
-    )
+# --- paired tests ----------------------------------------------------------------------------
 
 
 def permutation_pvalue(
@@ -288,74 +281,80 @@ def permutation_pvalue(
 ) -> float:
     """Sign-flip permutation p-value of the mean paired difference.
 
-    Exact enumeration of all 2^n sign patterns when n <= 20, else Monte Carlo with
+    Exact whenever the null distribution is small enough to enumerate: zero differences
+    are dropped (their sign cannot matter), tied magnitudes are grouped (k equal values
+    flip as a binomial), and the two halves meet in the middle, so 30+ distinct values or
+    100,000 pass/fail differences are exact. Otherwise Monte Carlo with
     p = (count + 1) / (R + 1).
+
+    Args:
+        diffs: Per-case differences, candidate - baseline.
+        seed: Seed of the Monte Carlo draws.
+        n_resamples: Monte Carlo resamples.
+        alternative: ``two-sided``, ``greater`` or ``less``.
+
+    Returns:
+        The p-value; 1.0 when every difference is zero.
     """
-    d = _arr(diffs)
-    n = d.size
-    if n == 0 or not np.any(d):
-        return 1.0
-    observed = float(d.mean())
-
-    def extreme(means: np.ndarray) -> np.ndarray:
-        tol = 1e-12 * max(1.0, abs(observed))
-        if alternative == "greater":
-            return means >= observed - tol
-        if alternative == "less":
-            return means <= observed + tol
-        out: np.ndarray = np.abs(means) >= abs(observed) - tol
-        return out
-
-    if n <= 20:
-        signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
-        means = (signs * d).mean(axis=1)
-        return float(extreme(means).mean())
-    rng = np.random.default_rng(seed)
-    count = 0
-    for start in range(0, n_resamples, 2000):
-        m = min(2000, n_resamples - start)
-        signs = rng.choice((-1.0, 1.0), size=(m, n))
-        count += int(extreme((signs * d).mean(axis=1)).sum())
-    return (count + 1) / (n_resamples + 1)
+    return signflip_pvalue(
+        _finite(diffs, "diffs"), seed=seed, n_resamples=n_resamples, alternative=alternative
+    )[0]
 
 
-def mcnemar_exact(b: int, c: int) -> float:
-    """Exact (binomial) McNemar p-value from the discordant counts b and c."""
-    if b + c == 0:
-        return 1.0
-    from scipy import stats as st
+def wilcoxon_pratt(diffs: Any, *, alternative: str = "two-sided", method: str = "auto") -> float:
+    """Wilcoxon signed-rank p-value with Pratt's treatment of zero differences.
 
-    return float(min(1.0, st.binomtest(min(b, c), b + c, 0.5).pvalue))
+    ``auto`` is exact (the conditional null distribution of the signed Pratt ranks, ties
+    and zeros included) up to a few hundred cases, then the normal approximation
+    scipy uses (tie-corrected, no continuity correction).
+
+    Args:
+        diffs: Per-case differences.
+        alternative: ``two-sided``, ``greater`` or ``less``.
+        method: ``auto``, ``exact`` or ``approx``.
+
+    Returns:
+        The p-value; 1.0 when every difference is zero.
+    """
+    return wilcoxon_pvalue(_finite(diffs, "diffs"), alternative=alternative, method=method)[0]
+
+
+def _binom_cdf(k: int, n: int) -> float:
+    from scipy import special
+
+    return float(special.bdtr(k, n, 0.5))
 
 
 def sign_test(diffs: Any) -> float:
-    """Exact two-sided sign test on the non-zero differences."""
-    d = _arr(diffs)
+    """Exact two-sided sign test on the non-zero differences (as ``scipy.stats.binomtest``)."""
+    d = _finite(diffs, "diffs")
     pos, neg = int((d > 0).sum()), int((d < 0).sum())
     if pos + neg == 0:
         return 1.0
-    from scipy import stats as st
-
-    return float(st.binomtest(pos, pos + neg, 0.5).pvalue)
+    return min(1.0, 2.0 * _binom_cdf(min(pos, neg), pos + neg))
 
 
-def wilcoxon_pratt(diffs: Any) -> float:
-    """Wilcoxon signed-rank p-value with Pratt's treatment of zero differences."""
-    d = _arr(diffs)
-    if d.size == 0 or not np.any(d):
+def mcnemar_exact(b: int, c: int, *, mid_p: bool = False) -> float:
+    """Exact (binomial) McNemar p-value from the discordant counts ``b`` and ``c``.
+
+    Args:
+        b: Cases that passed in the baseline and failed in the candidate.
+        c: Cases that failed in the baseline and passed in the candidate.
+        mid_p: The mid-p variant (less conservative; Fagerland et al. 2013).
+
+    Returns:
+        The two-sided p-value; 1.0 without discordant cases.
+    """
+    if b < 0 or c < 0:
+        raise ValueError("discordant counts must be >= 0")
+    if b + c == 0:
         return 1.0
-    from scipy import stats as st
-
-    return float(st.wilcoxon(d, zero_method="pratt").pvalue)
-
-
-def _t_interval(d: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    m = float(d.mean()) if d.size else 0.0
-    if d.size < 2:
-        return m, m, m
-    sd = float(d.std(ddof=1))
-    h = _t_quantile(confidence, d.size - 1) * sd / math.sqrt(d.size) if sd > 0 else 0.0
-    return m, m - h, m + h
+    k, n = min(b, c), b + c
+    cdf = _binom_cdf(k, n)
+    if mid_p:
+        pmf = cdf - (_binom_cdf(k - 1, n) if k > 0 else 0.0)
+        return min(1.0, 2.0 * (cdf - 0.5 * pmf))
+    return min(1.0, 2.0 * cdf)
 
 
 def paired_test(
@@ -367,21 +366,31 @@ def paired_test(
     seed: int | None = None,
     n_resamples: int = 10_000,
 ) -> PairedResult:
-    """Paired comparison: mean difference (candidate - baseline) with a t interval and a p-value.
+    """Paired comparison: mean difference (candidate - baseline), its interval and a p-value.
 
-    ``test``: permutation (sign-flip), wilcoxon (Pratt), sign, mcnemar (0/1 scores), t.
+    Args:
+        baseline: Per-case scores of the baseline.
+        candidate: Per-case scores of the candidate, same cases in the same order.
+        test: ``permutation`` (sign-flip), ``wilcoxon`` (Pratt), ``sign``, ``mcnemar``
+            (0/1 scores; the interval is then Tango's score interval) or ``t``.
+        confidence: Confidence level of the interval (t interval of the mean difference).
+        seed: Seed of Monte Carlo permutations.
+        n_resamples: Monte Carlo resamples when exact enumeration is too large.
+
+    Returns:
+        The result; no pairs or identical scores give p = 1 and say so in ``note``.
     """
-    b, c = _arr(baseline), _arr(candidate)
+    _check_confidence(confidence)
+    if test not in ("permutation", "wilcoxon", "sign", "mcnemar", "t"):
+        raise ValueError(f"unknown paired test {test!r} (permutation, wilcoxon, sign, mcnemar, t)")
+    b, c = _finite(baseline, "baseline"), _finite(candidate, "candidate")
     if b.size != c.size:
         raise ValueError("baseline and candidate must be paired (same length)")
+    if test == "mcnemar" and not (np.isin(b, (0.0, 1.0)).all() and np.isin(c, (0.0, 1.0)).all()):
+        raise ValueError("mcnemar needs 0/1 scores")
     d = c - b
     n = int(d.size)
-    diff, lo, hi = _t_interval(d, confidence)
-    corr: float | None = None
-    if n > 2 and float(b.std()) > 0 and float(c.std()) > 0:
-        corr = float(np.corrcoef(b, c)[0, 1])
-    sd = float(d.std(ddof=1)) if n > 1 else 0.0
-    note = None
+    corr = _correlation(b, c)
     if n == 0:
         return PairedResult(
             0.0, 0.0, 0.0, 1.0, 0, f"{test} (no pairs)", None, confidence, "no paired cases"
@@ -396,87 +405,65 @@ def paired_test(
             f"{test} (no differences)",
             corr,
             confidence,
-            "identical scores",
+            "identical scores in every case",
             0.0,
         )
+    diff = float(d.mean())
+    # Differences of decimal scores carry rounding (0.3 - 0.2 != 0.4 - 0.3): a spread below
+    # 1e-12 of their size is no spread, or a constant shift would look infinitely significant
+    # only by accident of rounding.
+    constant = float(np.ptp(d)) <= 1e-12 * float(np.abs(d).max())
+    sd = 0.0 if n < 2 or constant else float(d.std(ddof=1))
+    h = _t_quantile(confidence, n - 1) * sd / math.sqrt(n) if n > 1 and sd > 0 else 0.0
+    lo, hi = diff - h, diff + h
+    note = None
     if test == "permutation":
-        p = permutation_pvalue(d, seed=seed, n_resamples=n_resamples)
-        method = (
-            "sign-flip permutation (exact)"
-            if n <= 20
-            else f"sign-flip permutation ({n_resamples} resamples)"
-        )
+        p, exact = signflip_pvalue(d, seed=seed, n_resamples=n_resamples)
+        kind = "exact" if exact else f"Monte Carlo, {n_resamples} resamples"
+        method = f"sign-flip permutation ({kind})"
     elif test == "mcnemar":
-        if not (np.isin(b, (0.0, 1.0)).all() and np.isin(c, (0.0, 1.0)).all()):
-            raise ValueError("mcnemar needs 0/1 scores")
-        nb = int(((b == 1) & (c == 0)).sum())
-        nc = int(((b == 0) & (c == 1)).sum())
+        nb, nc = int((d < 0).sum()), int((d > 0).sum())
         p = mcnemar_exact(nb, nc)
-        method = f"exact McNemar ({nb} pass→fail, {nc} fail→pass)"
+        _, lo, hi = paired_proportion_ci(b, c, confidence=confidence)
+        method = f"exact McNemar ({nb} pass→fail, {nc} fail→pass; Tango score CI)"
     elif test == "wilcoxon":
-        p, method = wilcoxon_pratt(d), "Wilcoxon signed-rank (Pratt)"
+        p, exact = wilcoxon_pvalue(d)
+        method = f"Wilcoxon signed-rank (Pratt, {'exact' if exact else 'normal approximation'})"
     elif test == "sign":
-        p, method = sign_test(d), "sign test"
-    elif test == "t":
-        if sd == 0:
-            p = 0.0
-            note = "constant non-zero difference"
-        else:
-            from scipy import stats as st
-
-            p = float(st.ttest_1samp(d, 0.0).pvalue)
-        method = "paired t"
+        p, method = sign_test(d), "sign test (exact binomial)"
     else:
-        raise ValueError(f"unknown paired test {test!r}")
-    if sd == 0:
+        method = "paired t"
+        if sd == 0.0:
+            p, note = 0.0, "constant non-zero difference: no sampling error"
+        else:
+            from scipy import special
+
+            tstat = diff / (sd / math.sqrt(n))
+            p = float(2.0 * special.stdtr(n - 1, -abs(tstat)))
+    if n == 1:
+        note = note or "one case: the interval is the point"
+    elif sd == 0.0 and test != "mcnemar":
         note = note or "every paired difference is identical: the interval is the point"
     return PairedResult(diff, lo, hi, float(p), n, method, corr, confidence, note, sd)
 
 
-def paired_bootstrap_ci(
-    baseline_items: Sequence[Any],
-    candidate_items: Sequence[Any],
-    statistic: Callable[[Sequence[Any]], float],
-    *,
-    confidence: float = 0.95,
-    seed: int | None = None,
-    n_resamples: int = 2_000,
-) -> PairedResult:
-    """Interval of statistic(candidate) - statistic(baseline), resampling cases jointly.
+# --- multiplicity ----------------------------------------------------------------------------
 
-    For non-mean metrics such as corpus BLEU. The p-value is the two-sided bootstrap
-    proportion of resampled differences on the far side of zero.
-    """
-    n = len(baseline_items)
-    if n != len(candidate_items):
-        raise ValueError("baseline and candidate must be paired (same length)")
-    point = float(statistic(list(candidate_items))) - float(statistic(list(baseline_items)))
-    if n < 2:
-        return PairedResult(
-            point, point, point, 1.0, n, "paired bootstrap (too few cases)", None, confidence
-        )
-    rng = np.random.default_rng(seed)
-    diffs = np.empty(n_resamples)
-    for r in range(n_resamples):
-        idx = rng.integers(0, n, size=n)
-        diffs[r] = float(statistic([candidate_items[i] for i in idx])) - float(
-            statistic([baseline_items[i] for i in idx])
-        )
-    alpha = 1 - confidence
-    lo, hi = np.percentile(diffs, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    p = min(1.0, 2 * min(float((diffs <= 0).mean()), float((diffs >= 0).mean())))
-    return PairedResult(
-        point, float(lo), float(hi), p, n, f"paired bootstrap ({n_resamples})", None, confidence
-    )
+
+def _pvalues(pvalues: Sequence[float]) -> np.ndarray:
+    p = _finite(pvalues, "p-values")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("p-values must lie in [0, 1]")
+    return p
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error control)."""
-    p = _arr(pvalues)
+    """Holm step-down adjusted p-values (family-wise error control), in input order."""
+    p = _pvalues(pvalues)
     m = p.size
     if m == 0:
         return p
-    order = np.argsort(p)
+    order = np.argsort(p, kind="stable")
     adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     out = np.empty(m)
     out[order] = adj
@@ -484,104 +471,14 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 
 
 def benjamini_hochberg(pvalues: Sequence[float]) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (false discovery rate)."""
-    p = _arr(pvalues)
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), in input order."""
+    p = _pvalues(pvalues)
     m = p.size
     if m == 0:
         return p
-    order = np.argsort(p)
+    order = np.argsort(p, kind="stable")
     ranked = p[order] * m / np.arange(1, m + 1)
     adj = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
     out = np.empty(m)
     out[order] = adj
     return out
-
-
-def noninferiority_pvalue(diffs: Any, margin: float) -> float:
-    """One-sided p-value of H0: mean difference >= -margin against H1: it is below -margin.
-
-    A small p means a drop larger than the margin (a regression). Paired t on the
-    differences; a constant difference gives 0 or 1 directly.
-    """
-    d = _arr(diffs)
-    if d.size == 0:
-        return 1.0
-    shifted = d + margin
-    mean = float(shifted.mean())
-    if d.size < 2 or float(shifted.std(ddof=1)) == 0.0:
-        return 0.0 if mean < 0 else 1.0
-    from scipy import stats as st
-
-    t = mean / (float(shifted.std(ddof=1)) / math.sqrt(d.size))
-    return float(st.t.cdf(t, d.size - 1))
-
-
-def regression_detected(diffs: Any, *, margin: float = 0.0, alpha: float = 0.05) -> bool:
-    """The regression gate: a significant drop larger than the margin."""
-    d = _arr(diffs)
-    return bool(d.size and noninferiority_pvalue(d, margin) < alpha and float(d.mean()) < -margin)
-
-
-def min_detectable_effect(
-    n: int, *, sd_diff: float, alpha: float = 0.05, power: float = 0.8, two_sided: bool = True
-) -> float:
-    """Smallest mean paired difference detectable with this power at n cases (paired t)."""
-    if n < 2:
-        return math.inf
-    from scipy import optimize
-
-    def achieved(effect: float) -> float:
-        return _power(effect / sd_diff, n, alpha, two_sided) - power
-
-    lo, hi = sd_diff * 1e-6, sd_diff
-    while achieved(hi) < 0:
-        hi *= 2
-    return float(optimize.brentq(achieved, lo, hi))
-
-
-def _power(d: float, n: int, alpha: float, two_sided: bool) -> float:
-    from scipy import stats as st
-
-    df = n - 1
-    nc = d * math.sqrt(n)
-    if two_sided:
-        crit = float(st.t.ppf(1 - alpha / 2, df))
-        p = float(st.nct.sf(crit, df, nc) + st.nct.cdf(-crit, df, nc))
-    else:
-        crit = float(st.t.ppf(1 - alpha, df))
-        p = float(st.nct.sf(crit, df, nc))
-    if math.isnan(p):
-        # The noncentral t can fail numerically far in its tails: the normal approximation
-        # is accurate exactly there.
-        z = float(st.norm.ppf(1 - alpha / 2 if two_sided else 1 - alpha))
-        p = float(st.norm.sf(z - nc) + (st.norm.cdf(-z - nc) if two_sided else 0.0))
-    return p
-
-
-def required_n(
-    effect: float,
-    *,
-    sd_diff: float,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    two_sided: bool = True,
-) -> int:
-    """Cases needed to detect a mean paired difference of ``effect`` (paired t)."""
-    if effect == 0:
-        raise ValueError("effect must be non-zero")
-    if sd_diff == 0:
-        return 2
-    d = abs(effect) / sd_diff
-    n = 2
-    while _power(d, n, alpha, two_sided) < power:
-        n = n * 2 if n < 1_000_000 else n + 1_000_000
-        if n > 10**9:
-            return n
-    lo, hi = max(2, n // 2), n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _power(d, mid, alpha, two_sided) >= power:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo

@@ -1,0 +1,94 @@
+"""Simulations: interval coverage and the regression gate's error rates on realistic suites.
+
+Each check runs 2,000 simulated suites from a fixed seed (deterministic); bench/stats_simulation.py
+prints the same figures and more. The whole module runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from pytest_mleval import stats
+
+pytestmark = pytest.mark.slow
+
+SUITES = 2_000
+
+
+def coverage(intervals: list[stats.Estimate], truth: float) -> float:
+    return float(np.mean([e.ci_low <= truth <= e.ci_high for e in intervals]))
+
+
+def test_wilson_covers_pass_rates() -> None:
+    rng = np.random.default_rng(1)
+    for p in (0.7, 0.9):
+        passes = rng.binomial(50, p, SUITES)
+        cov = coverage([stats.proportion_ci(int(k), 50) for k in passes], p)
+        assert 0.93 <= cov <= 0.97, (p, cov)
+
+
+def test_t_and_bca_cover_mean_scores() -> None:
+    rng = np.random.default_rng(2)
+    a, b = 2.0, 5.0  # skewed scores in [0, 1], mean 2/7
+    data = rng.beta(a, b, (SUITES, 50))
+    truth = a / (a + b)
+    t = coverage([stats.mean_ci(x) for x in data], truth)
+    bca = coverage(
+        [stats.mean_ci(x, method="bca", seed=i, n_resamples=2_000) for i, x in enumerate(data)],
+        truth,
+    )
+    assert 0.93 <= t <= 0.97, t
+    assert 0.93 <= bca <= 0.97, bca
+
+
+def binary_runs(rng: np.random.Generator, n: int, drop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pass/fail of two runs on the same cases: temperature-0 evals, where most cases pass or
+    fail every time (per-case pass probability ~ Beta(0.25, 1/12), mean 0.75); the candidate
+    loses each pass with probability drop / 0.75, an expected drop of ``drop``."""
+    q = rng.beta(0.25, 1 / 12, n)
+    base = rng.random(n) < q
+    cand = rng.random(n) < q * (1 - drop / 0.75)
+    return base.astype(float), cand.astype(float)
+
+
+def score_runs(rng: np.random.Generator, n: int, drop: float) -> tuple[np.ndarray, np.ndarray]:
+    """Continuous scores of two runs: per-case quality mu ~ U(0.3, 0.9), each run's score
+    ~ Beta(10 mu, 10 (1 - mu)) (positively correlated runs); the candidate's mu is lower by
+    ``drop``."""
+    mu = rng.uniform(0.3, 0.9, n)
+    base = rng.beta(10 * mu, 10 * (1 - mu))
+    cand = rng.beta(10 * (mu - drop), 10 * (1 - mu + drop))
+    return base, cand
+
+
+Runs = Callable[[np.random.Generator, int, float], tuple[np.ndarray, np.ndarray]]
+
+
+def gate_rate(runs: Runs, rng: np.random.Generator, drop: float) -> float:
+    fired = []
+    for _ in range(SUITES):
+        base, cand = runs(rng, 200, drop)
+        fired.append(stats.regression_detected(cand - base, margin=0.02))
+    return float(np.mean(fired))
+
+
+@pytest.mark.parametrize("runs", [binary_runs, score_runs])
+def test_regression_gate_false_alarms_and_power(runs: Runs) -> None:
+    rng = np.random.default_rng(3)
+    no_change = gate_rate(runs, rng, 0.0)
+    real_drop = gate_rate(runs, rng, 0.10)
+    # At the margin itself (a true drop of exactly 0.02) the gate is a one-sided 5% test.
+    at_margin = gate_rate(runs, rng, 0.02)
+    assert no_change <= 0.05, no_change
+    assert real_drop >= 0.80, real_drop
+    assert at_margin <= 0.065, at_margin
+
+
+def test_permutation_test_has_its_nominal_size() -> None:
+    rng = np.random.default_rng(4)
+    # 25 cases with continuous differences: exact enumeration by meeting in the middle.
+    p = [stats.permutation_pvalue(rng.normal(0, 1, 25) ** 3) for _ in range(SUITES // 2)]
+    assert 0.035 <= float(np.mean(np.array(p) < 0.05)) <= 0.065
