@@ -6,10 +6,8 @@ collection error rather than a traceback.
 
 from __future__ import annotations
 
-import csv
-import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,7 +33,6 @@ __all__ = [
     "RateLimitSpec",
     "Suite",
     "SuiteSpec",
-    "load_dataset",
     "load_suite",
     "parse_metric_entries",
 ]
@@ -476,6 +473,8 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         if ds is None:
             continue
         ds_spec = DatasetSpec(path=ds) if isinstance(ds, str) else ds
+        from .dataset_files import load_dataset
+
         for case, ds_path, line in load_dataset(
             path.parent / ds_spec.path, ds_spec, eval_file=path
         ):
@@ -549,156 +548,3 @@ def _check_metric_names(
                     case_id=case.id,
                     field="metrics",
                 )
-
-
-# --------------------------------------------------------------------------- datasets
-
-_CASE_FIELDS = set(Case.model_fields)
-
-
-def _guess_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    return {
-        ".jsonl": "jsonl",
-        ".ndjson": "jsonl",
-        ".csv": "csv",
-        ".json": "json",
-        ".yaml": "yaml",
-        ".yml": "yaml",
-    }.get(suffix, "")
-
-
-def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, row) pairs; line numbers are 1-based where the format has them."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvalFileError(
-            f"dataset file not found: {path}", path=str(eval_file), field="dataset"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(
-            f"cannot read dataset: {exc}", path=str(path), field="dataset"
-        ) from None
-    if fmt == "jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalFileError(
-                    f"invalid JSON: {exc.msg}", path=str(path), line=lineno
-                ) from None
-    elif fmt == "csv":
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        for row in reader:
-            yield reader.line_num, dict(row)
-    elif fmt in ("json", "yaml"):
-        if fmt == "json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise EvalFileError(
-                    f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
-                ) from None
-            root = None
-        else:
-            data, root = _read_yaml(path)
-        if isinstance(data, dict) and "cases" in data:
-            data = data["cases"]
-            prefix: tuple[Any, ...] = ("cases",)
-        else:
-            prefix = ()
-        if not isinstance(data, list):
-            raise EvalFileError(
-                "a dataset must be a list of rows (or {cases: [...]})", path=str(path)
-            )
-        for index, row in enumerate(data):
-            found = _node_line(root, (*prefix, index)) if root is not None else None
-            yield found or index + 1, row
-    else:
-        raise EvalFileError(
-            f"unsupported dataset format {path.suffix!r} (use jsonl, csv, json or yaml)",
-            path=str(eval_file),
-            field="dataset",
-        )
-
-
-def _coerce_csv_value(key: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    stripped = value.strip()
-    if (
-        key in ("context", "metrics", "vars", "relevant", "metadata", "expected")
-        and stripped[:1] in "[{"
-    ):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def load_dataset(
-    path: Path, spec: DatasetSpec, *, eval_file: Path
-) -> Iterator[tuple[Case, Path, int | None]]:
-    """Read cases from a dataset file, applying the field mapping.
-
-    Columns that are neither case fields nor mapped become template ``vars``.
-    """
-    fmt = spec.format or _guess_format(path)
-    mapping: Mapping[str, str] = spec.mapping
-    unknown = set(mapping) - _CASE_FIELDS
-    if unknown:
-        raise EvalFileError(
-            f"mapping names unknown case fields {sorted(unknown)}; valid: {sorted(_CASE_FIELDS)}",
-            path=str(eval_file),
-            field="dataset.mapping",
-        )
-    stem = path.stem
-    for count, (line, row) in enumerate(_rows(path, fmt, eval_file=eval_file)):
-        if spec.limit is not None and count >= spec.limit:
-            break
-        if not isinstance(row, dict):
-            raise EvalFileError(
-                f"a dataset row must be an object, got {type(row).__name__}",
-                path=str(path),
-                line=line,
-            )
-        data: dict[str, Any] = {}
-        used: set[str] = set()
-        for case_field, column in mapping.items():
-            if column not in row:
-                raise EvalFileError(
-                    f"column {column!r} not found; available: {sorted(map(str, row))}",
-                    path=str(path),
-                    line=line,
-                    field=case_field,
-                )
-            data[case_field] = _coerce_csv_value(case_field, row[column])
-            used.add(column)
-        extra_vars: dict[str, Any] = {}
-        for key, value in row.items():
-            if key in used or key is None:
-                continue
-            if key in _CASE_FIELDS and key not in data:
-                data[key] = _coerce_csv_value(key, value)
-            elif key not in _CASE_FIELDS:
-                extra_vars[str(key)] = value
-        if extra_vars:
-            merged = dict(extra_vars)
-            merged.update(data.get("vars") or {})
-            data["vars"] = merged
-        if fmt == "csv":
-            for key in ("context", "tags"):
-                if data.get(key) == "":
-                    data.pop(key)
-        default_id = f"{stem}-{line}"
-        yield (
-            _validate_case(
-                data, default_id=default_id, path=path, line_of=lambda loc, line=line: line
-            ),
-            path,
-            line,
-        )

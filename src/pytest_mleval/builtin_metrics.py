@@ -1,0 +1,395 @@
+"""The built-in deterministic metrics and the lazily loaded model/embedding/retrieval ones."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import unicodedata
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import MetricError
+from .metrics import MetricFn, MetricValue, Sample, register_metric
+
+__all__ = ["normalize_text"]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _references(sample: Sample, value: Any = None) -> list[str]:
+    ref = sample.expected if value is None else value
+    if ref is None:
+        raise MetricError("this metric needs `expected` (or a `value:` parameter)")
+    if isinstance(ref, list | tuple):
+        return [_as_text(r) for r in ref]
+    return [_as_text(ref)]
+
+
+_PUNCT_TABLE = {ord(c): None for c in string.punctuation}
+
+
+def normalize_text(
+    text: str,
+    *,
+    ignore_case: bool = False,
+    ignore_whitespace: bool = False,
+    ignore_punctuation: bool = False,
+    strip: bool = True,
+) -> str:
+    """Apply the normalisation options shared by ``exact`` and friends."""
+    text = unicodedata.normalize("NFC", text)
+    if ignore_case:
+        text = text.casefold()
+    if ignore_punctuation:
+        text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
+        text = text.translate(_PUNCT_TABLE)
+    if ignore_whitespace:
+        text = " ".join(text.split())
+    elif strip:
+        text = text.strip()
+    return text
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+def exact(
+    sample: Sample,
+    *,
+    value: Any = None,
+    ignore_case: bool = False,
+    ignore_whitespace: bool = False,
+    ignore_punctuation: bool = False,
+    strip: bool = True,
+    case: bool | None = None,
+    whitespace: bool | None = None,
+    punctuation: bool | None = None,
+) -> MetricValue:
+    """1 when the output equals the expected text (after the chosen normalisation)."""
+    # `case: false` reads naturally in YAML as "case does not matter".
+    if case is not None:
+        ignore_case = not case
+    if whitespace is not None:
+        ignore_whitespace = not whitespace
+    if punctuation is not None:
+        ignore_punctuation = not punctuation
+    opts = {
+        "ignore_case": ignore_case,
+        "ignore_whitespace": ignore_whitespace,
+        "ignore_punctuation": ignore_punctuation,
+        "strip": strip,
+    }
+    out = normalize_text(sample.output, **opts)
+    for ref in _references(sample, value):
+        if normalize_text(ref, **opts) == out:
+            return MetricValue(1.0)
+    return MetricValue(0.0, "output differs from expected")
+
+
+def _needles(sample: Sample, value: Any, values: Any) -> list[str]:
+    if values is not None:
+        value = values
+    if value is None:
+        return _references(sample)
+    if isinstance(value, list | tuple):
+        return [_as_text(v) for v in value]
+    return [_as_text(value)]
+
+
+def _contains(
+    sample: Sample, value: Any, values: Any, mode: str, fold: bool
+) -> tuple[list[str], list[str]]:
+    if mode not in ("all", "any"):
+        raise MetricError(f"mode must be 'all' or 'any', got {mode!r}")
+    needles = _needles(sample, value, values)
+    hay = sample.output.casefold() if fold else sample.output
+    found = [n for n in needles if (n.casefold() if fold else n) in hay]
+    missing = [n for n in needles if n not in found]
+    return found, missing
+
+
+def contains(
+    sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all"
+) -> MetricValue:
+    """1 when the output contains the value (or all/any of a list of values)."""
+    found, missing = _contains(sample, value, values, mode, fold=False)
+    ok = not missing if mode == "all" else bool(found)
+    return MetricValue(1.0 if ok else 0.0, None if ok else f"missing: {missing!r}")
+
+
+def icontains(
+    sample: Sample, *, value: Any = None, values: Any = None, mode: str = "all"
+) -> MetricValue:
+    """Like ``contains``, ignoring case."""
+    found, missing = _contains(sample, value, values, mode, fold=True)
+    ok = not missing if mode == "all" else bool(found)
+    return MetricValue(1.0 if ok else 0.0, None if ok else f"missing: {missing!r}")
+
+
+def not_contains(
+    sample: Sample, *, value: Any = None, values: Any = None, ignore_case: bool = False
+) -> MetricValue:
+    """1 when the output contains none of the values."""
+    found, _ = _contains(sample, value, values, "any", fold=ignore_case)
+    return MetricValue(0.0 if found else 1.0, f"found forbidden: {found!r}" if found else None)
+
+
+_FLAG_MAP = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
+
+
+def regex(
+    sample: Sample,
+    *,
+    pattern: str | None = None,
+    value: str | None = None,
+    flags: str = "",
+    fullmatch: bool = False,
+) -> MetricValue:
+    """1 when the regular expression matches the output (search, or fullmatch)."""
+    pat = pattern if pattern is not None else value
+    if not pat:
+        raise MetricError("regex needs `pattern:`")
+    fl = 0
+    for ch in flags:
+        if ch not in _FLAG_MAP:
+            raise MetricError(f"unknown regex flag {ch!r}; use any of i, m, s, x")
+        fl |= _FLAG_MAP[ch]
+    try:
+        compiled = re.compile(pat, fl)
+    except re.error as exc:
+        raise MetricError(f"invalid regex {pat!r}: {exc}") from None
+    m = compiled.fullmatch(sample.output) if fullmatch else compiled.search(sample.output)
+    return MetricValue(1.0 if m else 0.0, None if m else f"no match for /{pat}/")
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def _parse_json(text: str, extract: bool) -> Any:
+    if extract:
+        m = _FENCE.search(text)
+        if m:
+            text = m.group(1)
+    return json.loads(text)
+
+
+def json_valid(sample: Sample, *, extract: bool = False) -> MetricValue:
+    """1 when the output parses as JSON (``extract: true`` reads a fenced code block)."""
+    try:
+        _parse_json(sample.output, extract)
+    except (json.JSONDecodeError, ValueError) as exc:
+        return MetricValue(0.0, f"invalid JSON: {exc}")
+    return MetricValue(1.0)
+
+
+def json_schema(
+    sample: Sample,
+    *,
+    schema: dict[str, Any] | None = None,
+    schema_file: str | None = None,
+    extract: bool = False,
+) -> MetricValue:
+    """1 when the output is JSON valid against a JSON Schema."""
+    import jsonschema
+
+    if schema is None:
+        if schema_file is None:
+            raise MetricError("json_schema needs `schema:` or `schema_file:`")
+        p = Path(schema_file)
+        if not p.is_absolute() and sample.base_dir is not None:
+            p = sample.base_dir / p
+        schema = json.loads(p.read_text(encoding="utf-8"))
+    try:
+        data = _parse_json(sample.output, extract)
+    except (json.JSONDecodeError, ValueError) as exc:
+        return MetricValue(0.0, f"invalid JSON: {exc}")
+    validator_cls = jsonschema.validators.validator_for(schema)
+    try:
+        validator_cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise MetricError(f"invalid JSON Schema: {exc.message}") from None
+    errors = sorted(validator_cls(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        where = "/".join(map(str, first.path)) or "(root)"
+        return MetricValue(0.0, f"{len(errors)} schema error(s); first at {where}: {first.message}")
+    return MetricValue(1.0)
+
+
+def levenshtein(sample: Sample, *, value: Any = None, ignore_case: bool = False) -> MetricValue:
+    """Normalised Levenshtein similarity (1 - distance / max length), best over references."""
+    from rapidfuzz.distance import Levenshtein
+
+    out = sample.output.casefold() if ignore_case else sample.output
+    best = 0.0
+    for ref in _references(sample, value):
+        ref = ref.casefold() if ignore_case else ref
+        best = max(best, float(Levenshtein.normalized_similarity(out, ref)))
+    return MetricValue(best)
+
+
+def _rouge(
+    n: int | None,
+    sample: Sample,
+    value: Any,
+    use_stemmer: bool,
+    tokenizer: str,
+    score: str,
+) -> MetricValue:
+    from . import textsim
+
+    if score not in ("fmeasure", "precision", "recall"):
+        raise MetricError(f"score must be fmeasure, precision or recall, got {score!r}")
+    best = 0.0
+    for ref in _references(sample, value):
+        if n is None:
+            s = textsim.rouge_l(ref, sample.output, use_stemmer=use_stemmer, tokenizer=tokenizer)
+        else:
+            s = textsim.rouge_n(ref, sample.output, n, use_stemmer=use_stemmer, tokenizer=tokenizer)
+        best = max(best, float(getattr(s, score)))
+    return MetricValue(best)
+
+
+def rouge_1(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
+    """ROUGE-1 (unigram overlap), identical to Google's rouge-score; best over references."""
+    return _rouge(1, sample, value, use_stemmer, tokenizer, score)
+
+
+def rouge_2(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
+    """ROUGE-2 (bigram overlap), identical to Google's rouge-score; best over references."""
+    return _rouge(2, sample, value, use_stemmer, tokenizer, score)
+
+
+def rouge_l(
+    sample: Sample,
+    *,
+    value: Any = None,
+    use_stemmer: bool = False,
+    tokenizer: str = "default",
+    score: str = "fmeasure",
+) -> MetricValue:
+    """ROUGE-L (longest common subsequence), identical to Google's rouge-score."""
+    return _rouge(None, sample, value, use_stemmer, tokenizer, score)
+
+
+def bleu(
+    sample: Sample,
+    *,
+    value: Any = None,
+    smooth_method: str = "exp",
+    smooth_value: float | None = None,
+    lowercase: bool = False,
+    tokenize: str = "13a",
+) -> MetricValue:
+    """Sentence BLEU / 100, identical to sacrebleu (all references used together)."""
+    from . import textsim
+
+    refs = _references(sample, value)
+    s = textsim.sentence_bleu(
+        sample.output,
+        refs,
+        smooth_method=smooth_method,
+        smooth_value=smooth_value,
+        lowercase=lowercase,
+        tokenize=tokenize,
+    )
+    # sacrebleu's 0-100 score can exceed 100 by a rounding error.
+    return MetricValue(min(1.0, max(0.0, float(s.score) / 100.0)))
+
+
+def latency_ms(sample: Sample) -> MetricValue:
+    """The target's latency in milliseconds (a raw measure: gate it with ``max:``)."""
+    if sample.latency_ms is None:
+        raise MetricError("no latency was recorded for this case")
+    return MetricValue(float(sample.latency_ms))
+
+
+def cost_usd(sample: Sample) -> MetricValue:
+    """The target's cost in US dollars (a raw measure: gate it with ``max:``)."""
+    return MetricValue(float(sample.cost_usd or 0.0))
+
+
+def _retrieval_metric(name: str) -> MetricFn:
+    """A metric over the target's ranked ``retrieved`` ids and the case's ``relevant`` labels."""
+
+    def fn(sample: Sample, *, k: int = 10) -> MetricValue:
+        from . import retrieval_metrics
+
+        if sample.relevant is None:
+            raise MetricError(f"{name} needs the case's `relevant:` document ids")
+        if k < 1:
+            raise MetricError(f"k must be at least 1, got {k}")
+        value = float(getattr(retrieval_metrics, name)(sample.retrieved, sample.relevant, k))
+        shown = ", ".join(sample.retrieved[:k]) or "nothing"
+        return MetricValue(value, f"top {k}: {shown}")
+
+    fn.__name__ = name
+    fn.__doc__ = f"Retrieval {name} over the top k retrieved ids against the case's relevant ids."
+    return fn
+
+
+def _register_builtins() -> None:
+    binary: Iterable[tuple[str, MetricFn]] = (
+        ("exact", exact),
+        ("contains", contains),
+        ("icontains", icontains),
+        ("not_contains", not_contains),
+        ("regex", regex),
+        ("json_valid", json_valid),
+        ("json_schema", json_schema),
+    )
+    for name, fn in binary:
+        register_metric(name, fn, threshold=1.0)
+    for name, fn in (
+        ("levenshtein", levenshtein),
+        ("rouge_1", rouge_1),
+        ("rouge_2", rouge_2),
+        ("rouge_l", rouge_l),
+        ("bleu", bleu),
+    ):
+        register_metric(name, fn)
+    register_metric("latency_ms", latency_ms, raw=True)
+    register_metric("cost_usd", cost_usd, raw=True)
+    # Model-graded and embedding metrics load their modules (and models) on first use.
+    for name in (
+        "judge",
+        "pairwise",
+        "faithfulness",
+        "hallucination",
+        "context_recall",
+        "context_precision",
+        "answer_relevance",
+    ):
+        register_metric(name, lazy=f"pytest_mleval.judges:{name}")
+    for name in ("semantic_similarity", "faithfulness_offline"):
+        register_metric(name, lazy=f"pytest_mleval.embeddings:{name}")
+    for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"):
+        register_metric(name, _retrieval_metric(name))
+
+
+_register_builtins()
