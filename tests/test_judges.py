@@ -248,3 +248,14 @@ def test_structured_output_requested_where_the_provider_supports_it() -> None:
             if wants_schema:
                 schema = body["response_format"]["json_schema"]["schema"]
                 assert schema["required"] == ["reasoning", "score"]
+
+
+def test_pairwise_against_a_second_target(pytester: pytest.Pytester) -> None:
+    body = (
+        "target: python:app:better\nmetrics:\n  - pairwise: {against: 'python:app:echo'}\ncases:\n"
+        + "".join(f"  - {{id: c{i}, input: topic{i}}}\n" for i in range(3))
+    )
+    with OpenAITestServer(rules=[Rule(reply=pairwise_judge)]) as srv:
+        project(pytester, srv, body)
+        pytester.runpytest().assert_outcomes(passed=3)
+        assert all(c["scores"]["pairwise"]["score"] == 1.0 for c in results(pytester)["cases"])

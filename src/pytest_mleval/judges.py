@@ -286,16 +286,19 @@ def pairwise(
     criteria: str = "Which answer is better: more correct, complete and helpful?",
     model: str | None = None,
     reasks: int = 2,
+    against: str | None = None,
 ) -> MetricValue:
-    """Candidate vs the baseline's output, judged in both orders: 1 win, 0.5 tie, 0 loss.
+    """Candidate vs an opponent, judged in both orders: 1 win, 0.5 tie, 0 loss.
 
+    The opponent is the baseline run's output for the case (``--mleval-baseline``), or the
+    output of a second target given as ``against: KIND:REF`` (e.g. ``model:openai/gpt-4o``).
     Position bias cancels: a win counts only when the judge prefers the candidate in both
     orders; disagreement between the orders is a tie.
     """
-    other = sample.metadata.get("baseline_output")
+    other = _opponent_output(sample, against) if against else sample.metadata.get("baseline_output")
     if other is None:
         raise SkipMetric(
-            "pairwise needs the baseline's output for this case: run with --mleval-baseline"
+            "pairwise needs an opponent: run with --mleval-baseline, or give `against: TARGET`"
         )
     backend = _backend(sample, model)
 
@@ -345,6 +348,33 @@ def pairwise(
         f"candidate-first order: {first}; baseline-first order: {second}",
         {"orders": [first, second], "judge_model": backend.model},
     )
+
+
+_OPPONENTS: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+def _opponent_output(sample: Sample, spec: str) -> str:
+    """The output of a second target for the same case (resolved once per process)."""
+    from .targets import EvalCase, TargetContext, call_target, resolve_target
+
+    key = (spec, str(sample.base_dir))
+    if key not in _OPPONENTS:
+        session = _current_session()
+        ctx = TargetContext(
+            base_dir=sample.base_dir,
+            config=None if session is None else session.config,
+            services={} if session is None else session.services,
+        )
+        _OPPONENTS[key] = resolve_target(spec, ctx)
+    case = EvalCase(
+        id=sample.case_id,
+        suite=sample.suite,
+        input=sample.input,
+        expected=sample.expected,
+        context=list(sample.context),
+        vars=dict(sample.vars),
+    )
+    return call_target(_OPPONENTS[key], case).output
 
 
 # --------------------------------------------------------------------------- RAG metrics
