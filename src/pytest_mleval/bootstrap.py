@@ -277,23 +277,14 @@ def cluster_bootstrap_ci(
     Returns:
         The estimate; with one cluster, the plain t interval (with a note).
     """
-    from .stats import Estimate, _degenerate, mean_ci
+    from .stats import Estimate, _cluster_setup
 
-    _check_confidence(confidence)
     if method not in ("bca", "percentile"):
         raise ValueError(f"unknown bootstrap method {method!r} (bca, percentile)")
-    x = _finite(values)
-    labels = list(clusters)
-    if len(labels) != x.size:
-        raise ValueError("values and clusters must have the same length")
-    degenerate = _degenerate(x, confidence, "cluster bootstrap")
-    if degenerate is not None:
-        return degenerate
-    codes, c = _codes(labels)
-    if c < 2:
-        plain = mean_ci(x, confidence=confidence)
-        note = "one cluster: nothing to resample, plain t interval"
-        return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
+    setup = _cluster_setup(values, clusters, confidence, "cluster bootstrap", "nothing to resample")
+    if isinstance(setup, Estimate):
+        return setup
+    x, codes, c = setup
     sums = np.bincount(codes, x, c)
     sizes = np.bincount(codes, minlength=c).astype(float)
     rng = np.random.default_rng(seed)

@@ -233,6 +233,30 @@ def proportion_ci(
     return Estimate(p, lo, hi, n, "clopper-pearson", confidence, note)
 
 
+def _cluster_setup(
+    values: Any, clusters: Sequence[Hashable], confidence: float, what: str, why_plain: str
+) -> Estimate | tuple[np.ndarray, np.ndarray, int]:
+    """Checked values with integer cluster codes, or the answer when there is nothing to cluster.
+
+    Shared by the CR1 interval and the cluster bootstrap: degenerate input gives its defined
+    estimate, and a single cluster falls back to the plain t interval with a note.
+    """
+    _check_confidence(confidence)
+    x = _finite(values)
+    labels = list(clusters)
+    if len(labels) != x.size:
+        raise ValueError("values and clusters must have the same length")
+    degenerate = _degenerate(x, confidence, what)
+    if degenerate is not None:
+        return degenerate
+    codes, c = _codes(labels)
+    if c < 2:
+        plain = mean_ci(x, confidence=confidence)
+        note = f"one cluster: {why_plain}, plain t interval"
+        return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
+    return x, codes, c
+
+
 def clustered_mean_ci(
     values: Any, clusters: Sequence[Hashable], *, confidence: float = 0.95
 ) -> Estimate:
@@ -249,19 +273,10 @@ def clustered_mean_ci(
     Returns:
         The estimate; with one cluster, the plain t interval (with a note).
     """
-    _check_confidence(confidence)
-    x = _finite(values)
-    labels = list(clusters)
-    if len(labels) != x.size:
-        raise ValueError("values and clusters must have the same length")
-    degenerate = _degenerate(x, confidence, "clustered t")
-    if degenerate is not None:
-        return degenerate
-    codes, c = _codes(labels)
-    if c < 2:
-        plain = mean_ci(x, confidence=confidence)
-        note = "one cluster: no between-cluster spread, plain t interval"
-        return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
+    setup = _cluster_setup(values, clusters, confidence, "clustered t", "no between-cluster spread")
+    if isinstance(setup, Estimate):
+        return setup
+    x, codes, c = setup
     m = float(x.mean())
     scores = np.bincount(codes, x - m, c)
     var = (c / (c - 1.0)) * float(scores @ scores) / (x.size * x.size)
