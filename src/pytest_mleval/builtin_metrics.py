@@ -261,40 +261,26 @@ def _rouge(
     return MetricValue(best)
 
 
-def rouge_1(
-    sample: Sample,
-    *,
-    value: Any = None,
-    use_stemmer: bool = False,
-    tokenizer: str = "default",
-    score: str = "fmeasure",
-) -> MetricValue:
-    """ROUGE-1 (unigram overlap), identical to Google's rouge-score; best over references."""
-    return _rouge(1, sample, value, use_stemmer, tokenizer, score)
+def _rouge_metric(n: int | None, doc: str) -> MetricFn:
+    """A ROUGE metric (best over references; ``score`` picks F1, precision or recall)."""
+
+    def fn(
+        sample: Sample,
+        *,
+        value: Any = None,
+        use_stemmer: bool = False,
+        tokenizer: str = "default",
+        score: str = "fmeasure",
+    ) -> MetricValue:
+        return _rouge(n, sample, value, use_stemmer, tokenizer, score)
+
+    fn.__doc__ = doc
+    return fn
 
 
-def rouge_2(
-    sample: Sample,
-    *,
-    value: Any = None,
-    use_stemmer: bool = False,
-    tokenizer: str = "default",
-    score: str = "fmeasure",
-) -> MetricValue:
-    """ROUGE-2 (bigram overlap), identical to Google's rouge-score; best over references."""
-    return _rouge(2, sample, value, use_stemmer, tokenizer, score)
-
-
-def rouge_l(
-    sample: Sample,
-    *,
-    value: Any = None,
-    use_stemmer: bool = False,
-    tokenizer: str = "default",
-    score: str = "fmeasure",
-) -> MetricValue:
-    """ROUGE-L (longest common subsequence), identical to Google's rouge-score."""
-    return _rouge(None, sample, value, use_stemmer, tokenizer, score)
+rouge_1 = _rouge_metric(1, "ROUGE-1 (unigram overlap), identical to Google's rouge-score.")
+rouge_2 = _rouge_metric(2, "ROUGE-2 (bigram overlap), identical to Google's rouge-score.")
+rouge_l = _rouge_metric(None, "ROUGE-L (longest common subsequence), identical to rouge-score.")
 
 
 def bleu(
