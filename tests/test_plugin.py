@@ -367,3 +367,30 @@ def test_help_lists_one_option_group(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*LLM evaluation (pytest-mleval)*", "*--mleval-baseline=PATH*", "*mleval_report_dir*"]
     )
+
+
+def test_compare_to_pairs_two_suites_of_one_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        app="def weak(case):\n    return 'x'\n\ndef strong(case):\n    return case.input\n"
+    )
+    pytester.syspathinsert()
+    cases = "cases:\n" + "".join(
+        f"  - {{id: c{i}, input: q{i}, expected: q{i}}}\n" for i in range(25)
+    )
+    pytester.makefile(
+        ".eval.yaml", a="suite: a\ntarget: python:app:weak\nmetrics: [exact]\n" + cases
+    )
+    pytester.makefile(
+        ".eval.yaml",
+        b="suite: b\ntarget: python:app:strong\nmetrics: [exact]\ncompare_to: a\n" + cases,
+    )
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["*b vs a (paired by case):*", "*exact*improved*"])
+    data = results(pytester)
+    (variant,) = data["variants"]
+    assert (variant["baseline_suite"], variant["candidate_suite"]) == ("a", "b")
+    exact = next(m for m in variant["suites"][0]["metrics"] if m["metric"] == "exact")
+    assert exact["diff"] == 1.0 and exact["verdict"] == "improved" and "McNemar" in exact["test"]
+    assert "### b vs a" in (pytester.path / "reports" / "mleval-summary.md").read_text()
+    html = (pytester.path / "reports" / "mleval-report.html").read_text()
+    assert 'id="variants"' in html and "b against a, paired by case" in html

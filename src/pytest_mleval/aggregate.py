@@ -26,13 +26,17 @@ def per_case(
     missing: set[str] = set()
     for c in cases:
         clusters.setdefault(c.case_id, c.cluster)
+        ms = None
         if metric is None:
             value: float | None = 1.0 if c.passed else 0.0
         else:
             ms = c.scores.get(metric)
             value = None if ms is None else ms.score
         if value is None:
-            missing.add(c.case_id)
+            # Only a case that errored, or whose metric errored or was skipped, is "missing";
+            # a metric the case never asked for is simply not about that case.
+            if c.error is not None or ms is not None:
+                missing.add(c.case_id)
             continue
         sums.setdefault(c.case_id, []).append(float(value))
     keys = list(sums)
@@ -120,7 +124,7 @@ def aggregate_suite(
             lo, hi = max(0.0, lo), min(1.0, hi)
             notes.append("interval clipped to [0, 1]")
         if missing:
-            notes.append(f"{missing} case(s) without a score (errors) left out")
+            notes.append(f"{missing} case(s) without a score (errored or skipped) left out")
         if repeats > 1:
             notes.append(f"{repeats} repeats averaged per case")
         out.append(

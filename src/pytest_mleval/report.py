@@ -157,6 +157,15 @@ def render_report(
         "gates": run.gates,
         "suites": suite_tables(run, trends or {}),
         "comparison": comparison_view(run.comparison),
+        "variants": [
+            {
+                **view,
+                "baseline_suite": v.get("baseline_suite"),
+                "candidate_suite": v.get("candidate_suite"),
+            }
+            for v in run.variants
+            if (view := comparison_view(v)) is not None
+        ],
         "histograms": histograms(run, baseline),
         "deltas": delta_charts(run, baseline) if baseline is not None else [],
         "has_baseline": baseline is not None,
