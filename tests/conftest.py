@@ -25,3 +25,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # stay, hiding every entry point (our plugin included) from later runs: import it first.
 with contextlib.suppress(ImportError):
     import importlib_metadata  # noqa: F401
+
+# The metric registry lives in pytest_mleval.metrics and the built-ins register into it when
+# builtin_metrics is first imported; loading both here keeps one registry for every run.
+import pytest_mleval.metrics  # noqa: F401

@@ -66,12 +66,15 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if args.suite:
         suites = [args.suite]
     metric = None if args.metric == "pass_rate" else args.metric
+    shown = 0
     for suite in suites:
         cases = [c for c in run.cases if c.suite == suite]
         _, values, _, _ = per_case(cases, metric)
         if not values:
-            print(f"{suite}: no scores for {args.metric!r}")
+            if args.suite:
+                print(f"{suite}: no scores for {args.metric!r}")
             continue
+        shown += 1
         arr = np.asarray(values, dtype=float)
         sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
         # One run gives the spread of scores, not of paired differences: for two runs with
@@ -96,6 +99,12 @@ def _cmd_power(args: argparse.Namespace) -> int:
             )
             verdict = "enough" if need <= n else f"{need - n} more needed"
             print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+    if not shown:
+        print(
+            f"mleval power: no suite in {args.baseline} has scores for {args.metric!r}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
