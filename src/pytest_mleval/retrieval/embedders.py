@@ -225,7 +225,14 @@ class SentenceTransformerEmbedder:
         self.model_path = model_path or default_model_path()
         self.batch_size = batch_size
         self.truncate_dim = truncate_dim
-        base = DEFAULT_MODEL_NAME if model_path is None else Path(self.model_path).name
+        if model_path is None:
+            base = DEFAULT_MODEL_NAME
+        else:
+            # The folder name alone is not unique: two local models named alike would share
+            # cached vectors, so the resolved path's digest goes into the name too.
+            resolved = str(Path(self.model_path).resolve())
+            digest = hashlib.sha256(resolved.encode("utf-8")).hexdigest()[:8]
+            base = f"{Path(self.model_path).name}-{digest}"
         self.name = f"st:{base}" + (f"@{truncate_dim}" if truncate_dim else "")
         self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.texts_embedded = 0
