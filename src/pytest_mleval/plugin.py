@@ -86,6 +86,14 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
         "drops smaller than this never fail the regression gate (default: 0).",
     ),
     ("no-report", None, bool, False, "write no results, report or summary files."),
+    (
+        "litellm-inline",
+        None,
+        bool,
+        False,
+        "run litellm in the pytest process, not in a worker process (for a conftest that "
+        "customises litellm: callbacks, custom providers).",
+    ),
 ]
 
 

@@ -103,6 +103,7 @@ class MlevalSession:
                 max_retries=int(self.options["max-retries"]),
                 retry_delay=float(self.options["retry-delay"]),
                 timeout=float(self.options["timeout"]),
+                litellm_worker=not self.options["litellm-inline"],
             )
         return self._engine
 
@@ -144,6 +145,25 @@ class MlevalSession:
     def register_suite(self, suite: Suite) -> None:
         """Remember a collected suite (for gates and metadata)."""
         self.suites.setdefault(suite.name, suite)
+        if self._needs_litellm(suite):
+            from .inference.worker import start_litellm_worker
+
+            # litellm takes seconds to import: its worker process starts now, so the import
+            # overlaps the rest of collection instead of delaying the first call.
+            start_litellm_worker()
+
+    def _needs_litellm(self, suite: Suite) -> bool:
+        if (
+            self.options["litellm-inline"]
+            or self.options["cache"] == "replay"  # replayed answers never need litellm
+            or self.config.option.collectonly
+        ):
+            return False
+        models = [self.options["judge-model"] or suite.spec.judge_model]
+        target = suite.spec.target or ""
+        if target.startswith("model:"):
+            models.append(self.options["model"] or target[len("model:") :])
+        return any(m and not m.startswith("hf:") for m in models)
 
     def _context(self, item: EvalItem) -> TargetContext:
         from .targets import TargetContext

@@ -246,6 +246,13 @@ class LiteLLMProvider:
         """Import litellm (seconds; the engine runs this once, in a worker thread)."""
         import_litellm()
 
+    def supports_response_schema(self, model: str) -> bool:
+        """Whether litellm's model map says ``model`` takes a JSON schema."""
+        try:
+            return bool(import_litellm().supports_response_schema(model=model))
+        except Exception:  # unknown models raise: they do not support it
+            return False
+
     async def acomplete(self, req: ChatRequest) -> ChatResponse:
         """One ``litellm.acompletion`` attempt (litellm's own retries off)."""
         litellm = import_litellm()
@@ -327,9 +334,14 @@ class LiteLLMProvider:
 
 
 class AutoProvider:
-    """Routes ``hf:PATH`` ids to a local Hugging Face model and everything else to litellm."""
+    """Routes ``hf:PATH`` ids to a local Hugging Face model and everything else to litellm.
 
-    def __init__(self, litellm_provider: LiteLLMProvider | None = None) -> None:
+    Args:
+        litellm_provider: the litellm backend: :class:`LiteLLMProvider` (in this process, the
+            default) or :class:`~.worker.LiteLLMWorkerProvider` (in a worker process).
+    """
+
+    def __init__(self, litellm_provider: Any = None) -> None:
         self.litellm = litellm_provider or LiteLLMProvider()
         self._local: dict[str, Any] = {}
 
@@ -345,6 +357,12 @@ class AutoProvider:
     def prepare(self, model: str) -> None:
         """Import litellm or load the local model before the first timed call."""
         self._route(model).prepare(model)
+
+    def supports_response_schema(self, model: str) -> bool:
+        """Whether ``model`` takes a JSON schema as ``response_format`` (local models: no)."""
+        if model.startswith("hf:"):
+            return False
+        return bool(self.litellm.supports_response_schema(model))
 
     async def acomplete(self, req: ChatRequest) -> ChatResponse:
         """Answer through the backend for ``req.model``."""

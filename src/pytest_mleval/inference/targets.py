@@ -53,12 +53,26 @@ def build_engine(
     max_retries: int = 4,
     retry_delay: float = 0.5,
     timeout: float | None = 120.0,
+    litellm_worker: bool = True,
 ) -> InferenceEngine:
-    """The run's engine: one per process (each xdist worker has its own, sharing the cache file)."""
+    """The run's engine: one per process (each xdist worker has its own, sharing the cache file).
+
+    With ``litellm_worker`` (the default) litellm runs in a worker process
+    (:mod:`~.worker`): its import and per-call CPU stay off pytest's interpreter lock.
+    ``False`` runs it in this process, where a conftest's litellm settings (callbacks,
+    custom providers) apply.
+    """
     if cache_mode not in ("rw", "ro", "off", "replay"):
         raise ConfigError(f"--mleval-cache must be rw, ro, off or replay, got {cache_mode!r}")
     cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
+    provider = None
+    if litellm_worker:
+        from .providers import AutoProvider
+        from .worker import LiteLLMWorkerProvider
+
+        provider = AutoProvider(LiteLLMWorkerProvider())
     return InferenceEngine(
+        provider,
         cache=cache,
         concurrency=concurrency,
         rate_limits=rate_limits,
@@ -222,7 +236,7 @@ class EngineJudge:
         """
         # One verdict is asked deterministically; K samples need real sampling.
         params: dict[str, Any] = {"temperature": 0.0 if seed is None else 0.7}
-        if json_schema is not None and _supports_schema(self.model):
+        if json_schema is not None and _supports_schema(self.engine, self.model):
             params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "verdict", "schema": json_schema},
@@ -237,10 +251,13 @@ class EngineJudge:
         return self.engine.complete(req).text
 
 
-def _supports_schema(model: str) -> bool:
-    from .providers import import_litellm
-
+def _supports_schema(engine: InferenceEngine, model: str) -> bool:
+    # Asked of the engine's provider: with litellm in a worker process, the pytest process
+    # never imports litellm for this.
+    check = getattr(engine.provider, "supports_response_schema", None)
+    if check is None:
+        return False
     try:
-        return bool(import_litellm().supports_response_schema(model=model))
+        return bool(check(model))
     except Exception:
         return False

@@ -19,13 +19,16 @@ semantic model). Only the loopback interface is used and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import re
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -445,14 +448,38 @@ def _error(web: Any, status: int, message: str, code: str) -> Any:
     return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
 
 
-@contextmanager
-def loopback_only() -> Iterator[list[str]]:
-    """Refuse every socket connection and name lookup that is not loopback, in this process.
+LOOPBACK_ENV = "MLEVAL_LOOPBACK_ONLY"
+_CHILD_LOG: str | None = None
 
-    Yields the list of refused destinations (empty when nothing tried to leave the machine).
-    A refused attempt raises ``OSError`` in the caller, so the code under test fails loudly.
+
+def _child_log() -> str:
+    # One file per process: a litellm worker started under one guard keeps reporting to it.
+    global _CHILD_LOG
+    if _CHILD_LOG is None:
+        fd, _CHILD_LOG = tempfile.mkstemp(prefix="mleval-loopback-", suffix=".log")
+        os.close(fd)
+        atexit.register(lambda p=_CHILD_LOG: os.path.exists(p) and os.remove(p))
+    return _CHILD_LOG
+
+
+@contextmanager
+def loopback_only(on_refused: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """Refuse every socket connection and name lookup that is not loopback, in this process
+    and in the litellm worker processes (:mod:`~.worker`) started while it is active.
+
+    Yields the list of refused destinations (empty when nothing tried to leave the machine),
+    the workers' included once the block ends. A refused attempt raises ``OSError`` in the
+    caller, so the code under test fails loudly.
+
+    Args:
+        on_refused: also called with each refused destination (the workers report this way).
     """
     refused: list[str] = []
+    # Nested guards (and a worker's own guard) share the file the outermost one chose.
+    log = os.environ.get(LOOPBACK_ENV) or _child_log()
+    start = os.path.getsize(log) if os.path.exists(log) else 0
+    previous_env = os.environ.get(LOOPBACK_ENV)
+    os.environ[LOOPBACK_ENV] = log
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
@@ -463,22 +490,27 @@ def loopback_only() -> Iterator[list[str]]:
             return host in _LOOPBACK_NAMES or host.startswith("127.")
         return isinstance(address, (str, bytes))  # AF_UNIX paths stay on this machine
 
+    def refuse(what: str) -> None:
+        refused.append(what)
+        if on_refused is not None:
+            on_refused(what)
+
     def connect(self: socket.socket, address: Any) -> None:
         if not allowed(address):
-            refused.append(repr(address))
+            refuse(repr(address))
             raise OSError(f"loopback_only: refused connection to {address!r}")
         real_connect(self, address)
 
     def connect_ex(self: socket.socket, address: Any) -> int:
         if not allowed(address):
-            refused.append(repr(address))
+            refuse(repr(address))
             raise OSError(f"loopback_only: refused connection to {address!r}")
         return real_connect_ex(self, address)
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name is not None and not allowed((name,)):
-            refused.append(f"dns:{name}")
+            refuse(f"dns:{name}")
             raise OSError(f"loopback_only: refused name lookup of {name!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
@@ -491,6 +523,13 @@ def loopback_only() -> Iterator[list[str]]:
         socket.socket.connect = real_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = real_getaddrinfo
+        if previous_env is None:
+            os.environ.pop(LOOPBACK_ENV, None)
+        else:
+            os.environ[LOOPBACK_ENV] = previous_env
+        with contextlib.suppress(OSError), open(log, encoding="utf-8") as fh:
+            fh.seek(start)
+            refused.extend(f"worker: {line.strip()}" for line in fh if line.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
