@@ -194,3 +194,47 @@ def test_xdist_workers_generate_only_their_own_cases(pytester: pytest.Pytester) 
         result.assert_outcomes(passed=16)
         assert srv.count == 16  # no case generated twice across the two workers
         assert len(results(pytester)["cases"]) == 16
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["worker", "inline"])
+def test_litellm_runs_in_a_worker_process_unless_inline(
+    pytester: pytest.Pytester, inline: bool
+) -> None:
+    # A fresh interpreter: this test process has litellm loaded already.
+    pytester.makeconftest(
+        """
+import sys
+def pytest_sessionfinish(session):
+    print("LITELLM_IN_PYTEST", "litellm" in sys.modules)
+"""
+    )
+    with OpenAITestServer(rules=[Rule(reply=reply)], latency_s=0.05) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=6))
+        args = fast("--mleval-cache", "off", "-s")
+        result = pytester.runpytest_subprocess(
+            *args, *(["--mleval-litellm-inline"] if inline else [])
+        )
+        result.assert_outcomes(passed=6)
+        assert srv.count == 6
+    result.stdout.fnmatch_lines([f"*LITELLM_IN_PYTEST {inline}*"])
+    assert all(c["usage"]["total_tokens"] > 0 for c in results(pytester)["cases"])
+
+
+def test_replayed_run_starts_no_litellm_worker(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+import sys
+def pytest_sessionfinish(session):
+    worker = sys.modules.get("pytest_mleval.inference.worker")
+    print("WORKER_STARTS", worker._WORKER.starts if worker and worker._WORKER else 0)
+"""
+    )
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=4))
+        first = pytester.runpytest_subprocess(*fast("-s"))
+        first.assert_outcomes(passed=4)
+        first.stdout.fnmatch_lines(["*WORKER_STARTS 1*"])
+        replay = pytester.runpytest_subprocess(*fast("-s", "--mleval-cache", "replay"))
+        replay.assert_outcomes(passed=4)
+        replay.stdout.fnmatch_lines(["*WORKER_STARTS 0*"])
+        assert srv.count == 4

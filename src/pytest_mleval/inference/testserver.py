@@ -458,8 +458,13 @@ def _child_log() -> str:
     if _CHILD_LOG is None:
         fd, _CHILD_LOG = tempfile.mkstemp(prefix="mleval-loopback-", suffix=".log")
         os.close(fd)
-        atexit.register(lambda p=_CHILD_LOG: os.path.exists(p) and os.remove(p))
+        atexit.register(_remove_quietly, _CHILD_LOG)
     return _CHILD_LOG
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -128,11 +129,16 @@ class LiteLLMWorker:
     All pipe I/O happens on the shared inference loop (:func:`~.engine.shared_loop`). A child
     that exits is started again by the next call; calls in flight when it died fail with a
     retryable :class:`~pytest_mleval.errors.ProviderError`.
+
+    Args:
+        env: environment variables for the child on top of this process's environment (read
+            when the child starts).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
         from .engine import shared_loop
 
+        self.env = dict(env or {})
         self._loop = shared_loop()
         self._proc: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -196,7 +202,7 @@ class LiteLLMWorker:
         await asyncio.shield(self._ensure_started())
 
     async def _spawn(self, ready: asyncio.Future[None]) -> None:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         # Must precede litellm's import in the child: otherwise it fetches its cost map.
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         env.setdefault("LITELLM_TELEMETRY", "False")
@@ -238,7 +244,9 @@ class LiteLLMWorker:
                 self._stderr_tail.append(line)
                 logger.debug("litellm worker: %s", line)
 
-    async def _read_stdout(self, proc: asyncio.subprocess.Process, ready: asyncio.Future[None]) -> None:
+    async def _read_stdout(
+        self, proc: asyncio.subprocess.Process, ready: asyncio.Future[None]
+    ) -> None:
         assert proc.stdout is not None
         try:
             async for raw in proc.stdout:
@@ -373,7 +381,9 @@ class LiteLLMWorkerProvider:
         try:
             return _response_from_payload(data)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ProviderError(f"model {req.model!r}: malformed reply from the worker: {exc}")
+            raise ProviderError(
+                f"model {req.model!r}: malformed reply from the worker: {exc}"
+            ) from None
 
     async def aembed(
         self,
@@ -429,11 +439,16 @@ async def _handle(provider: Any, litellm: Any, msg: Mapping[str, Any], send: Any
                 ok = False
             send({"id": ident, "ok": ok})
         else:
-            send({"id": ident, "error": {"type": "InferenceError", "message": f"unknown op {op!r}"}})
+            error = {"type": "InferenceError", "message": f"unknown op {op!r}"}
+            send({"id": ident, "error": error})
     except asyncio.CancelledError:
         raise
     except BaseException as exc:
         send({"id": ident, "error": _error_payload(exc)})
+
+
+def _forget(tasks: dict[Any, asyncio.Task[None]], ident: Any, _task: object) -> None:
+    tasks.pop(ident, None)
 
 
 async def _serve(out: TextIO) -> None:
@@ -450,6 +465,12 @@ async def _serve(out: TextIO) -> None:
         send({"op": "ready", "error": _error_payload(exc)})
         return
     send({"op": "ready", "import_seconds": time.perf_counter() - start})
+    if os.environ.get("LITELLM_LOG", "").upper() == "DEBUG":
+        # litellm's handler alone does not lower its loggers' level; its debug switch does.
+        # The parent scrubs keys from every line and logs them at DEBUG.
+        debug_on = getattr(litellm, "turn_on_debug", None)
+        if callable(debug_on):
+            debug_on()
     provider = LiteLLMProvider()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_LINE_LIMIT)
@@ -468,7 +489,7 @@ async def _serve(out: TextIO) -> None:
             continue
         task = loop.create_task(_handle(provider, litellm, msg, send))
         tasks[ident] = task
-        task.add_done_callback(lambda _t, i=ident: tasks.pop(i, None))
+        task.add_done_callback(functools.partial(_forget, tasks, ident))
     # The parent closed the pipe (or exited): abandon what is in flight and leave.
     for task in list(tasks.values()):
         task.cancel()
@@ -492,6 +513,9 @@ def main() -> None:
     # Replies get a private copy of stdout; anything else printing there lands on stderr.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
+    # litellm logs some levels to stdout; line by line, so the parent sees them as they come.
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     log = os.environ.get("MLEVAL_LOOPBACK_ONLY")
     if log:
