@@ -128,6 +128,22 @@ def test_a_killed_worker_is_restarted_and_its_calls_retried() -> None:
         w.close()
 
 
+def test_a_call_after_the_idle_worker_died_starts_a_new_one() -> None:
+    with loopback_only():
+        w = LiteLLMWorker()
+        w.wait_ready(120)
+    try:
+        with OpenAITestServer() as srv, engine(w, timeout=60) as eng:
+            assert eng.complete(ask(srv, "one")).text == "one"
+            assert w.pid is not None
+            os.kill(w.pid, signal.SIGKILL)
+            # No hang and no error: the dead worker is noticed and replaced.
+            assert eng.complete(ask(srv, "two")).text == "two"
+        assert w.starts == 2
+    finally:
+        w.close()
+
+
 def test_missing_litellm_is_a_clear_error_and_no_restart_loop(tmp_path: Path) -> None:
     fake = tmp_path / "shadow"
     fake.mkdir()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import importlib
 import platform
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +58,7 @@ class MlevalSession:
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
         self._prefetched: set[str] = set()
+        self._warm_thread: threading.Thread | None = None
         self.baseline: RunResults | None = None
         if self.options["baseline"]:
             # Workers read it too: pairwise judges need the baseline's outputs.
@@ -280,6 +284,31 @@ class MlevalSession:
             prefetch = getattr(target, "prefetch", None)
             if callable(prefetch):
                 prefetch([i.eval_case for i in group])
+                self._warm_finish()
+
+    def _warm_finish(self) -> None:
+        """Import what the end of the run needs (statistics, scipy, the report) on a thread
+        now, while items wait for model calls, instead of after the last item."""
+        if self.is_worker or self._warm_thread is not None:
+            return
+        modules = [
+            "pytest_mleval.aggregate",
+            "pytest_mleval.stats",
+            "scipy.special",
+            "pytest_mleval.compare",
+            "pytest_mleval.summary",
+        ]
+        if not self.options["no-report"]:
+            modules += ["pytest_mleval.report", "pytest_mleval.history"]
+
+        def load() -> None:
+            for name in modules:
+                # A module that fails here fails again where it is needed, and says so there.
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+
+        self._warm_thread = threading.Thread(target=load, name="mleval-warm", daemon=True)
+        self._warm_thread.start()
 
     # ------------------------------------------------------------------ gathering results
 
@@ -308,6 +337,10 @@ class MlevalSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._warm_thread is not None:
+            # Its imports finish inside the session (in-process pytester runs unload
+            # modules imported during a run once it ends).
+            self._warm_thread.join()
         if self._engine is not None:
             # -x, --maxfail or an error stopped the run: calls nobody waits for are dropped.
             self._engine.cancel_pending()

@@ -24,6 +24,7 @@ import collections
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import itertools
 import json
 import logging
@@ -266,9 +267,12 @@ class LiteLLMWorker:
                     fut.set_result(msg.get("ok"))
         except (OSError, ValueError) as exc:  # a broken pipe or an over-long line
             self._stderr_tail.append(f"reading the worker's replies failed: {exc}")
-        code = await proc.wait()
+        # No call may start on this process any more: the next one starts a new worker.
         if self._proc is proc:
             self._proc = None
+        if proc.returncode is None and proc.stdin is not None:
+            proc.stdin.close()
+        code = await proc.wait()
         tail = "; ".join(list(self._stderr_tail)[-3:])
         error = ProviderError(
             f"the litellm worker process exited (code {code})" + (f": {tail}" if tail else "")
@@ -295,7 +299,8 @@ class LiteLLMWorker:
         """Send one request to the child and wait for its answer (cancellation reaches it)."""
         await self.ready()
         proc = self._proc
-        if proc is None or proc.stdin is None or proc.returncode is not None:
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            # It died after starting: retryable, and the retry starts a new worker.
             raise ProviderError("the litellm worker process is not running")
         ident = next(self._ids)
         fut: asyncio.Future[Any] = self._loop.create_future()
@@ -305,7 +310,7 @@ class LiteLLMWorker:
             return await fut
         except asyncio.CancelledError:
             # The caller gave up (timeout, -x, Ctrl-C): the child abandons the call too.
-            if proc.returncode is None and not proc.stdin.is_closing():
+            if self._proc is proc and not proc.stdin.is_closing():
                 with contextlib.suppress(Exception):
                     await self._send(proc, {"op": "cancel", "id": ident})
             raise
@@ -459,11 +464,19 @@ async def _serve(out: TextIO) -> None:
         out.flush()
 
     start = time.perf_counter()
+    # litellm's import builds hundreds of thousands of long-lived objects (pydantic models,
+    # the cost map): collecting garbage meanwhile costs about a quarter of the import, and
+    # afterwards every full collection would walk them again. So: no collection during the
+    # import, then everything imported is frozen out of the collector's sight.
+    gc.disable()
     try:
         litellm = import_litellm()
     except Exception as exc:
         send({"op": "ready", "error": _error_payload(exc)})
         return
+    finally:
+        gc.freeze()
+        gc.enable()
     send({"op": "ready", "import_seconds": time.perf_counter() - start})
     if os.environ.get("LITELLM_LOG", "").upper() == "DEBUG":
         # litellm's handler alone does not lower its loggers' level; its debug switch does.
