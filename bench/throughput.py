@@ -32,12 +32,14 @@ from dataclasses import dataclass
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from pytest_mleval.inference import (
+    AutoProvider,
     ChatRequest,
     FakeProvider,
     InferenceEngine,
     RetryPolicy,
     shared_loop,
 )
+from pytest_mleval.inference.worker import LiteLLMWorker, LiteLLMWorkerProvider
 
 
 @dataclass
@@ -167,6 +169,23 @@ def where_time_goes(stats: pstats.Stats) -> dict[str, float]:
     return {k: v / total for k, v in sorted(buckets.items(), key=lambda kv: -kv[1])}
 
 
+def warm2(srv: BenchServer) -> list[ChatRequest]:
+    """Warm-up requests for a second engine (distinct texts: no cache or dedup hits)."""
+    return [
+        ChatRequest.from_prompt("openai/test-model", f"v{i}", api_base=srv.base_url)
+        for i in range(50)
+    ]
+
+
+def _child_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) a child process has used so far (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=600)
@@ -199,6 +218,27 @@ def main(argv: list[str] | None = None) -> int:
         ]
         _, _, prof = bench_engine(engine, prof_reqs, profile=True)
         engine.close()
+
+        # litellm in its worker process (what the plugin uses): parent and child CPU apart.
+        worker = LiteLLMWorker()
+        wengine = InferenceEngine(
+            AutoProvider(LiteLLMWorkerProvider(api_key="sk-bench", worker=worker)),
+            concurrency=c,
+            retry=no_retry,
+        )
+        wengine.warmup(["openai/test-model"]).result()
+        bench_engine(wengine, warm2(srv))
+        child_before = _child_cpu(worker.pid)
+        w_wall, w_cpu, _ = bench_engine(
+            wengine,
+            [
+                ChatRequest.from_prompt("openai/test-model", f"k{i}", api_base=srv.base_url)
+                for i in range(n)
+            ],
+        )
+        w_child = _child_cpu(worker.pid) - child_before
+        wengine.close()
+        worker.close()
         server_count = srv.stats()["count"]
 
     fake_engine = InferenceEngine(FakeProvider(), concurrency=c, retry=no_retry)
@@ -218,9 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         f"  engine + litellm            {eng_rps:8.0f} req/s   CPU {1000 * eng_cpu / n:6.2f} ms/call"
     )
     print(
+        f"  engine + litellm worker     {n / w_wall:8.0f} req/s   CPU {1000 * w_cpu / n:6.2f} ms/call"
+        f" here + {1000 * w_child / n:.2f} ms/call in the worker"
+    )
+    print(
         f"  engine + fake provider      {fake_rps:8.0f} req/s   CPU {1000 * fake_cpu / n:6.2f} ms/call"
     )
     print(f"  ratio engine+litellm / raw  {eng_rps / raw_rps:8.3f}")
+    print(f"  ratio engine+worker / raw   {n / w_wall / raw_rps:8.3f}")
     print(
         f"  litellm import              {import_s:8.2f} s (paid once per process; warmup() took {warm_s:.2f} s)"
     )
