@@ -23,6 +23,7 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import gc
 import itertools
@@ -38,7 +39,7 @@ from typing import Any, TextIO
 
 from .. import errors
 from ..errors import InferenceError, MlevalError, ProviderError, RateLimitError
-from .types import ChatRequest, ChatResponse, Usage
+from .types import ChatRequest, ChatResponse
 
 __all__ = ["LiteLLMWorker", "LiteLLMWorkerProvider", "litellm_worker", "start_litellm_worker"]
 
@@ -78,22 +79,10 @@ def _request_payload(req: ChatRequest) -> dict[str, Any]:
     }
 
 
-def _response_payload(resp: ChatResponse) -> dict[str, Any]:
-    return {**resp.to_cache(), "latency_ms": resp.latency_ms}
-
-
 def _response_from_payload(data: Mapping[str, Any]) -> ChatResponse:
-    usage = data.get("usage") or {}
-    return ChatResponse(
-        text=str(data["text"]),
-        model=str(data["model"]),
-        usage=Usage(**{k: int(usage.get(k, 0)) for k in Usage.__dataclass_fields__}),
-        cost_usd=float(data.get("cost_usd") or 0.0),
-        cost_note=data.get("cost_note"),
-        latency_ms=float(data.get("latency_ms") or 0.0),
-        finish_reason=data.get("finish_reason"),
-        tool_calls=tuple(data.get("tool_calls") or ()),
-    )
+    # The worker sends what the cache keeps (the answer, usage, cost, latency): the same
+    # reader, minus the cache-hit marks.
+    return dataclasses.replace(ChatResponse.from_cache(data), cached=False, attempts=1)
 
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
@@ -431,7 +420,7 @@ async def _handle(provider: Any, litellm: Any, msg: Mapping[str, Any], send: Any
     try:
         if op == "complete":
             resp = await provider.acomplete(ChatRequest(**msg["req"]))
-            send({"id": ident, "ok": _response_payload(resp)})
+            send({"id": ident, "ok": resp.to_cache()})
         elif op == "embed":
             vectors = await provider.aembed(
                 msg["model"], msg["texts"], api_base=msg.get("api_base"), api_key=msg.get("api_key")
