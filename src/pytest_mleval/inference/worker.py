@@ -132,7 +132,8 @@ class LiteLLMWorker:
         self._loop = shared_loop()
         self._proc: asyncio.subprocess.Process | None = None
         self._ready: asyncio.Future[None] | None = None
-        self._pending: dict[int, asyncio.Future[Any]] = {}
+        # Call id -> (the process it went to, its future): a dying process fails only its own.
+        self._pending: dict[int, tuple[asyncio.subprocess.Process, asyncio.Future[Any]]] = {}
         self._ids = itertools.count(1)
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         self._atexit = False
@@ -244,16 +245,19 @@ class LiteLLMWorker:
                     msg = json.loads(raw)
                 except ValueError:
                     continue  # not ours: the child sends only JSON lines on this pipe
+                if not isinstance(msg, dict):
+                    continue
                 if msg.get("op") == "ready":
                     self._on_ready(msg, ready)
                     continue
-                fut = self._pending.pop(int(msg.get("id", 0)), None)
-                if fut is None or fut.done():
+                ident = msg.get("id")
+                entry = self._pending.pop(ident, None) if isinstance(ident, int) else None
+                if entry is None or entry[1].done():
                     continue  # cancelled by the caller meanwhile
-                if "error" in msg:
-                    fut.set_exception(_error_from_payload(msg["error"]))
+                if isinstance(msg.get("error"), dict):
+                    entry[1].set_exception(_error_from_payload(msg["error"]))
                 else:
-                    fut.set_result(msg.get("ok"))
+                    entry[1].set_result(msg.get("ok"))
         except (OSError, ValueError) as exc:  # a broken pipe or an over-long line
             self._stderr_tail.append(f"reading the worker's replies failed: {exc}")
         # No call may start on this process any more: the next one starts a new worker.
@@ -268,10 +272,11 @@ class LiteLLMWorker:
         )
         if not ready.done():
             ready.set_exception(error)
-        pending, self._pending = self._pending, {}
-        for fut in pending.values():
-            if not fut.done():
-                fut.set_exception(error)
+        for ident, (owner, fut) in list(self._pending.items()):
+            if owner is proc:
+                del self._pending[ident]
+                if not fut.done():
+                    fut.set_exception(error)
 
     def _on_ready(self, msg: Mapping[str, Any], ready: asyncio.Future[None]) -> None:
         if ready.done():
@@ -293,7 +298,7 @@ class LiteLLMWorker:
             raise ProviderError("the litellm worker process is not running")
         ident = next(self._ids)
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._pending[ident] = fut
+        self._pending[ident] = (proc, fut)
         try:
             await self._send(proc, {"op": op, "id": ident, **payload})
             return await fut
