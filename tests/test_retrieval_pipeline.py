@@ -156,6 +156,28 @@ def test_hnsw_index_persists_and_corrupt_graph_is_rebuilt(tmp_path: Path) -> Non
     assert third.retrieve("html report for pull requests")[0].id == "report.html"
 
 
+@pytest.mark.parametrize(("setting", "threads"), [("", 1), (", hnsw_threads: null", -1)])
+def test_hnsw_build_threads_follow_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, threads: int
+) -> None:
+    from pytest_mleval.retrieval import dense
+
+    seen: list[int] = []
+    real_add = dense.HNSWIndex.add
+
+    def add(self: dense.HNSWIndex, *args: object, num_threads: int = -1, **kw: object) -> None:
+        seen.append(num_threads)
+        real_add(self, *args, num_threads=num_threads, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dense.HNSWIndex, "add", add)
+    write_corpus(tmp_path)
+    config = write_config(tmp_path, HYBRID.replace("k: 3}", f"k: 3, index: hnsw{setting}}}"))
+    pipeline = RagPipeline.from_yaml(config, embedder=CountingEmbedder())
+    pipeline.ingest()
+    assert seen == [threads]  # one thread by default: the same graph on every run
+    assert pipeline.retrieve("html report for pull requests")[0].id == "report.html"
+
+
 def test_empty_corpus_returns_nothing_with_a_warning(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "empty.md").write_text("")

@@ -59,6 +59,9 @@ class RetrieverConfig(BaseModel):
     ``k`` results are ``k`` distinct documents, which is what document-level retrieval
     metrics measure); ``None`` lifts the limit. ``index`` picks the dense index: ``exact``
     (numpy), ``hnsw``, or ``auto`` (HNSW from ``hnsw_threshold`` chunks on).
+    ``hnsw_threads`` builds the HNSW graph with that many threads: 1 (the default) builds the
+    same graph on every run and machine, so results do not move between a run and its
+    baseline for that reason; ``null`` uses every core (faster, slightly different graphs).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +76,7 @@ class RetrieverConfig(BaseModel):
     max_per_document: int | None = Field(default=1, ge=1)
     index: Literal["auto", "exact", "hnsw"] = "auto"
     hnsw_threshold: int = Field(default=20_000, ge=1)
+    hnsw_threads: int | None = Field(default=1, ge=1)
     expansion: Literal["none", "hyde", "multi_query"] = "none"
 
 

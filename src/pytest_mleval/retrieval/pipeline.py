@@ -318,8 +318,9 @@ class RagPipeline:
             exact = ExactIndex(dim)
             exact.add(self.chunk_ids, vectors, metas)
             return exact
+        # A graph built with other threads differs: it is not the index asked for.
         signature = hashlib.sha256(
-            json.dumps([self.embedder.name, self.chunk_ids, texts]).encode()
+            json.dumps([self.embedder.name, self.chunk_ids, texts, rcfg.hnsw_threads]).encode()
         ).hexdigest()
         folder = self.config.index_dir / "hnsw" if self.config.index_dir else None
         stamp = folder / "signature" if folder is not None else None
@@ -329,7 +330,8 @@ class RagPipeline:
             except IndexCorruptError as exc:
                 warnings.warn(f"{exc}: rebuilding it", RetrievalWarning, stacklevel=3)
         index = HNSWIndex(dim, capacity=max(len(texts), 1))
-        index.add(self.chunk_ids, vectors, metas)
+        threads = rcfg.hnsw_threads if rcfg.hnsw_threads is not None else -1
+        index.add(self.chunk_ids, vectors, metas, num_threads=threads)
         if folder is not None:
             index.save(folder)
             (folder / "signature").write_text(signature, encoding="utf-8")
