@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pytest_mleval.cli import main
@@ -89,6 +90,31 @@ def test_cli_compare_and_power(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["power", "--baseline", str(b), "--metric", "m", "--effect", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "minimum detectable effect at n=80" in out and "cases needed to detect 0.05" in out
+
+
+def test_cli_power_uses_paired_proportions_for_pass_rates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mleval import stats
+
+    base, _ = noisy(80, 0.0, 7)
+    b = tmp_path / "b.json"
+    write_results(b, make_run(base))
+    passed = np.array([v >= 0.5 for v in base.values()], dtype=float)
+    args = ["power", "--baseline", str(b), "--metric", "pass_rate", "--correlation", "0.5"]
+    assert main([*args, "--effect", "0.1"]) == 0
+    out = capsys.readouterr().out
+    # Two runs with pass rate p and outcome correlation rho flip 2 p (1 - p)(1 - rho) cases.
+    discordant = 2 * passed.var(ddof=1) * (1 - 0.5)
+    need = stats.required_n_binary(0.1, discordant=discordant)
+    mde = stats.min_detectable_effect_binary(80, discordant=discordant)
+    assert "Connor 1987" in out and f"flipping between runs {discordant:.4f}" in out
+    assert f"cases needed to detect 0.1: {need} " in out
+    assert f"minimum detectable effect at n=80 (alpha=0.05, power=0.8): {mde:.4f}" in out
+    # A paired t on the same 0/1 values asks for more cases than the exact paired test.
+    assert need < stats.required_n(0.1, sd_diff=float(np.sqrt(discordant)))
+    assert main([*args, "--effect", "0.9"]) == 0
+    assert "needs more than" in capsys.readouterr().out
 
 
 def test_cli_rejects_bad_results_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -54,6 +54,43 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 1 if comparison.regressed else 0
 
 
+def _binary(arr: Any) -> bool:
+    """Pass/fail outcomes (every value 0 or 1): paired proportions, not paired means."""
+    return bool(((arr == 0.0) | (arr == 1.0)).all())
+
+
+def _binary_power(args: argparse.Namespace, n: int, sd_diff: float) -> None:
+    """Connor's (1987) paired-proportion formulas: the test the gate runs on pass/fail."""
+    from . import stats
+
+    # For 0/1 outcomes the variance of a paired difference is the share of cases that flip.
+    discordant = min(sd_diff * sd_diff, 1.0)
+    print(
+        f"  pass/fail outcomes: paired proportions (Connor 1987), expected share of cases "
+        f"flipping between runs {discordant:.4f}"
+    )
+    mde = stats.min_detectable_effect_binary(
+        n, discordant=discordant, alpha=args.alpha, power=args.power
+    )
+    print(
+        f"  minimum detectable effect at n={n} (alpha={args.alpha:g}, power={args.power:g}): "
+        f"{mde:.4f}"
+    )
+    if args.effect is None:
+        return
+    if abs(args.effect) > discordant:
+        print(
+            f"  cases needed to detect {args.effect:g}: a change that large needs more than "
+            f"{discordant:.4f} of the cases to flip; lower --correlation if runs differ more"
+        )
+        return
+    need = stats.required_n_binary(
+        args.effect, discordant=discordant, alpha=args.alpha, power=args.power
+    )
+    verdict = "enough" if need <= n else f"{need - n} more needed"
+    print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+
+
 def _cmd_power(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -87,6 +124,9 @@ def _cmd_power(args: argparse.Namespace) -> int:
             print(
                 "  every score is identical: any non-zero change is detectable; no estimate needed"
             )
+            continue
+        if _binary(arr):
+            _binary_power(args, n, sd_diff)
             continue
         mde = stats.min_detectable_effect(n, sd_diff=sd_diff, alpha=args.alpha, power=args.power)
         print(
