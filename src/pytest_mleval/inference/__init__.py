@@ -26,6 +26,7 @@ from .providers import (
     scrub,
 )
 from .types import ChatRequest, ChatResponse, ModelStats, Usage, cache_key, percentile
+from .worker import LiteLLMWorker, LiteLLMWorkerProvider, start_litellm_worker
 
 __all__ = [
     "DEFAULT_CACHE_PATH",
@@ -36,6 +37,8 @@ __all__ = [
     "FakeProvider",
     "InferenceEngine",
     "LiteLLMProvider",
+    "LiteLLMWorker",
+    "LiteLLMWorkerProvider",
     "ModelStats",
     "Provider",
     "RateLimiter",
@@ -52,4 +55,5 @@ __all__ = [
     "percentile",
     "scrub",
     "shared_loop",
+    "start_litellm_worker",
 ]
