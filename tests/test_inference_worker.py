@@ -179,3 +179,18 @@ def test_worker_log_lines_are_scrubbed(caplog: pytest.LogCaptureFixture, tmp_pat
     assert "litellm worker: calling with key sk-***" in caplog.text
     assert "Authorization" in caplog.text  # litellm's debug log reached the parent too
     assert SECRET not in caplog.text and SECRET[8:] not in caplog.text
+
+
+def test_closing_a_worker_that_is_still_importing_kills_it() -> None:
+    w = LiteLLMWorker()
+    w.start()
+    deadline = time.monotonic() + 30
+    while w.pid is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc = w._proc
+    assert proc is not None and w.import_seconds is None  # litellm's import is under way
+    # A run that needed no call must not wait seconds for an import nobody uses.
+    w.close()
+    assert proc.returncode == -signal.SIGKILL
+    with pytest.raises(InferenceError, match="closed"):
+        w.wait_ready(10)

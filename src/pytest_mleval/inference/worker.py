@@ -139,6 +139,7 @@ class LiteLLMWorker:
         self._atexit = False
         # litellm missing or failing to import: permanent, so no call restarts the child.
         self._fatal: MlevalError | None = None
+        self._closed = False
         self.import_seconds: float | None = None
         self.starts = 0
 
@@ -153,7 +154,9 @@ class LiteLLMWorker:
         asyncio.run_coroutine_threadsafe(self.ready(), self._loop).result(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the child: close its input, then kill it if it has not exited in time."""
+        """Stop the child for good: close its input and wait for it to leave (killed if it
+        is still importing litellm, or has not exited in time). Later calls fail."""
+        self._closed = True
         if self._loop.is_closed() or not self._loop.is_running():
             proc = self._proc
             if proc is not None and proc.returncode is None:
@@ -173,6 +176,10 @@ class LiteLLMWorker:
     # ------------------------------------------------------------------ loop side
 
     def _ensure_started(self) -> asyncio.Future[None]:
+        if self._closed:
+            closed: asyncio.Future[None] = self._loop.create_future()
+            closed.set_exception(ProviderError("the litellm worker is closed"))
+            return closed
         ready = self._ready
         if ready is not None and (self._fatal is not None or not ready.done()):
             return ready
@@ -222,6 +229,8 @@ class LiteLLMWorker:
             return
         self._proc = proc
         self.starts += 1
+        if self._closed:  # closed while it was being started
+            await self._stop(0)
         self._loop.create_task(self._read_stderr(proc))
         await self._read_stdout(proc, ready)
 
@@ -324,6 +333,10 @@ class LiteLLMWorker:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
+        if self._ready is None or not self._ready.done():
+            # Still importing litellm (a run that needed no call, e.g. every answer cached):
+            # it would read its closed input only after the import, seconds from now.
+            timeout = 0
         if proc.stdin is not None:
             with contextlib.suppress(Exception):
                 proc.stdin.close()
