@@ -36,6 +36,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .worker import LOOPBACK_ENV
+
 __all__ = [
     "Fault",
     "FaultKind",
@@ -448,7 +450,6 @@ def _error(web: Any, status: int, message: str, code: str) -> Any:
     return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
 
 
-LOOPBACK_ENV = "MLEVAL_LOOPBACK_ONLY"
 _CHILD_LOG: str | None = None
 
 

@@ -45,6 +45,8 @@ __all__ = ["LiteLLMWorker", "LiteLLMWorkerProvider", "litellm_worker", "start_li
 
 logger = logging.getLogger("pytest_mleval.inference")
 
+# Set by :func:`~.testserver.loopback_only` to the file where guarded workers report refusals.
+LOOPBACK_ENV = "MLEVAL_LOOPBACK_ONLY"
 # A reply carries one completion or a batch of embeddings: far above asyncio's 64 KiB default.
 _LINE_LIMIT = 256 * 1024 * 1024
 _WORKER: LiteLLMWorker | None = None
@@ -432,7 +434,7 @@ class LiteLLMWorkerProvider:
 # --------------------------------------------------------------------------- the child
 
 
-async def _handle(provider: Any, litellm: Any, msg: Mapping[str, Any], send: Any) -> None:
+async def _handle(provider: Any, msg: Mapping[str, Any], send: Any) -> None:
     ident = msg.get("id")
     op = msg.get("op")
     try:
@@ -445,11 +447,7 @@ async def _handle(provider: Any, litellm: Any, msg: Mapping[str, Any], send: Any
             )
             send({"id": ident, "ok": vectors})
         elif op == "supports_schema":
-            try:
-                ok = bool(litellm.supports_response_schema(model=msg["model"]))
-            except Exception:  # unknown models raise: they do not support it
-                ok = False
-            send({"id": ident, "ok": ok})
+            send({"id": ident, "ok": provider.supports_response_schema(msg["model"])})
         else:
             error = {"type": "InferenceError", "message": f"unknown op {op!r}"}
             send({"id": ident, "error": error})
@@ -507,7 +505,7 @@ async def _serve(out: TextIO) -> None:
             if task is not None:
                 task.cancel()
             continue
-        task = loop.create_task(_handle(provider, litellm, msg, send))
+        task = loop.create_task(_handle(provider, msg, send))
         tasks[ident] = task
         task.add_done_callback(functools.partial(_forget, tasks, ident))
     # The parent closed the pipe (or exited): abandon what is in flight and leave.
@@ -537,7 +535,7 @@ def main() -> None:
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    log = os.environ.get("MLEVAL_LOOPBACK_ONLY")
+    log = os.environ.get(LOOPBACK_ENV)
     if log:
         # Started under the test suite's network guard: this process is guarded too.
         from .testserver import loopback_only
