@@ -84,6 +84,24 @@ def test_cost_from_offline_cost_map(server: OpenAITestServer) -> None:
         assert eng.summary()["total"]["cost_usd"] == pytest.approx(resp.cost_usd)
 
 
+def test_unpriced_model_gets_a_zero_price_and_keeps_its_note(server: OpenAITestServer) -> None:
+    import litellm
+
+    from pytest_mleval.inference.providers import _register_zero_price
+
+    model = "openai/unpriced-model-for-this-test"
+    with engine() as eng:
+        replies = [eng.complete(ask(server, f"question {i}", model=model)) for i in range(3)]
+    for resp in replies:
+        assert resp.cost_usd == 0 and "not in litellm's cost map" in (resp.cost_note or "")
+    # litellm no longer searches its map (and guesses at similar models) on every call.
+    assert litellm.model_cost[model]["input_cost_per_token"] == 0
+    # A model litellm can price never gets the zero entry, whatever made a cost fail.
+    _register_zero_price(litellm, "openai/gpt-4o")
+    assert "openai/gpt-4o" not in litellm.model_cost
+    assert litellm.get_model_info("openai/gpt-4o")["input_cost_per_token"] > 0
+
+
 def test_cache_hit_replay_and_ro(server: OpenAITestServer, tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
     with engine(ResponseCache(path, "rw")) as eng:

@@ -238,3 +238,51 @@ def pytest_sessionfinish(session):
         replay.assert_outcomes(passed=4)
         replay.stdout.fnmatch_lines(["*WORKER_STARTS 0*"])
         assert srv.count == 4
+
+
+def test_litellm_worker_starts_when_an_eval_file_names_a_model_before_it_is_parsed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+import sys
+def pytest_sessionfinish(session):
+    worker = sys.modules.get("pytest_mleval.inference.worker")
+    print("WORKER_STARTS", worker._WORKER.starts if worker and worker._WORKER else 0)
+"""
+    )
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        # The case's unknown field fails validation: the suite is never registered, so only
+        # the glance at the file's text can have started the worker.
+        pytester.makefile(".eval.yaml", llm=suite(srv, n=2) + "  - {id: c9, inptu: typo}\n")
+        broken = pytester.runpytest_subprocess("-s")
+        broken.assert_outcomes(errors=1)
+        broken.stdout.fnmatch_lines(["*WORKER_STARTS 1*"])
+        assert srv.count == 0
+    pytester.makepyfile(app="def answer(case):\n    return 'ok'\n")
+    pytester.makefile(
+        ".eval.yaml",
+        llm="target: python:app:answer\nmetrics: [exact]\ncases:\n  - {id: a, input: x, expected: ok}\n",
+    )
+    plain = pytester.runpytest_subprocess("-s")
+    plain.assert_outcomes(passed=1)
+    plain.stdout.fnmatch_lines(["*WORKER_STARTS 0*"])
+
+
+@pytest.mark.parametrize(
+    ("text", "names_one"),
+    [
+        ("target: model:openai/gpt-4o-mini", True),
+        ("target: 'model:ollama/llama3'", True),
+        ("target: model:hf:./tiny", False),
+        ("target: python:app:answer", False),
+        ("judge_model: openai/gpt-4o-mini", True),
+        ("judge_model: hf:./tiny", False),
+        ("judge_model: null", False),
+        ("# target: model:openai/x", False),
+    ],
+)
+def test_eval_file_text_that_starts_the_litellm_worker(text: str, names_one: bool) -> None:
+    from pytest_mleval.session import _NAMES_A_MODEL
+
+    assert bool(_NAMES_A_MODEL.search(f"suite: s\n{text}\ncases: []\n".encode())) is names_one

@@ -53,6 +53,22 @@ def test_importing_the_package_is_cheap() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_inference_names_load_their_module_on_first_use() -> None:
+    # The litellm worker process imports only what it needs before litellm's own import.
+    code = (
+        "import sys, pytest_mleval.inference.worker as w, pytest_mleval.inference as inf\n"
+        "mods = ('cache', 'engine', 'limits', 'providers')\n"
+        "print(sorted(m for m in mods if f'pytest_mleval.inference.{m}' in sys.modules))\n"
+        "print(inf.ResponseCache.__module__, inf.InferenceEngine.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[]", "pytest_mleval.inference.cache InferenceEngine"]
+    with pytest.raises(AttributeError):
+        import pytest_mleval.inference as inf
+
+        inf.NoSuchName  # noqa: B018
+
+
 def test_schema_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "cases"]) == 0
     schema = json.loads(capsys.readouterr().out)

@@ -202,6 +202,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> EvalFile |
     if file_path.suffix in (".yaml", ".yml") and is_eval_file(
         file_path, parent.config.getini("mleval_files")
     ):
+        from .session import SESSION_KEY
+
+        session = parent.config.stash.get(SESSION_KEY, None)
+        if session is not None:
+            session.peek_eval_file(file_path)
         # Collection machinery (pydantic, jinja2) loads only once an eval file is seen.
         from .collect import EvalFile
 

@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import importlib
 import platform
+import re
 import subprocess
 import sys
 import threading
@@ -27,8 +28,19 @@ __all__ = ["CASE_PROPERTY", "SESSION_KEY", "MlevalSession"]
 CASE_PROPERTY = "mleval_case"
 """user_properties key under which each item's full result record travels (xdist-safe)."""
 
+# A `target: model:...` (not a local `hf:` one) or a `judge_model:` line in an eval file's text.
+_NAMES_A_MODEL = re.compile(
+    rb"^[ \t]*(?:target:[ \t]*[\"']?model:(?![ \t]*[\"']?hf:)"
+    rb"|judge_model:[ \t]*[\"']?(?!hf:|null\b|~)[\w.-])",
+    re.MULTILINE,
+)
+
 RESULTS_FILE = "mleval-results.json"
 SUMMARY_FILE = "mleval-summary.md"
+
+
+def _names_remote_model(model: str | None) -> bool:
+    return bool(model) and not str(model).startswith("hf:")
 
 
 class MlevalSession:
@@ -58,6 +70,7 @@ class MlevalSession:
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
         self._prefetched: set[str] = set()
+        self._litellm_started = False
         self._warm_thread: threading.Thread | None = None
         self.baseline: RunResults | None = None
         if self.options["baseline"]:
@@ -146,28 +159,52 @@ class MlevalSession:
 
     # ------------------------------------------------------------------ suites and targets
 
+    def peek_eval_file(self, path: Path) -> None:
+        """Start litellm's worker before an eval file is parsed when its text names a model.
+
+        litellm's import (seconds) is the first model call's critical path; a glance at the
+        raw text starts it one import of the collection machinery and one parse earlier than
+        :meth:`register_suite` can. A false alarm costs only an import on another core,
+        stopped at the end of the run.
+        """
+        if self._litellm_started or not self._litellm_possible():
+            return
+        try:
+            text = path.read_bytes()
+        except OSError:
+            return  # collection reports it
+        if _NAMES_A_MODEL.search(text) or _names_remote_model(self.options["judge-model"]):
+            self._start_litellm()
+
     def register_suite(self, suite: Suite) -> None:
         """Remember a collected suite (for gates and metadata)."""
         self.suites.setdefault(suite.name, suite)
-        if self._needs_litellm(suite):
-            from .inference.worker import start_litellm_worker
+        if not self._litellm_started and self._needs_litellm(suite):
+            self._start_litellm()
 
-            # litellm takes seconds to import: its worker process starts now, so the import
-            # overlaps the rest of collection instead of delaying the first call.
-            start_litellm_worker()
+    def _start_litellm(self) -> None:
+        from .inference.worker import start_litellm_worker
 
-    def _needs_litellm(self, suite: Suite) -> bool:
-        if (
+        # litellm takes seconds to import: its worker process starts now, so the import
+        # overlaps the rest of collection instead of delaying the first call.
+        self._litellm_started = True
+        start_litellm_worker()
+
+    def _litellm_possible(self) -> bool:
+        return not (
             self.options["litellm-inline"]
             or self.options["cache"] == "replay"  # replayed answers never need litellm
             or self.config.option.collectonly
-        ):
+        )
+
+    def _needs_litellm(self, suite: Suite) -> bool:
+        if not self._litellm_possible():
             return False
         models = [self.options["judge-model"] or suite.spec.judge_model]
         target = suite.spec.target or ""
         if target.startswith("model:"):
             models.append(self.options["model"] or target[len("model:") :])
-        return any(m and not m.startswith("hf:") for m in models)
+        return any(_names_remote_model(m) for m in models)
 
     def _context(self, item: EvalItem) -> TargetContext:
         from .targets import TargetContext

@@ -1,32 +1,68 @@
 """The inference layer: model calls with cache/replay, concurrency, limits, retries and cost.
 
 Importing this package is cheap: litellm, aiohttp, torch and transformers are imported only
-when a call needs them.
+when a call needs them, and each name below loads its module on first use (the litellm
+worker process imports only what it runs before starting litellm's import).
 """
 
 from __future__ import annotations
 
-from .cache import (
-    DEFAULT_CACHE_PATH,
-    CacheWarning,
-    ResponseCache,
-    cache_clear,
-    cache_prune,
-    cache_stats,
-)
-from .engine import InferenceEngine, shared_loop
-from .limits import RateLimiter, RetryPolicy, TokenBucket
-from .providers import (
-    AutoProvider,
-    FakeProvider,
-    LiteLLMProvider,
-    Provider,
-    import_litellm,
-    litellm_import_seconds,
-    scrub,
-)
-from .types import ChatRequest, ChatResponse, ModelStats, Usage, cache_key, percentile
-from .worker import LiteLLMWorker, LiteLLMWorkerProvider, start_litellm_worker
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cache import (
+        DEFAULT_CACHE_PATH,
+        CacheWarning,
+        ResponseCache,
+        cache_clear,
+        cache_prune,
+        cache_stats,
+    )
+    from .engine import InferenceEngine, shared_loop
+    from .limits import RateLimiter, RetryPolicy, TokenBucket
+    from .providers import (
+        AutoProvider,
+        FakeProvider,
+        LiteLLMProvider,
+        Provider,
+        import_litellm,
+        litellm_import_seconds,
+        scrub,
+    )
+    from .types import ChatRequest, ChatResponse, ModelStats, Usage, cache_key, percentile
+    from .worker import LiteLLMWorker, LiteLLMWorkerProvider, start_litellm_worker
+
+_MODULES = {
+    "AutoProvider": "providers",
+    "CacheWarning": "cache",
+    "ChatRequest": "types",
+    "ChatResponse": "types",
+    "DEFAULT_CACHE_PATH": "cache",
+    "FakeProvider": "providers",
+    "InferenceEngine": "engine",
+    "LiteLLMProvider": "providers",
+    "LiteLLMWorker": "worker",
+    "LiteLLMWorkerProvider": "worker",
+    "ModelStats": "types",
+    "Provider": "providers",
+    "RateLimiter": "limits",
+    "ResponseCache": "cache",
+    "RetryPolicy": "limits",
+    "TokenBucket": "limits",
+    "Usage": "types",
+    "cache_clear": "cache",
+    "cache_key": "types",
+    "cache_prune": "cache",
+    "cache_stats": "cache",
+    "import_litellm": "providers",
+    "litellm_import_seconds": "providers",
+    "percentile": "types",
+    "scrub": "providers",
+    "shared_loop": "engine",
+    "start_litellm_worker": "worker",
+}
+
 
 __all__ = [
     "DEFAULT_CACHE_PATH",
@@ -57,3 +93,15 @@ __all__ = [
     "shared_loop",
     "start_litellm_worker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # Not cached in this module: the submodule in sys.modules stays the one source.
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

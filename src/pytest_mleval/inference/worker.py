@@ -462,6 +462,11 @@ def _forget(tasks: dict[Any, asyncio.Task[None]], ident: Any, _task: object) -> 
 
 
 async def _serve(out: TextIO) -> None:
+    # litellm's import builds hundreds of thousands of long-lived objects (pydantic models,
+    # the cost map): collecting garbage meanwhile costs about a quarter of the import, and
+    # afterwards every full collection would walk them again. So: no collection during the
+    # import, then everything imported is frozen out of the collector's sight.
+    gc.disable()
     from .providers import LiteLLMProvider, import_litellm
 
     def send(msg: Mapping[str, Any]) -> None:
@@ -469,11 +474,6 @@ async def _serve(out: TextIO) -> None:
         out.flush()
 
     start = time.perf_counter()
-    # litellm's import builds hundreds of thousands of long-lived objects (pydantic models,
-    # the cost map): collecting garbage meanwhile costs about a quarter of the import, and
-    # afterwards every full collection would walk them again. So: no collection during the
-    # import, then everything imported is frozen out of the collector's sight.
-    gc.disable()
     try:
         litellm = import_litellm()
     except Exception as exc:
