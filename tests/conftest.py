@@ -18,6 +18,8 @@ import yaml  # noqa: F401
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# No warm litellm server outliving the tests (tests that check it turn it on themselves).
+os.environ["MLEVAL_LITELLM_SERVER"] = "off"
 
 # litellm imports the importlib_metadata backport, which deletes the stdlib PathFinder's
 # find_distributions and appends its own finder to sys.meta_path. Inside an in-process

@@ -94,6 +94,15 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
         "run litellm in the pytest process, not in a worker process (for a conftest that "
         "customises litellm: callbacks, custom providers).",
     ),
+    (
+        "litellm-server",
+        "auto|on|off",
+        str,
+        "auto",
+        "keep litellm imported between runs in a background server that exits after 15 "
+        "idle minutes, so model calls start without waiting for litellm's import "
+        "(default: auto, which is on except when the CI variable is set).",
+    ),
 ]
 
 

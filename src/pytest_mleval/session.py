@@ -59,6 +59,11 @@ class MlevalSession:
             raise pytest.UsageError(
                 f"--mleval-cache must be rw, ro, off or replay, got {self.options['cache']!r}"
             )
+        if str(self.options["litellm-server"]).strip().lower() not in ("auto", "on", "off"):
+            raise pytest.UsageError(
+                "--mleval-litellm-server must be auto, on or off, "
+                f"got {self.options['litellm-server']!r}"
+            )
         self.suites: dict[str, Suite] = {}
         self.results: dict[str, CaseResult] = {}
         self.services: dict[str, Any] = {}
@@ -122,6 +127,8 @@ class MlevalSession:
                 timeout=float(self.options["timeout"]),
                 litellm_worker=not self.options["litellm-inline"],
             )
+            if not self.options["litellm-inline"]:
+                self._use_litellm_server()
         return self._engine
 
     def judge_backend(self, model: str) -> Any:
@@ -188,7 +195,14 @@ class MlevalSession:
         # litellm takes seconds to import: its worker process starts now, so the import
         # overlaps the rest of collection instead of delaying the first call.
         self._litellm_started = True
+        self._use_litellm_server()
         start_litellm_worker()
+
+    def _use_litellm_server(self) -> None:
+        from .inference.forkserver import server_wanted
+        from .inference.worker import use_litellm_server
+
+        use_litellm_server(server_wanted(self.options["litellm-server"]))
 
     def _litellm_possible(self) -> bool:
         return not (
@@ -622,6 +636,24 @@ class MlevalSession:
             tr.write_line(line, **style)
         for path in self.written:
             tr.write_line(f"mleval: wrote {_display(path, self.config)}")
+        litellm_line = self._litellm_line()
+        if litellm_line:
+            tr.write_line(f"mleval: {litellm_line}")
+
+    def _litellm_line(self) -> str | None:
+        worker_module = sys.modules.get("pytest_mleval.inference.worker")
+        worker = getattr(worker_module, "_WORKER", None)
+        if worker is None or worker.import_seconds is None:
+            return None  # no litellm worker became ready in this run
+        if worker.warm:
+            return "litellm calls ran in a fork of the warm litellm server (no import)"
+        if worker.server_used:
+            return (
+                f"litellm imported in {worker.import_seconds:.1f} s; a background server now "
+                "keeps it imported for the next runs (it exits after 15 idle minutes; "
+                "--mleval-litellm-server off)"
+            )
+        return None
 
 
 def _display(path: Path, config: pytest.Config) -> str:

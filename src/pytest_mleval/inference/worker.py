@@ -41,7 +41,13 @@ from .. import errors
 from ..errors import InferenceError, MlevalError, ProviderError, RateLimitError
 from .types import ChatRequest, ChatResponse
 
-__all__ = ["LiteLLMWorker", "LiteLLMWorkerProvider", "litellm_worker", "start_litellm_worker"]
+__all__ = [
+    "LiteLLMWorker",
+    "LiteLLMWorkerProvider",
+    "litellm_worker",
+    "start_litellm_worker",
+    "use_litellm_server",
+]
 
 logger = logging.getLogger("pytest_mleval.inference")
 
@@ -51,6 +57,8 @@ LOOPBACK_ENV = "MLEVAL_LOOPBACK_ONLY"
 _LINE_LIMIT = 256 * 1024 * 1024
 _WORKER: LiteLLMWorker | None = None
 _WORKER_LOCK = threading.Lock()
+# Whether workers use (and start) the warm litellm server of :mod:`.forkserver`.
+_USE_SERVER = False
 
 
 def litellm_worker() -> LiteLLMWorker:
@@ -60,6 +68,13 @@ def litellm_worker() -> LiteLLMWorker:
         if _WORKER is None:
             _WORKER = LiteLLMWorker()
         return _WORKER
+
+
+def use_litellm_server(on: bool) -> None:
+    """Let workers started from now on use a warm litellm server (:mod:`.forkserver`)
+    instead of importing litellm themselves; the first one starts the server as it leaves."""
+    global _USE_SERVER
+    _USE_SERVER = on
 
 
 def start_litellm_worker() -> None:
@@ -143,6 +158,10 @@ class LiteLLMWorker:
         self._fatal: MlevalError | None = None
         self._closed = False
         self.import_seconds: float | None = None
+        # True when a warm litellm server serves this worker (no import was needed).
+        self.warm = False
+        # True when this worker was told to use (or, failing that, start) a warm server.
+        self.server_used = False
         self.starts = 0
 
     # ------------------------------------------------------------------ any thread
@@ -209,6 +228,14 @@ class LiteLLMWorker:
         # The child imports this package from wherever the parent did (a source checkout too).
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        # A warm server's forks log nowhere: a run debugging litellm imports it itself.
+        if _USE_SERVER and not env.get("LITELLM_LOG"):
+            from .forkserver import SERVER_ENV, server_path
+
+            path = server_path(env)
+            if path:
+                env[SERVER_ENV] = path
+                self.server_used = True
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -298,6 +325,7 @@ class LiteLLMWorker:
             ready.set_exception(self._fatal)
             return
         self.import_seconds = float(msg.get("import_seconds") or 0.0)
+        self.warm = bool(msg.get("warm"))
         ready.set_result(None)
 
     async def call(self, op: str, **payload: Any) -> Any:
@@ -462,12 +490,13 @@ def _forget(tasks: dict[Any, asyncio.Task[None]], ident: Any, _task: object) -> 
 
 
 async def _serve(out: TextIO) -> None:
+    """The worker's own loop: import litellm, then serve the calls that come on stdin."""
     # litellm's import builds hundreds of thousands of long-lived objects (pydantic models,
     # the cost map): collecting garbage meanwhile costs about a quarter of the import, and
     # afterwards every full collection would walk them again. So: no collection during the
     # import, then everything imported is frozen out of the collector's sight.
     gc.disable()
-    from .providers import LiteLLMProvider, import_litellm
+    from .providers import import_litellm
 
     def send(msg: Mapping[str, Any]) -> None:
         out.write(json.dumps(msg, ensure_ascii=False, default=str) + "\n")
@@ -483,6 +512,36 @@ async def _serve(out: TextIO) -> None:
         gc.freeze()
         gc.enable()
     send({"op": "ready", "import_seconds": time.perf_counter() - start})
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    await _serve_requests(litellm, reader, send)
+
+
+async def serve_connection(conn: Any) -> None:
+    """Serve one run's calls on a connected socket, in a fork of the warm server
+    (:mod:`.forkserver`): litellm is imported already."""
+    from .providers import import_litellm
+
+    litellm = import_litellm()
+    reader, writer = await asyncio.open_connection(sock=conn, limit=_LINE_LIMIT)
+
+    def send(msg: Mapping[str, Any]) -> None:
+        writer.write((json.dumps(msg, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+
+    send({"op": "ready", "import_seconds": 0.0, "warm": True})
+    try:
+        await _serve_requests(litellm, reader, send)
+        await writer.drain()
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def _serve_requests(litellm: Any, reader: asyncio.StreamReader, send: Any) -> None:
+    from .providers import LiteLLMProvider
+
     if os.environ.get("LITELLM_LOG", "").upper() == "DEBUG":
         # litellm's handler alone does not lower its loggers' level; its debug switch does.
         # The parent scrubs keys from every line and logs them at DEBUG.
@@ -491,8 +550,6 @@ async def _serve(out: TextIO) -> None:
             debug_on()
     provider = LiteLLMProvider()
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     tasks: dict[Any, asyncio.Task[None]] = {}
     while line := await reader.readline():
         try:
@@ -527,10 +584,25 @@ def _report_refused(path: str) -> Any:
 
 
 def main() -> None:
-    """Entry point of the child: serve requests on stdin until it closes."""
+    """Entry point of the child: serve requests on stdin until it closes.
+
+    With ``--server PATH`` it is the warm server of :mod:`.forkserver` instead. Given a
+    server's socket (:data:`~.forkserver.SERVER_ENV`), it relays to a running server; when
+    none runs there it imports litellm itself and starts one as it leaves, for later runs.
+    """
+    from . import forkserver
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--server":
+        forkserver.run_server(sys.argv[2])
+        return
     # Replies get a private copy of stdout; anything else printing there lands on stderr.
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
+    server = os.environ.pop(forkserver.SERVER_ENV, None)
+    if server:
+        sock = forkserver.connect(server)
+        if sock is not None and forkserver.relay(sock, out.fileno(), os.environ):
+            os._exit(0)
     # litellm logs some levels to stdout; line by line, so the parent sees them as they come.
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -544,6 +616,8 @@ def main() -> None:
     with guard, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(out))
     out.flush()
+    if server:
+        forkserver.start_server(server)
     # Tearing down litellm's module graph takes about a second, and the parent waits for
     # this process at its own exit: everything is flushed, so leave without it.
     os._exit(0)
