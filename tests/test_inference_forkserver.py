@@ -213,7 +213,7 @@ def test_server_setting(
 
 
 def test_plugin_runs_start_then_use_the_warm_server(
-    pytester: pytest.Pytester, server_dir: Path
+    pytester: pytest.Pytester, server_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with OpenAITestServer(rules=[Rule(reply="ok")]) as srv:
         pytester.makefile(
@@ -235,3 +235,11 @@ def test_plugin_runs_start_then_use_the_warm_server(
         off.assert_outcomes(passed=2)
         assert "litellm server" not in off.stdout.str()
         assert srv.count == 6
+    from pytest_mleval.cli import main
+
+    capsys.readouterr()
+    assert main(["litellm-server", "status"]) == 0
+    assert f"socket {server_dir}" in capsys.readouterr().out
+    assert main(["litellm-server", "stop"]) == 0
+    assert "stopped 1 warm litellm server" in capsys.readouterr().out
+    assert wait_for(lambda: not forkserver.list_servers(str(server_dir)), 10)

@@ -164,6 +164,20 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_litellm_server(args: argparse.Namespace) -> int:
+    from .inference.forkserver import list_servers, stop_servers
+
+    if args.action == "status":
+        servers = list_servers()
+        for path, pid in servers:
+            print(f"running: pid {pid}, socket {path}")
+        if not servers:
+            print("no warm litellm server is running")
+    else:
+        print(f"stopped {stop_servers()} warm litellm server(s)")
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import calibrate, judge_labels_from_results, load_pairs
 
@@ -223,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-mb", type=float, default=None, help="prune: drop oldest until under this size"
     )
     p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser(
+        "litellm-server", help="show or stop the warm litellm servers (--mleval-litellm-server)"
+    )
+    p.add_argument("action", choices=["status", "stop"])
+    p.set_defaults(func=_cmd_litellm_server)
 
     p = sub.add_parser("calibrate", help="agreement of judge scores with human labels")
     p.add_argument("labels", help="JSONL or CSV with human labels (and judge scores, or case ids)")
