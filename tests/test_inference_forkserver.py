@@ -199,13 +199,14 @@ def test_the_key_changes_with_litellm_variables(
         ("auto", {"CI": "false"}, True),
         ("auto", {"CI": "1", "MLEVAL_LITELLM_SERVER": "on"}, True),
         ("auto", {"MLEVAL_LITELLM_SERVER": "off"}, False),
+        ("auto", {"JENKINS_URL": "http://ci.example"}, False),
         (None, {}, True),
     ],
 )
 def test_server_setting(
     monkeypatch: pytest.MonkeyPatch, setting: str | None, env: dict[str, str], on: bool
 ) -> None:
-    for name in ("CI", "MLEVAL_LITELLM_SERVER"):
+    for name in ("CI", "MLEVAL_LITELLM_SERVER", *forkserver._CI_MARKERS):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

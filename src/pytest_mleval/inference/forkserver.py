@@ -19,7 +19,6 @@ user can enter (it carries the run's environment, API keys included). The server
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import hashlib
 import json
@@ -62,20 +61,29 @@ DEFAULT_IDLE_SECONDS = 900.0
 # A server that accepted the connection answers "ready" at once; one that does not is hung.
 _READY_TIMEOUT = 5.0
 _SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+_CI_MARKERS = ("TF_BUILD", "JENKINS_URL", "TEAMCITY_VERSION", "BUILDKITE", "GITHUB_ACTIONS")
 
 
 def server_wanted(setting: str | None) -> bool:
     """Resolve ``--mleval-litellm-server``: ``on``, ``off`` or ``auto`` (the default).
 
     ``auto`` follows :data:`SWITCH_ENV` when it is set, and is otherwise on except in CI
-    (the ``CI`` variable set): a CI machine runs once, and must not keep a process behind.
+    (``CI`` set, or a CI service's own variable): a CI machine runs once, and must not keep
+    a process behind. Off on platforms other than Linux.
     """
+    if not sys.platform.startswith("linux"):
+        return False  # fork after import, /proc and Unix sockets: Linux only for now
     value = (setting or "auto").strip().lower()
     if value == "auto":
-        value = os.environ.get(SWITCH_ENV, "").strip().lower() or (
-            "off" if os.environ.get("CI", "").strip().lower() not in ("", "0", "false") else "on"
-        )
+        value = os.environ.get(SWITCH_ENV, "").strip().lower() or ("off" if _in_ci() else "on")
     return value in ("on", "1", "true", "yes")
+
+
+def _in_ci() -> bool:
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false"):
+        return True
+    # CI services that do not set CI.
+    return any(os.environ.get(name) for name in _CI_MARKERS)
 
 
 def _directory() -> Path | None:
@@ -260,6 +268,8 @@ def _warm_up(litellm: Any) -> None:
 
 def run_server(path: str) -> None:
     """The server: import litellm, then fork a server process per connection until idle."""
+    import fcntl
+
     from .providers import import_litellm
 
     lock = open(path + ".lock", "w")  # noqa: SIM115 - held for the server's lifetime
