@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +287,47 @@ def test_eval_file_text_that_starts_the_litellm_worker(text: str, names_one: boo
     from pytest_mleval.session import _NAMES_A_MODEL
 
     assert bool(_NAMES_A_MODEL.search(f"suite: s\n{text}\ncases: []\n".encode())) is names_one
+
+
+@pytest.mark.parametrize(
+    ("extra", "prestarted"),
+    [
+        ((), True),
+        (("--mleval-cache", "replay"), False),
+        (("--collect-only",), False),
+        (("--mleval-litellm-inline",), False),
+        (("-n", "2", "-p", "xdist"), False),
+    ],
+    ids=["model-suite", "replay", "collect-only", "inline", "xdist-controller"],
+)
+def test_litellm_worker_starts_during_pytest_start_up_when_the_paths_name_models(
+    pytester: pytest.Pytester, extra: tuple[str, ...], prestarted: bool
+) -> None:
+    pytester.makeconftest(
+        """
+import sys
+def pytest_sessionfinish(session):
+    prestart = sys.modules.get("pytest_mleval.prestart")
+    if not hasattr(session.config, "workerinput"):
+        print("PRESTARTED", bool(prestart and prestart.started()))
+"""
+    )
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        evals = pytester.mkdir("evals")
+        (evals / "llm.eval.yaml").write_text(suite(srv, n=2))
+        result = pytester.runpytest_subprocess("evals", "-s", "--mleval-cache", "off", *extra)
+    result.stdout.fnmatch_lines([f"*PRESTARTED {prestarted}*"])
+
+
+def test_prestart_finds_model_suites_only_where_the_run_looks(tmp_path: Path) -> None:
+    from pytest_mleval.prestart import _eval_files
+
+    (tmp_path / "evals" / "deep").mkdir(parents=True)
+    (tmp_path / "evals" / "deep" / "a.eval.yaml").write_text("target: model:openai/x\n")
+    (tmp_path / "evals" / "notes.yaml").write_text("target: model:openai/x\n")
+    for skipped in (".git", "node_modules", "venv"):
+        (tmp_path / skipped).mkdir()
+        (tmp_path / skipped / "b.eval.yaml").write_text("target: model:openai/x\n")
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    found = list(_eval_files([tmp_path], ["*.eval.yaml"]))
+    assert found == [tmp_path / "evals" / "deep" / "a.eval.yaml"]

@@ -112,7 +112,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("mleval", "LLM evaluation (pytest-mleval)")
     for name, metavar, typ, default, help_text in OPTIONS:
         dest = "mleval_" + name.replace("-", "_")
@@ -160,6 +160,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    # The plugin loads early in pytest's start-up: litellm's worker can start importing now
+    # when the run's paths hold model suites (see prestart.py).
+    from .prestart import prestart_litellm
+
+    prestart_litellm(pluginmanager.get_plugin("pytestconfig"))
 
 
 def get_option(config: pytest.Config, name: str) -> Any:

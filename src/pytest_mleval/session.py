@@ -64,6 +64,10 @@ class MlevalSession:
                 "--mleval-litellm-server must be auto, on or off, "
                 f"got {self.options['litellm-server']!r}"
             )
+        from . import prestart
+
+        if prestart.started() and not self._litellm_possible():
+            prestart.cancel()  # started from the command line's look, not needed after all
         self.suites: dict[str, Suite] = {}
         self.results: dict[str, CaseResult] = {}
         self.services: dict[str, Any] = {}
