@@ -126,7 +126,10 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in walls.items()}
     b = med["b"]
     print(f"{n} cases, latency {lat * 1000:.0f} ms, concurrency {conc}, median of {args.runs}")
-    print(f"(a) ideal {a:.2f} s; (b) instant python: target {b:.2f} s")
+    print(
+        f"(a) ideal {a:.2f} s; (b) instant python: target {b:.2f} s "
+        f"(runs {', '.join(f'{w:.2f}' for w in walls['b'])})"
+    )
     print(f"litellm import in a fresh interpreter: {import_s:.2f} s (best of {args.runs})")
     for mode, (label, *_) in modes.items():
         print(
