@@ -156,7 +156,9 @@ def prestart_litellm(config: Any) -> None:
     Args:
         config: the run's ``pytest.Config``, before its command line is fully parsed.
     """
-    if os.environ.get("PYTEST_XDIST_WORKER") or config is None:
+    # xdist's workers carry the controller's -n and wait for collection, as before; a run
+    # merely started from inside one (pytester in a parallel test suite) does not.
+    if config is None:
         return
     try:
         args = [
