@@ -194,3 +194,12 @@ def test_closing_a_worker_that_is_still_importing_kills_it() -> None:
     assert proc.returncode == -signal.SIGKILL
     with pytest.raises(InferenceError, match="closed"):
         w.wait_ready(10)
+
+
+def test_a_discarded_process_wide_worker_is_replaced_by_the_next_use() -> None:
+    from pytest_mleval.inference import worker as worker_module
+
+    first = worker_module.litellm_worker()
+    worker_module.discard_litellm_worker()
+    second = worker_module.litellm_worker()
+    assert second is not first and first._closed and not second._closed

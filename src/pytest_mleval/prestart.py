@@ -61,9 +61,9 @@ def started() -> bool:
 def cancel() -> None:
     """Stop a worker started during start-up for a run that turned out not to need it."""
     if _STATE["started"]:
-        from .inference.worker import litellm_worker
+        from .inference.worker import discard_litellm_worker
 
-        litellm_worker().close(timeout=0)
+        discard_litellm_worker()
         _STATE["started"] = False
 
 

@@ -44,6 +44,7 @@ from .types import ChatRequest, ChatResponse
 __all__ = [
     "LiteLLMWorker",
     "LiteLLMWorkerProvider",
+    "discard_litellm_worker",
     "litellm_worker",
     "start_litellm_worker",
     "use_litellm_server",
@@ -68,6 +69,15 @@ def litellm_worker() -> LiteLLMWorker:
         if _WORKER is None:
             _WORKER = LiteLLMWorker()
         return _WORKER
+
+
+def discard_litellm_worker() -> None:
+    """Stop the process-wide worker and forget it: a later call starts a new one."""
+    global _WORKER
+    with _WORKER_LOCK:
+        worker, _WORKER = _WORKER, None
+    if worker is not None:
+        worker.close(timeout=0)
 
 
 def use_litellm_server(on: bool) -> None:
