@@ -99,6 +99,10 @@ def test_a_cold_worker_starts_the_server_and_later_workers_are_forks_of_it(
         assert SECRET.encode() not in environ
 
         warm = [started_worker() for _ in range(2)]  # two runs at once: two forks
+        forks = _children(pid)
+        assert len(forks) == 2
+        # Each works in its run's directory, not in the server's.
+        assert {os.readlink(f"/proc/{f}/cwd") for f in forks} == {os.getcwd()}
         for i, w in enumerate(warm):
             assert w.warm and w.import_seconds == 0.0
             # Each fork took its run's environment, key included.
@@ -144,6 +148,18 @@ def test_a_stale_socket_or_a_hung_server_falls_back_to_importing(server_dir: Pat
         w = started_worker()
         assert not w.warm and ask(w, srv, "b") == "ok"
         w.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
 
 
 def _refuses(path: str) -> bool:

@@ -157,14 +157,16 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def relay(sock: socket.socket, out_fd: int, env: Mapping[str, str]) -> bool:
-    """Serve this worker process's pipes from the server: stdin to the socket, the socket
-    to ``out_fd``, until either side closes.
+    """Serve this worker process's pipes from the server: hand over ``env`` and the working
+    directory, then stdin to the socket and the socket to ``out_fd`` until either side closes.
 
     Returns:
         ``False`` (nothing relayed yet) when the server did not answer in time: the caller
         imports litellm itself.
     """
-    payload = json.dumps(dict(env)).encode()
+    # The fork works where this run works: relative paths in the environment (credential
+    # files, say) mean the same there.
+    payload = json.dumps({"env": dict(env), "cwd": os.getcwd()}).encode()
     first = b""
     try:
         sock.sendall(len(payload).to_bytes(8, "big") + payload)
@@ -233,10 +235,13 @@ def _serve_fork(conn: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     conn.settimeout(_READY_TIMEOUT)
     size = int.from_bytes(_recv_exact(conn, 8), "big")
-    env = json.loads(_recv_exact(conn, size))
+    handover = json.loads(_recv_exact(conn, size))
     conn.settimeout(None)
+    env = handover["env"]
     os.environ.clear()
     os.environ.update(env)
+    with contextlib.suppress(OSError):
+        os.chdir(handover["cwd"])
     guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     log = env.get(LOOPBACK_ENV)
     if log:
