@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from importlib.util import find_spec
@@ -260,3 +261,24 @@ def test_plugin_runs_start_then_use_the_warm_server(
     assert main(["litellm-server", "stop"]) == 0
     assert "stopped 1 warm litellm server" in capsys.readouterr().out
     assert wait_for(lambda: not forkserver.list_servers(str(server_dir)), 10)
+
+
+def test_a_fork_gets_what_litellms_import_adds_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+
+    # litellm loads a .env file at import: a fork reloads it through litellm's own hook ...
+    calls: list[str] = []
+    hook = types.SimpleNamespace(apply_process_defaults=lambda: calls.append("reloaded"))
+    monkeypatch.setitem(sys.modules, "litellm._process_defaults", hook)
+    forkserver._reload_import_env({"FROM_DOTENV": "stale"})
+    assert calls == ["reloaded"] and "FROM_DOTENV" not in os.environ
+    # ... or, with a litellm without that hook, gets what the server's import added,
+    # never over the run's own variables.
+    monkeypatch.setitem(sys.modules, "litellm._process_defaults", types.SimpleNamespace())
+    monkeypatch.setenv("RUN_OWN", "run")
+    monkeypatch.delenv("FROM_DOTENV", raising=False)
+    forkserver._reload_import_env({"FROM_DOTENV": "x", "RUN_OWN": "dotenv"})
+    assert os.environ["FROM_DOTENV"] == "x" and os.environ["RUN_OWN"] == "run"
+    monkeypatch.delenv("FROM_DOTENV")

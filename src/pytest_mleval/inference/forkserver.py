@@ -226,8 +226,15 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return data
 
 
-def _serve_fork(conn: socket.socket) -> None:
-    """In a fresh fork of the server: adopt the run's environment and serve its calls."""
+def _serve_fork(conn: socket.socket, import_env: Mapping[str, str]) -> None:
+    """In a fresh fork of the server: adopt the run's environment and serve its calls.
+
+    Args:
+        conn: the run's connection.
+        import_env: variables litellm's import added to the server's environment (in its
+            default mode it loads a ``.env`` file): a worker importing litellm itself would
+            have them too.
+    """
     import asyncio
 
     from .worker import LOOPBACK_ENV, serve_connection
@@ -242,6 +249,7 @@ def _serve_fork(conn: socket.socket) -> None:
     os.environ.update(env)
     with contextlib.suppress(OSError):
         os.chdir(handover["cwd"])
+    _reload_import_env(import_env)
     guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     log = env.get(LOOPBACK_ENV)
     if log:
@@ -271,6 +279,19 @@ def _warm_up(litellm: Any) -> None:
         asyncio.run(once())
 
 
+def _reload_import_env(import_env: Mapping[str, str]) -> None:
+    """Give the fork what litellm's import gives a process: its ``.env`` variables, read
+    now (the file may have changed since the server started), never over the run's own."""
+    defaults = sys.modules.get("litellm._process_defaults")
+    apply = getattr(defaults, "apply_process_defaults", None)
+    if callable(apply):
+        with contextlib.suppress(Exception):
+            apply()
+            return
+    for name, value in import_env.items():  # a litellm without that hook
+        os.environ.setdefault(name, value)
+
+
 def run_server(path: str) -> None:
     """The server: import litellm, then fork a server process per connection until idle."""
     import fcntl
@@ -285,8 +306,10 @@ def run_server(path: str) -> None:
     # As in the worker: no garbage collection during the import, then freeze its objects
     # (forks then also share them without copying).
     gc.disable()
+    before = dict(os.environ)
     try:
         litellm = import_litellm()
+        import_env = {k: v for k, v in os.environ.items() if before.get(k) != v}
         _warm_up(litellm)
     except Exception:
         return
@@ -323,7 +346,7 @@ def run_server(path: str) -> None:
                 sock.close()
                 lock.close()
                 try:
-                    _serve_fork(conn)
+                    _serve_fork(conn, import_env)
                 finally:
                     os._exit(0)
             conn.close()
