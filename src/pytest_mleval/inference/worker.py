@@ -6,7 +6,9 @@ ran at the speed of a single core. :class:`LiteLLMWorkerProvider` hands each cal
 process (``python -m pytest_mleval.inference.worker``) that imports litellm once, runs the
 calls on its own event loop through the very same :class:`~.providers.LiteLLMProvider`, and
 answers over a pipe. The child can be started early (:func:`start_litellm_worker`, called
-while eval files are collected) so its import overlaps collection.
+during pytest's start-up or while eval files are collected) so its import overlaps them. With
+a warm litellm server (:mod:`.forkserver`, :func:`use_litellm_server`) the child imports
+nothing: it relays its pipes to a fork of the server, which has litellm imported already.
 
 The protocol is one JSON object per line. Parent to child: ``{"op": "complete", "id": N,
 "req": {...}}``, ``{"op": "embed", ...}``, ``{"op": "supports_schema", ...}`` and
