@@ -13,7 +13,6 @@ another core, stopped when the run turns out not to need it (:func:`cancel`).
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import os
 import shlex
 from collections.abc import Iterator, Sequence
@@ -79,10 +78,8 @@ def _option_value(args: Sequence[str], flag: str) -> str | None:
 
 def _makes_no_calls(args: Sequence[str], config: Any) -> bool:
     for arg in args:
-        name = arg.split("=", 1)[0]
-        if name in _NO_CALLS or (arg.startswith("-n") and arg[2:].isdigit()):
-            return True
-        if arg.startswith("-n") and arg[2:] in ("auto", "logical"):
+        workers = arg[2:] if arg.startswith("-n") else ""  # -n4, -nauto
+        if arg.split("=", 1)[0] in _NO_CALLS or workers.isdigit() or workers in ("auto", "logical"):
             return True
     cache = _option_value(args, "--mleval-cache") or config.getini("mleval_cache") or "rw"
     return str(cache).strip() == "replay" or bool(config.getini("mleval_litellm_inline"))
@@ -102,11 +99,13 @@ def _candidates(config: Any) -> list[Path]:
     return paths
 
 
-def _eval_files(paths: Sequence[Path], patterns: Sequence[str]) -> Iterator[Path]:
+def _eval_files(paths: Sequence[Path], patterns: list[str]) -> Iterator[Path]:
+    from .plugin import is_eval_file
+
     seen = 0
     for path in paths:
         if path.is_file():
-            if any(fnmatch.fnmatch(path.name, p) for p in patterns):
+            if is_eval_file(path, patterns):
                 yield path
             continue
         for root, dirs, files in os.walk(path):
@@ -119,27 +118,17 @@ def _eval_files(paths: Sequence[Path], patterns: Sequence[str]) -> Iterator[Path
             ]
             seen += len(dirs) + len(files)
             for name in files:
-                if any(fnmatch.fnmatch(name, p) for p in patterns):
+                if is_eval_file(Path(name), patterns):
                     yield Path(root) / name
             if seen > _MAX_ENTRIES:
                 return
 
 
-def _scan_and_start(paths: Sequence[Path], patterns: Sequence[str], server: str | None) -> None:
-    # An optimisation only: if anything goes wrong, collection starts the worker anyway.
-    with contextlib.suppress(Exception):
-        _scan(paths, patterns, server)
-
-
-def _scan(paths: Sequence[Path], patterns: Sequence[str], server: str | None) -> None:
-    from .session import _NAMES_A_MODEL
+def _scan(paths: Sequence[Path], patterns: list[str], server: str | None) -> None:
+    from .session import eval_file_names_a_model
 
     for path in _eval_files(paths, patterns):
-        try:
-            text = path.read_bytes()
-        except OSError:
-            continue
-        if _NAMES_A_MODEL.search(text):
+        if eval_file_names_a_model(path):
             from .inference.forkserver import server_wanted
             from .inference.worker import start_litellm_worker, use_litellm_server
 
@@ -150,8 +139,8 @@ def _scan(paths: Sequence[Path], patterns: Sequence[str], server: str | None) ->
 
 
 def prestart_litellm(config: Any) -> None:
-    """Look for model suites among the run's paths in the background; start litellm's
-    worker when one turns up. Called once the plugin's options and ini keys are registered.
+    """Look for model suites among the run's paths; start litellm's worker when one turns
+    up. Called once the plugin's options and ini keys are registered.
 
     Args:
         config: the run's ``pytest.Config``, before its command line is fully parsed.
@@ -180,4 +169,6 @@ def prestart_litellm(config: Any) -> None:
         # between the imports of the plugins loaded next, and start the worker no earlier
         # than collection does. The scan reads a few small files (bounded on any tree) and
         # the modules it imports are the ones the run needs for its model calls anyway.
-        _scan_and_start(paths, patterns, server)
+        # An optimisation only: if anything goes wrong, collection starts the worker anyway.
+        with contextlib.suppress(Exception):
+            _scan(paths, patterns, server)

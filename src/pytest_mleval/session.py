@@ -43,6 +43,14 @@ def _names_remote_model(model: str | None) -> bool:
     return bool(model) and not str(model).startswith("hf:")
 
 
+def eval_file_names_a_model(path: Path) -> bool:
+    """Whether an eval file's raw text names a remote model (a glance, before parsing)."""
+    try:
+        return bool(_NAMES_A_MODEL.search(path.read_bytes()))
+    except OSError:
+        return False  # collection reports it
+
+
 class MlevalSession:
     """Registered as a plugin for the run; reached through ``config.stash[SESSION_KEY]``."""
 
@@ -79,7 +87,8 @@ class MlevalSession:
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
         self._prefetched: set[str] = set()
-        self._litellm_started = False
+        # Started during pytest's start-up: collection need not read eval files for it again.
+        self._litellm_started = prestart.started()
         self._warm_thread: threading.Thread | None = None
         self.baseline: RunResults | None = None
         if self.options["baseline"]:
@@ -180,11 +189,7 @@ class MlevalSession:
         """
         if self._litellm_started or not self._litellm_possible():
             return
-        try:
-            text = path.read_bytes()
-        except OSError:
-            return  # collection reports it
-        if _NAMES_A_MODEL.search(text) or _names_remote_model(self.options["judge-model"]):
+        if _names_remote_model(self.options["judge-model"]) or eval_file_names_a_model(path):
             self._start_litellm()
 
     def register_suite(self, suite: Suite) -> None:

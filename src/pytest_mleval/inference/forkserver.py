@@ -237,7 +237,7 @@ def _serve_fork(conn: socket.socket, import_env: Mapping[str, str]) -> None:
     """
     import asyncio
 
-    from .worker import LOOPBACK_ENV, serve_connection
+    from .worker import loopback_guard_from_env, serve_connection
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     conn.settimeout(_READY_TIMEOUT)
@@ -250,15 +250,8 @@ def _serve_fork(conn: socket.socket, import_env: Mapping[str, str]) -> None:
     with contextlib.suppress(OSError):
         os.chdir(handover["cwd"])
     _reload_import_env(import_env)
-    guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    log = env.get(LOOPBACK_ENV)
-    if log:
-        # Started under the test suite's network guard: this fork is guarded too.
-        from .testserver import loopback_only
-        from .worker import _report_refused
-
-        guard = loopback_only(_report_refused(log))
-    with guard, contextlib.suppress(KeyboardInterrupt):
+    # Serving a run started under the test suite's network guard: this fork is guarded too.
+    with loopback_guard_from_env(), contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_connection(conn))
 
 

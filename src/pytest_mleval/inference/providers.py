@@ -246,8 +246,9 @@ def _register_zero_price(litellm: Any, model: str) -> None:
 
 
 def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
+    unpriced = f"model {model!r} is not in litellm's cost map: cost counted as 0"
     if model in _UNPRICED:
-        return 0.0, f"model {model!r} is not in litellm's cost map: cost counted as 0"
+        return 0.0, unpriced
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
     if cost is None:
@@ -258,7 +259,7 @@ def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
     if cost is None:
         _UNPRICED.add(model)
         _register_zero_price(litellm, model)
-        return 0.0, f"model {model!r} is not in litellm's cost map: cost counted as 0"
+        return 0.0, unpriced
     return float(cost), None
 
 

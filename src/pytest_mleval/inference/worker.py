@@ -587,12 +587,19 @@ async def _serve_requests(litellm: Any, reader: asyncio.StreamReader, send: Any)
             await closer()
 
 
-def _report_refused(path: str) -> Any:
+def loopback_guard_from_env() -> contextlib.AbstractContextManager[Any]:
+    """The network guard of a process started under :func:`~.testserver.loopback_only`
+    (worker or warm-server fork): refusals are reported to the file the guard named."""
+    log = os.environ.get(LOOPBACK_ENV)
+    if not log:
+        return contextlib.nullcontext()
+    from .testserver import loopback_only
+
     def report(what: str) -> None:
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(log, "a", encoding="utf-8") as fh:
             fh.write(what + "\n")
 
-    return report
+    return loopback_only(report)
 
 
 def main() -> None:
@@ -618,14 +625,8 @@ def main() -> None:
     # litellm logs some levels to stdout; line by line, so the parent sees them as they come.
     with contextlib.suppress(AttributeError, ValueError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    guard: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    log = os.environ.get(LOOPBACK_ENV)
-    if log:
-        # Started under the test suite's network guard: this process is guarded too.
-        from .testserver import loopback_only
-
-        guard = loopback_only(_report_refused(log))
-    with guard, contextlib.suppress(KeyboardInterrupt):
+    # Started under the test suite's network guard: this process is guarded too.
+    with loopback_guard_from_env(), contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(out))
     out.flush()
     if server:
