@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -267,7 +268,28 @@ def _extra_commands() -> list[Callable[[Any], None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mleval`` console script."""
+    """Entry point of the ``mleval`` console script.
+
+    Args:
+        argv: Command-line arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: the subcommand's, 2 on an ``MlevalError``, 141 (128 + SIGPIPE, as a
+        shell reports a process killed by a closed pipe) when the reader of stdout went away.
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            # Flush inside the guard (also on argparse's SystemExit after --help): output
+            # still buffered would otherwise meet the closed pipe in the interpreter's own
+            # flush at exit, which prints an error no handler can catch.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -276,6 +298,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mleval: error: {exc}", file=sys.stderr)
         return 2
     return code
+
+
+def _closed_pipe() -> int:
+    """Quiet exit when stdout's reader closed early (``mleval jobs list | head``)."""
+    # Python's documented recipe: the interpreter flushes stdout again at exit, and that flush
+    # would raise once more; pointing fd 1 at devnull gives it somewhere to go.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
