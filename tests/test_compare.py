@@ -86,7 +86,7 @@ def test_cli_compare_and_power(tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "regressed" in out and "REGRESSION" in out
     assert main(["compare", str(b), str(b), "--format", "md"]) == 0
-    assert "| metric | baseline | candidate |" in capsys.readouterr().out
+    assert "| metric | gates | baseline | candidate |" in capsys.readouterr().out
     assert main(["power", "--baseline", str(b), "--metric", "m", "--effect", "0.05"]) == 0
     out = capsys.readouterr().out
     assert "minimum detectable effect at n=80" in out and "cases needed to detect 0.05" in out

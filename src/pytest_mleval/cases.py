@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import EvalFileError
+from .errors import EvalFileError, MetricError
+from .metrics import MetricOptionError, SourceScalar, validate_options
 
 __all__ = [
     "Case",
@@ -293,6 +294,9 @@ class SuiteSpec(BaseModel):
     """Weighted rule: a case passes when the weighted mean of its metric scores reaches this."""
     regression_margin: float | None = None
     """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
+    regression_metrics: list[str] | None = None
+    """Metrics whose regression against a baseline fails the run (default: every metric in both
+    runs but raw measures such as latency and cost; ``pass_rate`` names the pass rate)."""
     compare_to: str | None = None
     """Another suite of the same run with the same case ids: this suite is compared with it,
     paired by case (e.g. two retrieval configurations), in the summary and results."""
@@ -361,8 +365,202 @@ def _node_line(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# ----------------------------------------------------------------- YAML as written, not as 1.1
+#
+# PyYAML resolves plain scalars by YAML 1.1: `yes`/`on` become true, `0123` octal 83, `1:30`
+# sexagesimal 90. An answer written in an eval file must stay the text written, so the node
+# tree (composed once by libyaml) is constructed here by shape: text fields take each plain
+# scalar's source text; other fields read it by the YAML 1.2 core schema (only true/false are
+# booleans, no sexagesimal, `1e3` is a number); mapping keys are always text, so `on:` is a key.
+# Only `null`, `~` and an empty value stay empty. A metric option keeps both readings (see
+# SourceScalar) until its metric's options model says which one the option takes.
 
-def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+_TEXT = "text"
+"""Scalars are their source text; lists hold text; a mapping is structured data (typed)."""
+_TYPED = "typed"
+"""YAML 1.2 core reading of every scalar; keys are text."""
+_VARS = "vars"
+"""A mapping whose values are text (template variables, column names)."""
+_METRICS = "metrics"
+"""A metric list (see _construct_metric)."""
+_OPTION = "option"
+"""A metric option value: text and typed reading kept together."""
+
+_Shape = str | dict[str, Any]
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT_12 = re.compile(r"[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+")
+_FLOAT_12 = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+# What PyYAML's safe constructor still builds for tags this reader leaves to it (!!binary ...).
+_SAFE_CONSTRUCTOR = yaml.SafeLoader("")
+
+_GATE_SHAPE: dict[str, Any] = {"*": _TYPED, "metric": _TEXT}
+_CASE_SHAPE: dict[str, Any] = {
+    "*": _TYPED,
+    "id": _TEXT,
+    "input": _TEXT,
+    "expected": _TEXT,
+    "context": _TEXT,
+    "vars": _VARS,
+    "tags": _TEXT,
+    "cluster": _TEXT,
+    "relevant": _TEXT,
+    "metrics": _METRICS,
+}
+_DATASET_SHAPE: dict[str, Any] = {"*": _TYPED, "path": _TEXT, "format": _TEXT, "mapping": _VARS}
+_SUITE_SHAPE: dict[str, Any] = {
+    "*": _TYPED,
+    "suite": _TEXT,
+    "description": _TEXT,
+    "target": _TEXT,
+    "prompt": _TEXT,
+    "system": _TEXT,
+    "api_base": _TEXT,
+    "fallbacks": _TEXT,
+    "judge_model": _TEXT,
+    "compare_to": _TEXT,
+    "tags": _TEXT,
+    "regression_metrics": _TEXT,
+    "metrics": _METRICS,
+    "gates": _GATE_SHAPE,
+    "dataset": _DATASET_SHAPE,
+    "cases": _CASE_SHAPE,
+}
+# A dataset file: a list of cases, or a mapping with `cases:`.
+_DATASET_FILE_SHAPE: dict[str, Any] = {**_CASE_SHAPE, "cases": _CASE_SHAPE}
+
+
+def _typed_scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar by the YAML 1.2 core schema (quoted and block scalars are always text)."""
+    value: str = node.value
+    if node.style:
+        return value
+    tag = node.tag
+    if tag == _STR_TAG:
+        # PyYAML (1.1) needs a dot in a float; YAML 1.2 reads `1e3` as a number.
+        if _FLOAT_12.fullmatch(value):
+            return _SAFE_CONSTRUCTOR.construct_yaml_float(node)
+        return value
+    if tag == _NULL_TAG:
+        return None if value in _NULLS else value
+    if tag == _BOOL_TAG:
+        return _BOOLS.get(value, value)
+    if tag == _INT_TAG:
+        if not _INT_12.fullmatch(value):
+            return value  # 1:30, 0b101, 1_000: text in YAML 1.2
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        return int(value, 16) if value.startswith("0x") else int(value)
+    if tag == _FLOAT_TAG:
+        if ":" in value or "_" in value:
+            return value
+        return _SAFE_CONSTRUCTOR.construct_yaml_float(node)
+    if tag == "tag:yaml.org,2002:timestamp":
+        return value  # dates stay as written: results are JSON
+    return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+
+
+def _text_scalar(node: yaml.ScalarNode) -> Any:
+    if not node.style and node.tag == _NULL_TAG and node.value in _NULLS:
+        return None
+    return node.value
+
+
+def _option_scalar(node: yaml.ScalarNode) -> Any:
+    typed = _typed_scalar(node)
+    if typed is None or isinstance(typed, str):
+        return typed
+    return SourceScalar.of(node.value, typed)
+
+
+def _key(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    value = _construct(node, _TYPED)
+    if isinstance(value, list):
+        return tuple(value)
+    raise yaml.constructor.ConstructorError(
+        None, None, "a mapping key must be a plain value", node.start_mark
+    )
+
+
+def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    if any(k.tag == _MERGE_TAG for k, _ in node.value):
+        _SAFE_CONSTRUCTOR.flatten_mapping(node)  # `<<: *defaults` merges, as PyYAML does
+    return node.value  # type: ignore[no-any-return]
+
+
+def _construct(node: yaml.Node, shape: _Shape) -> Any:
+    """Build Python data from a node tree, reading scalars as the field's shape says."""
+    if isinstance(node, yaml.ScalarNode):
+        if shape == _TYPED:
+            return _typed_scalar(node)
+        if shape == _OPTION:
+            return _option_scalar(node)
+        return _text_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != "tag:yaml.org,2002:seq":
+            return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+        if shape == _METRICS:
+            return [_construct_metric(item) for item in node.value]
+        item_shape = _TEXT if shape == _VARS else shape
+        return [_construct(item, item_shape) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != "tag:yaml.org,2002:map":
+            return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+        pairs = _pairs(node)
+        if isinstance(shape, dict):
+            default = shape["*"]
+            return {
+                (k := _key(kn)): _construct(vn, shape.get(k, default) if isinstance(k, str) else default)
+                for kn, vn in pairs
+            }
+        if shape == _VARS:
+            return {_key(kn): _construct(vn, _TEXT) for kn, vn in pairs}
+        if shape == _OPTION:
+            return {_key(kn): _construct(vn, _OPTION) for kn, vn in pairs}
+        if shape == _METRICS:
+            return _construct_metric(node)
+        # Structured data inside a text field (a mapping `input:`) keeps its types.
+        return {_key(kn): _construct(vn, _TYPED) for kn, vn in pairs}
+    raise yaml.constructor.ConstructorError(None, None, "unknown node", node.start_mark)
+
+
+_OPTIONS_SHAPE: dict[str, Any] = {
+    "*": _OPTION,
+    "threshold": _TYPED,
+    "max": _TYPED,
+    "weight": _TYPED,
+    "name": _TEXT,
+    "metric": _TEXT,
+    "params": _OPTION,
+}
+
+
+def _construct_metric(node: yaml.Node) -> Any:
+    """One metric entry: ``- NAME``, ``- NAME: VALUE``, ``- NAME: {...}`` or ``- {name: ...}``."""
+    if not isinstance(node, yaml.MappingNode):
+        return _construct(node, _TEXT)
+    pairs = _pairs(node)
+    keys = [k.value for k, _ in pairs if isinstance(k, yaml.ScalarNode)]
+    if len(pairs) == 1 and keys and keys[0] not in ("name", "metric"):
+        ((kn, vn),) = pairs
+        # `- contains: "30 days"` (a shorthand value) or `- contains: {value: ...}` (options).
+        return {_key(kn): _construct(vn, _OPTIONS_SHAPE if isinstance(vn, yaml.MappingNode) else _TEXT)}
+    return _construct(node, _OPTIONS_SHAPE)
+
+
+def _read_yaml(path: Path, shape: _Shape = _TYPED) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -373,7 +571,9 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         # Safe loading only: no python/object tags can construct anything. The node tree is
         # composed once (libyaml when available) and kept for line numbers in error messages.
         node = yaml.compose(text, Loader=_LOADER)
-        data = None if node is None else yaml.SafeLoader("").construct_document(node)
+        data = None if node is None else _construct(node, shape)
+    except RecursionError:
+        raise EvalFileError("invalid YAML: an alias refers to itself", path=str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -442,7 +642,7 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         EvalFileError: naming the file, line, case id and field of the first problem.
     """
     path = Path(path)
-    data, root = _read_yaml(path)
+    data, root = _read_yaml(path, _SUITE_SHAPE)
     if data is None:
         data = {}
     if not isinstance(data, dict):

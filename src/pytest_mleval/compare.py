@@ -5,23 +5,29 @@ Pure functions over result records; the statistics live in :mod:`stats`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .results import CaseResult, RunResults
+from .results import CaseResult, GateResult, RunResults
 
 __all__ = [
     "Comparison",
     "MetricComparison",
     "SuiteComparison",
     "compare_runs",
+    "regression_check",
+    "regression_gates",
 ]
 
-LOWER_IS_BETTER = frozenset({"latency_ms", "cost_usd"})
+# Raw measures: lower is better, and their unit is not a score's, so they gate only when a
+# suite names them in ``regression_metrics`` (their margin is then relative to the baseline).
+LOWER_IS_BETTER = frozenset({"latency_ms", "cost_usd", "ttft_ms"})
 PASS_RATE = "pass_rate"
-Verdict = Literal["improved", "regressed", "no significant change", "not tested"]
+Verdict = Literal[
+    "improved", "regressed", "worse within margin", "no significant change", "not tested"
+]
 
 
 class _Model(BaseModel):
@@ -55,6 +61,8 @@ class MetricComparison(_Model):
     """Pearson correlation of the paired scores (how much pairing helps)."""
     verdict: Verdict
     """improved / regressed / no significant change (at the adjusted p)."""
+    gating: bool = False
+    """Whether a regression of this metric fails the run (see :func:`regression_check`)."""
     regression: bool = False
     """Significant drop larger than the margin (the regression gate fires)."""
     noninferiority_p: float | None = None
@@ -80,6 +88,10 @@ class SuiteComparison(_Model):
     """Case ids that failed in the baseline and pass now."""
     regressed: bool = False
     """Whether any gating metric regressed beyond the margin."""
+    margin: float = 0.0
+    """The suite's non-inferiority margin."""
+    narrowed: bool = False
+    """Whether the suite's ``regression_metrics`` narrowed the gating metrics."""
 
 
 class Comparison(_Model):
@@ -138,28 +150,54 @@ def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
     return out
 
 
+def gates(metric: str, narrowed: Collection[str] | None) -> bool:
+    """The default regression rule for one metric of one suite.
+
+    Args:
+        metric: A metric present in both runs (or ``pass_rate``).
+        narrowed: The suite's ``regression_metrics``, when it names them.
+
+    Returns:
+        Whether a regression of this metric fails the run: every metric present in both runs
+        gates, raw measures (latency, cost) excepted, unless the suite narrows the set.
+    """
+    if narrowed is not None:
+        return metric in narrowed
+    return metric not in LOWER_IS_BETTER
+
+
 def compare_runs(
     baseline: RunResults,
     candidate: RunResults,
     *,
-    margin: float | dict[str, float] = 0.0,
+    margin: float | Mapping[str, float] = 0.0,
     alpha: float = 0.05,
     confidence: float = 0.95,
     seed: int = 0,
     n_resamples: int = 10_000,
-    gating: dict[str, set[str]] | None = None,
+    gating: Mapping[str, Collection[str] | None] | None = None,
 ) -> Comparison:
     """Compare per suite and metric, paired by case id.
+
+    Every metric present in both runs is compared (pass rate included); the p-values are
+    Holm-adjusted across a suite's metrics. The metrics that gate (:func:`gates`) are then
+    tested for non-inferiority, Holm-adjusted across them: a metric regresses when it is
+    significantly worse at the adjusted level *and* the non-inferiority test rejects *and* the
+    drop exceeds the margin. Prefer :func:`regression_check`, which reads each suite's margin
+    and gating metrics from the candidate run, as the plugin's gate and ``mleval compare`` do.
 
     Args:
         baseline: The earlier run.
         candidate: This run.
         margin: Non-inferiority margin (per suite, or one for all): smaller drops never regress.
+            For raw measures (latency, cost) named as gating, it is relative to the baseline
+            mean (0.1: a rise above 10 %).
         alpha: Significance level of verdicts and the regression gate.
         confidence: Confidence level of the difference's interval.
         seed: Seed of permutation tests.
         n_resamples: Monte Carlo resamples when exact enumeration is too large.
-        gating: Suite -> metrics whose regression fails the build (default: every bounded metric).
+        gating: Suite -> the metrics whose regression fails the build (a suite missing here,
+            or mapped to None, uses the default rule of :func:`gates`).
 
     Returns:
         The comparison, with unmatched cases listed rather than dropped.
@@ -172,7 +210,7 @@ def compare_runs(
     result = Comparison(
         baseline_sha=baseline.meta.git_sha,
         baseline_started_at=baseline.meta.started_at,
-        margin=margin if isinstance(margin, float | int) else 0.0,
+        margin=float(margin) if isinstance(margin, float | int) else 0.0,
         alpha=alpha,
         confidence=confidence,
     )
@@ -195,9 +233,15 @@ def compare_runs(
 
     for name in shared:
         bcases, ccases = base_suites[name], cand_suites[name]
-        suite_margin = margin.get(name, 0.0) if isinstance(margin, dict) else float(margin)
+        suite_margin = (
+            float(margin.get(name, 0.0)) if isinstance(margin, Mapping) else float(margin)
+        )
+        narrowed = (gating or {}).get(name)
         sc = SuiteComparison(
-            suite=name, n_matched=len({c.case_id for c in bcases} & {c.case_id for c in ccases})
+            suite=name,
+            n_matched=len({c.case_id for c in bcases} & {c.case_id for c in ccases}),
+            margin=suite_margin,
+            narrowed=narrowed is not None,
         )
         rows: list[MetricComparison] = []
         nonin_p: list[float] = []
@@ -214,9 +258,10 @@ def compare_runs(
                 bv, cv, test=test, confidence=confidence, seed=seed, n_resamples=n_resamples
             )
             lower_better = metric in LOWER_IS_BETTER
-            # Regression direction: a drop for scores, a rise for latency and cost.
+            # Regression direction: a drop for scores, a rise for latency and cost (whose
+            # margin is a share of the baseline mean, as their unit is not a score's).
             drop = (cv - bv) if not lower_better else (bv - cv)
-            nip = stats.noninferiority_pvalue(drop, suite_margin) if not lower_better else 1.0
+            row_margin = suite_margin * abs(float(bv.mean())) if lower_better else suite_margin
             rows.append(
                 MetricComparison(
                     metric=metric,
@@ -231,20 +276,22 @@ def compare_runs(
                     test=paired.method,
                     correlation=paired.correlation,
                     verdict="not tested",
+                    gating=gates(metric, narrowed),
                     lower_is_better=lower_better,
                     note=paired.note,
                 )
             )
-            nonin_p.append(nip)
+            nonin_p.append(stats.noninferiority_pvalue(drop, row_margin))
+        if narrowed is not None:
+            missing = sorted(set(narrowed) - {r.metric for r in rows})
+            if missing:
+                result.warnings.append(
+                    f"suite {name}: regression_metrics {missing} are not in both runs"
+                )
         if rows:
             adjusted = stats.holm([r.p_value for r in rows])
-            gate_metrics = (gating or {}).get(name)
-            gated_idx = [
-                i
-                for i, r in enumerate(rows)
-                if not r.lower_is_better and (gate_metrics is None or r.metric in gate_metrics)
-            ]
-            nonin_adj = stats.holm([nonin_p[i] for i in gated_idx])
+            gated_idx = [i for i, r in enumerate(rows) if r.gating]
+            nonin_adj = stats.holm([nonin_p[i] for i in gated_idx]) if gated_idx else np.array([])
             for i, r in enumerate(rows):
                 r.p_adjusted = float(adjusted[i])
                 better = r.diff < 0 if r.lower_is_better else r.diff > 0
@@ -255,7 +302,15 @@ def compare_runs(
             for j, i in enumerate(gated_idx):
                 r = rows[i]
                 r.noninferiority_p = float(nonin_adj[j])
-                r.regression = bool(r.noninferiority_p < alpha and r.diff < -suite_margin)
+                worse_by = r.diff if r.lower_is_better else -r.diff
+                allowed = suite_margin * abs(r.baseline) if r.lower_is_better else suite_margin
+                r.regression = bool(
+                    r.verdict == "regressed" and r.noninferiority_p < alpha and worse_by > allowed
+                )
+                if r.verdict == "regressed" and not r.regression:
+                    # Significantly worse, but not beyond the margin the suite tolerates: the
+                    # table must not say "regressed" while the gate passes.
+                    r.verdict = "worse within margin"
         sc.metrics = rows
         sc.regressed = any(r.regression for r in rows)
         bp, cp = _per_case(bcases, PASS_RATE), _per_case(ccases, PASS_RATE)
@@ -266,3 +321,100 @@ def compare_runs(
                 sc.flipped_to_pass.append(cid)
         result.suites.append(sc)
     return result
+
+
+def regression_gates(comparison: Comparison) -> list[GateResult]:
+    """One regression gate per compared suite, from the comparison's verdicts.
+
+    Args:
+        comparison: The output of :func:`compare_runs`.
+
+    Returns:
+        Gate results (metric ``regression``): failed where a gating metric regressed.
+    """
+    out = []
+    for sc in comparison.suites:
+        regressions = [m for m in sc.metrics if m.regression]
+        tested = [m for m in sc.metrics if m.gating]
+        if regressions:
+            detail = "; ".join(
+                f"{m.metric} {m.diff:+.4g} [{m.ci_low:+.4g}, {m.ci_high:+.4g}] "
+                f"p(adj)={m.p_adjusted:.4f}"
+                for m in regressions
+            )
+            message = f"regression beyond margin {sc.margin:g}: {detail}"
+        else:
+            message = (
+                f"no significant regression beyond margin {sc.margin:g} "
+                f"over {len(tested)} gating metric(s), {sc.n_matched} paired cases"
+            )
+        out.append(
+            GateResult(
+                suite=sc.suite,
+                metric="regression",
+                stat="paired",
+                on="baseline",
+                min=-sc.margin,
+                passed=not regressions,
+                message=message,
+            )
+        )
+    return out
+
+
+def regression_check(
+    baseline: RunResults,
+    candidate: RunResults,
+    *,
+    margin: float | None = None,
+    metrics: Collection[str] | None = None,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+) -> tuple[Comparison, list[GateResult]]:
+    """The one regression rule: used by the run's gate and by ``mleval compare`` alike.
+
+    Each suite's margin and gating metrics come from the candidate run's suite records
+    (``regression_margin``, ``regression_metrics``), unless given here for every suite.
+
+    Args:
+        baseline: The earlier run.
+        candidate: This run.
+        margin: A margin for every suite, over the suites' own (default 0 where none is set).
+        metrics: Gating metrics for every suite, over the suites' own ``regression_metrics``.
+        alpha: Significance level.
+        confidence: Confidence level of the differences' intervals.
+        seed: Seed of permutation tests.
+        n_resamples: Monte Carlo resamples when exact enumeration is too large.
+
+    Returns:
+        The comparison and one regression gate per compared suite; the run regressed when
+        any gate failed (``comparison.regressed``).
+    """
+    info = {s.name: s for s in candidate.suites}
+    names = {c.suite for c in candidate.cases} | {c.suite for c in baseline.cases}
+    margins: dict[str, float] = {}
+    gating: dict[str, Collection[str] | None] = {}
+    for name in names:
+        suite = info.get(name)
+        own_margin = suite.regression_margin if suite is not None else None
+        margins[name] = float(
+            margin if margin is not None else own_margin if own_margin is not None else 0.0
+        )
+        own_metrics = suite.regression_metrics if suite is not None else None
+        chosen = metrics if metrics is not None else own_metrics
+        gating[name] = set(chosen) if chosen is not None else None
+    comparison = compare_runs(
+        baseline,
+        candidate,
+        margin=margins,
+        alpha=alpha,
+        confidence=confidence,
+        seed=seed,
+        n_resamples=n_resamples,
+        gating=gating,
+    )
+    if margin is not None:
+        comparison.margin = float(margin)
+    return comparison, regression_gates(comparison)

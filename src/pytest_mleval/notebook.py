@@ -164,9 +164,9 @@ def _plain_comparison(baseline: RunResults, candidate: RunResults) -> Comparison
 
 
 def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -> Comparison:
-    from .compare import compare_runs
+    from .compare import regression_check
 
-    result = compare_runs(baseline, candidate, seed=seed)
+    result, _ = regression_check(baseline, candidate, seed=seed)
     rows = []
     flipped = []
     for s in result.suites:

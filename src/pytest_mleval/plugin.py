@@ -85,6 +85,14 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
         0.0,
         "drops smaller than this never fail the regression gate (default: 0).",
     ),
+    (
+        "regression-metrics",
+        "A,B",
+        str,
+        None,
+        "metrics whose regression against the baseline fails the run, for suites without "
+        "regression_metrics (default: every metric in both runs but latency and cost).",
+    ),
     ("no-report", None, bool, False, "write no results, report or summary files."),
     (
         "litellm-inline",

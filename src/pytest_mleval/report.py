@@ -240,10 +240,11 @@ def _with_comparison(run: RunResults, baseline: RunResults) -> list[str]:
     if importlib.util.find_spec("pytest_mleval.stats") is None:
         run.comparison = None
         return ["paired statistics unavailable (pytest_mleval.stats missing): no comparison"]
-    from .compare import compare_runs
+    from .compare import regression_check
 
     seed = run.meta.seed
-    run.comparison = compare_runs(baseline, run, seed=seed).model_dump(mode="json")
+    comparison, _ = regression_check(baseline, run, seed=seed)
+    run.comparison = comparison.model_dump(mode="json")
     return []
 
 

@@ -338,7 +338,7 @@ def comparison_view(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
     ``suite``, ``n_matched``, ``regressed``, ``flipped_to_fail``, ``flipped_to_pass`` and
     ``metrics``; per metric ``metric``, ``n``, ``baseline``, ``candidate``, ``diff``,
     ``ci_low``, ``ci_high``, ``p_value``, ``p_adjusted``, ``test``, ``verdict``,
-    ``regression``, ``lower_is_better``, ``note``.
+    ``regression``, ``gating``, ``lower_is_better``, ``note``.
     """
     if not comparison:
         return None
@@ -366,6 +366,7 @@ def comparison_view(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
                     "test": m.get("test"),
                     "verdict": str(m.get("verdict") or "not tested"),
                     "regression": bool(m.get("regression")),
+                    "gating": bool(m.get("gating")),
                     "lower_is_better": bool(
                         m.get("lower_is_better", m.get("metric") in LOWER_IS_BETTER)
                     ),

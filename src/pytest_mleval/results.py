@@ -190,6 +190,11 @@ class SuiteInfo(_Model):
     """Target spec."""
     n_cases: int = 0
     """Cases run (repeats counted once)."""
+    regression_margin: float | None = None
+    """Non-inferiority margin of the regression gate in effect for this suite."""
+    regression_metrics: list[str] | None = None
+    """Metrics whose regression fails the run (None: the default rule, every metric in both
+    runs but raw measures such as latency and cost)."""
 
 
 class RunMeta(_Model):

@@ -470,6 +470,8 @@ class MlevalSession:
                     description=suite.spec.description if suite else None,
                     target=suite.spec.target if suite else None,
                     n_cases=len({c.case_id for c in suite_cases}),
+                    regression_margin=self._regression_margin(suite),
+                    regression_metrics=self._regression_metrics(suite),
                 )
             )
             aggs = aggregate_suite(name, suite_cases, confidence=self.confidence, seed=self.seed)
@@ -517,59 +519,29 @@ class MlevalSession:
             data["candidate_suite"] = name
             run.variants.append(data)
 
-    def _compare(self, run: RunResults, baseline: RunResults) -> None:
-        """Paired comparison with the baseline; a significant drop beyond the margin is a gate."""
-        from .compare import PASS_RATE, compare_runs
-        from .results import GateResult
+    def _regression_margin(self, suite: Suite | None) -> float:
+        spec_margin = suite.spec.regression_margin if suite else None
+        if spec_margin is not None:
+            return float(spec_margin)
+        return float(self.options["regression-margin"] or 0.0)
 
-        margins: dict[str, float] = {}
-        gating: dict[str, set[str]] = {}
-        default_margin = float(self.options["regression-margin"] or 0.0)
-        for info in run.suites:
-            suite = self.suites.get(info.name)
-            spec_margin = suite.spec.regression_margin if suite else None
-            margins[info.name] = default_margin if spec_margin is None else spec_margin
-            asserted = {PASS_RATE}
-            if suite:
-                asserted |= {g.metric for g in suite.spec.gates}
-            for c in run.cases:
-                if c.suite == info.name:
-                    asserted |= {
-                        k
-                        for k, v in c.scores.items()
-                        if v.threshold is not None or v.max is not None
-                    }
-            gating[info.name] = asserted
-        comparison = compare_runs(
-            baseline, run, margin=margins, confidence=self.confidence, seed=self.seed, gating=gating
+    def _regression_metrics(self, suite: Suite | None) -> list[str] | None:
+        if suite is not None and suite.spec.regression_metrics is not None:
+            return list(suite.spec.regression_metrics)
+        value = self.options["regression-metrics"]
+        names = [m.strip() for m in str(value or "").split(",") if m.strip()]
+        return names or None
+
+    def _compare(self, run: RunResults, baseline: RunResults) -> None:
+        """Paired comparison with the baseline under the one regression rule (the same
+        function ``mleval compare`` calls), one regression gate per compared suite."""
+        from .compare import regression_check
+
+        comparison, gates = regression_check(
+            baseline, run, confidence=self.confidence, seed=self.seed
         )
         run.comparison = comparison.model_dump(mode="json")
-        for sc in comparison.suites:
-            regressions = [m for m in sc.metrics if m.regression]
-            tested = [m for m in sc.metrics if m.noninferiority_p is not None]
-            if regressions:
-                detail = "; ".join(
-                    f"{m.metric} {m.diff:+.4f} [{m.ci_low:+.4f}, {m.ci_high:+.4f}] "
-                    f"p={m.noninferiority_p:.4f}"
-                    for m in regressions
-                )
-                message = f"regression beyond margin {margins[sc.suite]:g}: {detail}"
-            else:
-                message = (
-                    f"no significant regression beyond margin {margins[sc.suite]:g} "
-                    f"over {len(tested)} gating metric(s), {sc.n_matched} paired cases"
-                )
-            run.gates.append(
-                GateResult(
-                    suite=sc.suite,
-                    metric="regression",
-                    stat="paired",
-                    on="baseline",
-                    min=-margins[sc.suite],
-                    passed=not regressions,
-                    message=message,
-                )
-            )
+        run.gates.extend(gates)
 
     def _meta(self, exit_status: int, cases: list[CaseResult]) -> RunMeta:
         from importlib.metadata import PackageNotFoundError, version
