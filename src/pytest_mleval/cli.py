@@ -37,13 +37,22 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_runs
+    from .compare import regression_check
     from .results import load_results
     from .summary import comparison_markdown, comparison_terminal
 
     base, cand = load_results(args.baseline), load_results(args.candidate)
-    comparison = compare_runs(
-        base, cand, margin=args.margin, alpha=args.alpha, seed=args.seed, confidence=args.confidence
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    # The same rule as the run's regression gate: each suite's margin and gating metrics come
+    # from the candidate's results unless given here.
+    comparison, _ = regression_check(
+        base,
+        cand,
+        margin=args.margin,
+        metrics=metrics,
+        alpha=args.alpha,
+        seed=args.seed,
+        confidence=args.confidence,
     )
     data = comparison.model_dump(mode="json")
     if args.format == "md":
@@ -210,7 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("baseline", help="baseline results JSON")
     p.add_argument("candidate", help="candidate results JSON")
     p.add_argument("--format", choices=["text", "md", "json"], default="text")
-    p.add_argument("--margin", type=float, default=0.0, help="non-inferiority margin (default 0)")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="non-inferiority margin for every suite (default: each suite's own, else 0)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated gating metrics for every suite (default: each suite's own "
+        "regression_metrics, else every metric in both runs but latency and cost)",
+    )
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=0)
