@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .escaping import md_code, md_text, term_text
 from .results import Aggregate, RunResults
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
 RAW = ("latency_ms", "cost_usd")
+# Longest error text shown per failing case in the Markdown summary.
+WHY_LIMIT = 300
 VERDICT_ICON = {
     "improved": "🟢 improved",
     "regressed": "🔴 regressed",
@@ -28,18 +31,22 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _term_ids(ids: list[str]) -> str:
+    return ", ".join(term_text(i) for i in ids)
+
+
 def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
     """Terminal lines of a baseline comparison (as stored in ``RunResults.comparison``)."""
     lines = []
     sha = comparison.get("baseline_sha")
     lines.append(
-        f"baseline: {sha[:10] if sha else 'unknown commit'} "
-        f"({comparison.get('baseline_started_at', '')})"
+        f"baseline: {term_text(sha[:10]) if sha else 'unknown commit'} "
+        f"({term_text(comparison.get('baseline_started_at', ''))})"
     )
     for w in comparison.get("warnings", []):
-        lines.append(f"  warning: {w}")
+        lines.append(f"  warning: {term_text(w)}")
     for s in comparison.get("suites", []):
-        lines.append(f"  suite {s['suite']} ({s['n_matched']} paired cases)")
+        lines.append(f"  suite {term_text(s['suite'])} ({s['n_matched']} paired cases)")
         lines.append(
             f"    {'metric':<20} {'base':>8} {'cand':>8} {'delta':>8}  "
             f"{'95% CI':<20} {'p(adj)':>7}  verdict"
@@ -47,14 +54,14 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
         for m in s["metrics"]:
             ci = f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
             lines.append(
-                f"    {m['metric']:<20} {m['baseline']:>8.3f} {m['candidate']:>8.3f} "
+                f"    {term_text(m['metric']):<20} {m['baseline']:>8.3f} {m['candidate']:>8.3f} "
                 f"{m['diff']:>+8.3f}  {ci:<20} {_p(m['p_adjusted']):>7}  {m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
         if s["flipped_to_fail"]:
-            lines.append(f"    pass -> fail: {', '.join(s['flipped_to_fail'][:10])}")
+            lines.append(f"    pass -> fail: {_term_ids(s['flipped_to_fail'][:10])}")
         if s["flipped_to_pass"]:
-            lines.append(f"    fail -> pass: {', '.join(s['flipped_to_pass'][:10])}")
+            lines.append(f"    fail -> pass: {_term_ids(s['flipped_to_pass'][:10])}")
     for key, label in (
         ("only_in_baseline", "only in baseline"),
         ("only_in_candidate", "only in this run"),
@@ -62,7 +69,7 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
         ids = comparison.get(key, [])
         if ids:
             more = f" (+{len(ids) - 10} more)" if len(ids) > 10 else ""
-            lines.append(f"  {label}: {', '.join(ids[:10])}{more}")
+            lines.append(f"  {label}: {_term_ids(ids[:10])}{more}")
     return lines
 
 
@@ -73,16 +80,16 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         cases = [c for c in run.cases if c.suite == suite.name]
         errors = len({c.case_id for c in cases if c.error})
         aggs = [a for a in run.aggregates if a.suite == suite.name]
-        lines.append(
-            (f"suite {suite.name}: {suite.n_cases} cases, {errors} errored", {"bold": True})
-        )
+        name = term_text(suite.name)
+        lines.append((f"suite {name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
         lines.append(
             (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
         )
         for a in aggs:
+            metric = term_text(a.metric)
             lines.append(
-                (f"  {a.metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
+                (f"  {metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
             )
     total = run.usage.get("total") if run.usage else None
     if total and (total.get("total_tokens") or total.get("cost_usd")):
@@ -100,26 +107,29 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
     for variant in run.variants:
         lines.append(
             (
-                f"{variant['candidate_suite']} vs {variant['baseline_suite']} (paired by case):",
+                f"{term_text(variant['candidate_suite'])} vs "
+                f"{term_text(variant['baseline_suite'])} (paired by case):",
                 {"bold": True},
             )
         )
         lines.extend((line, {}) for line in comparison_terminal(variant)[1:])
     for g in run.gates:
         style = {"green": g.passed, "red": not g.passed}
-        lines.append((f"gate {g.suite}: {'PASS' if g.passed else 'FAIL'} {g.message}", style))
+        verdict = "PASS" if g.passed else "FAIL"
+        lines.append((f"gate {term_text(g.suite)}: {verdict} {term_text(g.message)}", style))
     return lines
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _md(text: object) -> str:
+    # Every user- or model-controlled string of the summary goes through here or md_code.
+    return md_text(text)
 
 
 def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[str]:
     """Markdown of a baseline comparison: a table per suite and the cases that flipped."""
     out = []
     sha = comparison.get("baseline_sha")
-    where = f"`{sha[:10]}`" if sha else "(unknown commit)"
+    where = md_code(sha[:10]) if sha else "(unknown commit)"
     out.append(f"Compared with baseline {where}, paired by case.")
     out.append("")
     for w in comparison.get("warnings", []):
@@ -143,7 +153,7 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
         for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):
             ids = s.get(key, [])
             if ids:
-                shown = ", ".join(f"`{_md(i)}`" for i in ids[:top])
+                shown = ", ".join(map(md_code, ids[:top]))
                 more = f" and {len(ids) - top} more" if len(ids) > top else ""
                 out.append(f"**{label}** ({len(ids)}): {shown}{more}")
                 out.append("")
@@ -154,9 +164,7 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
         ids = comparison.get(key, [])
         if ids:
             more = f" and {len(ids) - top} more" if len(ids) > top else ""
-            out.append(
-                f"{label} ({len(ids)}): " + ", ".join(f"`{_md(i)}`" for i in ids[:top]) + more
-            )
+            out.append(f"{label} ({len(ids)}): " + ", ".join(map(md_code, ids[:top])) + more)
             out.append("")
     return out
 
@@ -167,7 +175,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     meta = run.meta
     head = []
     if meta.git_sha:
-        head.append(f"commit `{meta.git_sha[:10]}`")
+        head.append(f"commit {md_code(meta.git_sha[:10])}")
     n_cases = len({(c.suite, c.case_id) for c in run.cases})
     n_passed = sum(1 for c in run.cases if c.passed)
     head.append(f"{n_cases} cases, {n_passed}/{len(run.cases)} results passed")
@@ -202,7 +210,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append("|---|---:|---|---:|")
         for a in run.aggregates:
             if a.suite == suite.name:
-                out.append(f"| {a.metric} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
+                out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
         out.append("")
         failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
         if failing:
@@ -214,7 +222,9 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
                     for k, v in c.scores.items()
                     if v.passed is False
                 )
-                out.append(f"- `{_md(c.case_id)}`: {_md(why)}")
+                # Long error texts are cut: GitHub refuses a comment over 65536 characters
+                # whole, and the HTML report keeps the full text.
+                out.append(f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}")
             out.append("")
             out.append("</details>")
             out.append("")
