@@ -12,6 +12,9 @@ __all__ = ["aggregate_suite", "evaluate_gates", "per_case"]
 
 PASS_RATE = "pass_rate"
 RAW_MEASURES = frozenset({"latency_ms", "cost_usd"})
+"""Measurements in their own units (not scores in [0, 1]), whatever the registry says."""
+BOUNDS = (0.0, 1.0)
+"""The range of every score that is not a raw measure."""
 
 
 def per_case(
@@ -52,23 +55,54 @@ def _metric_names(cases: Sequence[CaseResult]) -> list[str]:
     return list(names)
 
 
+def is_raw_measure(metric: str, values: Sequence[float]) -> bool:
+    """Whether a metric is a measurement in its own units rather than a score in [0, 1].
+
+    True for ``latency_ms`` and ``cost_usd``, for metrics registered with ``raw=True``, and for
+    any metric with a value outside [0, 1] (``ttft_ms``, token counts): those aggregate as
+    means with a t interval in their units, never as a pass rate, and are never clipped.
+    """
+    if metric in RAW_MEASURES or any(not 0.0 <= v <= 1.0 for v in values):
+        return True
+    if metric.startswith("python:"):
+        return False  # a custom metric by reference: scored in [0, 1] (metrics.score_metric)
+    from .errors import MlevalError
+    from .metrics import get_metric
+
+    try:
+        return get_metric(metric).raw
+    except MlevalError:
+        return False  # a label or a metric unknown here (e.g. `mleval compare`): a score
+
+
+def _cluster_labels(clusters: list[str | None]) -> list[str] | None:
+    """Labels for a clustered estimate (a case without a cluster is its own), or ``None``."""
+    if all(c is None for c in clusters) or len(set(clusters)) < 2:
+        return None
+    return [c if c is not None else f"__case{i}" for i, c in enumerate(clusters)]
+
+
 def _estimate(
     values: list[float],
     clusters: list[str | None],
     *,
-    binary_counts: bool,
+    kind: str,
     confidence: float,
     seed: int,
 ) -> Any:
+    """The interval for ``kind``: ``proportion`` (0/1 per case), ``score`` (bounded, [0, 1])
+    or ``raw`` (a measurement in its units, unbounded)."""
     from . import stats
 
-    if binary_counts:
-        successes = round(sum(values))
-        return stats.proportion_ci(successes, len(values), confidence=confidence)
-    if any(c is not None for c in clusters) and len({c for c in clusters}) > 1:
-        labels = [c if c is not None else f"__case{i}" for i, c in enumerate(clusters)]
-        return stats.clustered_mean_ci(values, labels, confidence=confidence)
-    return stats.mean_ci(values, confidence=confidence, method="t", seed=seed)
+    labels = _cluster_labels(clusters)
+    if kind == "proportion":
+        if labels is not None:
+            return stats.clustered_proportion_ci(values, labels, confidence=confidence)
+        return stats.proportion_ci(round(sum(values)), len(values), confidence=confidence)
+    bounds = None if kind == "raw" else BOUNDS
+    if labels is not None:
+        return stats.clustered_mean_ci(values, labels, confidence=confidence, bounds=bounds)
+    return stats.mean_ci(values, confidence=confidence, method="t", seed=seed, bounds=bounds)
 
 
 def _win_rate(values: list[float], confidence: float) -> Any:
@@ -105,21 +139,17 @@ def aggregate_suite(
         if metric is not None and not values:
             continue  # skipped everywhere (e.g. no judge model): nothing to estimate
         notes = []
+        raw = metric is not None and is_raw_measure(metric, values)
         if metric == "pairwise" and repeats == 1:
             est = _win_rate(values, confidence)
         else:
             is_binary = all(v in (0.0, 1.0) for v in values)
-            est = _estimate(
-                values,
-                clusters,
-                binary_counts=is_binary and repeats == 1 and all(c is None for c in clusters),
-                confidence=confidence,
-                seed=seed,
-            )
+            kind = "raw" if raw else "proportion" if is_binary and repeats == 1 else "score"
+            est = _estimate(values, clusters, kind=kind, confidence=confidence, seed=seed)
         if est.note:
             notes.append(est.note)
         lo, hi = est.ci_low, est.ci_high
-        if metric not in RAW_MEASURES and (lo < 0.0 or hi > 1.0):
+        if not raw and (lo < 0.0 or hi > 1.0):
             # Scores live in [0, 1]; a t interval near the edge can spill over.
             lo, hi = max(0.0, lo), min(1.0, hi)
             notes.append("interval clipped to [0, 1]")
@@ -168,11 +198,10 @@ def _gate_estimate(
         if not sums:
             return f"no scores for metric {gate.metric!r}"
         vals = [sum(v) / len(v) for v in sums.values()]
-        if all(v in (0.0, 1.0) for v in vals):
-            est = stats.proportion_ci(int(sum(vals)), len(vals), confidence=confidence)
-        else:
-            est = stats.mean_ci(vals, confidence=confidence)
-        return est.estimate, est.ci_low, est.ci_high, est.method
+        first = {c.case_id: c.cluster for c in reversed(cases)}
+        kind = "proportion" if all(v in (0.0, 1.0) for v in vals) else "score"
+        est = _estimate(vals, [first[k] for k in sums], kind=kind, confidence=confidence, seed=seed)
+        return est.estimate, max(0.0, est.ci_low), min(1.0, est.ci_high), est.method
     _, values, _, _ = per_case(cases, gate.metric)
     if not values:
         return f"no scores for metric {gate.metric!r}"

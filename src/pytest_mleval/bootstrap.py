@@ -196,6 +196,7 @@ def bootstrap_ci(
     n_resamples: int = 10_000,
     vectorized: bool | None = None,
     batch: int | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
     """Bootstrap interval of ``statistic`` (BCa or percentile).
 
@@ -214,13 +215,19 @@ def bootstrap_ci(
         n_resamples: Resamples.
         vectorized: Override the ``axis`` detection.
         batch: Resamples per chunk (default: about 32 MiB of indices).
+        bounds: The range of a bounded metric (``(0, 1)`` for scores). With one sample and
+            ``np.mean``, one case or constant data then give the Wilson interval of the mean
+            (valid for any variable on the bounds) rather than the point, which resampling
+            cannot widen.
 
     Returns:
-        The estimate; no data, one case or constant data give the point as the interval.
+        The estimate; no data, one case or constant data give the point as the interval
+        (except the bounded mean, above), and say why.
     """
-    from .stats import Estimate, _point
+    from .stats import Estimate, _check_bounds, _degenerate, _point
 
     _check_confidence(confidence)
+    _check_bounds(bounds)
     if method not in ("bca", "percentile"):
         raise ValueError(f"unknown bootstrap method {method!r} (bca, percentile)")
     samples = _as_samples(data)
@@ -234,6 +241,12 @@ def bootstrap_ci(
         return _point(0.0, 0, f"{name} (no data)", confidence, "no data: estimate set to 0")
     point = _point_stat(statistic, vec, samples)
     if n == 1 or all(float(np.ptp(s)) == 0.0 for s in samples):
+        if bounds is not None and statistic is np.mean and len(samples) == 1:
+            flat = _degenerate(samples[0].ravel(), confidence, name, bounds)
+            if flat is not None:
+                return flat
+        # Other statistics keep the point: for a median or a quantile, n identical values are
+        # real evidence (n ties at the median are unlikely unless it is that value).
         why = "n=1" if n == 1 else "zero variance"
         return _point(point, n, f"{name} ({why})", confidence, f"{why}: the interval is the point")
     rng = np.random.default_rng(seed)
@@ -263,8 +276,12 @@ def cluster_bootstrap_ci(
     seed: int | None = None,
     n_resamples: int = 10_000,
     method: str = "bca",
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
     """Interval of the mean resampling whole clusters (cases of a cluster move together).
+
+    Never narrower than the unclustered t interval: where the cluster bootstrap is narrower
+    on a side (clusters more alike than chance), that side is the t interval's.
 
     Args:
         values: Per-case scores.
@@ -273,15 +290,18 @@ def cluster_bootstrap_ci(
         seed: Seed of the bootstrap.
         n_resamples: Resamples.
         method: ``bca`` (leave-one-cluster-out acceleration) or ``percentile``.
+        bounds: The metric's range, or ``None`` when unbounded (see ``stats.mean_ci``).
 
     Returns:
         The estimate; with one cluster, the plain t interval (with a note).
     """
-    from .stats import Estimate, _cluster_setup
+    from .stats import Estimate, _cluster_setup, mean_ci
 
     if method not in ("bca", "percentile"):
         raise ValueError(f"unknown bootstrap method {method!r} (bca, percentile)")
-    setup = _cluster_setup(values, clusters, confidence, "cluster bootstrap", "nothing to resample")
+    setup = _cluster_setup(
+        values, clusters, confidence, "cluster bootstrap", "nothing to resample", bounds
+    )
     if isinstance(setup, Estimate):
         return setup
     x, codes, c = setup
@@ -299,6 +319,11 @@ def cluster_bootstrap_ci(
     ratio = float(sums.sum() / sizes.sum())
     lo, hi = _interval(np.concatenate(parts), ratio, jack, confidence)
     kind = "BCa" if method == "bca" else "percentile"
+    naive = mean_ci(x, confidence=confidence)
+    note = None
+    if naive.ci_low < lo or naive.ci_high > hi:
+        lo, hi = min(lo, naive.ci_low), max(hi, naive.ci_high)
+        note = "widened to the unclustered t interval where the cluster bootstrap was narrower"
     return Estimate(
         point,
         min(lo, point),
@@ -306,6 +331,7 @@ def cluster_bootstrap_ci(
         int(x.size),
         f"cluster bootstrap ({kind}, {c} clusters)",
         confidence,
+        note,
     )
 
 

@@ -7,6 +7,10 @@ bootstrap draws exactly the indices ``scipy.stats.bootstrap`` draws from the sam
 Degenerate input (n=0, n=1, zero variance, all-zero differences) gives defined numbers and
 says why in ``method`` or ``note``; nothing returns NaN. Non-finite input is a ValueError.
 
+No interval is narrower than the data justify: a bounded metric (``bounds=(low, high)``) whose
+sample shows no spread gets the Wilson interval of its mean, valid for any variable on those
+bounds, never zero width; a clustered interval is never narrower than the unclustered one.
+
 The regression gate and power analysis live in :mod:`pytest_mleval.power` and are re-exported.
 """
 
@@ -47,6 +51,7 @@ __all__ = [
     "bootstrap_ci",
     "cluster_bootstrap_ci",
     "clustered_mean_ci",
+    "clustered_proportion_ci",
     "holm",
     "mcnemar_exact",
     "mean_ci",
@@ -64,6 +69,11 @@ __all__ = [
     "sign_test",
     "wilcoxon_pratt",
 ]
+
+
+MIN_CLUSTERS = 5
+"""Below this many clusters the between-cluster variance rests on 1-3 degrees of freedom: the
+clustered intervals then use t on C-1 degrees of freedom throughout (wide), and say so."""
 
 
 @dataclass(frozen=True)
@@ -134,18 +144,75 @@ def _point(x: float, n: int, method: str, confidence: float, note: str) -> Estim
     return Estimate(x, x, x, n, method, confidence, note)
 
 
-def _degenerate(x: np.ndarray, confidence: float, what: str) -> Estimate | None:
-    """The interval-free answers: no data, one case, or no spread at all."""
+def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` on ``n`` (possibly effective, non-integer)
+    cases with quantile ``q``, inside [0, 1] and always containing ``p``."""
+    denom = 1.0 + q * q / n
+    centre = (p + q * q / (2.0 * n)) / denom
+    half = q * math.sqrt(max(p * (1.0 - p), 0.0) / n + q * q / (4.0 * n * n)) / denom
+    return min(max(0.0, centre - half), p), max(min(1.0, centre + half), p)
+
+
+def _check_bounds(bounds: tuple[float, float] | None) -> None:
+    if bounds is not None and not (
+        math.isfinite(bounds[0]) and math.isfinite(bounds[1]) and bounds[0] < bounds[1]
+    ):
+        raise ValueError(f"bounds must be finite with low < high, got {bounds!r}")
+
+
+def _bounded_wilson(
+    m: float, n: float, confidence: float, bounds: tuple[float, float], q: float | None = None
+) -> tuple[float, float]:
+    """The Wilson interval of the mean rescaled to ``bounds``.
+
+    A variable on [0, 1] with mean mu has variance at most mu (1 - mu) (Bhatia-Davis), the
+    Bernoulli variance, so the score interval that assumes it is valid for any such variable:
+    the conservative answer when the sample shows no spread to estimate.
+    """
+    lo, hi = bounds
+    width = hi - lo
+    p = min(1.0, max(0.0, (m - lo) / width))
+    a, b = _wilson(p, n, _z(0.5 + confidence / 2.0) if q is None else q)
+    return lo + width * a, lo + width * b
+
+
+def _bounds_text(bounds: tuple[float, float]) -> str:
+    return f"[{bounds[0]:g}, {bounds[1]:g}]"
+
+
+def _degenerate(
+    x: np.ndarray, confidence: float, what: str, bounds: tuple[float, float] | None = None
+) -> Estimate | None:
+    """The answers without a spread to estimate: no data, one case, or identical values.
+
+    For a bounded metric one case or identical values get the Wilson interval of the mean
+    (valid for any variable on the bounds); only an unbounded measure gets the point.
+    """
     if x.size == 0:
         return _point(0.0, 0, f"{what} (no data)", confidence, "no data: estimate set to 0")
     m = float(x.mean())
+    spread = float(np.ptp(x))
+    # A spread within rounding of the bounds (0.1 + 0.2 against 0.3), or one whose variance
+    # underflows, is no spread: its t interval would have zero width.
+    tiny = 1e-12 * (bounds[1] - bounds[0]) if bounds is not None else 0.0
+    flat = x.size == 1 or spread <= tiny or float(x.std()) == 0.0
+    if not flat:
+        return None
+    if bounds is not None:
+        lo, hi = _bounded_wilson(m, x.size, confidence, bounds)
+        why = "one case" if x.size == 1 else "every value is identical"
+        note = (
+            f"{why}: no spread to estimate, so the interval is the Wilson interval of the mean "
+            f"on {x.size} case(s), valid for any variable on {_bounds_text(bounds)}"
+        )
+        return Estimate(
+            m, lo, hi, int(x.size), f"{what} (no spread: Wilson bound)", confidence, note
+        )
     if x.size == 1:
         note = "one case: no spread to estimate, the interval is the point"
         return _point(m, 1, f"{what} (n=1: no interval)", confidence, note)
-    if float(np.ptp(x)) == 0.0:
-        note = "every value is identical: the interval is the point"
-        return _point(m, int(x.size), f"{what} (zero variance)", confidence, note)
-    return None
+    note = "every value is identical and the measure is unbounded: the interval is the point"
+    return _point(m, int(x.size), f"{what} (zero variance)", confidence, note)
 
 
 def mean_ci(
@@ -155,6 +222,7 @@ def mean_ci(
     method: str = "t",
     seed: int | None = None,
     n_resamples: int = 10_000,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
     """Mean with a t interval, or a BCa / percentile bootstrap interval.
 
@@ -164,15 +232,19 @@ def mean_ci(
         method: ``t``, ``bca`` or ``percentile``.
         seed: Seed of the bootstrap.
         n_resamples: Bootstrap resamples.
+        bounds: The range the metric cannot leave (``(0, 1)`` for scores), or ``None`` for an
+            unbounded measure; a bounded sample without spread then gets the Wilson interval
+            of its mean instead of the point.
 
     Returns:
-        The estimate; degenerate samples give the point as the interval and say why.
+        The estimate; degenerate samples say why in ``method`` and ``note``.
     """
     _check_confidence(confidence)
+    _check_bounds(bounds)
     if method not in ("t", "bca", "percentile"):
         raise ValueError(f"unknown mean interval {method!r} (t, bca, percentile)")
     x = _finite(values)
-    degenerate = _degenerate(x, confidence, method)
+    degenerate = _degenerate(x, confidence, method, bounds)
     if degenerate is not None:
         return degenerate
     if method == "t":
@@ -211,12 +283,8 @@ def proportion_ci(
     p = successes / n
     note = "one case: the interval is wide by design" if n == 1 else None
     if name == "wilson":
-        z = _z(0.5 + confidence / 2.0)
-        denom = 1.0 + z * z / n
-        centre = (p + z * z / (2.0 * n)) / denom
-        half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-        lo, hi = max(0.0, centre - half), min(1.0, centre + half)
-        return Estimate(p, min(lo, p), max(hi, p), n, "wilson", confidence, note)
+        lo, hi = _wilson(p, n, _z(0.5 + confidence / 2.0))
+        return Estimate(p, lo, hi, n, "wilson", confidence, note)
     from scipy import special
 
     alpha = 1.0 - confidence
@@ -234,54 +302,182 @@ def proportion_ci(
 
 
 def _cluster_setup(
-    values: Any, clusters: Sequence[Hashable], confidence: float, what: str, why_plain: str
+    values: Any,
+    clusters: Sequence[Hashable],
+    confidence: float,
+    what: str,
+    why_plain: str,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate | tuple[np.ndarray, np.ndarray, int]:
     """Checked values with integer cluster codes, or the answer when there is nothing to cluster.
 
     Shared by the CR1 interval and the cluster bootstrap: degenerate input gives its defined
-    estimate, and a single cluster falls back to the plain t interval with a note.
+    estimate (the Wilson bound for a bounded metric), and a single cluster falls back to the
+    plain t interval with a note.
     """
     _check_confidence(confidence)
+    _check_bounds(bounds)
     x = _finite(values)
     labels = list(clusters)
     if len(labels) != x.size:
         raise ValueError("values and clusters must have the same length")
-    degenerate = _degenerate(x, confidence, what)
+    degenerate = _degenerate(x, confidence, what, bounds)
     if degenerate is not None:
         return degenerate
     codes, c = _codes(labels)
     if c < 2:
-        plain = mean_ci(x, confidence=confidence)
+        plain = mean_ci(x, confidence=confidence, bounds=bounds)
         note = f"one cluster: {why_plain}, plain t interval"
         return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
     return x, codes, c
 
 
-def clustered_mean_ci(
-    values: Any, clusters: Sequence[Hashable], *, confidence: float = 0.95
-) -> Estimate:
-    """Mean with a cluster-robust (CR1) standard error and t on C-1 degrees of freedom.
+def _cluster_variances(x: np.ndarray, codes: np.ndarray, c: int) -> tuple[float, float]:
+    """(CR1 variance, naive variance) of the mean.
 
-    The same standard error as statsmodels OLS on an intercept with ``cov_type="cluster"``:
-    var = C/(C-1) * sum_g (sum_{i in g} (x_i - mean))^2 / n^2.
+    CR1 is statsmodels' OLS on an intercept with ``cov_type="cluster"``:
+    C/(C-1) * sum_g (sum_{i in g} (x_i - mean))^2 / n^2; the naive one is s^2 / n.
+    """
+    n = x.size
+    scores = np.bincount(codes, x - float(x.mean()), c)
+    cr1 = (c / (c - 1.0)) * float(scores @ scores) / (n * n)
+    naive = float(x.var(ddof=1)) / n if n > 1 else 0.0
+    return cr1, naive
+
+
+def _few_clusters_note(c: int) -> str:
+    return (
+        f"only {c} clusters (< {MIN_CLUSTERS}): the between-cluster variance rests on "
+        f"C-1 = {c - 1} degrees of freedom, so every standard error gets the t quantile on "
+        "C-1 df (wide); the interval may still understate strong clustering"
+    )
+
+
+def clustered_mean_ci(
+    values: Any,
+    clusters: Sequence[Hashable],
+    *,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> Estimate:
+    """Mean with a cluster-robust interval that is never narrower than the unclustered one.
+
+    The half-width is the larger of the CR1 interval's (t on C-1 degrees of freedom, the
+    interval of statsmodels OLS on an intercept with ``cov_type="cluster"``) and the plain t
+    interval's: clusters that are more alike than chance (identical cluster means) make the
+    CR1 variance small or zero, which is no evidence of precision.
 
     Args:
         values: Per-case scores.
         clusters: Cluster label of each case (any hashable).
         confidence: Two-sided confidence level.
+        bounds: The metric's range (``(0, 1)`` for scores), or ``None`` when unbounded; see
+            :func:`mean_ci`.
 
     Returns:
-        The estimate; with one cluster, the plain t interval (with a note).
+        The estimate; ``method`` says which interval won. With one cluster, the plain t
+        interval; with fewer than :data:`MIN_CLUSTERS` clusters a note says the interval
+        rests on few degrees of freedom.
     """
-    setup = _cluster_setup(values, clusters, confidence, "clustered t", "no between-cluster spread")
+    setup = _cluster_setup(
+        values, clusters, confidence, "clustered t", "no between-cluster spread", bounds
+    )
     if isinstance(setup, Estimate):
         return setup
     x, codes, c = setup
+    n = int(x.size)
     m = float(x.mean())
-    scores = np.bincount(codes, x - m, c)
-    var = (c / (c - 1.0)) * float(scores @ scores) / (x.size * x.size)
-    h = _t_quantile(confidence, c - 1) * math.sqrt(var)
-    return Estimate(m, m - h, m + h, int(x.size), f"clustered t (CR1, {c} clusters)", confidence)
+    cr1, naive = _cluster_variances(x, codes, c)
+    few = c < MIN_CLUSTERS
+    h_cr1 = _t_quantile(confidence, c - 1) * math.sqrt(cr1)
+    # The few-cluster fallback: the naive SE gets the C-1 quantile too, since with so few
+    # clusters a small CR1 variance is weak evidence that the clustering does not matter.
+    h_naive = _t_quantile(confidence, c - 1 if few else n - 1) * math.sqrt(naive)
+    notes = []
+    if h_cr1 >= h_naive:
+        h, method = h_cr1, f"clustered t (CR1, {c} clusters)"
+    else:
+        h, method = h_naive, f"clustered t (naive t wider than CR1, {c} clusters)"
+        notes.append(
+            "the cluster-robust interval was narrower than the unclustered one (clusters more "
+            "alike than chance): the unclustered t interval is used"
+        )
+    if few:
+        notes.append(_few_clusters_note(c))
+    return Estimate(m, m - h, m + h, n, method, confidence, "; ".join(notes) or None)
+
+
+def clustered_proportion_ci(
+    outcomes: Any, clusters: Sequence[Hashable], *, confidence: float = 0.95
+) -> Estimate:
+    """Pass rate of clustered pass/fail outcomes: Wilson on a design-effect-adjusted n.
+
+    The design effect is the ratio of the cluster-robust (CR1) variance of the pass rate to
+    the binomial one, p (1 - p) / n; the interval is the Wilson interval on the effective
+    sample size n / deff with a t quantile on C-1 degrees of freedom, or the plain Wilson
+    interval on n when that is wider, so it is never narrower than the unclustered one (the
+    effective n is never above n). When every case passed (or every case failed) the design
+    effect cannot be estimated and is taken as 1: the plain Wilson interval, as wide as the
+    data allow without a model of the clustering.
+
+    Args:
+        outcomes: Per-case 0/1 outcomes.
+        clusters: Cluster label of each case (any hashable).
+        confidence: Two-sided confidence level.
+
+    Returns:
+        The estimate; ``note`` gives the design effect and the effective n.
+    """
+    _check_confidence(confidence)
+    x = _finite(outcomes, "outcomes")
+    labels = list(clusters)
+    if len(labels) != x.size:
+        raise ValueError("outcomes and clusters must have the same length")
+    if not np.isin(x, (0.0, 1.0)).all():
+        raise ValueError("clustered_proportion_ci needs 0/1 outcomes")
+    n = int(x.size)
+    k = int(x.sum())
+    plain = proportion_ci(k, n, confidence=confidence)
+    if n == 0:
+        return plain
+    codes, c = _codes(labels)
+    if c < 2:
+        note = "one cluster: no between-cluster spread to estimate, plain Wilson interval"
+        return Estimate(plain.estimate, plain.ci_low, plain.ci_high, n, "wilson", confidence, note)
+    p = k / n
+    cr1, _ = _cluster_variances(x, codes, c)
+    binomial = p * (1.0 - p) / n
+    notes = []
+    if binomial == 0.0:
+        deff = 1.0
+        notes.append(
+            f"every case {'passed' if k == n else 'failed'}: the design effect cannot be "
+            "estimated and is taken as 1 (plain Wilson on n)"
+        )
+    else:
+        deff = max(1.0, cr1 / binomial)
+    n_eff = n / deff
+    few = c < MIN_CLUSTERS
+    lo, hi = plain.ci_low, plain.ci_high
+    if deff > 1.0 or few:
+        # With few clusters the C-1 quantile applies even at design effect 1 (see
+        # clustered_mean_ci): the fallback when the clustering cannot be estimated well.
+        c_lo, c_hi = _wilson(p, n_eff, _t_quantile(confidence, c - 1))
+        lo, hi = min(lo, c_lo), max(hi, c_hi)
+    if deff > 1.0:
+        notes.append(
+            f"design effect {deff:.2f} (cluster-robust over binomial variance): Wilson on "
+            f"n_eff = {n_eff:.1f} of {n} cases with t on {c - 1} df"
+        )
+    elif binomial > 0.0:
+        notes.append(
+            "design effect 1: the cluster-robust variance is not above the binomial one "
+            "(plain Wilson on n)"
+        )
+    if few:
+        notes.append(_few_clusters_note(c))
+    method = f"wilson, clustered (design effect {deff:.2f}, {c} clusters)"
+    return Estimate(p, lo, hi, n, method, confidence, "; ".join(notes))
 
 
 # --- paired tests ----------------------------------------------------------------------------
