@@ -8,12 +8,155 @@ import string
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from .errors import MetricError
-from .metrics import MetricFn, MetricValue, Sample, register_metric
+from .metrics import MetricFn, MetricOptions, MetricValue, Sample, register_metric
 
-__all__ = ["normalize_text"]
+__all__ = [
+    "BleuOptions",
+    "ContainsOptions",
+    "ExactOptions",
+    "JsonSchemaOptions",
+    "JsonValidOptions",
+    "LevenshteinOptions",
+    "NoOptions",
+    "NotContainsOptions",
+    "RegexOptions",
+    "RetrievalOptions",
+    "RougeOptions",
+    "normalize_text",
+]
+
+Reference = str | list[str] | None
+"""Reference text(s): one string or a list (the best match counts)."""
+
+
+# --------------------------------------------------------------------------- options models
+
+
+class NoOptions(MetricOptions):
+    """The metric takes no options of its own."""
+
+
+class ExactOptions(MetricOptions):
+    """Options of ``exact``."""
+
+    value: str | list[str] | dict[str, Any] | None = None
+    """Reference text(s) instead of the case's ``expected``."""
+    ignore_case: bool = False
+    """Compare case-insensitively (Unicode casefold)."""
+    ignore_whitespace: bool = False
+    """Collapse runs of whitespace before comparing."""
+    ignore_punctuation: bool = False
+    """Drop punctuation before comparing."""
+    strip: bool = True
+    """Strip leading and trailing whitespace."""
+    case: bool | None = None
+    """``case: false`` reads as "case does not matter" (the opposite of ``ignore_case``)."""
+    whitespace: bool | None = None
+    """``whitespace: false``: whitespace does not matter."""
+    punctuation: bool | None = None
+    """``punctuation: false``: punctuation does not matter."""
+
+
+class ContainsOptions(MetricOptions):
+    """Options of ``contains`` and ``icontains``."""
+
+    value: str | list[str] | None = None
+    """Text the output must contain (default: the case's ``expected``)."""
+    values: str | list[str] | None = None
+    """Several texts; ``mode`` says whether all or any must be present."""
+    mode: Literal["all", "any"] = "all"
+    """``all``: every value must be present; ``any``: one is enough."""
+
+
+class NotContainsOptions(MetricOptions):
+    """Options of ``not_contains``."""
+
+    value: str | list[str] | None = None
+    """Text the output must not contain (default: the case's ``expected``)."""
+    values: str | list[str] | None = None
+    """Several forbidden texts: none may be present."""
+    ignore_case: bool = False
+    """Match case-insensitively."""
+
+
+class RegexOptions(MetricOptions):
+    """Options of ``regex``."""
+
+    pattern: str | None = None
+    """Python regular expression searched in the output (required, or give ``value``)."""
+    value: str | None = None
+    """Same as ``pattern``."""
+    flags: str = Field(default="", pattern=r"^[imsx]*$")
+    """Any of ``i`` (ignore case), ``m`` (multiline), ``s`` (dot matches newline), ``x``."""
+    fullmatch: bool = False
+    """The whole output must match, not just a part."""
+
+
+class JsonValidOptions(MetricOptions):
+    """Options of ``json_valid``."""
+
+    extract: bool = False
+    """Read the first fenced code block (```json ... ```) when there is one."""
+
+
+class JsonSchemaOptions(MetricOptions):
+    """Options of ``json_schema``."""
+
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    """The JSON Schema, inline."""
+    schema_file: str | None = None
+    """A JSON Schema file, relative to the eval file."""
+    extract: bool = False
+    """Read the first fenced code block (```json ... ```) when there is one."""
+
+
+class LevenshteinOptions(MetricOptions):
+    """Options of ``levenshtein``."""
+
+    value: Reference = None
+    """Reference text(s) instead of the case's ``expected``."""
+    ignore_case: bool = False
+    """Compare case-insensitively."""
+
+
+class RougeOptions(MetricOptions):
+    """Options of ``rouge_1``, ``rouge_2`` and ``rouge_l``."""
+
+    value: Reference = None
+    """Reference text(s) instead of the case's ``expected`` (the best counts)."""
+    use_stemmer: bool = False
+    """Porter-stem tokens, as rouge-score's ``use_stemmer``."""
+    tokenizer: Literal["default", "unicode"] = "default"
+    """``default``: rouge-score's (ASCII letters and digits); ``unicode``: words in any script."""
+    score: Literal["fmeasure", "precision", "recall"] = "fmeasure"
+    """Which of rouge-score's three numbers is the score."""
+
+
+class BleuOptions(MetricOptions):
+    """Options of ``bleu``."""
+
+    value: Reference = None
+    """Reference text(s) instead of the case's ``expected`` (all used together)."""
+    smooth_method: Literal["exp", "floor", "add-k", "none"] = "exp"
+    """sacrebleu's smoothing method."""
+    smooth_value: float | None = None
+    """Smoothing value for ``floor`` (default 0.1) and ``add-k`` (default 1)."""
+    lowercase: bool = False
+    """Lowercase before tokenizing."""
+    tokenize: Literal["13a", "none"] = "13a"
+    """sacrebleu's tokenizer."""
+
+
+class RetrievalOptions(MetricOptions):
+    """Options of the retrieval metrics (``hit_rate``, ``recall_at_k``, ``mrr``, ...)."""
+
+    k: int = Field(default=10, ge=1)
+    """How many of the top retrieved ids count."""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -340,27 +483,28 @@ def _retrieval_metric(name: str) -> MetricFn:
 
 
 def _register_builtins() -> None:
-    binary: Iterable[tuple[str, MetricFn]] = (
-        ("exact", exact),
-        ("contains", contains),
-        ("icontains", icontains),
-        ("not_contains", not_contains),
-        ("regex", regex),
-        ("json_valid", json_valid),
-        ("json_schema", json_schema),
+    binary: Iterable[tuple[str, MetricFn, type[MetricOptions]]] = (
+        ("exact", exact, ExactOptions),
+        ("contains", contains, ContainsOptions),
+        ("icontains", icontains, ContainsOptions),
+        ("not_contains", not_contains, NotContainsOptions),
+        ("regex", regex, RegexOptions),
+        ("json_valid", json_valid, JsonValidOptions),
+        ("json_schema", json_schema, JsonSchemaOptions),
     )
-    for name, fn in binary:
-        register_metric(name, fn, threshold=1.0)
-    for name, fn in (
-        ("levenshtein", levenshtein),
-        ("rouge_1", rouge_1),
-        ("rouge_2", rouge_2),
-        ("rouge_l", rouge_l),
-        ("bleu", bleu),
-    ):
-        register_metric(name, fn)
-    register_metric("latency_ms", latency_ms, raw=True)
-    register_metric("cost_usd", cost_usd, raw=True)
+    for name, fn, options in binary:
+        register_metric(name, fn, threshold=1.0, options=options)
+    scored: Iterable[tuple[str, MetricFn, type[MetricOptions]]] = (
+        ("levenshtein", levenshtein, LevenshteinOptions),
+        ("rouge_1", rouge_1, RougeOptions),
+        ("rouge_2", rouge_2, RougeOptions),
+        ("rouge_l", rouge_l, RougeOptions),
+        ("bleu", bleu, BleuOptions),
+    )
+    for name, fn, options in scored:
+        register_metric(name, fn, options=options)
+    register_metric("latency_ms", latency_ms, raw=True, options=NoOptions)
+    register_metric("cost_usd", cost_usd, raw=True, options=NoOptions)
     # Model-graded and embedding metrics load their modules (and models) on first use.
     for name in (
         "judge",
@@ -371,11 +515,34 @@ def _register_builtins() -> None:
         "context_precision",
         "answer_relevance",
     ):
-        register_metric(name, lazy=f"pytest_mleval.judges:{name}")
-    for name in ("semantic_similarity", "faithfulness_offline"):
-        register_metric(name, lazy=f"pytest_mleval.embeddings:{name}")
+        register_metric(
+            name,
+            lazy=f"pytest_mleval.judges:{name}",
+            options=f"pytest_mleval.judges:{_JUDGE_OPTIONS[name]}",
+        )
+    for name, model in (
+        ("semantic_similarity", "SemanticSimilarityOptions"),
+        ("faithfulness_offline", "FaithfulnessOfflineOptions"),
+    ):
+        register_metric(
+            name,
+            lazy=f"pytest_mleval.embeddings:{name}",
+            options=f"pytest_mleval.embeddings:{model}",
+        )
     for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"):
-        register_metric(name, _retrieval_metric(name))
+        register_metric(name, _retrieval_metric(name), options=RetrievalOptions)
+
+
+# Each model-graded metric's options model, in pytest_mleval.judges (imported on first use).
+_JUDGE_OPTIONS = {
+    "judge": "JudgeOptions",
+    "pairwise": "PairwiseOptions",
+    "faithfulness": "JudgeModelOptions",
+    "hallucination": "JudgeModelOptions",
+    "context_recall": "JudgeModelOptions",
+    "context_precision": "JudgeModelOptions",
+    "answer_relevance": "AnswerRelevanceOptions",
+}
 
 
 _register_builtins()

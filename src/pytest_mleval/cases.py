@@ -7,7 +7,7 @@ collection error rather than a traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -47,7 +47,10 @@ class MetricSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: str
-    """Registered metric name (``rouge_l``) or a custom metric as ``python:MODULE:FUNC``."""
+    """The name the score is recorded under: the metric's own name (``rouge_l``, or a custom
+    ``python:MODULE:FUNC``), or the ``name:`` label given to it."""
+    metric: str | None = None
+    """The metric to run when ``name`` is a label (``- contains: {name: has-refund, ...}``)."""
     threshold: float | None = None
     """Minimum score to pass; ``None`` uses the metric's default (informational if it has none)."""
     max: float | None = None
@@ -64,11 +67,18 @@ class MetricSpec(BaseModel):
             raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
         return value
 
+    @property
+    def kind(self) -> str:
+        """The registered metric this entry runs (``metric``, else ``name``)."""
+        return self.metric or self.name
+
 
 def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
     """Normalise the YAML spellings of a metric list into ``MetricSpec`` field dicts.
 
-    Accepted: ``- exact``, ``- exact: {threshold: 1}``, ``- {name: exact, threshold: 1}``.
+    Accepted: ``- exact``, ``- exact: {threshold: 1}``, ``- {name: exact, threshold: 1}``, and
+    with a label: ``- contains: {name: has-refund, value: refund}`` or
+    ``- {metric: contains, name: has-refund, value: refund}``.
     """
     if entries is None:
         return []
@@ -80,6 +90,10 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
             out.append(entry.model_dump())
         elif isinstance(entry, str):
             out.append({"name": entry})
+        elif isinstance(entry, dict) and "metric" in entry:
+            body = dict(entry)
+            name = body.pop("metric")
+            out.append(_split_metric_body(name, body, label=body.pop("name", None)))
         elif isinstance(entry, dict) and "name" in entry:
             body = dict(entry)
             name = body.pop("name")
@@ -91,7 +105,8 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
             if not isinstance(body, dict):
                 # `- threshold-less shorthand`: `- contains: "30 days"` means value.
                 body = {"value": body}
-            out.append(_split_metric_body(name, dict(body)))
+            body = dict(body)
+            out.append(_split_metric_body(name, body, label=body.pop("name", None)))
         else:
             raise ValueError(
                 f"cannot read metric entry {entry!r}: write `- NAME` or `- NAME: {{...}}`"
@@ -99,8 +114,10 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _split_metric_body(name: Any, body: dict[str, Any]) -> dict[str, Any]:
+def _split_metric_body(name: Any, body: dict[str, Any], label: Any = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": name, "params": {}}
+    if label is not None and label != name:
+        spec.update(name=label, metric=name)
     explicit = body.pop("params", None)
     for key, value in body.items():
         if key in _METRIC_RESERVED:
@@ -520,11 +537,13 @@ def _construct(node: yaml.Node, shape: _Shape) -> Any:
             return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
         pairs = _pairs(node)
         if isinstance(shape, dict):
-            default = shape["*"]
-            return {
-                (k := _key(kn)): _construct(vn, shape.get(k, default) if isinstance(k, str) else default)
-                for kn, vn in pairs
-            }
+            default: _Shape = shape["*"]
+            out: dict[Any, Any] = {}
+            for kn, vn in pairs:
+                k = _key(kn)
+                sub: _Shape = shape.get(k, default) if isinstance(k, str) else default
+                out[k] = _construct(vn, sub)
+            return out
         if shape == _VARS:
             return {_key(kn): _construct(vn, _TEXT) for kn, vn in pairs}
         if shape == _OPTION:
@@ -556,7 +575,9 @@ def _construct_metric(node: yaml.Node) -> Any:
     if len(pairs) == 1 and keys and keys[0] not in ("name", "metric"):
         ((kn, vn),) = pairs
         # `- contains: "30 days"` (a shorthand value) or `- contains: {value: ...}` (options).
-        return {_key(kn): _construct(vn, _OPTIONS_SHAPE if isinstance(vn, yaml.MappingNode) else _TEXT)}
+        return {
+            _key(kn): _construct(vn, _OPTIONS_SHAPE if isinstance(vn, yaml.MappingNode) else _TEXT)
+        }
     return _construct(node, _OPTIONS_SHAPE)
 
 
@@ -657,6 +678,14 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
             msg, path=str(path), line=_node_line(root, loc), field=_field_name(loc)
         ) from None
     name = spec.suite or _suite_stem(path)
+    checked = _checked_metrics(
+        spec.metrics,
+        known_metric,
+        path=path,
+        line_of=lambda loc: _node_line(root, ("metrics", *loc)),
+    )
+    if checked is not spec.metrics:
+        spec = spec.model_copy(update={"metrics": checked})
 
     cases: list[Case] = []
     lines: dict[str, int] = {}
@@ -665,7 +694,12 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         def line_of(loc: Sequence[Any], index: int = index) -> int | None:
             return _node_line(root, ("cases", index, *loc))
 
+        def metric_line(loc: Sequence[Any], index: int = index) -> int | None:
+            # `()` is the case itself; `(j, ...)` the j-th metric entry and its options.
+            return _node_line(root, ("cases", index, *(("metrics", *loc) if loc else ())))
+
         case = _validate_case(raw, default_id=f"case-{index + 1}", path=path, line_of=line_of)
+        case = _check_case_metrics(case, known_metric, path=path, line_of=metric_line)
         _add_case(cases, lines, case, path=path, line=line_of(()))
 
     datasets = spec.dataset if isinstance(spec.dataset, list) else [spec.dataset]
@@ -678,11 +712,115 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         for case, ds_path, line in load_dataset(
             path.parent / ds_spec.path, ds_spec, eval_file=path
         ):
+            case = _check_case_metrics(
+                case, known_metric, path=ds_path, line_of=_constant_line(line)
+            )
             _add_case(cases, lines, case, path=ds_path, line=line)
 
     if known_metric is not None:
-        _check_metric_names(spec, cases, known_metric, path=path, root=root, lines=lines)
+        _check_gate_metrics(spec, cases, known_metric, path=path, root=root)
     return Suite(name=name, spec=spec, path=path, cases=cases, lines=lines)
+
+
+def _constant_line(line: int | None) -> Callable[[Sequence[Any]], int | None]:
+    # A dataset row's errors all point at the row.
+    return lambda loc: line
+
+
+def _check_case_metrics(
+    case: Case, known_metric: Any, *, path: Path, line_of: Callable[[Sequence[Any]], int | None]
+) -> Case:
+    if not case.metrics:
+        return case
+    checked = _checked_metrics(
+        case.metrics, known_metric, path=path, line_of=line_of, case_id=case.id
+    )
+    return case if checked is case.metrics else case.model_copy(update={"metrics": checked})
+
+
+def _checked_metrics(
+    metrics: list[MetricSpec],
+    known_metric: Any,
+    *,
+    path: Path,
+    line_of: Callable[[Sequence[Any]], int | None],
+    case_id: str | None = None,
+) -> list[MetricSpec]:
+    """One metric list, checked at collection: names, options by each metric's model, labels.
+
+    Returns the list with options validated (text or number as each option takes), or the
+    very same list when nothing changed (the common case of option-less metrics).
+    """
+    out: list[MetricSpec] = []
+    changed = False
+    seen: dict[str, int] = {}
+    for j, m in enumerate(metrics):
+        if m.name in seen:
+            first = seen[m.name]
+            raise EvalFileError(
+                f"metric {m.name!r} is listed twice (first at line {first}): give each entry a "
+                f"distinct `name:` label, e.g. `- {m.kind}: {{name: {m.kind}-2, ...}}`",
+                path=str(path),
+                line=line_of((j,)),
+                case_id=case_id,
+                field="metrics",
+            )
+        seen[m.name] = line_of((j,)) or 0
+        if known_metric is not None:
+            problem = known_metric(m.kind)
+            if problem:
+                # A case's unknown metric points at the case (where its id is), as always.
+                line = line_of((j,)) if case_id is None else line_of(())
+                raise EvalFileError(
+                    problem, path=str(path), line=line, case_id=case_id, field="metrics"
+                )
+        elif m.kind.startswith("python:"):
+            # Without the registry's check, user modules are not imported just to load a file.
+            params = _resolve_sources(m.params)
+            out.append(m if params is m.params else m.model_copy(update={"params": params}))
+            changed = changed or params is not m.params
+            continue
+        try:
+            params = validate_options(m.kind, m.params) if m.params else m.params
+        except MetricOptionError as exc:
+            option = exc.option or ""
+            # The option's own line: `- contains: {valu: x}` or `- {name: contains, valu: x}`.
+            line = max(
+                (n for n in (line_of((j, m.kind, option)), line_of((j, option))) if n),
+                default=line_of((j,)),
+            )
+            raise EvalFileError(
+                exc.problem,
+                path=str(path),
+                line=line,
+                case_id=case_id,
+                field=f"metrics.{m.name}.{option}" if option else f"metrics.{m.name}",
+            ) from None
+        except MetricError:
+            params = _resolve_sources(m.params)  # unknown here: the caller did not ask to check
+        if params != m.params or any(isinstance(v, SourceScalar) for v in m.params.values()):
+            m = m.model_copy(update={"params": params})
+            changed = True
+        out.append(m)
+    return out if changed else metrics
+
+
+def _resolve_sources(params: dict[str, Any]) -> dict[str, Any]:
+    """Options of a metric without a model: every scalar by its typed (YAML 1.2) reading."""
+    from .metrics import _typed
+
+    resolved: dict[str, Any] = _typed(params)
+    return resolved if resolved != params or _has_sources(params) else params
+
+
+def _has_sources(value: Any) -> bool:
+    if isinstance(value, SourceScalar):
+        return True
+    if isinstance(value, dict):
+        return any(_has_sources(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_sources(v) for v in value)
+    return False
 
 
 def _suite_stem(path: Path) -> str:
@@ -711,23 +849,16 @@ def _add_case(
     lines[case.id] = line or 0
 
 
-def _check_metric_names(
+def _check_gate_metrics(
     spec: SuiteSpec,
     cases: list[Case],
     known_metric: Any,
     *,
     path: Path,
     root: yaml.Node | None,
-    lines: dict[str, int],
 ) -> None:
-    for j, m in enumerate(spec.metrics):
-        problem = known_metric(m.name)
-        if problem:
-            raise EvalFileError(
-                problem, path=str(path), line=_node_line(root, ("metrics", j)), field="metrics"
-            )
+    metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
     for gate_index, gate in enumerate(spec.gates):
-        metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
         if gate.metric != "pass_rate" and gate.metric not in metric_names:
             problem = known_metric(gate.metric)
             if problem:
@@ -736,15 +867,4 @@ def _check_metric_names(
                     path=str(path),
                     line=_node_line(root, ("gates", gate_index)),
                     field="gates.metric",
-                )
-    for case in cases:
-        for m in case.metrics:
-            problem = known_metric(m.name)
-            if problem:
-                raise EvalFileError(
-                    problem,
-                    path=str(path),
-                    line=lines.get(case.id) or None,
-                    case_id=case.id,
-                    field="metrics",
                 )

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .cases import Case, DatasetSpec, _node_line, _read_yaml, _validate_case
+from .cases import _DATASET_FILE_SHAPE, Case, DatasetSpec, _node_line, _read_yaml, _validate_case
 from .errors import EvalFileError
 
 __all__ = ["load_dataset"]
@@ -67,7 +67,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                 ) from None
             root = None
         else:
-            data, root = _read_yaml(path)
+            data, root = _read_yaml(path, _DATASET_FILE_SHAPE)
         if isinstance(data, dict) and "cases" in data:
             data = data["cases"]
             prefix: tuple[Any, ...] = ("cases",)

@@ -10,9 +10,37 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .metrics import MetricValue, Sample, SkipMetric
+from pydantic import Field
 
-__all__ = ["cosine_to", "faithfulness_offline", "semantic_similarity", "split_sentences"]
+from .metrics import MetricOptions, MetricValue, Sample, SkipMetric
+
+__all__ = [
+    "FaithfulnessOfflineOptions",
+    "SemanticSimilarityOptions",
+    "cosine_to",
+    "faithfulness_offline",
+    "semantic_similarity",
+    "split_sentences",
+]
+
+
+class SemanticSimilarityOptions(MetricOptions):
+    """Options of ``semantic_similarity``."""
+
+    value: str | list[str] | None = None
+    """Reference text(s) instead of the case's ``expected`` (the best counts)."""
+    embedder: str | None = None
+    """Embedding model: default the offline all-MiniLM-L6-v2; ``litellm:MODEL`` for any other."""
+
+
+class FaithfulnessOfflineOptions(MetricOptions):
+    """Options of ``faithfulness_offline``."""
+
+    embedder: str | None = None
+    """Embedding model: default the offline all-MiniLM-L6-v2; ``litellm:MODEL`` for any other."""
+    support: float = Field(default=0.6, ge=-1.0, le=1.0)
+    """Cosine similarity from which a context sentence supports an output sentence."""
+
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CITATION = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")

@@ -71,7 +71,7 @@ def score_case(
     sample = _sample(ec, out, extra)
     scored = [
         score_metric(
-            m.name,
+            m.kind,
             sample,
             # `threshold: null` written out turns a metric's default threshold off.
             threshold=NO_THRESHOLD
@@ -80,6 +80,7 @@ def score_case(
             max_value=m.max,
             weight=m.weight,
             params=m.params,
+            label=m.name,
         )
         for m in ec.metrics
     ]

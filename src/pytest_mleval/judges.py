@@ -15,11 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import Field, model_validator
+
 from .errors import MetricError
-from .metrics import MetricValue, Sample, SkipMetric, register_metric
+from .metrics import MetricOptions, MetricValue, Sample, SkipMetric, _typed, register_metric
 
 __all__ = [
+    "AnswerRelevanceOptions",
     "JudgeBackend",
+    "JudgeModelOptions",
+    "JudgeOptions",
+    "PairwiseOptions",
     "answer_relevance",
     "context_precision",
     "context_recall",
@@ -91,6 +97,82 @@ def _current_session() -> Any:
     if config is None or SESSION_KEY not in config.stash:
         return None
     return config.stash[SESSION_KEY]
+
+
+# --------------------------------------------------------------------------- options models
+
+
+class JudgeModelOptions(MetricOptions):
+    """Options of the model-graded RAG metrics (``faithfulness``, ``context_recall``, ...)."""
+
+    model: str | None = None
+    """Judge model (default: ``--mleval-judge-model``, then the suite's ``judge_model``)."""
+    reasks: int = Field(default=2, ge=0)
+    """How many times an unusable judge reply is asked again."""
+
+
+_DEFAULT_CRITERIA = "How well does the output answer the input correctly and helpfully?"
+
+
+class JudgeOptions(JudgeModelOptions):
+    """Options of ``judge`` (rubric grading, G-Eval style).
+
+    The scale is integer: the judge answers a whole number from ``low`` to ``high`` and the
+    score is ``(answer - low) / (high - low)``, so 1-5 maps 1 to 0.0, 3 to 0.5 and 5 to 1.0.
+    """
+
+    criteria: str = _DEFAULT_CRITERIA
+    """The rubric: what a good output is."""
+    rubric: str | None = None
+    """Same as ``criteria`` (the contract's spelling); give one of the two."""
+    steps: list[str] | None = None
+    """Evaluation steps the judge follows, in order."""
+    scale: list[int] | str = Field(default_factory=lambda: [1, 5])
+    """Integer scale ``[low, high]`` or ``"low-high"`` (default ``[1, 5]``); see above."""
+    score_range: list[int] | None = None
+    """Same as ``scale``, as ``[low, high]``."""
+    samples: int = Field(default=1, ge=1)
+    """Ask the judge this many times (distinct seeds) and average: judge noise shows."""
+    use_expected: bool = True
+    """Show the judge the case's ``expected`` as a reference answer when there is one."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        # `rubric` and `score_range` are other spellings of `criteria` and `scale`.
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for alias, name in (("rubric", "criteria"), ("score_range", "scale")):
+            if alias in data:
+                if name in data:
+                    raise ValueError(f"give `{alias}` or `{name}`, not both")
+                data[name] = data.pop(alias)
+        if "scale" in data:
+            try:
+                _scale(_typed(data["scale"]))  # a scale that cannot be read fails at collection
+            except MetricError as exc:
+                raise ValueError(str(exc)) from None
+        return data
+
+
+class PairwiseOptions(JudgeModelOptions):
+    """Options of ``pairwise``."""
+
+    criteria: str = "Which answer is better: more correct, complete and helpful?"
+    """What makes one answer better than the other."""
+    against: str | None = None
+    """A second target (``model:ID``, ``python:MOD:FUNC``...) as the opponent, instead of the
+    baseline run's output."""
+
+
+class AnswerRelevanceOptions(JudgeModelOptions):
+    """Options of ``answer_relevance``."""
+
+    questions: int = Field(default=3, ge=1)
+    """How many questions the judge writes from the answer."""
+    embedder: str | None = None
+    """Embedding model for the question similarity (default: the offline MiniLM)."""
 
 
 # --------------------------------------------------------------------------- verdict parsing
@@ -180,7 +262,11 @@ class _Scale:
 
 
 def _scale(scale: Any) -> _Scale:
-    if isinstance(scale, list | tuple) and len(scale) == 2:
+    if (
+        isinstance(scale, list | tuple)
+        and len(scale) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in scale)
+    ):
         low, high = int(scale[0]), int(scale[1])
     elif isinstance(scale, str) and re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", scale):
         low, high = (int(x) for x in scale.split("-"))
@@ -194,7 +280,7 @@ def _scale(scale: Any) -> _Scale:
 def judge(
     sample: Sample,
     *,
-    criteria: str = "How well does the output answer the input correctly and helpfully?",
+    criteria: str = _DEFAULT_CRITERIA,
     steps: Sequence[str] | None = None,
     scale: Any = (1, 5),
     samples: int = 1,
@@ -203,6 +289,9 @@ def judge(
     use_expected: bool = True,
 ) -> MetricValue:
     """Rubric grading (G-Eval style): criteria, optional steps, a scale; normalised to [0, 1].
+
+    ``rubric:`` and ``score_range:`` are accepted for ``criteria`` and ``scale`` (see
+    :class:`JudgeOptions`); the scale is integer ``[low, high]`` or ``"low-high"``.
 
     With ``samples: K`` the judge is asked K times (distinct seeds) and the scores averaged,
     so judge noise enters the case's score rather than hiding. When ``expected`` is present
