@@ -53,6 +53,8 @@ class HistoryRun:
     gates_failed: int
     exit_status: int | None
     models: tuple[str, ...]
+    incomplete: str | None = None
+    """Why the run was incomplete (files not collected, cases not run); None when complete."""
 
     @property
     def pass_rate(self) -> float | None:
@@ -126,6 +128,8 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
         sa.Column("gates_failed", sa.Integer, nullable=False),
         sa.Column("exit_status", sa.Integer),
         sa.Column("models", sa.Text, nullable=False),
+        # Added after the first release: _migrate adds it to older databases.
+        sa.Column("incomplete", sa.Text),
     )
     metrics = sa.Table(
         "mleval_metrics",
@@ -198,7 +202,25 @@ def _run_row(run: RunResults) -> dict[str, Any]:
         "gates_failed": sum(1 for g in run.gates if not g.passed),
         "exit_status": run.meta.exit_status,
         "models": json.dumps(sorted(run.meta.models)),
+        "incomplete": _incomplete_text(run),
     }
+
+
+def _incomplete_text(run: RunResults) -> str | None:
+    reasons = list(run.meta.incomplete)
+    if run.collection_errors and not reasons:
+        reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
+    return "; ".join(reasons) or None
+
+
+def _migrate(sa: Any, conn: Any) -> None:
+    """Bring a history written by an older version up to today's columns."""
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("mleval_runs"):
+        return
+    columns = {c["name"] for c in inspector.get_columns("mleval_runs")}
+    if "incomplete" not in columns:
+        conn.execute(sa.text("ALTER TABLE mleval_runs ADD COLUMN incomplete TEXT"))
 
 
 def _db_error(sa: Any, url: str, exc: Exception) -> ResultsFileError:
@@ -228,6 +250,7 @@ def record_run(url: str, run: RunResults) -> int:
     try:
         meta.create_all(engine)
         with engine.begin() as conn:
+            _migrate(sa, conn)
             existing = conn.execute(
                 sa.select(runs.c.id).where(runs.c.run_key == row["run_key"])
             ).scalar()
@@ -264,9 +287,10 @@ def _read(url: str, query: Any) -> list[Any]:
         return []
     engine = _engine(sa, url, create=False)
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             if not sa.inspect(conn).has_table("mleval_runs"):
                 return []
+            _migrate(sa, conn)
             return list(conn.execute(query(sa, *_tables(sa)[1:])))
     except sa.exc.SQLAlchemyError as exc:
         raise _db_error(sa, url, exc) from None
@@ -303,6 +327,7 @@ def recent_runs(url: str, limit: int = 20) -> list[HistoryRun]:
             gates_failed=r.gates_failed,
             exit_status=r.exit_status,
             models=tuple(json.loads(r.models or "[]")),
+            incomplete=r.incomplete,
         )
         for r in _read(url, query)
     ]

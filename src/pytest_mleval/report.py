@@ -155,6 +155,8 @@ def render_report(
         "notes": list(notes),
         "header": header_view(run),
         "gates": run.gates,
+        "collection_errors": run.collection_errors,
+        "incomplete": run.meta.incomplete,
         "suites": suite_tables(run, trends or {}),
         "comparison": comparison_view(run.comparison),
         "variants": [
@@ -307,6 +309,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
             f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
             f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
             f"{gates:>7} {r.cost_usd:>9.4f} {r.duration_s:>8.1f}"
+            + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
         )
     return 0
 

@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .results import run_status
+
 if TYPE_CHECKING:
     from .history import TrendPoint
     from .results import CaseResult, RunResults
@@ -179,10 +181,15 @@ def header_view(run: RunResults) -> dict[str, Any]:
     if tokens is None:
         tokens = sum(c.usage.total_tokens for c in run.cases)
     gates_failed = sum(1 for g in run.gates if not g.passed)
-    if not run.cases:
+    # The badge derives from the status the run ended with (exit status, completeness), as
+    # the Markdown headline and the terminal do: it never says "passed" for a failed run.
+    status, text = run_status(run)
+    if status == "incomplete":
+        verdict, tone = text, "bad"
+    elif not run.cases:
         verdict, tone = "no cases", "neutral"
-    elif gates_failed:
-        verdict, tone = f"{gates_failed} gate(s) failed", "bad"
+    elif status == "failed":
+        verdict, tone = text, "bad" if gates_failed or run.meta.exit_status else "warn"
     elif counts["errored"] or counts["failed"]:
         verdict, tone = "some cases failed", "warn"
     else:

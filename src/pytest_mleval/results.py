@@ -20,6 +20,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Aggregate",
     "CaseResult",
+    "CollectionError",
     "GateResult",
     "MetricScore",
     "RunMeta",
@@ -27,6 +28,7 @@ __all__ = [
     "SuiteInfo",
     "Usage",
     "load_results",
+    "run_status",
     "write_results",
 ]
 
@@ -197,6 +199,19 @@ class SuiteInfo(_Model):
     runs but raw measures such as latency and cost)."""
 
 
+class CollectionError(_Model):
+    """A file (or node) that could not be collected: its cases did not run."""
+
+    nodeid: str
+    """pytest's node id of what failed to collect."""
+    file: str
+    """The file, relative to the rootdir."""
+    line: int | None = None
+    """Line of the problem, when known."""
+    message: str
+    """What went wrong (the collection error's text)."""
+
+
 class RunMeta(_Model):
     """Metadata of a run."""
 
@@ -223,7 +238,10 @@ class RunMeta(_Model):
     seed: int = 0
     """Seed for sampling, bootstrap and permutation tests."""
     exit_status: int | None = None
-    """pytest's exit status."""
+    """pytest's exit status (after gates: the status the run ended with)."""
+    incomplete: list[str] = Field(default_factory=list)
+    """Why the run is incomplete (files not collected, cases not run, an interruption);
+    empty for a complete run."""
 
 
 class RunResults(_Model):
@@ -249,6 +267,44 @@ class RunResults(_Model):
     """Totals of tokens, cost and latency per suite and per model."""
     variants: list[dict[str, Any]] = Field(default_factory=list)
     """Paired comparisons between suites of this run (``compare_to:``), one per pair."""
+    collection_errors: list[CollectionError] = Field(default_factory=list)
+    """Files that could not be collected (their cases are missing from this run)."""
+
+
+def run_status(run: RunResults) -> tuple[str, str]:
+    """The run's verdict for people, derived from pytest's exit status and completeness.
+
+    Every output (terminal, Markdown, HTML, history) shows this one verdict, so none can say
+    "passed" for a run that pytest failed.
+
+    Args:
+        run: The run's results.
+
+    Returns:
+        ``(status, text)``: status is ``passed``, ``failed`` or ``incomplete``; text is a short
+        headline saying why.
+    """
+    exit_status = run.meta.exit_status
+    failed_gates = sum(1 for g in run.gates if not g.passed)
+    why = []
+    if failed_gates:
+        why.append(f"{failed_gates} gate(s) failed")
+    n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed})
+    if n_failed:
+        why.append(f"{n_failed} case(s) failed")
+    if run.meta.incomplete or run.collection_errors:
+        reasons = list(run.meta.incomplete)
+        if run.collection_errors and not reasons:
+            reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
+        text = "incomplete: " + "; ".join(reasons + why)
+        if exit_status:
+            text += f" (exit status {exit_status})"
+        return "incomplete", text
+    if exit_status not in (0, None) or failed_gates:
+        detail = "; ".join(why) if why else "pytest reported failures"
+        status_text = f" (exit status {exit_status})" if exit_status is not None else ""
+        return "failed", f"failed: {detail}{status_text}"
+    return "passed", "passed"
 
 
 def write_results(path: str | Path, run: RunResults) -> Path:

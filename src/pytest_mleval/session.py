@@ -20,7 +20,7 @@ import pytest
 if TYPE_CHECKING:
     from .cases import Suite
     from .collect import EvalItem
-    from .results import CaseResult, GateResult, RunMeta, RunResults
+    from .results import CaseResult, CollectionError, GateResult, RunMeta, RunResults
     from .targets import TargetContext, TargetOutput
 
 __all__ = ["CASE_PROPERTY", "SESSION_KEY", "MlevalSession"]
@@ -86,6 +86,9 @@ class MlevalSession:
         self._targets: dict[str, Callable[..., Any]] = {}
         self._target_errors: dict[str, BaseException] = {}
         self._collect_failures: list[str] = []
+        self.collection_errors: list[CollectionError] = []
+        self._eval_nodeids: set[str] | None = None
+        self._reported: set[str] = set()
         self._prefetched: set[str] = set()
         # Started during pytest's start-up: collection need not read eval files for it again.
         self._litellm_started = prestart.started()
@@ -282,6 +285,21 @@ class MlevalSession:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self._collect_failures.append(report.nodeid)
+            if not self.is_worker:
+                # Under xdist the controller sees workers' failed collect reports here too;
+                # each file is listed once however many workers failed to collect it.
+                error = _collection_error(report)
+                if all(e.nodeid != error.nodeid for e in self.collection_errors):
+                    self.collection_errors.append(error)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        collect = sys.modules.get("pytest_mleval.collect")
+        if collect is not None and not self.is_worker and session.items:
+            # Known only where items are collected (not on an xdist controller): lets the end
+            # of the run tell cases that never ran (-x, --maxfail, Ctrl-C) from a full run.
+            self._eval_nodeids = {
+                i.nodeid for i in session.items if isinstance(i, collect.EvalItem)
+            }
 
     def _only_eval_files_failed(self) -> bool:
         patterns = self.config.getini("mleval_files")
@@ -377,6 +395,7 @@ class MlevalSession:
         if self.is_worker:
             # Workers forward reports (with user_properties) to the controller untouched.
             return
+        self._reported.add(report.nodeid)
         if not any(name == CASE_PROPERTY for name, _ in report.user_properties):
             return
         from .results import CaseResult
@@ -406,10 +425,16 @@ class MlevalSession:
             self._engine.cancel_pending()
         if self.is_worker or session.config.option.collectonly:
             return
-        if not self.results:
-            return
+        eval_errors = [e for e in self.collection_errors if self._is_eval_path(e.file)]
+        if not self.results and not eval_errors:
+            return  # no eval ran and no eval file broke: nothing to report
         try:
             self.run = self.build_run(int(exitstatus))
+            self.gate_failures = [g for g in self.run.gates if not g.passed]
+            if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            # Every output derives its headline from the status the run ends with.
+            self.run.meta.exit_status = int(session.exitstatus)
             self.config.hook.pytest_mleval_run_results(run=self.run, config=self.config)
             if not self.options["no-report"]:
                 self.write_outputs(self.run)
@@ -418,9 +443,29 @@ class MlevalSession:
             self._write_raw_results()
             session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
             return
-        self.gate_failures = [g for g in self.run.gates if not g.passed]
-        if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _is_eval_path(self, file: str) -> bool:
+        from .plugin import is_eval_file
+
+        return is_eval_file(Path(file), self.config.getini("mleval_files"))
+
+    def _incomplete(self, exit_status: int) -> list[str]:
+        """Why this run is not the whole run (empty when it is)."""
+        why = []
+        if self.collection_errors:
+            files = sorted({e.file for e in self.collection_errors})
+            why.append(f"{len(files)} file(s) could not be collected: {', '.join(files)}")
+        if exit_status == pytest.ExitCode.INTERRUPTED:
+            why.append("the run was interrupted")
+        elif exit_status == pytest.ExitCode.INTERNAL_ERROR:
+            why.append("pytest hit an internal error")
+        if self._eval_nodeids:
+            # Reported at all (a skipped item ran as far as it should), not only scored.
+            missing = len(self._eval_nodeids - self._reported)
+            if missing:
+                total = len(self._eval_nodeids)
+                why.append(f"{missing} of {total} eval item(s) did not run")
+        return why
 
     def _write_raw_results(self) -> None:
         """Last resort: keep the per-case results even when aggregation failed."""
@@ -488,6 +533,8 @@ class MlevalSession:
                     )
                 )
         run.cases = cases
+        run.collection_errors = list(self.collection_errors)
+        run.meta.incomplete = self._incomplete(exit_status)
         run.usage = _usage_totals(cases)
         if self._engine is not None:
             run.usage["inference"] = self._engine.summary()
@@ -635,6 +682,27 @@ class MlevalSession:
                 "--mleval-litellm-server off)"
             )
         return None
+
+
+_WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d+):", re.M)
+
+
+def _collection_error(report: pytest.CollectReport) -> CollectionError:
+    """The record of a failed collection: file, line when the message names one, text."""
+    from .results import CollectionError
+
+    text = report.longreprtext.strip() or "collection failed"
+    file = report.nodeid.split("::", 1)[0] or report.fspath
+    line = None
+    match = _WHERE.search(text)
+    if match and Path(match["file"]).name == Path(file).name:
+        line = int(match["line"])
+        if match.start() == 0:
+            # file and line have fields of their own: the message says what is wrong.
+            text = text[match.end() :].strip() or text
+    if len(text) > 4000:  # a long traceback: its end says what failed
+        text = "…" + text[-4000:]
+    return CollectionError(nodeid=report.nodeid or file, file=file, line=line, message=text)
 
 
 def _display(path: Path, config: pytest.Config) -> str:

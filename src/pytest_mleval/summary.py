@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .escaping import md_code, md_text, term_text
-from .results import Aggregate, RunResults
+from .results import Aggregate, RunResults, run_status
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -16,6 +16,7 @@ VERDICT_ICON = {
     "improved": "🟢 improved",
     "regressed": "🔴 regressed",
     "no significant change": "⚪ no change",
+    "worse within margin": "🟡 worse, within margin",
 }
 
 
@@ -35,6 +36,12 @@ def _term_ids(ids: list[str]) -> str:
     return ", ".join(term_text(i) for i in ids)
 
 
+def _last_line(message: str) -> str:
+    """The line of a collection error that says what is wrong (a traceback ends with it)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else message
+
+
 def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
     """Terminal lines of a baseline comparison (as stored in ``RunResults.comparison``)."""
     lines = []
@@ -49,13 +56,14 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
         lines.append(f"  suite {term_text(s['suite'])} ({s['n_matched']} paired cases)")
         lines.append(
             f"    {'metric':<20} {'base':>8} {'cand':>8} {'delta':>8}  "
-            f"{'95% CI':<20} {'p(adj)':>7}  verdict"
+            f"{'95% CI':<20} {'p(adj)':>7}  gates  verdict"
         )
         for m in s["metrics"]:
             ci = f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
             lines.append(
                 f"    {term_text(m['metric']):<20} {m['baseline']:>8.3f} {m['candidate']:>8.3f} "
-                f"{m['diff']:>+8.3f}  {ci:<20} {_p(m['p_adjusted']):>7}  {m['verdict']}"
+                f"{m['diff']:>+8.3f}  {ci:<20} {_p(m['p_adjusted']):>7}  "
+                f"{'yes' if m.get('gating') else 'no':<5}  {m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
         if s["flipped_to_fail"]:
@@ -76,6 +84,13 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
 def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
     """Lines (with terminal styles) of the end-of-run summary: per suite, comparison, gates."""
     lines: list[tuple[str, dict[str, Any]]] = []
+    status, text = run_status(run)
+    if status != "passed":
+        lines.append((f"run {term_text(text)}", {"red": True, "bold": True}))
+    for e in run.collection_errors:
+        where = e.file if e.line is None else f"{e.file}:{e.line}"
+        why = term_text(_last_line(e.message))
+        lines.append((f"not collected: {term_text(where)}: {why}", {"red": True}))
     for suite in run.suites:
         cases = [c for c in run.cases if c.suite == suite.name]
         errors = len({c.case_id for c in cases if c.error})
@@ -138,14 +153,15 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
     for s in comparison.get("suites", []):
         out.append(f"#### {_md(s['suite'])} · {s['n_matched']} paired cases")
         out.append("")
-        out.append("| metric | baseline | candidate | Δ (95% CI) | p (Holm) | verdict |")
-        out.append("|---|---:|---:|---|---:|---|")
+        out.append("| metric | gates | baseline | candidate | Δ (95% CI) | p (Holm) | verdict |")
+        out.append("|---|---|---:|---:|---|---:|---|")
         for m in s["metrics"]:
             verdict = VERDICT_ICON.get(m["verdict"], m["verdict"])
             if m["regression"]:
                 verdict += " · **gate**"
             out.append(
-                f"| {_md(m['metric'])} | {m['baseline']:.3f} | {m['candidate']:.3f} | "
+                f"| {_md(m['metric'])} | {'yes' if m.get('gating') else 'no'} | "
+                f"{m['baseline']:.3f} | {m['candidate']:.3f} | "
                 f"{m['diff']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] | "
                 f"{_p(m['p_adjusted'])} | {verdict} |"
             )
@@ -180,8 +196,21 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     n_passed = sum(1 for c in run.cases if c.passed)
     head.append(f"{n_cases} cases, {n_passed}/{len(run.cases)} results passed")
     head.append(f"{meta.duration_s:.1f} s")
+    # The verdict first, from the status the run ended with: never "passed" for a run that
+    # pytest failed, and an incomplete run says so before any table.
+    status, text = run_status(run)
+    icon = {"passed": "✅", "failed": "❌", "incomplete": "⚠️"}[status]
+    out.append(f"{icon} **Run {md_text(text)}**")
+    out.append("")
     out.append(" · ".join(head))
     out.append("")
+    if run.collection_errors:
+        out.append(f"**{len(run.collection_errors)} file(s) could not be collected:**")
+        out.append("")
+        for e in run.collection_errors:
+            where = e.file if e.line is None else f"{e.file}:{e.line}"
+            out.append(f"- {md_code(where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
+        out.append("")
     failed_gates = [g for g in run.gates if not g.passed]
     if run.gates:
         icon = "❌" if failed_gates else "✅"
