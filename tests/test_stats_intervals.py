@@ -300,3 +300,52 @@ def test_end_to_end_clustered_pass_rate(pytester: pytest.Pytester, fail_first: b
     assert agg["estimate"] == pytest.approx(k / 40)
     assert agg["ci_low"] <= wilson.ci_low + 1e-9 and agg["ci_high"] >= wilson.ci_high - 1e-9
     assert agg["ci_high"] > agg["ci_low"]
+
+
+# --- power for a perfect baseline ----------------------------------------------------------------
+
+
+def test_required_n_for_a_perfect_baseline_uses_the_bernoulli_bound() -> None:
+    from pytest_mleval import power
+
+    # All cases pass: a drop of 0.05 means 5 % of cases flip to failing (discordant = 0.05).
+    n = power.required_n_constant_baseline(0.05, baseline=1.0, binary=True)
+    assert n == stats.required_n_binary(0.05, discordant=0.05)
+    # Connor's formula at psi = delta: (z_a sqrt(d) + z_b sqrt(d (1 - d)))^2 / d^2.
+    za, zb = 1.959963984540054, 0.8416212335729143
+    assert n == math.ceil((za * math.sqrt(0.05) + zb * math.sqrt(0.05 * 0.95)) ** 2 / 0.05**2)
+    mde = power.min_detectable_effect_constant_baseline(n, baseline=1.0, binary=True)
+    assert 0.0 < mde <= 0.05 and power.required_n_constant_baseline(mde, baseline=1.0, binary=True)
+    # A constant score b on [0, 1] that drops by d: Var(diff) <= (b - d)(1 - b + d) (Bhatia-Davis).
+    m = power.required_n_constant_baseline(0.05, baseline=0.7)
+    assert m == stats.required_n(0.05, sd_diff=math.sqrt(0.65 * 0.35))
+    one = power.required_n_constant_baseline(0.05, baseline=1.0)
+    assert one == stats.required_n(0.05, sd_diff=math.sqrt(0.95 * 0.05))
+    mde_c = power.min_detectable_effect_constant_baseline(one, baseline=1.0)
+    assert mde_c <= 0.05 + 1e-9
+    assert power.required_n_constant_baseline(mde_c * 1.0001, baseline=1.0) <= one
+    with pytest.raises(ValueError, match="cannot drop"):
+        power.required_n_constant_baseline(0.05, baseline=0.0, binary=True)
+
+
+def test_cli_power_answers_for_a_perfect_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mleval import power
+    from pytest_mleval.cli import main
+    from pytest_mleval.results import RunResults, write_results
+
+    run = RunResults(cases=cases([True] * 50, scores={"m": [1.0] * 50}))
+    b = tmp_path / "b.json"
+    write_results(b, run)
+    assert main(["power", "--baseline", str(b), "--metric", "pass_rate", "--effect", "0.05"]) == 0
+    out = capsys.readouterr().out
+    need = power.required_n_constant_baseline(0.05, baseline=1.0, binary=True)
+    mde = power.min_detectable_effect_constant_baseline(50, baseline=1.0, binary=True)
+    # Before the fix: "every score is identical: ... no estimate needed", no case count.
+    assert f"cases needed to detect 0.05: {need} ({need - 50} more needed)" in out
+    assert f"minimum detectable effect at n=50 (alpha=0.05, power=0.8): {mde:.4f}" in out
+    assert "Bernoulli" in out
+    assert main(["power", "--baseline", str(b), "--metric", "m", "--effect", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "cases needed to detect 0.2: " in out and "(enough)" in out

@@ -130,6 +130,19 @@ def _cmd_power(args: argparse.Namespace) -> int:
         n = len(arr)
         print(f"suite {suite}, metric {args.metric}: n={n}, mean={arr.mean():.4f}, sd={sd:.4f}")
         print(f"  assumed correlation of paired runs {args.correlation:g}: sd(diff)={sd_diff:.4f}")
+        if sd == 0:
+            # A perfect (or constant) baseline has no spread to plan with: a variance bound
+            # valid on [0, 1] still gives a case count.
+            report = stats.constant_baseline_report(
+                n,
+                float(arr.mean()),
+                args.effect,
+                binary=_binary(arr),
+                alpha=args.alpha,
+                power=args.power,
+            )
+            print("\n".join(report))
+            continue
         if sd_diff == 0:
             print(
                 "  every score is identical: any non-zero change is detectable; no estimate needed"

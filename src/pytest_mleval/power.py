@@ -20,13 +20,16 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "constant_baseline_report",
     "min_detectable_effect",
     "min_detectable_effect_binary",
+    "min_detectable_effect_constant_baseline",
     "noninferiority_pvalue",
     "paired_proportion_ci",
     "regression_detected",
     "required_n",
     "required_n_binary",
+    "required_n_constant_baseline",
     "tango_score",
 ]
 
@@ -423,3 +426,188 @@ def min_detectable_effect_binary(
     # Below power 0.5, zb < 0 and the root with sqrt(n) delta < a is the one that was squared.
     delta = (-qb + math.copysign(math.sqrt(disc), zb)) / (2.0 * qa)
     return min(delta, discordant) + margin
+
+
+# --- planning from a baseline without spread (a perfect pass rate, a constant score) ---------
+
+
+def _check_constant(baseline: float, effect: float) -> float:
+    if not 0.0 <= baseline <= 1.0:
+        raise ValueError(f"baseline must lie in [0, 1], got {baseline!r}")
+    delta = abs(effect)
+    if delta == 0.0:
+        raise ValueError("effect must be non-zero")
+    if delta > baseline:
+        raise ValueError(f"a baseline of {baseline:g} cannot drop by {delta:g} on [0, 1]")
+    return delta
+
+
+def _drop_variance(baseline: float, delta: float) -> float:
+    """The largest variance of a paired difference when a constant ``baseline`` drops by delta.
+
+    The difference (candidate - baseline) lies in [-baseline, 1 - baseline] with mean -delta,
+    so its variance is at most (baseline - delta)(1 - baseline + delta) (Bhatia-Davis); at a
+    perfect baseline that is the Bernoulli delta (1 - delta) of cases flipping to failing.
+    """
+    return (baseline - delta) * (1.0 - baseline + delta)
+
+
+def required_n_constant_baseline(
+    effect: float,
+    *,
+    baseline: float,
+    binary: bool = False,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    two_sided: bool = True,
+) -> int:
+    """Cases needed to detect a drop of ``effect`` from a baseline without spread.
+
+    A perfect baseline (every case passes) or a constant score has no variance to plan with;
+    the bound used instead holds for any metric on [0, 1]: for pass/fail outcomes a drop of
+    delta from a perfect baseline flips exactly delta of the cases (Connor's formula with
+    discordant share delta), and for scores the variance of the difference is at most
+    (b - delta)(1 - b + delta) (paired t power at that standard deviation).
+
+    Args:
+        effect: The drop to detect (sign ignored).
+        baseline: The baseline's constant value (its pass rate, or the score of every case).
+        binary: Pass/fail outcomes (the baseline is then 0 or 1).
+        alpha: Significance level.
+        power: Wanted probability of detection.
+        two_sided: Two-sided test (default) or one-sided.
+
+    Returns:
+        The smallest n with the wanted power.
+
+    Raises:
+        ValueError: the drop is impossible (larger than the baseline) or zero.
+    """
+    _check_levels(alpha, power)
+    delta = _check_constant(baseline, effect)
+    if binary:
+        if baseline != 1.0:
+            raise ValueError("a pass/fail baseline without spread that can drop passes everywhere")
+        return required_n_binary(
+            delta, discordant=delta, alpha=alpha, power=power, two_sided=two_sided
+        )
+    return required_n(
+        delta,
+        sd_diff=math.sqrt(_drop_variance(baseline, delta)),
+        alpha=alpha,
+        power=power,
+        two_sided=two_sided,
+    )
+
+
+def min_detectable_effect_constant_baseline(
+    n: int,
+    *,
+    baseline: float,
+    binary: bool = False,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    two_sided: bool = True,
+) -> float:
+    """Smallest drop from a baseline without spread detectable at ``n`` cases.
+
+    The inverse of :func:`required_n_constant_baseline` under the same variance bound (which
+    grows with the drop, so the answer is found by bisection on the drop).
+
+    Args:
+        n: Paired cases.
+        baseline: The baseline's constant value.
+        binary: Pass/fail outcomes.
+        alpha: Significance level.
+        power: Wanted probability of detection.
+        two_sided: Two-sided test (default) or one-sided.
+
+    Returns:
+        The drop; ``inf`` when no drop up to the baseline itself is detectable (n too small).
+    """
+    _check_levels(alpha, power)
+    if not 0.0 < baseline <= 1.0:
+        return math.inf
+    if binary and baseline != 1.0:
+        raise ValueError("a pass/fail baseline without spread that can drop passes everywhere")
+    if n < 2:
+        return math.inf
+
+    def detectable(delta: float) -> bool:
+        if binary:
+            z = _z(1.0 - alpha / 2.0 if two_sided else 1.0 - alpha)
+            zb = _z(power)
+            need = (z * math.sqrt(delta) + zb * math.sqrt(delta - delta * delta)) ** 2
+            return need / (delta * delta) <= n
+        sd = math.sqrt(_drop_variance(baseline, delta))
+        return sd == 0.0 or _t_power(delta / sd, n, alpha, two_sided) >= power
+
+    if not detectable(baseline):
+        return math.inf
+    lo, hi = 0.0, baseline
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if detectable(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def constant_baseline_report(
+    n: int,
+    baseline: float,
+    effect: float | None,
+    *,
+    binary: bool,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> list[str]:
+    """The lines ``mleval power`` prints for a baseline without spread (e.g. 100 % passing).
+
+    Args:
+        n: The baseline's cases.
+        baseline: Its constant value (pass rate or score).
+        effect: The drop to plan for, if given.
+        binary: Pass/fail outcomes.
+        alpha: Significance level.
+        power: Wanted probability of detection.
+
+    Returns:
+        Indented lines: the bound used, the minimum detectable drop, the cases needed.
+    """
+    if binary:
+        lines = [
+            f"  no spread in the baseline (every case {'passes' if baseline else 'fails'}): "
+            "planning with the Bernoulli bound, a drop of d flips d of the cases "
+            "(Connor 1987 at discordant share d)"
+        ]
+    else:
+        lines = [
+            "  no spread in the baseline: planning with the Bernoulli (Bhatia-Davis) bound "
+            "for a score on [0, 1], sd(diff) <= sqrt((b - d)(1 - b + d)) for a drop d from b"
+        ]
+    if binary and baseline != 1.0:
+        lines.append("  a baseline where every case fails cannot drop: nothing to detect")
+        return lines
+    mde = min_detectable_effect_constant_baseline(
+        n, baseline=baseline, binary=binary, alpha=alpha, power=power
+    )
+    at = f"at n={n} (alpha={alpha:g}, power={power:g})"
+    if math.isinf(mde):
+        lines.append(f"  minimum detectable effect {at}: none (no drop is detectable)")
+    else:
+        lines.append(f"  minimum detectable effect {at}: {mde:.4f}")
+    if effect is None:
+        return lines
+    if abs(effect) > baseline or effect == 0:
+        lines.append(
+            f"  cases needed to detect {effect:g}: a baseline of {baseline:g} cannot drop so far"
+        )
+        return lines
+    need = required_n_constant_baseline(
+        effect, baseline=baseline, binary=binary, alpha=alpha, power=power
+    )
+    verdict = "enough" if need <= n else f"{need - n} more needed"
+    lines.append(f"  cases needed to detect {effect:g}: {need} ({verdict})")
+    return lines

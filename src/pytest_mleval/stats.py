@@ -33,13 +33,16 @@ from .bootstrap import (
     paired_bootstrap_ci,
 )
 from .power import (
+    constant_baseline_report,
     min_detectable_effect,
     min_detectable_effect_binary,
+    min_detectable_effect_constant_baseline,
     noninferiority_pvalue,
     paired_proportion_ci,
     regression_detected,
     required_n,
     required_n_binary,
+    required_n_constant_baseline,
 )
 from .signflip import signflip_pvalue, wilcoxon_pvalue
 
@@ -52,11 +55,13 @@ __all__ = [
     "cluster_bootstrap_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
+    "constant_baseline_report",
     "holm",
     "mcnemar_exact",
     "mean_ci",
     "min_detectable_effect",
     "min_detectable_effect_binary",
+    "min_detectable_effect_constant_baseline",
     "noninferiority_pvalue",
     "paired_bootstrap_ci",
     "paired_proportion_ci",
@@ -66,6 +71,7 @@ __all__ = [
     "regression_detected",
     "required_n",
     "required_n_binary",
+    "required_n_constant_baseline",
     "sign_test",
     "wilcoxon_pratt",
 ]
