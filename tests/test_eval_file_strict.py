@@ -151,3 +151,197 @@ def test_project_support_file_reads_its_gate(tmp_path: Path) -> None:
 def test_recursive_alias_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(EvalFileError, match="invalid YAML"):
         load(tmp_path, "cases: &a [*a]\n")
+
+
+# --------------------------------------------------------------------------- metric options
+
+
+APP = "def echo(case):\n    return case.input\n"
+GOOD = "target: python:app:echo\nmetrics: [exact]\ncases: [{id: ok, input: a, expected: a}]\n"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(app=APP)
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", good=GOOD)
+    return pytester
+
+
+def test_unknown_option_is_one_collection_error(project: pytest.Pytester) -> None:
+    project.makefile(
+        ".eval.yaml",
+        typo="target: python:app:echo\ncases:\n"
+        + "".join(f"  - id: c{i}\n    input: x\n    metrics:\n      - contains: {{valu: x}}\n" for i in range(3)),
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*typo.eval.yaml:6: case 'c0', field 'metrics.contains.valu': unknown option 'valu' of "
+            "metric 'contains'; valid options: value, values, mode, name, threshold, max, weight*"
+        ]
+    )
+    assert "TypeError" not in result.stdout.str()
+
+
+def test_misspelled_regex_option_in_suite_defaults(project: pytest.Pytester) -> None:
+    project.makefile(
+        ".eval.yaml",
+        rx="target: python:app:echo\nmetrics:\n  - regex:\n      patern: '\\d+'\ncases: [{id: a, input: x}]\n",
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*rx.eval.yaml:4: field 'metrics.regex.patern': unknown option 'patern' of metric 'regex'; valid options: pattern, value, flags, fullmatch*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "says"),
+    [
+        ("hit_rate: {k: many}", "metrics.hit_rate.k", "valid integer"),
+        ("hit_rate: {k: 0}", "metrics.hit_rate.k", "greater than or equal to 1"),
+        ("contains: {mode: some}", "metrics.contains.mode", "'all' or 'any'"),
+        ("regex: {pattern: a, flags: q}", "metrics.regex.flags", "should match pattern"),
+        ("rouge_l: {score: f1}", "metrics.rouge_l.score", "'fmeasure', 'precision' or 'recall'"),
+        ("json_valid: {extract: maybe}", "metrics.json_valid.extract", "valid boolean"),
+        ("judge: {scale: [5, 1]}", "metrics.judge", "scale must rise"),
+        ("judge: {rubric: a, criteria: b}", "metrics.judge", "not both"),
+        ("latency_ms: {limit: 5}", "metrics.latency_ms.limit", "unknown option 'limit'"),
+    ],
+)
+def test_mistyped_options_name_metric_and_option(
+    tmp_path: Path, entry: str, field: str, says: str
+) -> None:
+    body = f"cases:\n  - id: a\n    input: x\n    metrics:\n      - {entry}\n"
+    with pytest.raises(EvalFileError) as exc:
+        load(tmp_path, body)
+    err = exc.value
+    assert (err.case_id, err.field, err.line) == ("a", field, 5)
+    assert says in err.message
+    assert "valid options:" in err.message
+
+
+def test_options_valid_for_every_builtin(tmp_path: Path) -> None:
+    body = """
+metrics:
+  - exact: {ignore_case: true, case: false}
+  - contains: {values: [a, b], mode: any}
+  - not_contains: {value: z, ignore_case: yes}
+  - regex: {pattern: 'x', flags: im, fullmatch: false}
+  - json_schema: {schema: {type: object}, extract: true}
+  - levenshtein: {ignore_case: true}
+  - rouge_2: {use_stemmer: true, tokenizer: unicode, score: recall}
+  - bleu: {smooth_method: floor, smooth_value: 0.2, tokenize: none, lowercase: true}
+  - judge: {rubric: Polite?, score_range: [0, 10], samples: 2, model: m}
+  - pairwise: {criteria: better?, against: 'model:x'}
+  - faithfulness: {reasks: 1}
+  - answer_relevance: {questions: 2}
+  - semantic_similarity: {value: hi}
+  - faithfulness_offline: {support: 0.5}
+  - ndcg_at_k: {k: 5}
+cases: [{id: a, input: x}]
+"""
+    spec = load(tmp_path, body).spec  # type: ignore[attr-defined]
+    params = {m.name: m.params for m in spec.metrics}
+    assert params["judge"] == {"criteria": "Polite?", "scale": [0, 10], "samples": 2, "model": "m"}
+    assert params["json_schema"] == {"schema": {"type": "object"}, "extract": True}
+    assert params["not_contains"] == {"value": "z", "ignore_case": True}
+
+
+def test_custom_metrics_accept_any_or_declare_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        app=APP,
+        conftest="""
+from pytest_mleval import metric
+from pytest_mleval.metrics import MetricOptions
+
+class LenOptions(MetricOptions):
+    at_most: int = 10
+
+@metric("short", threshold=1.0, options=LenOptions)
+def short(sample, at_most=10):
+    return float(len(sample.output) <= at_most)
+
+@metric("anything", threshold=1.0)
+def anything(sample, **params):
+    assert params == {"flag": True, "word": "yes", "n": 3}, params
+    return 1.0
+""",
+    )
+    pytester.syspathinsert()
+    pytester.makefile(
+        ".eval.yaml",
+        ok="target: python:app:echo\nmetrics:\n  - short: {at_most: 3}\n"
+        "  - anything: {flag: true, word: yes, n: 3}\ncases: [{id: a, input: abc}]\n",
+        bad="target: python:app:echo\nmetrics:\n  - short: {at_mots: 3}\ncases: [{id: a, input: abc}]\n",
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*bad.eval.yaml:3: field 'metrics.short.at_mots': unknown option 'at_mots'*valid options: at_most, name, threshold*"])
+
+
+def test_options_given_from_python_are_checked_too() -> None:
+    from pytest_mleval.metrics import Sample, score_metric
+
+    bad = score_metric("contains", Sample(output="x"), params={"valu": "x"})
+    assert bad.passed is False and bad.error is not None
+    assert "unknown option 'valu'" in bad.error and "TypeError" not in bad.error
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_same_metric_twice_needs_labels(tmp_path: Path) -> None:
+    body = "cases:\n  - id: a\n    input: x\n    metrics:\n      - contains: refund\n      - contains: days\n"
+    with pytest.raises(EvalFileError) as exc:
+        load(tmp_path, body)
+    err = exc.value
+    assert (err.line, err.case_id, err.field) == (6, "a", "metrics")
+    assert "listed twice" in err.message and "name:" in err.message
+
+
+def test_same_metric_twice_in_suite_defaults(tmp_path: Path) -> None:
+    with pytest.raises(EvalFileError, match="'rouge_l' is listed twice"):
+        load(tmp_path, "metrics: [rouge_l, bleu, rouge_l]\ncases: [{id: a, input: x}]\n")
+
+
+def test_case_overriding_a_suite_metric_is_fine(tmp_path: Path) -> None:
+    body = "metrics: [contains]\ncases:\n  - id: a\n    input: x\n    metrics: [{contains: {value: y}}]\n"
+    suite = load(tmp_path, body)
+    merged = suite.metrics_for(suite.cases[0])  # type: ignore[attr-defined]
+    assert [(m.name, m.params) for m in merged] == [("contains", {"value": "y"})]
+
+
+def test_labelled_metrics_score_separately(project: pytest.Pytester) -> None:
+    project.makefile(
+        ".eval.yaml",
+        lab="target: python:app:echo\ncases:\n  - id: a\n    input: refund in 30 days\n    metrics:\n"
+        "      - contains: {name: has-refund, value: refund}\n"
+        "      - {metric: contains, name: has-days, value: weeks}\n",
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    data = json.loads((project.path / "reports" / "mleval-results.json").read_text())
+    case = next(c for c in data["cases"] if c["case_id"] == "a")
+    assert case["scores"]["has-refund"]["score"] == 1.0
+    assert case["scores"]["has-days"]["score"] == 0.0
+
+
+def test_every_builtin_declares_options_matching_its_function() -> None:
+    import inspect
+
+    from pytest_mleval.metrics import get_metric, metric_names
+
+    aliases = {"rubric", "score_range"}  # other spellings, moved to criteria / scale
+    for name in metric_names():
+        mdef = get_metric(name)
+        model = mdef.options_model()
+        assert model is not None, f"{name} has no options model"
+        params = {
+            p.name
+            for p in inspect.signature(mdef.resolve()).parameters.values()
+            if p.kind is p.KEYWORD_ONLY
+        }
+        assert set(model.option_names()) - aliases == params, name

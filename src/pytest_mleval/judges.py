@@ -681,23 +681,37 @@ def answer_relevance(
 
 
 def _register() -> None:
-    register_metric("judge", judge, description="rubric grading by an LLM judge (G-Eval style)")
-    register_metric("pairwise", pairwise, description="candidate vs baseline output, both orders")
-    register_metric(
-        "faithfulness", faithfulness, description="share of claims supported by the context"
-    )
-    register_metric("hallucination", hallucination, description="1 - faithfulness")
-    register_metric(
-        "context_recall", context_recall, description="reference statements found in the context"
-    )
-    register_metric(
-        "context_precision", context_precision, description="ranking quality of the context"
-    )
-    register_metric(
-        "answer_relevance",
-        answer_relevance,
-        description="how well the answer addresses the question",
-    )
+    # Importing this module replaces the lazy entries with the functions themselves.
+    for name, fn, options, description in (
+        ("judge", judge, JudgeOptions, "rubric grading by an LLM judge (G-Eval style)"),
+        ("pairwise", pairwise, PairwiseOptions, "candidate vs baseline output, both orders"),
+        (
+            "faithfulness",
+            faithfulness,
+            JudgeModelOptions,
+            "share of claims supported by the context",
+        ),
+        ("hallucination", hallucination, JudgeModelOptions, "1 - faithfulness"),
+        (
+            "context_recall",
+            context_recall,
+            JudgeModelOptions,
+            "reference statements found in the context",
+        ),
+        (
+            "context_precision",
+            context_precision,
+            JudgeModelOptions,
+            "ranking quality of the context",
+        ),
+        (
+            "answer_relevance",
+            answer_relevance,
+            AnswerRelevanceOptions,
+            "how well the answer addresses the question",
+        ),
+    ):
+        register_metric(name, fn, description=description, options=options)
 
 
 _register()
