@@ -345,3 +345,85 @@ def test_every_builtin_declares_options_matching_its_function() -> None:
             if p.kind is p.KEYWORD_ONLY
         }
         assert set(model.option_names()) - aliases == params, name
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def _cases_schema(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    from pytest_mleval.cli import main
+
+    assert main(["schema", "cases"]) == 0
+    schema: dict[str, object] = json.loads(capsys.readouterr().out)
+    return schema
+
+
+def _as_an_editor_reads(path: Path) -> object:
+    # What a YAML 1.2 editor sees: the loader's data with every option by its typed reading.
+    from pytest_mleval.cases import _SUITE_SHAPE, _read_yaml
+    from pytest_mleval.metrics import _typed
+
+    data, _ = _read_yaml(path, _SUITE_SHAPE)
+    return _typed(data)
+
+
+def test_schema_validates_every_file_in_evals(capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+    import yaml
+
+    from pytest_mleval.retrieval.config import RagConfig
+
+    schema = _cases_schema(capsys)
+    validator = jsonschema.Draft202012Validator(schema)
+    root = Path(__file__).resolve().parents[1] / "evals"
+    eval_files = sorted(root.rglob("*.eval.yaml"))
+    assert len(eval_files) >= 4
+    for f in eval_files:
+        errors = [e.message for e in validator.iter_errors(_as_an_editor_reads(f))]
+        assert errors == [], f
+    rag_schema = jsonschema.Draft202012Validator(RagConfig.model_json_schema())
+    rag_files = sorted((root / "rag").glob("*.yaml"))
+    assert rag_files
+    for f in rag_files:
+        assert [e.message for e in rag_schema.iter_errors(yaml.safe_load(f.read_text()))] == [], f
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        ["rouge_z"],
+        [{"contains": {"valu": "x"}}],
+        [{"regex": {"patern": "x"}}],
+        [{"hit_rate": {"k": "three"}}],
+        [{"name": "contains", "valu": "x"}],
+        [{"metric": "rouge_l", "name": "r", "score": "f1"}],
+    ],
+)
+def test_schema_rejects_unknown_metrics_and_options(
+    capsys: pytest.CaptureFixture[str], metrics: list[object]
+) -> None:
+    import jsonschema
+
+    schema = _cases_schema(capsys)
+    good = {"metrics": ["exact"], "cases": [{"id": "a", "input": "x", "metrics": ["rouge_l"]}]}
+    jsonschema.validate(good, schema)
+    for bad in ({**good, "metrics": metrics}, {"cases": [{"id": "a", "input": "x", "metrics": metrics}]}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_schema_lets_an_editor_complete_names_and_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    schema = _cases_schema(capsys)
+    defs = schema["$defs"]
+    assert isinstance(defs, dict)
+    items = defs["MetricList"]["items"]["anyOf"]
+    assert "rouge_l" in items[0]["enum"] and "judge" in items[0]["enum"]
+    judge = defs["options.judge"]["properties"]
+    assert {"rubric", "criteria", "scale", "score_range", "name", "threshold"} <= set(judge)
+    assert "integer scale" in defs["options.judge"]["properties"]["scale"]["description"].lower()
+    custom = {"metrics": [{"python:app:score": {"anything": 1}}, "python:app:other"]}
+    import jsonschema
+
+    jsonschema.validate(custom, schema)

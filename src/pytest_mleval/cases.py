@@ -868,3 +868,122 @@ def _check_gate_metrics(
                     line=_node_line(root, ("gates", gate_index)),
                     field="gates.metric",
                 )
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -> dict[str, Any]:
+    """The object an editor completes after ``- METRIC:``: the model's options + the reserved."""
+    from .metrics import RESERVED_OPTIONS
+
+    reserved = {
+        "name": {"type": "string", "description": RESERVED_OPTIONS["name"]},
+        "threshold": {"type": ["number", "null"], "description": RESERVED_OPTIONS["threshold"]},
+        "max": {"type": ["number", "null"], "description": RESERVED_OPTIONS["max"]},
+        "weight": {"type": "number", "description": RESERVED_OPTIONS["weight"]},
+    }
+    if model is None:
+        return {"type": "object", "properties": reserved}
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(schema.pop("$defs", {}))
+    properties = {**schema.get("properties", {}), **reserved}
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if schema.get("description"):
+        out["description"] = schema["description"]
+    return out
+
+
+def metrics_json_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a metric list, built from the registry's metric names and options models.
+
+    Each metric's options model is one ``$defs`` entry (``options.NAME``), added to ``defs``.
+    Custom metrics appear as ``python:MODULE:FUNC`` (any options) or, when registered before
+    the schema is built, under their names.
+    """
+    from .metrics import get_metric, metric_names
+
+    names = metric_names()
+    for name in names:
+        mdef = get_metric(name)
+        entry = _options_entry_schema(mdef.options_model(), defs)
+        entry["description"] = (mdef.description or name) + (
+            f" -- {entry['description']}" if entry.get("description") else ""
+        )
+        defs[f"options.{name}"] = entry
+    custom = {"type": "string", "pattern": r"^python:[\w.]+:\w+$"}
+    single = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            name: {
+                "anyOf": [
+                    {"$ref": f"#/$defs/options.{name}"},
+                    # `- contains: "30 days"`: a shorthand for the `value` option.
+                    {"type": ["string", "number", "boolean", "array", "null"]},
+                ]
+            }
+            for name in names
+        },
+        "patternProperties": {r"^python:[\w.]+:\w+$": {}},
+        "additionalProperties": False,
+    }
+    explicit = []
+    for name in names:
+        # `- {name: METRIC, ...}` and `- {metric: METRIC, name: LABEL, ...}`.
+        ref = defs[f"options.{name}"]
+        for key in ("name", "metric"):
+            props = {**ref.get("properties", {}), key: {"const": name}}
+            if key == "metric":
+                props["name"] = {"type": "string", "description": "label"}
+            explicit.append(
+                {
+                    "type": "object",
+                    "required": [key],
+                    "properties": props,
+                    "additionalProperties": ref.get("additionalProperties", True),
+                }
+            )
+    explicit.append({"type": "object", "required": ["name"], "properties": {"name": custom}})
+    explicit.append({"type": "object", "required": ["metric"], "properties": {"metric": custom}})
+    return {
+        "type": "array",
+        "description": "metrics: `- NAME`, `- NAME: {threshold: 0.5, ...}`, `- {name: NAME, ...}`",
+        "items": {
+            "anyOf": [
+                {"enum": names, "description": "a built-in metric"},
+                {**custom, "description": "a custom metric: python:MODULE:FUNC"},
+                single,
+                *explicit,
+            ]
+        },
+    }
+
+
+def eval_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an eval file (``mleval schema cases``).
+
+    Metric names and each metric's options come from the metric registry's options models, so
+    an editor completes them and flags unknown ones, as collection does.
+    """
+    schema = SuiteSpec.model_json_schema()
+    # Cases are validated one by one (for precise errors), so their schema is added here.
+    case_schema = Case.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs.update(case_schema.pop("$defs", {}))
+    defs["Case"] = case_schema
+    schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}
+    defs["MetricList"] = metrics_json_schema(defs)
+    for owner in (schema, case_schema):
+        metrics = owner["properties"]["metrics"]
+        owner["properties"]["metrics"] = {
+            "$ref": "#/$defs/MetricList",
+            "description": metrics.get("description", ""),
+        }
+    schema["title"] = "pytest-mleval eval file"
+    return schema

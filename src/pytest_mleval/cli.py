@@ -21,16 +21,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         schema = RunResults.model_json_schema()
         schema["title"] = "pytest-mleval results"
     else:
-        from .cases import Case, SuiteSpec
+        from .cases import eval_file_json_schema
 
-        schema = SuiteSpec.model_json_schema()
-        # Cases are validated one by one (for precise errors), so their schema is added here.
-        case_schema = Case.model_json_schema()
-        defs = schema.setdefault("$defs", {})
-        defs.update(case_schema.pop("$defs", {}))
-        defs["Case"] = case_schema
-        schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}
-        schema["title"] = "pytest-mleval eval file"
+        # Metric names and options come from the registry's options models.
+        schema = eval_file_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     print(json.dumps(schema, indent=2))
     return 0
