@@ -427,3 +427,66 @@ def test_schema_lets_an_editor_complete_names_and_options(
     import jsonschema
 
     jsonschema.validate(custom, schema)
+
+
+# --------------------------------------------------------------------------- empty files
+
+
+@pytest.mark.parametrize("body", ["", "# nothing yet\n", "suite: later\ntarget: python:app:echo\n"])
+def test_empty_eval_file_warns_naming_the_file(project: pytest.Pytester, body: str) -> None:
+    project.makefile(".eval.yaml", empty=body)
+    result = project.runpytest("-W", "default")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*EvalFileWarning: eval file empty.eval.yaml has no cases*"])
+
+
+def test_empty_eval_file_can_be_made_an_error(project: pytest.Pytester) -> None:
+    project.makefile(".eval.yaml", empty="")
+    result = project.runpytest("-W", "error::pytest_mleval.collect.EvalFileWarning")
+    assert result.ret != 0
+
+
+# --------------------------------------------------------------------------- dataset rows
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "line", "says"),
+    [
+        ('question,answer\nq1,"a1\nq2,a2\nq3,a3\n', 2, "unterminated quote"),
+        ("question,answer\nq1,a1\nq2\nq3,a3\n", 3, "1 field(s) where the header has 2"),
+        ("question,answer\nq1,a1,extra\n", 2, "3 field(s) where the header has 2"),
+    ],
+)
+def test_malformed_csv_row_is_a_dataset_error(
+    tmp_path: Path, csv_text: str, line: int, says: str
+) -> None:
+    data = write(tmp_path, "rows.csv", csv_text)
+    body = "dataset:\n  path: rows.csv\n  mapping: {input: question, expected: answer}\n"
+    with pytest.raises(EvalFileError) as exc:
+        load(tmp_path, body)
+    err = exc.value
+    assert (err.path, err.line) == (str(data), line)
+    assert says in err.message and "malformed CSV row" in err.message
+
+
+def test_csv_with_quoted_newlines_and_blank_lines_still_loads(tmp_path: Path) -> None:
+    write(tmp_path, "rows.csv", 'question,answer\n"multi\nline",a1\n\nq2,yes\n')
+    suite = load(tmp_path, "dataset:\n  path: rows.csv\n  mapping: {input: question, expected: answer}\n")
+    cases = suite.cases  # type: ignore[attr-defined]
+    assert [(c.input, c.expected) for c in cases] == [("multi\nline", "a1"), ("q2", "yes")]
+
+
+def test_malformed_jsonl_line_is_a_dataset_error(tmp_path: Path) -> None:
+    data = write(tmp_path, "rows.jsonl", '{"input": "a"}\n{"input": "b",\n{"input": "c"}\n')
+    with pytest.raises(EvalFileError) as exc:
+        load(tmp_path, "dataset: rows.jsonl\n")
+    assert (exc.value.path, exc.value.line) == (str(data), 2)
+    assert "invalid JSON" in exc.value.message
+
+
+def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester) -> None:
+    (project.path / "rows.csv").write_text('input,expected\na,a\nb,"b\nc,c\n')
+    project.makefile(".eval.yaml", ds="target: python:app:echo\nmetrics: [exact]\ndataset: rows.csv\n")
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*rows.csv:3: malformed CSV row: a quoted field is never closed*"])

@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 from .session import CASE_PROPERTY
 
-__all__ = ["EvalFile", "EvalItem", "EvalSuite"]
+__all__ = ["EvalFile", "EvalFileWarning", "EvalItem", "EvalSuite"]
+
+
+class EvalFileWarning(pytest.PytestWarning):
+    """An eval file loads but will not do what its author likely meant (e.g. no cases)."""
 
 
 class EvalFile(pytest.File):
@@ -37,6 +41,15 @@ class EvalFile(pytest.File):
             problem = template and check_template(template)
             if problem:
                 raise EvalFileError(problem, path=str(self.path), field=field_name)
+        if not suite.cases:
+            # An empty file (or one whose cases were all forgotten) would otherwise pass as
+            # 0 cases without a word.
+            self.warn(
+                EvalFileWarning(
+                    f"eval file {self.nodeid} has no cases: nothing of it runs "
+                    "(add `cases:` or a `dataset:`)"
+                )
+            )
         _session(self.config).register_suite(suite)
         yield EvalSuite.from_parent(self, name=suite.name, suite=suite)
 

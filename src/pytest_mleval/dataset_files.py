@@ -54,9 +54,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                     f"invalid JSON: {exc.msg}", path=str(path), line=lineno
                 ) from None
     elif fmt == "csv":
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        for row in reader:
-            yield reader.line_num, dict(row)
+        yield from _csv_rows(text, path)
     elif fmt in ("json", "yaml"):
         if fmt == "json":
             try:
@@ -86,6 +84,45 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
             path=str(eval_file),
             field="dataset",
         )
+
+
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """CSV rows as header -> value, each with its line; a malformed row is a dataset error.
+
+    A row with more or fewer fields than the header, or a quote that is never closed, would
+    otherwise become a case with shifted or missing fields (csv's DictReader fills them with
+    None, or swallows the rest of the file into one field).
+    """
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    header: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if "unexpected end of data" in problem:
+                problem = "a quoted field is never closed (unterminated quote)"
+            raise EvalFileError(
+                f"malformed CSV row: {problem}", path=str(path), line=start
+            ) from None
+        line, start = start, reader.line_num + 1
+        if not row:
+            continue  # a blank line
+        if header is None:
+            header = row
+            continue
+        if len(row) != len(header):
+            raise EvalFileError(
+                f"malformed CSV row: {len(row)} field(s) where the header has {len(header)} "
+                f"({', '.join(header)})",
+                path=str(path),
+                line=line,
+            )
+        # The case's line is where its row ends, as before (default ids use it).
+        yield reader.line_num, dict(zip(header, row, strict=True))
 
 
 def _coerce_csv_value(key: str, value: Any) -> Any:
