@@ -108,6 +108,162 @@ def coverage_section(suites: int) -> None:
     print()
 
 
+# --- clustered cases: designs for the pass-rate and score intervals ---------------------------
+
+CLUSTER_SIZE = 10
+CLUSTER_POPULATION = 20  # "identical cluster means": each cluster samples 10 of its 20 cases
+SCORE_PRECISION = 4.0  # per-case score ~ Beta(mu_j * 4, (1 - mu_j) * 4): skewed near the edges
+CLUSTER_DESIGNS = ("ICC 0", "ICC 0.3", "identical cluster means")
+CLUSTER_COUNTS = (5, 10, 20, 50)
+CLUSTER_RATES = (0.5, 0.7, 0.9, 0.97, 1.0)
+
+
+def clustered_pass_fail(
+    rng: np.random.Generator, design: str, clusters: int, p: float
+) -> tuple[np.ndarray, float] | None:
+    """One suite's pass/fail outcomes in clusters of 10 and its true pass rate.
+
+    ICC 0: independent cases. ICC 0.3: each cluster's pass probability ~ Beta with mean p and
+    intra-cluster correlation 0.3 (beta-binomial). Identical cluster means: every cluster is
+    drawn from a population of 20 cases of which exactly 20 p pass (the same in every
+    cluster), 10 sampled without replacement, so the sample's cluster means are more alike
+    than independent draws (issue 13's "one failure per cluster" is the extreme); ``None``
+    where 20 p is not a whole number.
+    """
+    n = clusters * CLUSTER_SIZE
+    if design == "identical cluster means":
+        k = round(p * CLUSTER_POPULATION)
+        if abs(k - p * CLUSTER_POPULATION) > 1e-9:
+            return None
+        pop = np.zeros((clusters, CLUSTER_POPULATION))
+        pop[:, :k] = 1.0
+        return rng.permuted(pop, axis=1)[:, :CLUSTER_SIZE].ravel(), p
+    codes = np.repeat(np.arange(clusters), CLUSTER_SIZE)
+    if design == "ICC 0.3" and 0.0 < p < 1.0:
+        s = 1 / 0.3 - 1  # a + b of the cluster Beta: ICC = 1 / (a + b + 1)
+        pj = rng.beta(p * s, (1 - p) * s, clusters)[codes]
+    else:
+        pj = np.full(n, p)
+    return (rng.random(n) < pj).astype(float), p
+
+
+def clustered_scores(
+    rng: np.random.Generator, design: str, clusters: int, mu: float
+) -> tuple[np.ndarray, float]:
+    """One suite's scores on [0, 1] in clusters of 10 and their true mean.
+
+    Case scores ~ Beta(mu_j 4, (1 - mu_j) 4). ICC 0: mu_j = mu. ICC 0.3: mu_j ~ Beta with mean
+    mu, precision chosen for an intra-cluster correlation of 0.3. Identical cluster means:
+    every cluster's population is the same 20 scores (one draw per suite; their mean is the
+    truth), 10 sampled without replacement. A mean of 1.0 is every score 1.0.
+    """
+    n = clusters * CLUSTER_SIZE
+    if mu >= 1.0:
+        return np.ones(n), 1.0
+    if design == "identical cluster means":
+        pattern = rng.beta(mu * SCORE_PRECISION, (1 - mu) * SCORE_PRECISION, CLUSTER_POPULATION)
+        pop = np.tile(pattern, (clusters, 1))
+        return rng.permuted(pop, axis=1)[:, :CLUSTER_SIZE].ravel(), float(pattern.mean())
+    codes = np.repeat(np.arange(clusters), CLUSTER_SIZE)
+    if design == "ICC 0.3":
+        kappa = (SCORE_PRECISION + 1) / 0.3 - (SCORE_PRECISION + 1)
+        muj = np.clip(rng.beta(mu * kappa, (1 - mu) * kappa, clusters), 1e-9, 1 - 1e-9)[codes]
+    else:
+        muj = np.full(n, mu)
+    return rng.beta(muj * SCORE_PRECISION, (1 - muj) * SCORE_PRECISION), mu
+
+
+def exactly_identical_widths(clusters: int = 8) -> str:
+    """Issue 13's case: 8 clusters of 5 with one failure each (32/40), and 40/40 passing."""
+    labels = np.repeat(np.arange(clusters), 5).tolist()
+    out = []
+    for x in (np.tile([0.0, 1, 1, 1, 1], clusters), np.ones(5 * clusters)):
+        e = stats.clustered_proportion_ci(x, labels)
+        olo, ohi = old_clustered_t(x, labels)
+        out.append(
+            f"{int(x.sum())}/{x.size}: [{e.ci_low:.3f}, {e.ci_high:.3f}] (before [{olo:.3f}, {ohi:.3f}])"
+        )
+    return "; ".join(out)
+
+
+def old_clustered_t(x: np.ndarray, labels: list[int]) -> tuple[float, float]:
+    """The interval before issue 13: CR1 t on C-1 df, the point when there is no spread."""
+    import math
+
+    from scipy import special
+
+    codes = np.asarray(labels)
+    c = int(codes.max()) + 1
+    m = float(x.mean())
+    if float(np.ptp(x)) == 0.0:
+        return m, m
+    sc = np.bincount(codes, x - m, c)
+    h = float(special.stdtrit(c - 1, 0.975)) * math.sqrt(c / (c - 1) * float(sc @ sc)) / x.size
+    return m - h, m + h
+
+
+def clustered_coverage(
+    suites: int, design: str, clusters: int, p: float, *, kind: str, seed: int = 0
+) -> dict[str, float] | None:
+    """Coverage of the clustered interval (pass rate or score) in one design cell, with its
+    mean width, the share of zero-width intervals, and the old interval's coverage."""
+    rng = np.random.default_rng([seed, CLUSTER_DESIGNS.index(design), clusters, round(p * 1000)])
+    labels = np.repeat(np.arange(clusters), CLUSTER_SIZE).tolist()
+    hit, old_hit, widths, zero, naive_widths = [], [], [], 0, []
+    for _ in range(suites):
+        if kind == "pass rate":
+            drawn = clustered_pass_fail(rng, design, clusters, p)
+            if drawn is None:
+                return None
+            x, truth = drawn
+            e = stats.clustered_proportion_ci(x, labels)
+            naive = stats.proportion_ci(int(x.sum()), x.size)
+        else:
+            x, truth = clustered_scores(rng, design, clusters, p)
+            e = stats.clustered_mean_ci(x, labels, bounds=(0.0, 1.0))
+            naive = stats.mean_ci(x, bounds=(0.0, 1.0))
+        lo, hi = max(0.0, e.ci_low), min(1.0, e.ci_high)  # as aggregate_suite clips scores
+        tol = 1e-12
+        hit.append(lo - tol <= truth <= hi + tol)
+        olo, ohi = old_clustered_t(x, labels)
+        old_hit.append(olo - tol <= truth <= ohi + tol)
+        widths.append(hi - lo)
+        naive_widths.append(min(1.0, naive.ci_high) - max(0.0, naive.ci_low))
+        zero += hi <= lo
+    return {
+        "coverage": float(np.mean(hit)),
+        "old": float(np.mean(old_hit)),
+        "width": float(np.mean(widths)),
+        "naive_width": float(np.mean(naive_widths)),
+        "zero_width": zero / suites,
+    }
+
+
+def clustered_section(suites: int) -> None:
+    print(
+        f"## Clustered cases: 95 % interval coverage, clusters of {CLUSTER_SIZE} "
+        "(in brackets: the interval before issue 13, CR1 t and the point without spread)"
+    )
+    for kind in ("pass rate", "score"):
+        for design in CLUSTER_DESIGNS:
+            print(f"{kind}, {design}:")
+            print("  clusters  " + "".join(f"{'p=' + format(p, 'g'):>16s}" for p in CLUSTER_RATES))
+            for clusters in CLUSTER_COUNTS:
+                cells = []
+                for p in CLUSTER_RATES:
+                    r = clustered_coverage(suites, design, clusters, p, kind=kind)
+                    if r is None:
+                        cells.append(f"{'n/a':>16s}")
+                        continue
+                    cell = f"{100 * r['coverage']:5.1f} ({100 * r['old']:5.1f})"
+                    if r["zero_width"]:
+                        cell += "!"  # never expected: a zero-width interval was produced
+                    cells.append(f"{cell:>16s}")
+                print(f"  {clusters:8d}  " + "".join(cells))
+    print(f"exactly identical cluster means, 8 clusters of 5: {exactly_identical_widths()}")
+    print()
+
+
 def gate_section(suites: int) -> None:
     print("## Regression gate (n = 200, margin 0.02, one-sided alpha 0.05)")
     print("model                         no change   drop=margin   drop 0.10   drop 0.05")
@@ -173,17 +329,35 @@ def size_power_section(suites: int) -> None:
     print(
         f"required_n_binary(0.10, discordant=0.25) = {n}: simulated power of exact McNemar {rate(hits)} (planned 80 %)"
     )
+    # A perfect baseline: no spread to plan with; the Bernoulli bound (a drop d flips d of the
+    # cases) gives the count, checked against the exact McNemar test on the simulated flips.
+    n = stats.required_n_constant_baseline(0.05, baseline=1.0, binary=True)
+    hits = [stats.mcnemar_exact(int(rng.binomial(n, 0.05)), 0) < 0.05 for _ in range(suites)]
+    print(
+        f"required_n_constant_baseline(0.05, baseline=1.0, binary=True) = {n}: simulated power "
+        f"of exact McNemar {rate(hits)} (planned 80 %)"
+    )
     print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--suites", type=int, default=2000)
+    parser.add_argument(
+        "--sections",
+        default="coverage,clustered,gate,power",
+        help="comma-separated: coverage, clustered, gate, power",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
-    coverage_section(args.suites)
-    gate_section(args.suites)
-    size_power_section(args.suites)
+    sections = {
+        "coverage": coverage_section,
+        "clustered": clustered_section,
+        "gate": gate_section,
+        "power": size_power_section,
+    }
+    for name in args.sections.split(","):
+        sections[name.strip()](args.suites)
     print(f"({args.suites} simulated suites per figure, {time.perf_counter() - start:.1f} s)")
 
 

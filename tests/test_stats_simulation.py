@@ -7,6 +7,7 @@ prints the same figures and more. The whole module runs in well under a minute.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -92,3 +93,54 @@ def test_permutation_test_has_its_nominal_size() -> None:
     # 25 cases with continuous differences: exact enumeration by meeting in the middle.
     p = [stats.permutation_pvalue(rng.normal(0, 1, 25) ** 3) for _ in range(SUITES // 2)]
     assert 0.035 <= float(np.mean(np.array(p) < 0.05)) <= 0.065
+
+
+def _bench() -> Any:
+    """bench/stats_simulation.py, whose clustered designs the checks below share."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "stats_simulation.py"
+    spec = importlib.util.spec_from_file_location("mleval_stats_simulation", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("kind", "design", "clusters", "p"),
+    [
+        (kind, design, clusters, p)
+        for design in ("ICC 0", "ICC 0.3")
+        for kind, cells in (
+            ("pass rate", [(10, 0.5), (50, 0.5), (10, 0.7), (50, 0.7)]),
+            ("score", [(20, 0.5), (50, 0.5)]),
+        )
+        for clusters, p in cells
+    ],
+)
+def test_clustered_intervals_cover(kind: str, design: str, clusters: int, p: float) -> None:
+    r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
+    assert 0.93 <= r["coverage"] <= 0.97, r
+    assert r["zero_width"] == 0.0 and r["width"] >= r["naive_width"] - 1e-12, r
+
+
+@pytest.mark.parametrize(
+    ("kind", "design", "clusters", "p"),
+    [
+        ("pass rate", "ICC 0.3", 5, 1.0),
+        ("score", "ICC 0.3", 5, 1.0),
+        ("pass rate", "identical cluster means", 10, 0.9),
+        ("score", "identical cluster means", 10, 0.7),
+    ],
+)
+def test_clustered_intervals_err_on_the_conservative_side(
+    kind: str, design: str, clusters: int, p: float
+) -> None:
+    # At p = 1 every suite passes everywhere: any interval holding the estimate covers, and the
+    # check is that none is zero-width (before issue 13 all were). With identical cluster means
+    # (cluster samples more alike than independent draws) the interval is never narrower than
+    # the unclustered one, so it over-covers rather than under-covers.
+    r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
+    assert r["coverage"] >= 0.95 and r["zero_width"] == 0.0, r
