@@ -490,3 +490,21 @@ def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester
     result = project.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*rows.csv:3: malformed CSV row: a quoted field is never closed*"])
+
+
+# --------------------------------------------------------------------------- reference page
+
+
+def test_metrics_reference_page_is_generated_and_current() -> None:
+    from pytest_mleval.metrics import metric_names
+    from pytest_mleval.metrics_doc import metrics_markdown
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    generated = metrics_markdown()
+    assert page.read_text(encoding="utf-8") == generated, (
+        "docs/metrics.md is out of date: run scripts/gen_metrics_doc.py"
+    )
+    for name in metric_names():
+        assert f"### `{name}`" in generated
+    assert "| `rubric` |" in generated and "| `score_range` |" in generated
+    assert "(answer - low) / (high - low)" in generated

@@ -101,7 +101,7 @@ class JsonValidOptions(MetricOptions):
     """Options of ``json_valid``."""
 
     extract: bool = False
-    """Read the first fenced code block (```json ... ```) when there is one."""
+    """Read the first fenced code block of the output (a ``json`` block) when there is one."""
 
 
 class JsonSchemaOptions(MetricOptions):
@@ -112,7 +112,7 @@ class JsonSchemaOptions(MetricOptions):
     schema_file: str | None = None
     """A JSON Schema file, relative to the eval file."""
     extract: bool = False
-    """Read the first fenced code block (```json ... ```) when there is one."""
+    """Read the first fenced code block of the output (a ``json`` block) when there is one."""
 
 
 class LevenshteinOptions(MetricOptions):
