@@ -21,7 +21,9 @@ from .report_views import (
     header_view,
     histograms,
     suite_tables,
+    usage_rows,
 )
+from .units import fmt_interval, fmt_metric, fmt_usd
 
 if TYPE_CHECKING:
     import argparse
@@ -97,6 +99,10 @@ def _environment() -> Any:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     env.filters["pvalue"] = _pvalue
+    env.filters["usd"] = fmt_usd
+    # {{ value|metricval(metric) }}: a value in its metric's unit ($, ms) or as a score.
+    env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
+    env.globals["interval"] = fmt_interval
     return env
 
 
@@ -154,6 +160,7 @@ def render_report(
         "title": title,
         "notes": list(notes),
         "header": header_view(run),
+        "usage": usage_rows(run),
         "gates": run.gates,
         "collection_errors": run.collection_errors,
         "incomplete": run.meta.incomplete,

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .results import run_status
+from .units import unit_of
 
 if TYPE_CHECKING:
     from .history import TrendPoint
@@ -27,6 +28,7 @@ __all__ = [
     "histograms",
     "sparkline",
     "suite_tables",
+    "usage_rows",
 ]
 
 LOWER_IS_BETTER = frozenset({"latency_ms", "cost_usd"})
@@ -221,6 +223,39 @@ def header_view(run: RunResults) -> dict[str, Any]:
         "verdict": verdict,
         "tone": tone,
     }
+
+
+def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, name, totals) for the whole run, then each suite and model that used anything.
+
+    Totals are read tolerantly (a results file from an older version may lack keys) and
+    always carry ``total_tokens``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``,
+    ``cached``, ``retries`` and ``latency_ms`` (``p50``, ``p95``, ``p99``).
+    """
+    usage = run.usage or {}
+    rows: list[tuple[str, str, dict[str, Any]]] = []
+
+    def norm(t: dict[str, Any]) -> dict[str, Any]:
+        lat = t.get("latency_ms") or {}
+        return {
+            "total_tokens": int(t.get("total_tokens") or 0),
+            "prompt_tokens": int(t.get("prompt_tokens") or 0),
+            "completion_tokens": int(t.get("completion_tokens") or 0),
+            "cost_usd": float(t.get("cost_usd") or 0.0),
+            "cached": int(t.get("cached") or 0),
+            "retries": int(t.get("retries") or 0),
+            "latency_ms": {q: float(lat.get(q) or 0.0) for q in ("p50", "p95", "p99")},
+        }
+
+    total = usage.get("total")
+    if not isinstance(total, dict) or not (total.get("total_tokens") or total.get("cost_usd")):
+        return rows
+    rows.append(("total", "all", norm(total)))
+    for kind, key in (("suite", "suites"), ("model", "models")):
+        for name, t in sorted((usage.get(key) or {}).items()):
+            if isinstance(t, dict) and (t.get("total_tokens") or t.get("cost_usd")):
+                rows.append((kind, str(name), norm(t)))
+    return rows
 
 
 def _duration(seconds: float | None) -> str | None:
@@ -440,7 +475,8 @@ def histograms(run: RunResults, baseline: RunResults | None = None) -> list[dict
             continue
         base = _scores(baseline.cases, suite, metric) if baseline is not None else []
         both = values + base
-        bounded = all(0.0 <= v <= 1.0 for v in both)
+        # A raw measure is never drawn on a score's [0, 1] axis (0.4 ms latencies fit in it).
+        bounded = unit_of(metric) is None and all(0.0 <= v <= 1.0 for v in both)
         lo, hi = (0.0, 1.0) if bounded else (min(both), max(both))
         n_bins = 10 if bounded else 12
         counts = histogram_bins(values, lo, hi, n_bins)
@@ -478,6 +514,9 @@ def histograms(run: RunResults, baseline: RunResults | None = None) -> list[dict
                 "n": len(values),
                 "mean": sum(values) / len(values),
                 "base_mean": sum(base) / len(base) if base else None,
+                "unit": unit_of(metric),
+                # The x axis says what it measures: a score, or a measure in its unit.
+                "axis": _axis_label(metric, bounded),
                 "lo": lo,
                 "hi": hi,
                 "w": HIST_W,
@@ -487,6 +526,13 @@ def histograms(run: RunResults, baseline: RunResults | None = None) -> list[dict
             }
         )
     return out
+
+
+def _axis_label(metric: str, bounded: bool) -> str:
+    unit = unit_of(metric)
+    if unit is not None:
+        return f"{metric} ({unit})"
+    return "score" if bounded else f"{metric} (value)"
 
 
 def _per_case_means(cases: Iterable[CaseResult], suite: str, metric: str) -> dict[str, float]:

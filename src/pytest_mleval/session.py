@@ -745,7 +745,7 @@ def _usage_totals(cases: list[CaseResult]) -> dict[str, Any]:
             "prompt_tokens": sum(c.usage.prompt_tokens for c in group),
             "completion_tokens": sum(c.usage.completion_tokens for c in group),
             "total_tokens": sum(c.usage.total_tokens for c in group),
-            "cost_usd": round(sum(c.cost_usd or 0.0 for c in group), 8),
+            "cost_usd": sum(c.cost_usd or 0.0 for c in group),
             "cached": sum(1 for c in group if c.cached),
             "retries": sum(c.retries for c in group),
             "latency_ms": {

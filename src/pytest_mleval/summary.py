@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .escaping import md_code, md_text, term_text
+from .report_views import usage_rows
 from .results import Aggregate, RunResults, run_status
+from .units import fmt_interval, fmt_metric, fmt_usd
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
-RAW = ("latency_ms", "cost_usd")
 # Longest error text shown per failing case in the Markdown summary.
 WHY_LIMIT = 300
 VERDICT_ICON = {
@@ -21,11 +22,22 @@ VERDICT_ICON = {
 
 
 def _ci(a: Aggregate) -> str:
-    return f"[{a.ci_low:.3f}, {a.ci_high:.3f}]"
+    return fmt_interval(a.metric, a.ci_low, a.ci_high)
 
 
 def _fmt_value(a: Aggregate) -> str:
-    return f"{a.estimate:.4g}" if a.metric in RAW else f"{a.estimate:.3f}"
+    return fmt_metric(a.metric, a.estimate)
+
+
+def _usage_line(t: dict[str, Any]) -> str:
+    lat = t.get("latency_ms") or {}
+    return (
+        f"{t.get('total_tokens', 0):,} tokens ({t.get('prompt_tokens', 0):,} in, "
+        f"{t.get('completion_tokens', 0):,} out), {fmt_usd(t.get('cost_usd'))}, "
+        f"latency p50 {lat.get('p50', 0):.0f} ms / p95 {lat.get('p95', 0):.0f} ms / "
+        f"p99 {lat.get('p99', 0):.0f} ms, {t.get('cached', 0)} cached, "
+        f"{t.get('retries', 0)} retries"
+    )
 
 
 def _p(p: float) -> str:
@@ -106,17 +118,9 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
             lines.append(
                 (f"  {metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
             )
-    total = run.usage.get("total") if run.usage else None
-    if total and (total.get("total_tokens") or total.get("cost_usd")):
-        lat = total["latency_ms"]
-        lines.append(
-            (
-                f"usage: {total['total_tokens']} tokens, ${total['cost_usd']:.4f}, "
-                f"latency p50 {lat['p50']:.0f} ms / p95 {lat['p95']:.0f} ms / "
-                f"p99 {lat['p99']:.0f} ms, {total['cached']} cached, {total['retries']} retries",
-                {},
-            )
-        )
+    for kind, name, t in usage_rows(run):
+        label = "usage" if kind == "total" else f"  {kind} {term_text(name)}"
+        lines.append((f"{label}: {_usage_line(t)}", {}))
     if run.comparison:
         lines.extend((line, {}) for line in comparison_terminal(run.comparison))
     for variant in run.variants:
@@ -257,12 +261,20 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             out.append("")
             out.append("</details>")
             out.append("")
-    total = run.usage.get("total") if run.usage else None
-    if total:
-        lat = total["latency_ms"]
-        out.append(
-            f"Usage: {total['total_tokens']} tokens · ${total['cost_usd']:.4f} · "
-            f"latency p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms"
-        )
+    rows = usage_rows(run)
+    if rows:
+        out.append("### Usage")
+        out.append("")
+        out.append("| | tokens (in / out) | cost | latency p50 / p95 | cached | retries |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for kind, name, t in rows:
+            lat = t.get("latency_ms") or {}
+            label = "**total**" if kind == "total" else f"{kind} {md_code(name, table=True)}"
+            out.append(
+                f"| {label} | {t.get('total_tokens', 0):,} ({t.get('prompt_tokens', 0):,} / "
+                f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "
+                f"{lat.get('p50', 0):.0f} / {lat.get('p95', 0):.0f} ms | "
+                f"{t.get('cached', 0)} | {t.get('retries', 0)} |"
+            )
         out.append("")
     return "\n".join(out)

@@ -1,0 +1,74 @@
+"""Numbers people read: money with significant digits, raw measures in their units.
+
+One place decides how a cost, a latency or a score is written, so the terminal, the Markdown
+summary and the HTML report never disagree (and never print a real cost as ``$0.0000``).
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["UNITS", "fmt_interval", "fmt_metric", "fmt_usd", "unit_of"]
+
+UNITS = {"cost_usd": "USD", "latency_ms": "ms", "ttft_ms": "ms"}
+"""Raw measures and their units; every other built-in metric is a score in [0, 1]."""
+
+
+def unit_of(metric: str) -> str | None:
+    """The unit of a metric's values (``None`` for scores in [0, 1])."""
+    return UNITS.get(metric)
+
+
+def fmt_usd(value: float | None, *, digits: int = 3) -> str:
+    """Money with ``digits`` significant digits: ``$0.0000135``, ``$0.042``, ``$12.35``.
+
+    Args:
+        value: Dollars (``None`` reads as unknown).
+        digits: Significant digits of amounts below one dollar.
+
+    Returns:
+        The amount as text; cents for a dollar and more, ``$0`` for exactly nothing.
+    """
+    if value is None or not math.isfinite(value):
+        return "–"
+    if value == 0:
+        return "$0"
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    decimals = digits - 1 - math.floor(math.log10(value))
+    text = f"{value:.{decimals}f}"
+    if float(text) >= 1:  # rounding reached a dollar (0.9999 -> 1.00)
+        return f"{sign}${float(text):,.2f}"
+    return f"{sign}${text}"
+
+
+def _plain(value: float) -> str:
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def fmt_metric(metric: str, value: float | None) -> str:
+    """A metric's value in its unit: ``$0.0000135``, ``412 ms``, ``0.873``."""
+    if value is None:
+        return "–"
+    unit = unit_of(metric)
+    if unit == "USD":
+        return fmt_usd(value)
+    if unit is not None:
+        return f"{_plain(value)} {unit}"
+    return f"{value:.3f}"
+
+
+def fmt_interval(metric: str, low: float, high: float) -> str:
+    """A confidence interval in the metric's unit (``[$0.0000121, $0.0000149]``)."""
+    unit = unit_of(metric)
+    if unit == "USD":
+        return f"[{fmt_usd(low)}, {fmt_usd(high)}]"
+    if unit is not None:
+        return f"[{_plain(low)}, {_plain(high)}] {unit}"
+    return f"[{low:.3f}, {high:.3f}]"

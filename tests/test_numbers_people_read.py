@@ -1,0 +1,99 @@
+"""Numbers people read: money with significant digits, usage per suite and model, unit axes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pytest_mleval.units import fmt_interval, fmt_metric, fmt_usd
+
+APP = """
+def cheap(case):
+    return {"output": case.expected, "cost_usd": 4.5e-06, "model": "openai/tiny",
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+            "latency_ms": 12.0 + int(case.id[1:])}
+
+def pricey(case):
+    return {"output": case.expected, "cost_usd": 0.25, "model": "openai/big",
+            "usage": {"prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130},
+            "latency_ms": 250.0 + int(case.id[1:])}
+"""
+
+
+def _suite(name: str, fn: str) -> str:
+    cases = "".join(f"  - {{id: c{i}, input: q{i}, expected: a{i}}}\n" for i in range(3))
+    return (
+        f"suite: {name}\ntarget: python:app:{fn}\nmetrics:\n  - exact\n"
+        f"  - cost_usd: {{max: 1.0}}\n  - latency_ms: {{max: 10000}}\ncases:\n{cases}"
+    )
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester) -> pytest.RunResult:
+    pytester.makepyfile(app=APP)
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", cheap=_suite("cheap", "cheap"), pricey=_suite("big", "pricey"))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=6)
+    return result
+
+
+def test_fmt_usd_keeps_significant_digits() -> None:
+    assert fmt_usd(1.35e-05) == "$0.0000135"
+    assert fmt_usd(0.0421) == "$0.0421"
+    assert fmt_usd(12.3456) == "$12.35"
+    assert fmt_usd(0.99996) == "$1.00"
+    assert fmt_usd(0) == "$0"
+    assert fmt_metric("latency_ms", 412.34) == "412.3 ms"
+    assert fmt_metric("rouge_l", 0.5) == "0.500"
+    assert fmt_interval("cost_usd", 1e-6, 2e-6) == "[$0.00000100, $0.00000200]"
+
+
+def test_small_costs_are_never_zero_anywhere(
+    run: pytest.RunResult, pytester: pytest.Pytester
+) -> None:
+    zero = re.compile(r"\$0\.0+(?![0-9])")  # "$0.0000": a real cost printed as nothing
+    assert not zero.search(run.stdout.str())
+    run.stdout.fnmatch_lines(["*suite cheap: 39 tokens*$0.0000135*"])
+    reports = pytester.path / "reports"
+    summary = (reports / "mleval-summary.md").read_text()
+    html = (reports / "mleval-report.html").read_text()
+    assert "$0.0000135" in summary and "$0.0000135" in html
+    assert not zero.search(summary) and not zero.search(html)
+
+
+def test_usage_per_suite_and_model_everywhere(
+    run: pytest.RunResult, pytester: pytest.Pytester
+) -> None:
+    run.stdout.fnmatch_lines(
+        [
+            "usage: 429 tokens*$0.750*",
+            "  suite big: 390 tokens*$0.75*",
+            "  suite cheap: 39 tokens*",
+            "  model openai/big: 390 tokens*",
+            "  model openai/tiny: 39 tokens*",
+        ]
+    )
+    reports = pytester.path / "reports"
+    summary = (reports / "mleval-summary.md").read_text()
+    assert "### Usage" in summary
+    assert "| model `openai/tiny` | 39 (30 / 9) | \\$0.0000135 |" in summary
+    assert "| suite `big` | 390 (300 / 90) | \\$0.750 |" in summary
+    html = (reports / "mleval-report.html").read_text()
+    assert 'id="usage"' in html and "<code>openai/big</code>" in html
+
+
+def test_raw_measures_in_their_units(run: pytest.RunResult, pytester: pytest.Pytester) -> None:
+    results = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+    cost = next(
+        a for a in results["aggregates"] if a["metric"] == "cost_usd" and a["suite"] == "big"
+    )
+    assert "wilson" not in cost["method"].lower()
+    # Terminal and Markdown print the estimate and interval in dollars and milliseconds.
+    run.stdout.fnmatch_lines(["*cost_usd*$0.250*", "*latency_ms*251 ms*"])
+    html = (pytester.path / "reports" / "mleval-report.html").read_text()
+    # Histogram axes name the unit; a raw measure is never drawn on a 0-1 score axis.
+    assert "latency_ms (ms)" in html and "cost_usd (USD)" in html
+    assert ">score<" in html
