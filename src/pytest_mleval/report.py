@@ -307,7 +307,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'run':>5}  {'started':<25} {'commit':<10} {'branch':<16} {'results':>7} "
-        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost $':>9} {'time s':>8}"
+        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
     )
     for r in runs:
         rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "–"
@@ -315,7 +315,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
         print(
             f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
             f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
-            f"{gates:>7} {r.cost_usd:>9.4f} {r.duration_s:>8.1f}"
+            f"{gates:>7} {fmt_usd(r.cost_usd):>11} {r.duration_s:>8.1f}"
             + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
         )
     return 0
