@@ -225,7 +225,8 @@ def test_cost_and_latency_aggregate_as_means_in_their_units() -> None:
         scores={
             "cost_usd": [0.0] * n,  # every call free (or unpriced): 0/1-valued, not a pass rate
             "latency_ms": [100.0 + 10 * (i % 7) for i in range(n)],
-            "ttft_ms": [float(i % 3) for i in range(n)],  # unknown to the registry, not in [0, 1]
+            "out_tokens": [float(i % 3) for i in range(n)],  # unknown anywhere, not in [0, 1]
+            "ttft_ms": [float(i % 2) for i in range(n)],  # 0 or 1 ms: a measure, not a pass
         },
     )
     aggs = by_metric(aggregate_suite("s", suite))
@@ -239,9 +240,10 @@ def test_cost_and_latency_aggregate_as_means_in_their_units() -> None:
         (ref.ci_low, ref.ci_high)
     )
     assert lat.ci_high > 100.0  # not clipped to [0, 1]
-    ttft = aggs["ttft_ms"]
+    ttft = aggs["out_tokens"]
     # Before the fix: a t interval clipped to [0, 1] around a mean of 1 ms.
     assert ttft.method == "t" and ttft.ci_high > 1.0 and "clipped" not in (ttft.note or "")
+    assert aggs["ttft_ms"].method == "t"
 
 
 def test_raw_metric_with_values_inside_0_1_is_not_a_pass_rate() -> None:
@@ -349,3 +351,20 @@ def test_cli_power_answers_for_a_perfect_baseline(
     assert main(["power", "--baseline", str(b), "--metric", "m", "--effect", "0.2"]) == 0
     out = capsys.readouterr().out
     assert "cases needed to detect 0.2: " in out and "(enough)" in out
+
+
+def test_a_metric_registered_raw_is_a_measure_even_inside_0_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_mleval import metrics
+
+    monkeypatch.setitem(
+        metrics._REGISTRY,
+        "gpu_hours",
+        metrics.MetricDef(name="gpu_hours", fn=lambda sample: 0.0, raw=True),
+    )
+    suite = cases([True] * 20, scores={"gpu_hours": [0.0, 1.0] * 10, "plain": [0.0, 1.0] * 10})
+    aggs = by_metric(aggregate_suite("s", suite))
+    assert aggs["gpu_hours"].method == "t"
+    # The same 0/1 values of an ordinary metric are a proportion (Wilson).
+    assert aggs["plain"].method == "wilson"

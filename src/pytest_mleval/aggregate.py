@@ -11,7 +11,7 @@ from .results import Aggregate, CaseResult, GateResult
 __all__ = ["aggregate_suite", "evaluate_gates", "per_case"]
 
 PASS_RATE = "pass_rate"
-RAW_MEASURES = frozenset({"latency_ms", "cost_usd"})
+RAW_MEASURES = frozenset({"latency_ms", "cost_usd", "ttft_ms"})
 """Measurements in their own units (not scores in [0, 1]), whatever the registry says."""
 BOUNDS = (0.0, 1.0)
 """The range of every score that is not a raw measure."""
