@@ -95,6 +95,19 @@ def test_clustered_pass_rate_with_correlated_failures_is_wider_than_wilson() -> 
     assert "design effect" in (agg.note or "")
 
 
+def test_metric_pass_rate_gate_is_clustered_too() -> None:
+    # The share of cases where metric m passed, with whole clusters failing together.
+    ok = [i // 5 >= 3 for i in range(40)]
+    suite = cases(ok, EIGHT_OF_FIVE, scores={"m": [1.0 if v else 0.0 for v in ok]})
+    for c, v in zip(suite, ok, strict=True):
+        c.scores["m"] = MetricScore(score=1.0 if v else 0.0, threshold=0.5, passed=v)
+    gate = GateSpec(metric="m", stat="pass_rate", min=0.4, on="ci_low")
+    (result,) = evaluate_gates("s", [gate], suite, aggregate_suite("s", suite))
+    wilson = stats.proportion_ci(25, 40)  # [0.470, 0.763]: the gate passed before the fix
+    assert result.ci_low is not None and result.ci_low < wilson.ci_low - 0.05
+    assert not result.passed
+
+
 def test_bounded_score_without_spread_gets_the_wilson_interval_of_its_mean() -> None:
     for clusters in (None, EIGHT_OF_FIVE):
         suite = cases([True] * 40, clusters, scores={"faith": [1.0] * 40, "half": [0.5] * 40})
