@@ -381,3 +381,17 @@ def test_a_metric_registered_raw_is_a_measure_even_inside_0_1(
     assert aggs["gpu_hours"].method == "t"
     # The same 0/1 values of an ordinary metric are a proportion (Wilson).
     assert aggs["plain"].method == "wilson"
+
+
+def test_cli_power_on_a_constant_unbounded_measure_says_it_cannot_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mleval.cli import main
+    from pytest_mleval.results import RunResults, write_results
+
+    b = tmp_path / "b.json"
+    write_results(b, RunResults(cases=cases([True] * 20, scores={"cost_usd": [0.0] * 20})))
+    assert main(["power", "--baseline", str(b), "--metric", "cost_usd", "--effect", "0.01"]) == 0
+    out = capsys.readouterr().out
+    # Not "every case fails" (0 dollars is not a failing pass rate) and no made-up count.
+    assert "unbounded measure has no variance bound" in out and "cases needed" not in out

@@ -99,7 +99,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import stats
-    from .aggregate import per_case
+    from .aggregate import is_raw_measure, per_case
     from .results import load_results
 
     run = load_results(args.baseline)
@@ -134,6 +134,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
                 binary=_binary(arr),
                 alpha=args.alpha,
                 power=args.power,
+                raw=metric is not None and is_raw_measure(metric, values),
             )
             print("\n".join(report))
             continue

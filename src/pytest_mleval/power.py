@@ -562,6 +562,7 @@ def constant_baseline_report(
     binary: bool,
     alpha: float = 0.05,
     power: float = 0.8,
+    raw: bool = False,
 ) -> list[str]:
     """The lines ``mleval power`` prints for a baseline without spread (e.g. 100 % passing).
 
@@ -572,10 +573,16 @@ def constant_baseline_report(
         binary: Pass/fail outcomes.
         alpha: Significance level.
         power: Wanted probability of detection.
+        raw: An unbounded measure (cost, latency): no bound on its variance exists.
 
     Returns:
         Indented lines: the bound used, the minimum detectable drop, the cases needed.
     """
+    if raw:
+        return [
+            "  no spread in the baseline, and an unbounded measure has no variance bound: "
+            "plan from a run whose values vary"
+        ]
     if binary:
         lines = [
             f"  no spread in the baseline (every case {'passes' if baseline else 'fails'}): "
