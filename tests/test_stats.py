@@ -163,6 +163,11 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols(seed: int) -> None:
         cov_type="cluster", cov_kwds={"groups": labels}, use_t=True
     )
     lo, hi = fit.conf_int(0.05)[0]
+    codes = np.unique(labels, return_inverse=True)[1]
+    cr1, _ = stats._cluster_variances(x, codes, c)
+    assert math.sqrt(cr1) == pytest.approx(fit.bse[0], rel=1e-10)
+    # The interval is statsmodels' whenever it is wider than the naive t interval (it is for
+    # these cluster effects); otherwise the naive one (tests/test_stats_intervals.py).
     assert est.method == f"clustered t (CR1, {c} clusters)"
     assert (est.ci_low, est.ci_high) == pytest.approx((lo, hi), rel=1e-10)
     assert est.estimate == pytest.approx(fit.params[0], rel=1e-12)
@@ -642,6 +647,10 @@ def test_nothing_returns_nan(xs: list[float], ys: list[float]) -> None:
     numbers += [e.estimate, e.ci_low, e.ci_high]
     if n:
         e = stats.clustered_mean_ci(c, [i % 3 for i in range(n)])
+        numbers += [e.estimate, e.ci_low, e.ci_high]
+        e = stats.clustered_proportion_ci(binary_c, [i % 3 for i in range(n)])
+        numbers += [e.estimate, e.ci_low, e.ci_high]
+        e = stats.mean_ci(np.clip(c, 0, 1), bounds=(0.0, 1.0))
         numbers += [e.estimate, e.ci_low, e.ci_high]
     assert all(math.isfinite(v) for v in numbers)
 
