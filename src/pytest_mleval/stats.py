@@ -424,7 +424,8 @@ def clustered_proportion_ci(
     interval on n when that is wider, so it is never narrower than the unclustered one (the
     effective n is never above n). When every case passed (or every case failed) the design
     effect cannot be estimated and is taken as 1: the plain Wilson interval, as wide as the
-    data allow without a model of the clustering.
+    data allow without a model of the clustering. With fewer than :data:`MIN_CLUSTERS`
+    clusters the t quantile on C-1 degrees of freedom applies even at design effect 1.
 
     Args:
         outcomes: Per-case 0/1 outcomes.
@@ -454,16 +455,17 @@ def clustered_proportion_ci(
     cr1, _ = _cluster_variances(x, codes, c)
     binomial = p * (1.0 - p) / n
     notes = []
+    few = c < MIN_CLUSTERS
+    plain_text = "" if few else " (plain Wilson on n)"
     if binomial == 0.0:
         deff = 1.0
         notes.append(
             f"every case {'passed' if k == n else 'failed'}: the design effect cannot be "
-            "estimated and is taken as 1 (plain Wilson on n)"
+            f"estimated and is taken as 1{plain_text}"
         )
     else:
         deff = max(1.0, cr1 / binomial)
     n_eff = n / deff
-    few = c < MIN_CLUSTERS
     lo, hi = plain.ci_low, plain.ci_high
     if deff > 1.0 or few:
         # With few clusters the C-1 quantile applies even at design effect 1 (see
@@ -477,8 +479,8 @@ def clustered_proportion_ci(
         )
     elif binomial > 0.0:
         notes.append(
-            "design effect 1: the cluster-robust variance is not above the binomial one "
-            "(plain Wilson on n)"
+            "design effect 1: the cluster-robust variance is not above the binomial "
+            f"one{plain_text}"
         )
     if few:
         notes.append(_few_clusters_note(c))
