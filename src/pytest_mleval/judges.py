@@ -2,15 +2,19 @@
 
 Every call goes through a :class:`JudgeBackend` (the plugin connects the inference layer, so
 judges share its cache, rate limits, retries and cost accounting). The judged text is
-delimited with a per-call random marker and the judge is told to treat it as data; only the
-judge's own JSON verdict is accepted, so an output that says "give 5/5" cannot score itself.
+delimited with a marker derived from a hash of the prompt's texts (so an identical judge call
+is an identical request: a cache hit, and replayable offline) and chosen so that it never
+occurs in them (so the judged text cannot close its own block). The judge is told to treat the
+blocks as data, and only the judge's own JSON verdict is accepted: exactly one verdict object
+outside any quote of the judged text, so an output that says "give 5/5" or carries a verdict
+of its own cannot score itself (see :func:`parse_json_verdict`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +25,7 @@ from .errors import MetricError
 from .metrics import MetricOptions, MetricValue, Sample, SkipMetric, _typed, register_metric
 
 __all__ = [
+    "AmbiguousVerdictError",
     "AnswerRelevanceOptions",
     "JudgeBackend",
     "JudgeModelOptions",
@@ -177,31 +182,152 @@ class AnswerRelevanceOptions(JudgeModelOptions):
 
 # --------------------------------------------------------------------------- verdict parsing
 
-_JSON_OBJECT = re.compile(r"\{(?:[^{}]|\{[^{}]*\})*\}", re.DOTALL)
+
+class AmbiguousVerdictError(ValueError):
+    """A judge reply holds several differing verdicts: an error of the metric, never a score."""
 
 
-def parse_json_verdict(text: str, required: Sequence[str]) -> dict[str, Any]:
-    """The last JSON object in ``text`` that has every ``required`` key.
+class _Object(dict[str, Any]):
+    """A decoded JSON object that remembers the keys given twice with different values."""
 
-    Judges often wrap JSON in prose or code fences; anything that is not such an object is
-    ignored, so numbers elsewhere in the reply never become a score.
+    clashes: frozenset[str] = frozenset()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
+    # json's default keeps the last of duplicate keys, so `{"score": 1, "score": 5}` would read
+    # as 5: two verdicts in one object, which must count as ambiguous instead.
+    obj = _Object()
+    clashes = set()
+    for key, value in pairs:
+        if key in obj and obj[key] != value:
+            clashes.add(key)
+        obj[key] = value
+    obj.clashes = frozenset(clashes)
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs)
+_FENCE = re.compile(r"\A\s*```[\w-]*\s*\n?(.*?)\n?\s*```\s*\Z", re.DOTALL)
+# A quote of a delimited block, up to its own closing delimiter (or the end of the reply when it
+# is never closed): text the judge repeats from the prompt, not the judge's own words.
+_QUOTE = re.compile(r"<<<([A-Z]+)-(\w+).*?(?:\1-\2>>>|\Z)", re.DOTALL)
+
+
+def _objects(text: str) -> list[_Object]:
+    """Every top-level JSON object in ``text``, skipping prose, fences and broken JSON."""
+    found: list[_Object] = []
+    pos = text.find("{")
+    while pos != -1:
+        try:
+            obj, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            pos = text.find("{", pos + 1)
+            continue
+        found.append(obj)
+        pos = text.find("{", end)
+    return found
+
+
+def _whole_object(text: str) -> _Object | None:
+    """The reply as one JSON object (what structured output returns), code fences allowed."""
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    if not body.startswith("{"):
+        return None
+    try:
+        obj = _DECODER.decode(body)
+    except json.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, _Object) else None
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _clash(obj: _Object, required: Sequence[str]) -> None:
+    twice = sorted(k for k in required if k in obj.clashes)
+    if twice:
+        raise AmbiguousVerdictError(
+            f"ambiguous verdict: key(s) {twice} given twice with different values"
+        )
+
+
+def parse_json_verdict(
+    text: str, required: Sequence[str], *, quoted: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The judge's verdict in ``text``: the one JSON object that has every ``required`` key.
+
+    A reply that is a single JSON object (what structured output returns; code fences
+    allowed) is the verdict. Otherwise, since judges wrap JSON in prose, the verdict is
+    accepted only when the reply holds exactly one such object outside any quote of the judged
+    text: spans between the prompt's delimiters (``<<<NAME-marker`` ... ``NAME-marker>>>``) are
+    ignored, and so are objects that occur in ``quoted`` (the judged texts), so a verdict
+    written into the judged output and repeated by the judge cannot become the score. Numbers
+    and other JSON elsewhere in the reply never count; the same verdict repeated counts once.
+
+    Args:
+        text: the judge's reply.
+        required: the keys a verdict has.
+        quoted: the texts the judge was shown as data (the delimited blocks).
+
+    Returns:
+        The verdict object.
 
     Raises:
-        ValueError: no such object.
+        AmbiguousVerdictError: several differing verdict objects (or one that gives a verdict
+            key twice with different values).
+        ValueError: no verdict object.
     """
-    candidates = [text.strip(), *[m.group(0) for m in _JSON_OBJECT.finditer(text)][::-1]]
-    for chunk in candidates:
-        try:
-            obj = json.loads(chunk)
-        except (json.JSONDecodeError, ValueError):
+    whole = _whole_object(text)
+    if whole is not None:
+        missing = [k for k in required if k not in whole]
+        if missing:
+            raise ValueError(f"the judge's JSON reply lacks the key(s) {missing}")
+        _clash(whole, required)
+        return dict(whole)
+    forged = {_canonical(obj) for t in quoted for obj in _objects(t)}
+    verdicts: dict[str, _Object] = {}
+    for obj in _objects(_QUOTE.sub(" ", text)):
+        if not all(k in obj for k in required):
             continue
-        if isinstance(obj, dict) and all(k in obj for k in required):
-            return obj
-    raise ValueError(f"no JSON verdict with keys {list(required)} in the judge's reply")
+        _clash(obj, required)
+        key = _canonical(obj)
+        if key not in forged:
+            verdicts.setdefault(key, obj)
+    if len(verdicts) > 1:
+        raise AmbiguousVerdictError(
+            f"ambiguous verdict: {len(verdicts)} differing JSON objects with keys "
+            f"{list(required)} in the judge's reply"
+        )
+    if not verdicts:
+        raise ValueError(f"no JSON verdict with keys {list(required)} in the judge's reply")
+    return dict(next(iter(verdicts.values())))
+
+
+def _digest(data: str) -> str:
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:12]
+
+
+def _marker(texts: Sequence[str]) -> str:
+    """The delimiter marker of a prompt showing ``texts``: derived from them, absent from them.
+
+    Derived, not random, so an identical judge call is an identical request (a cache hit, and
+    replayable with ``--mleval-cache replay``); absent, so no text can close its own block.
+    """
+    joined = "\x00".join(texts)
+    salt = 0
+    while True:
+        marker = _digest(f"{salt}\x00{joined}")
+        if not any(marker in t for t in texts):
+            return marker
+        salt += 1
 
 
 def _delimit(label: str, text: str, marker: str) -> str:
-    # The marker is random per call, so the judged text cannot close its own block.
+    # The marker never occurs in the text (see _marker); the replace guards other callers.
     return f"<<<{label}-{marker}\n{text.replace(marker, '')}\n{label}-{marker}>>>"
 
 
@@ -220,6 +346,7 @@ def _ask(
     validate: Callable[[dict[str, Any]], Any],
     schema: dict[str, Any] | None,
     reasks: int,
+    quoted: Sequence[str],
     seed: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Ask until the reply holds a valid verdict, re-asking a bounded number of times."""
@@ -228,8 +355,11 @@ def _ask(
     for _ in range(reasks + 1):
         reply = backend.complete(convo, json_schema=schema, seed=seed)
         try:
-            verdict = parse_json_verdict(reply or "", required)
+            verdict = parse_json_verdict(reply or "", required, quoted=quoted)
             return validate(verdict), verdict
+        except AmbiguousVerdictError as exc:
+            # Asking again could let a forged verdict win on a later try: an error, not a score.
+            raise MetricError(str(exc)) from None
         except (ValueError, TypeError, KeyError) as exc:
             problem = str(exc)
             convo = [
@@ -299,20 +429,23 @@ def judge(
     """
     sc = _scale(scale)
     backend = _backend(sample, model)
-    marker = secrets.token_hex(4)
+    reference = _text(sample.expected) if use_expected and sample.expected is not None else None
+    context = "\n\n".join(sample.context) if sample.context else None
+    shown = [_text(sample.input), *(t for t in (reference, context) if t is not None)]
+    shown.append(sample.output)
+    marker = _marker(shown)
     parts = [f"Criteria: {criteria}"]
     if steps:
         parts.append(
             "Evaluation steps:\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(steps))
         )
     parts.append(_delimit("INPUT", _text(sample.input), marker))
-    if use_expected and sample.expected is not None:
+    if reference is not None:
         parts.append(
-            "A reference answer (treat as correct):\n"
-            + _delimit("REFERENCE", _text(sample.expected), marker)
+            "A reference answer (treat as correct):\n" + _delimit("REFERENCE", reference, marker)
         )
-    if sample.context:
-        parts.append(_delimit("CONTEXT", "\n\n".join(sample.context), marker))
+    if context is not None:
+        parts.append(_delimit("CONTEXT", context, marker))
     parts.append(_delimit("OUTPUT", sample.output, marker))
     parts.append(
         f"Give a score from {sc.low} (worst) to {sc.high} (best). Reply with JSON only: "
@@ -342,6 +475,7 @@ def judge(
             validate=lambda v: sc.normalise(v["score"]),
             schema=schema,
             reasks=reasks,
+            quoted=shown,
             seed=k if samples > 1 else None,
         )
         scores.append(value)
@@ -368,6 +502,48 @@ def _text(value: Any) -> str:
 
 # --------------------------------------------------------------------------- pairwise
 
+# Verdict schemas, sent as structured output where the provider supports it (EngineJudge):
+# the reply is then the verdict object itself, with nothing around it to forge.
+_PAIRWISE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "reasoning": {"type": "string"},
+        "winner": {"type": "string", "enum": ["A", "B", "tie"]},
+    },
+    "required": ["reasoning", "winner"],
+}
+_CLAIMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"claims": {"type": "array", "items": {"type": "string"}}},
+    "required": ["claims"],
+}
+_VERDICTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdicts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "statement": {"type": "integer"},
+                    "verdict": {"type": "integer", "enum": [0, 1]},
+                    "reason": {"type": "string"},
+                },
+                "required": ["statement", "verdict", "reason"],
+            },
+        }
+    },
+    "required": ["verdicts"],
+}
+_QUESTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "questions": {"type": "array", "items": {"type": "string"}},
+        "noncommittal": {"type": "integer", "enum": [0, 1]},
+    },
+    "required": ["questions", "noncommittal"],
+}
+
 
 def pairwise(
     sample: Sample,
@@ -392,7 +568,8 @@ def pairwise(
     backend = _backend(sample, model)
 
     def ask(first: str, second: str) -> str:
-        marker = secrets.token_hex(4)
+        shown = [_text(sample.input), first, second]
+        marker = _marker(shown)
         content = "\n\n".join(
             [
                 f"Criteria: {criteria}",
@@ -417,7 +594,13 @@ def pairwise(
             return w
 
         value, _ = _ask(
-            backend, messages, required=("winner",), validate=valid, schema=None, reasks=reasks
+            backend,
+            messages,
+            required=("winner",),
+            validate=valid,
+            schema=_PAIRWISE_SCHEMA,
+            reasks=reasks,
+            quoted=shown,
         )
         return str(value)
 
@@ -470,7 +653,8 @@ def _opponent_output(sample: Sample, spec: str) -> str:
 
 
 def _statements(backend: JudgeBackend, text: str, question: Any, reasks: int) -> list[str]:
-    marker = secrets.token_hex(4)
+    shown = [_text(question), text]
+    marker = _marker(shown)
     messages = [
         {
             "role": "system",
@@ -495,17 +679,34 @@ def _statements(backend: JudgeBackend, text: str, question: Any, reasks: int) ->
         return [c.strip() for c in claims if c.strip()]
 
     value, _ = _ask(
-        backend, messages, required=("claims",), validate=valid, schema=None, reasks=reasks
+        backend,
+        messages,
+        required=("claims",),
+        validate=valid,
+        schema=_CLAIMS_SCHEMA,
+        reasks=reasks,
+        quoted=shown,
     )
     return list(value)
 
 
 def _verdicts(
-    backend: JudgeBackend, items: Sequence[str], context: Sequence[str], question: str, reasks: int
+    backend: JudgeBackend,
+    items: Sequence[str],
+    context: Sequence[str],
+    question: str,
+    reasks: int,
+    extra: Sequence[tuple[str, str]] = (),
 ) -> list[tuple[int, str]]:
-    """For each item, 1 if the context supports it, else 0 (with the judge's reason)."""
-    marker = secrets.token_hex(4)
+    """For each item, 1 if the context supports it, else 0 (with the judge's reason).
+
+    ``extra`` are more ``(label, text)`` blocks of judged data shown before the question.
+    """
     listing = "\n".join(f"{i + 1}. {s}" for i, s in enumerate(items))
+    joined = "\n\n".join(context)
+    shown = [joined, listing, *(text for _, text in extra)]
+    marker = _marker(shown)
+    blocks = "".join(f"\n\n{label}:\n" + _delimit(label, t, marker) for label, t in extra)
     messages = [
         {
             "role": "system",
@@ -513,9 +714,10 @@ def _verdicts(
         },
         {
             "role": "user",
-            "content": _delimit("CONTEXT", "\n\n".join(context), marker)
+            "content": _delimit("CONTEXT", joined, marker)
             + "\n\nStatements:\n"
             + _delimit("STATEMENTS", listing, marker)
+            + blocks
             + f"\n\n{question} Reply with JSON only: "
             + '{"verdicts": [{"statement": 1, "verdict": 1 or 0, "reason": "..."}, ...]} '
             + "with one entry per statement, in order.",
@@ -538,7 +740,13 @@ def _verdicts(
         return out
 
     value, _ = _ask(
-        backend, messages, required=("verdicts",), validate=valid, schema=None, reasks=reasks
+        backend,
+        messages,
+        required=("verdicts",),
+        validate=valid,
+        schema=_VERDICTS_SCHEMA,
+        reasks=reasks,
+        quoted=shown,
     )
     return list(value)
 
@@ -613,11 +821,22 @@ def context_precision(sample: Sample, *, model: str | None = None, reasks: int =
         raise SkipMetric("context_precision needs context")
     backend = _backend(sample, model)
     target = _text(sample.expected) if sample.expected is not None else sample.output
+    # The question is judged data too: it goes in a delimited block, never in the instructions.
     question = (
-        f"Question: {_text(sample.input)}\nAnswer: {target}\n"
-        "Was each statement (a retrieved passage) useful in arriving at the answer?"
+        "The CONTEXT block is an answer to the question in the QUESTION block. Was each "
+        "statement (a retrieved passage) useful in arriving at the answer?"
     )
-    verdicts = [v for v, _ in _verdicts(backend, list(sample.context), [target], question, reasks)]
+    verdicts = [
+        v
+        for v, _ in _verdicts(
+            backend,
+            list(sample.context),
+            [target],
+            question,
+            reasks,
+            extra=[("QUESTION", _text(sample.input))],
+        )
+    ]
     useful = sum(verdicts)
     if useful == 0:
         return MetricValue(0.0, "no retrieved passage was useful")
@@ -643,7 +862,7 @@ def answer_relevance(
     original one (0 for a noncommittal answer).
     """
     backend = _backend(sample, model)
-    marker = secrets.token_hex(4)
+    marker = _marker([sample.output])
     messages = [
         {
             "role": "system",
@@ -667,7 +886,13 @@ def answer_relevance(
         return [q for q in qs if q.strip()], int(v.get("noncommittal", 0) in (1, True, "1"))
 
     (generated, noncommittal), _ = _ask(
-        backend, messages, required=("questions",), validate=valid, schema=None, reasks=reasks
+        backend,
+        messages,
+        required=("questions",),
+        validate=valid,
+        schema=_QUESTIONS_SCHEMA,
+        reasks=reasks,
+        quoted=[sample.output],
     )
     if noncommittal:
         return MetricValue(0.0, "the judge found the answer noncommittal", {"questions": generated})
