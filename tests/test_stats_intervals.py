@@ -3,8 +3,8 @@ their own units (item 6).
 
 - A clustered interval is never narrower than the unclustered one: pass rates by Wilson on a
   design-effect-adjusted effective sample size (never above n), scores by max(CR1, naive) SE.
-- A bounded metric whose sample variance is zero gets the Wilson interval of its mean, an
-  interval valid for any variable on [0, 1], never zero width.
+- A bounded metric whose sample variance is zero gets an interval valid for any variable on
+  [0, 1] (at 0 or 1 the Wilson interval of n passes in n), never zero width.
 - ``cost_usd``, ``latency_ms`` and any metric with values outside [0, 1] are means with a t
   interval in their units, never a Wilson interval.
 """
@@ -108,16 +108,44 @@ def test_metric_pass_rate_gate_is_clustered_too() -> None:
     assert not result.passed
 
 
-def test_bounded_score_without_spread_gets_the_wilson_interval_of_its_mean() -> None:
+def no_spread_bound(v: float, n: int) -> tuple[float, float]:
+    """n draws all equal to v on [0, 1]: the share q of the distribution away from v is at most
+    the Wilson upper bound of 0 in n, and the mean is within q (v - 0) below, q (1 - v) above."""
+    q = stats.proportion_ci(0, n).ci_high
+    return v - q * v, v + q * (1 - v)
+
+
+def test_bounded_score_without_spread_is_never_zero_width() -> None:
     for clusters in (None, EIGHT_OF_FIVE):
-        suite = cases([True] * 40, clusters, scores={"faith": [1.0] * 40, "half": [0.5] * 40})
-        aggs = by_metric(aggregate_suite("s", suite))
-        for name, mean in (("faith", 1.0), ("half", 0.5)):
+        scores = {"faith": [1.0] * 40, "half": [0.5] * 40, "judge": [0.75] * 40}
+        aggs = by_metric(aggregate_suite("s", cases([True] * 40, clusters, scores=scores)))
+        for name, mean in (("faith", 1.0), ("half", 0.5), ("judge", 0.75)):
             a = aggs[name]
-            ref = stats.proportion_ci(round(40 * mean), 40)
             # Before the fix: the point, "t (zero variance)" / "clustered t (zero variance)".
             assert a.estimate == mean and a.ci_high > a.ci_low, (clusters, name, a)
-            assert (a.ci_low, a.ci_high) == pytest.approx((ref.ci_low, ref.ci_high))
+            assert (a.ci_low, a.ci_high) == pytest.approx(no_spread_bound(mean, 40))
+        # At the bound it is the Wilson interval of 40 passes in 40, as for the pass rate.
+        wilson = stats.proportion_ci(40, 40)
+        assert (aggs["faith"].ci_low, aggs["faith"].ci_high) == pytest.approx(
+            (wilson.ci_low, wilson.ci_high)
+        )
+
+
+def test_no_spread_bound_covers_any_distribution_on_0_1() -> None:
+    # Worst cases for the bound: a point mass at v with the rest of the mass at 0 or at 1.
+    rng = np.random.default_rng(11)
+    n, suites = 30, 20_000
+    for v, other in ((0.75, 0.0), (0.75, 1.0), (1.0, 0.0), (0.3, 1.0)):
+        # Every sample without spread is n copies of v: one interval answers for all of them.
+        e = stats.mean_ci([v] * n, bounds=(0.0, 1.0))
+        for q in (0.02, 0.06, 0.1, 0.12, 0.2):
+            x = np.where(rng.random((suites, n)) < q, other, v)
+            truth = (1 - q) * v + q * other
+            flat = np.ptp(x, axis=1) == 0
+            # Suites whose sample had no spread and whose interval misses the truth: at most
+            # about 2.5 % (the one-sided level), at q just above the bound (0.88^30 = 2.2 %).
+            missed = flat & ~((e.ci_low <= truth) & (truth <= e.ci_high))
+            assert missed.mean() <= 0.03, (v, other, q, missed.mean())
 
 
 def test_clustered_score_interval_is_never_narrower_than_the_naive_one() -> None:
@@ -198,7 +226,7 @@ def test_few_clusters_use_t_on_c_minus_1_and_say_so() -> None:
 
 def test_zero_variance_bounded_paths_are_never_zero_width() -> None:
     flat = [0.75] * 20
-    ref = stats.proportion_ci(15, 20)
+    lo, hi = no_spread_bound(0.75, 20)
     for e in (
         stats.mean_ci(flat, bounds=(0.0, 1.0)),
         stats.mean_ci(flat, method="bca", bounds=(0.0, 1.0)),
@@ -206,14 +234,14 @@ def test_zero_variance_bounded_paths_are_never_zero_width() -> None:
         stats.clustered_mean_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
         stats.cluster_bootstrap_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
     ):
-        assert (e.ci_low, e.ci_high) == pytest.approx((ref.ci_low, ref.ci_high)), e
+        assert (e.ci_low, e.ci_high) == pytest.approx((lo, hi)), e
         assert e.note and "[0, 1]" in e.note
     # Other bounds are rescaled: a score on [0, 10] of 7.5 everywhere.
     e = stats.mean_ci([7.5] * 20, bounds=(0.0, 10.0))
-    assert (e.ci_low, e.ci_high) == pytest.approx((10 * ref.ci_low, 10 * ref.ci_high))
-    # One case on [0, 1]: Wilson on n = 1, wide but valid.
+    assert (e.ci_low, e.ci_high) == pytest.approx((10 * lo, 10 * hi))
+    # One case on [0, 1]: the Wilson interval of 1 pass in 1, wide but valid.
     one = stats.mean_ci([1.0], bounds=(0.0, 1.0))
-    assert one.ci_high == 1.0 and one.ci_low < 0.3
+    assert one.ci_high == 1.0 and one.ci_low == pytest.approx(stats.proportion_ci(1, 1).ci_low)
     # Without bounds (an unbounded measure) there is no interval to give: the point, said so.
     unb = stats.mean_ci([0.75] * 20)
     assert unb.ci_low == unb.ci_high == 0.75 and unb.note

@@ -216,9 +216,9 @@ def bootstrap_ci(
         vectorized: Override the ``axis`` detection.
         batch: Resamples per chunk (default: about 32 MiB of indices).
         bounds: The range of a bounded metric (``(0, 1)`` for scores). With one sample and
-            ``np.mean``, one case or constant data then give the Wilson interval of the mean
-            (valid for any variable on the bounds) rather than the point, which resampling
-            cannot widen.
+            ``np.mean``, one case or constant data then give an interval valid for any
+            variable on the bounds (``stats.mean_ci``) rather than the point, which
+            resampling cannot widen.
 
     Returns:
         The estimate; no data, one case or constant data give the point as the interval

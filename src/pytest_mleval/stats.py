@@ -8,8 +8,9 @@ Degenerate input (n=0, n=1, zero variance, all-zero differences) gives defined n
 says why in ``method`` or ``note``; nothing returns NaN. Non-finite input is a ValueError.
 
 No interval is narrower than the data justify: a bounded metric (``bounds=(low, high)``) whose
-sample shows no spread gets the Wilson interval of its mean, valid for any variable on those
-bounds, never zero width; a clustered interval is never narrower than the unclustered one.
+sample shows no spread gets an interval valid for any variable on those bounds (at a bound, the
+Wilson interval of n passes in n), never zero width; a clustered interval is never narrower
+than the unclustered one.
 
 The regression gate and power analysis live in :mod:`pytest_mleval.power` and are re-exported.
 """
@@ -166,20 +167,22 @@ def _check_bounds(bounds: tuple[float, float] | None) -> None:
         raise ValueError(f"bounds must be finite with low < high, got {bounds!r}")
 
 
-def _bounded_wilson(
-    m: float, n: float, confidence: float, bounds: tuple[float, float], q: float | None = None
+def _flat_bound(
+    v: float, n: int, confidence: float, bounds: tuple[float, float]
 ) -> tuple[float, float]:
-    """The Wilson interval of the mean rescaled to ``bounds``.
+    """An interval for the mean of a variable on ``bounds`` whose n draws all equal ``v``.
 
-    A variable on [0, 1] with mean mu has variance at most mu (1 - mu) (Bhatia-Davis), the
-    Bernoulli variance, so the score interval that assumes it is valid for any such variable:
-    the conservative answer when the sample shows no spread to estimate.
+    Valid for any distribution on the bounds: the mean differs from v only through the share
+    q of the distribution away from v, at most q (v - low) below and q (high - v) above, and
+    n draws all at v bound q by the Wilson upper bound of 0 successes in n, z^2 / (n + z^2)
+    (the "rule of three" family). At v = high this is the Wilson interval of n passes in n,
+    so a score of 1 everywhere reads as a pass rate of 100 % does.
     """
     lo, hi = bounds
-    width = hi - lo
-    p = min(1.0, max(0.0, (m - lo) / width))
-    a, b = _wilson(p, n, _z(0.5 + confidence / 2.0) if q is None else q)
-    return lo + width * a, lo + width * b
+    v = min(hi, max(lo, v))
+    z = _z(0.5 + confidence / 2.0)
+    q = z * z / (n + z * z)
+    return v - q * (v - lo), v + q * (hi - v)
 
 
 def _bounds_text(bounds: tuple[float, float]) -> str:
@@ -191,8 +194,8 @@ def _degenerate(
 ) -> Estimate | None:
     """The answers without a spread to estimate: no data, one case, or identical values.
 
-    For a bounded metric one case or identical values get the Wilson interval of the mean
-    (valid for any variable on the bounds); only an unbounded measure gets the point.
+    For a bounded metric one case or identical values get an interval valid for any variable
+    on the bounds (:func:`_flat_bound`); only an unbounded measure gets the point.
     """
     if x.size == 0:
         return _point(0.0, 0, f"{what} (no data)", confidence, "no data: estimate set to 0")
@@ -205,14 +208,15 @@ def _degenerate(
     if not flat:
         return None
     if bounds is not None:
-        lo, hi = _bounded_wilson(m, x.size, confidence, bounds)
-        why = "one case" if x.size == 1 else "every value is identical"
+        lo, hi = _flat_bound(m, int(x.size), confidence, bounds)
+        why = "one case" if x.size == 1 else f"all {x.size} values are identical"
         note = (
-            f"{why}: no spread to estimate, so the interval is the Wilson interval of the mean "
-            f"on {x.size} case(s), valid for any variable on {_bounds_text(bounds)}"
+            f"{why}: no spread to estimate, so the interval bounds the share of cases that "
+            f"could differ (Wilson upper bound of 0 in {x.size}); valid for any variable on "
+            f"{_bounds_text(bounds)}"
         )
         return Estimate(
-            m, lo, hi, int(x.size), f"{what} (no spread: Wilson bound)", confidence, note
+            m, min(lo, m), max(hi, m), int(x.size), f"{what} (no spread: bounded)", confidence, note
         )
     if x.size == 1:
         note = "one case: no spread to estimate, the interval is the point"
@@ -239,8 +243,9 @@ def mean_ci(
         seed: Seed of the bootstrap.
         n_resamples: Bootstrap resamples.
         bounds: The range the metric cannot leave (``(0, 1)`` for scores), or ``None`` for an
-            unbounded measure; a bounded sample without spread then gets the Wilson interval
-            of its mean instead of the point.
+            unbounded measure; a bounded sample without spread then gets an interval valid
+            for any variable on the bounds instead of the point (at a bound, the Wilson
+            interval of n passes in n).
 
     Returns:
         The estimate; degenerate samples say why in ``method`` and ``note``.
@@ -318,7 +323,7 @@ def _cluster_setup(
     """Checked values with integer cluster codes, or the answer when there is nothing to cluster.
 
     Shared by the CR1 interval and the cluster bootstrap: degenerate input gives its defined
-    estimate (the Wilson bound for a bounded metric), and a single cluster falls back to the
+    estimate (the no-spread bound for a bounded metric), and a single cluster falls back to the
     plain t interval with a note.
     """
     _check_confidence(confidence)
