@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mleval.cases import load_suite
+from pytest_mleval.cases import Suite, load_suite
 from pytest_mleval.errors import EvalFileError
 from pytest_mleval.metrics import unknown_metric_problem
 
@@ -18,7 +18,7 @@ def write(tmp_path: Path, name: str, body: str) -> Path:
     return p
 
 
-def load(tmp_path: Path, body: str, name: str = "t.eval.yaml") -> object:
+def load(tmp_path: Path, body: str, name: str = "t.eval.yaml") -> Suite:
     return load_suite(write(tmp_path, name, body), known_metric=unknown_metric_problem)
 
 
@@ -27,7 +27,21 @@ def load(tmp_path: Path, body: str, name: str = "t.eval.yaml") -> object:
 
 @pytest.mark.parametrize(
     "written",
-    ["yes", "no", "on", "off", "y", "0123", "1:30", "1e3", "true", "False", "0x1F", "1_000", "12.50"],
+    [
+        "yes",
+        "no",
+        "on",
+        "off",
+        "y",
+        "0123",
+        "1:30",
+        "1e3",
+        "true",
+        "False",
+        "0x1F",
+        "1_000",
+        "12.50",
+    ],
 )
 def test_text_fields_keep_the_scalar_as_written(tmp_path: Path, written: str) -> None:
     suite = load(
@@ -43,7 +57,7 @@ cases:
     cluster: {written}
 """,
     )
-    case = suite.cases[0]  # type: ignore[attr-defined]
+    case = suite.cases[0]
     assert case.id == written
     assert case.input == written
     assert case.expected == written
@@ -56,18 +70,18 @@ cases:
 @pytest.mark.parametrize("written", ["~", "null", ""])
 def test_only_null_stays_empty(tmp_path: Path, written: str) -> None:
     suite = load(tmp_path, f"cases:\n  - id: a\n    input: x\n    expected: {written}\n")
-    assert suite.cases[0].expected is None  # type: ignore[attr-defined]
+    assert suite.cases[0].expected is None
 
 
 def test_quoted_and_block_text_unchanged(tmp_path: Path) -> None:
     body = "cases:\n  - id: a\n    input: 'yes'\n    expected: |\n      on\n      0123\n"
-    case = load(tmp_path, body).cases[0]  # type: ignore[attr-defined]
+    case = load(tmp_path, body).cases[0]
     assert (case.input, case.expected) == ("yes", "on\n0123\n")
 
 
 def test_structured_input_keeps_yaml12_types(tmp_path: Path) -> None:
     body = "cases:\n  - id: a\n    input: {n: 3, ok: true, word: yes, t: 1:30}\n"
-    case = load(tmp_path, body).cases[0]  # type: ignore[attr-defined]
+    case = load(tmp_path, body).cases[0]
     assert case.input == {"n": 3, "ok": True, "word": "yes", "t": "1:30"}
 
 
@@ -84,7 +98,7 @@ cases:
       - exact: {value: 1e3}
 """
     suite = load(tmp_path, body)
-    by_name = {m.name: m.params for m in suite.metrics_for(suite.cases[0])}  # type: ignore[attr-defined]
+    by_name = {m.name: m.params for m in suite.metrics_for(suite.cases[0])}
     assert by_name["contains"] == {"value": "yes"}
     assert by_name["icontains"] == {"values": ["on", "0123"]}
     assert by_name["not_contains"] == {"value": "1:30"}
@@ -103,26 +117,26 @@ gates:
 cases: [{id: a, input: x}]
 """
     suite = load(tmp_path, body)
-    m = {x.name: x for x in suite.spec.metrics}  # type: ignore[attr-defined]
+    m = {x.name: x for x in suite.spec.metrics}
     assert m["rouge_l"].threshold == 0.1 and m["rouge_l"].weight == 2
     assert m["hit_rate"].params == {"k": 3}
     assert m["json_valid"].params == {"extract": True}
     assert m["latency_ms"].max == 1500
-    gate = suite.spec.gates[0]  # type: ignore[attr-defined]
+    gate = suite.spec.gates[0]
     assert (gate.metric, gate.min, gate.on) == ("rouge_l", 0.6, "ci_low")
 
 
 def test_on_is_a_key_everywhere(tmp_path: Path) -> None:
     # `on:` as a vars key is the text "on", not the boolean true.
     body = "cases:\n  - id: a\n    input: x\n    vars: {on: monday, yes: 1}\n"
-    case = load(tmp_path, body).cases[0]  # type: ignore[attr-defined]
+    case = load(tmp_path, body).cases[0]
     assert case.vars == {"on": "monday", "yes": "1"}
 
 
 def test_dataset_yaml_rows_keep_text(tmp_path: Path) -> None:
     write(tmp_path, "rows.yaml", "- {id: r1, input: on, expected: 0123}\n")
     suite = load(tmp_path, "dataset: rows.yaml\n")
-    case = suite.cases[0]  # type: ignore[attr-defined]
+    case = suite.cases[0]
     assert (case.input, case.expected) == ("on", "0123")
 
 
@@ -172,7 +186,10 @@ def test_unknown_option_is_one_collection_error(project: pytest.Pytester) -> Non
     project.makefile(
         ".eval.yaml",
         typo="target: python:app:echo\ncases:\n"
-        + "".join(f"  - id: c{i}\n    input: x\n    metrics:\n      - contains: {{valu: x}}\n" for i in range(3)),
+        + "".join(
+            f"  - id: c{i}\n    input: x\n    metrics:\n      - contains: {{valu: x}}\n"
+            for i in range(3)
+        ),
     )
     result = project.runpytest()
     result.assert_outcomes(passed=1, errors=1)
@@ -193,7 +210,9 @@ def test_misspelled_regex_option_in_suite_defaults(project: pytest.Pytester) -> 
     result = project.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ["*rx.eval.yaml:4: field 'metrics.regex.patern': unknown option 'patern' of metric 'regex'; valid options: pattern, value, flags, fullmatch*"]
+        [
+            "*rx.eval.yaml:4: field 'metrics.regex.patern': unknown option 'patern' of metric 'regex'; valid options: pattern, value, flags, fullmatch*"
+        ]
     )
 
 
@@ -243,7 +262,7 @@ metrics:
   - ndcg_at_k: {k: 5}
 cases: [{id: a, input: x}]
 """
-    spec = load(tmp_path, body).spec  # type: ignore[attr-defined]
+    spec = load(tmp_path, body).spec
     params = {m.name: m.params for m in spec.metrics}
     assert params["judge"] == {"criteria": "Polite?", "scale": [0, 10], "samples": 2, "model": "m"}
     assert params["json_schema"] == {"schema": {"type": "object"}, "extract": True}
@@ -279,7 +298,11 @@ def anything(sample, **params):
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*bad.eval.yaml:3: field 'metrics.short.at_mots': unknown option 'at_mots'*valid options: at_most, name, threshold*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*bad.eval.yaml:3: field 'metrics.short.at_mots': unknown option 'at_mots'*valid options: at_most, name, threshold*"
+        ]
+    )
 
 
 def test_options_given_from_python_are_checked_too() -> None:
@@ -310,7 +333,7 @@ def test_same_metric_twice_in_suite_defaults(tmp_path: Path) -> None:
 def test_case_overriding_a_suite_metric_is_fine(tmp_path: Path) -> None:
     body = "metrics: [contains]\ncases:\n  - id: a\n    input: x\n    metrics: [{contains: {value: y}}]\n"
     suite = load(tmp_path, body)
-    merged = suite.metrics_for(suite.cases[0])  # type: ignore[attr-defined]
+    merged = suite.metrics_for(suite.cases[0])
     assert [(m.name, m.params) for m in merged] == [("contains", {"value": "y"})]
 
 
@@ -407,7 +430,10 @@ def test_schema_rejects_unknown_metrics_and_options(
     schema = _cases_schema(capsys)
     good = {"metrics": ["exact"], "cases": [{"id": "a", "input": "x", "metrics": ["rouge_l"]}]}
     jsonschema.validate(good, schema)
-    for bad in ({**good, "metrics": metrics}, {"cases": [{"id": "a", "input": "x", "metrics": metrics}]}):
+    for bad in (
+        {**good, "metrics": metrics},
+        {"cases": [{"id": "a", "input": "x", "metrics": metrics}]},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
 
@@ -443,7 +469,8 @@ def test_empty_eval_file_warns_naming_the_file(project: pytest.Pytester, body: s
 def test_empty_eval_file_can_be_made_an_error(project: pytest.Pytester) -> None:
     project.makefile(".eval.yaml", empty="")
     result = project.runpytest("-W", "error::pytest_mleval.collect.EvalFileWarning")
-    assert result.ret != 0
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*eval file empty.eval.yaml has no cases*"])
 
 
 # --------------------------------------------------------------------------- dataset rows
@@ -471,8 +498,10 @@ def test_malformed_csv_row_is_a_dataset_error(
 
 def test_csv_with_quoted_newlines_and_blank_lines_still_loads(tmp_path: Path) -> None:
     write(tmp_path, "rows.csv", 'question,answer\n"multi\nline",a1\n\nq2,yes\n')
-    suite = load(tmp_path, "dataset:\n  path: rows.csv\n  mapping: {input: question, expected: answer}\n")
-    cases = suite.cases  # type: ignore[attr-defined]
+    suite = load(
+        tmp_path, "dataset:\n  path: rows.csv\n  mapping: {input: question, expected: answer}\n"
+    )
+    cases = suite.cases
     assert [(c.input, c.expected) for c in cases] == [("multi\nline", "a1"), ("q2", "yes")]
 
 
@@ -486,7 +515,9 @@ def test_malformed_jsonl_line_is_a_dataset_error(tmp_path: Path) -> None:
 
 def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester) -> None:
     (project.path / "rows.csv").write_text('input,expected\na,a\nb,"b\nc,c\n')
-    project.makefile(".eval.yaml", ds="target: python:app:echo\nmetrics: [exact]\ndataset: rows.csv\n")
+    project.makefile(
+        ".eval.yaml", ds="target: python:app:echo\nmetrics: [exact]\ndataset: rows.csv\n"
+    )
     result = project.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*rows.csv:3: malformed CSV row: a quoted field is never closed*"])
