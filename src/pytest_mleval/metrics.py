@@ -207,6 +207,12 @@ class MetricDef:
     options: type[MetricOptions] | str | None = None
     """The options model (or ``module:Class`` imported on first use); ``None`` accepts any."""
 
+    @property
+    def builtin(self) -> bool:
+        """Whether pytest-mleval itself provides the metric (not a user's registration)."""
+        where = self.lazy or getattr(self.fn, "__module__", "") or ""
+        return where.startswith("pytest_mleval.")
+
     def options_model(self) -> type[MetricOptions] | None:
         """The options model, importing a lazily named one."""
         if self.options is None or not isinstance(self.options, str):

@@ -169,8 +169,12 @@ def _section(name: str) -> list[str]:
     return out
 
 
-def metrics_markdown() -> str:
-    """The reference page of every registered metric and its options, as Markdown."""
+def metrics_markdown(*, custom: bool = False) -> str:
+    """The reference page of the built-in metrics and their options, as Markdown.
+
+    Args:
+        custom: Also list the metrics registered by the user's code (``@metric``).
+    """
     intro = _INTRO
     for key, text in RESERVED_OPTIONS.items():
         intro = intro.replace(f"@{key}@", _cell(text))
@@ -184,9 +188,9 @@ def metrics_markdown() -> str:
         for name in present:
             page.append("\n".join(_section(name)))
             listed.add(name)
-    others = [n for n in metric_names() if n not in listed]
+    others = [n for n in metric_names() if n not in listed and (custom or get_metric(n).builtin)]
     if others:
-        page.append("## Other registered metrics\n")
+        page.append("## Other metrics\n")
         page.extend("\n".join(_section(n)) for n in others)
     return "\n".join(page).rstrip() + "\n"
 
