@@ -423,3 +423,29 @@ def test_cli_power_on_a_constant_unbounded_measure_says_it_cannot_plan(
     out = capsys.readouterr().out
     # Not "every case fails" (0 dollars is not a failing pass rate) and no made-up count.
     assert "unbounded measure has no variance bound" in out and "cases needed" not in out
+
+
+# --- paired differences without spread ----------------------------------------------------------
+
+
+def test_paired_pass_fail_without_changes_gets_tangos_interval_not_a_point() -> None:
+    # Two runs where all 40 cases pass in both: no case flipped, which does not prove that no
+    # case ever would; Tango's score interval says how large a change is still plausible.
+    r = stats.paired_test([1.0] * 40, [1.0] * 40, test="mcnemar")
+    _, lo, hi = stats.paired_proportion_ci([1.0] * 40, [1.0] * 40)
+    assert (r.ci_low, r.ci_high) == pytest.approx((lo, hi))
+    assert r.ci_low < -0.05 and r.ci_high > 0.05 and r.p_value == 1.0
+
+
+def test_paired_bounded_scores_without_spread_get_the_no_spread_bound() -> None:
+    same = stats.paired_test([0.5] * 40, [0.5] * 40, bounds=(-1.0, 1.0))
+    q = stats.proportion_ci(0, 40).ci_high
+    assert (same.ci_low, same.ci_high) == pytest.approx((-q, q))
+    assert same.note and "[-1, 1]" in same.note
+    shift = stats.paired_test([0.4] * 40, [0.5] * 40, test="t", bounds=(-1.0, 1.0))
+    assert shift.ci_low == pytest.approx(0.1 - q * 1.1) and shift.ci_high == pytest.approx(
+        0.1 + q * 0.9
+    )
+    # Without bounds (differences of an unbounded measure) the point stays, said so.
+    flat = stats.paired_test([10.0] * 5, [12.0] * 5, test="t")
+    assert flat.ci_low == flat.ci_high == pytest.approx(2.0) and flat.note

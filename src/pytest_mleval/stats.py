@@ -189,6 +189,13 @@ def _bounds_text(bounds: tuple[float, float]) -> str:
     return f"[{bounds[0]:g}, {bounds[1]:g}]"
 
 
+def _flat_note(n: int, bounds: tuple[float, float]) -> str:
+    return (
+        "no spread to estimate, so the interval bounds the share of cases that could differ "
+        f"(Wilson upper bound of 0 in {n}); valid for any variable on {_bounds_text(bounds)}"
+    )
+
+
 def _degenerate(
     x: np.ndarray, confidence: float, what: str, bounds: tuple[float, float] | None = None
 ) -> Estimate | None:
@@ -210,11 +217,7 @@ def _degenerate(
     if bounds is not None:
         lo, hi = _flat_bound(m, int(x.size), confidence, bounds)
         why = "one case" if x.size == 1 else f"all {x.size} values are identical"
-        note = (
-            f"{why}: no spread to estimate, so the interval bounds the share of cases that "
-            f"could differ (Wilson upper bound of 0 in {x.size}); valid for any variable on "
-            f"{_bounds_text(bounds)}"
-        )
+        note = f"{why}: {_flat_note(int(x.size), bounds)}"
         return Estimate(
             m, min(lo, m), max(hi, m), int(x.size), f"{what} (no spread: bounded)", confidence, note
         )
@@ -589,6 +592,7 @@ def paired_test(
     confidence: float = 0.95,
     seed: int | None = None,
     n_resamples: int = 10_000,
+    bounds: tuple[float, float] | None = None,
 ) -> PairedResult:
     """Paired comparison: mean difference (candidate - baseline), its interval and a p-value.
 
@@ -596,14 +600,20 @@ def paired_test(
         baseline: Per-case scores of the baseline.
         candidate: Per-case scores of the candidate, same cases in the same order.
         test: ``permutation`` (sign-flip), ``wilcoxon`` (Pratt), ``sign``, ``mcnemar``
-            (0/1 scores; the interval is then Tango's score interval) or ``t``.
+            (0/1 scores; the interval is then Tango's score interval, also when no case
+            changed) or ``t``.
         confidence: Confidence level of the interval (t interval of the mean difference).
         seed: Seed of Monte Carlo permutations.
         n_resamples: Monte Carlo resamples when exact enumeration is too large.
+        bounds: The range of a paired difference (``(-1, 1)`` for scores in [0, 1]), or
+            ``None`` for an unbounded measure. When every difference is the same (none at
+            all, or a constant shift) the interval is then the no-spread bound valid for any
+            difference on that range (see :func:`mean_ci`) instead of the point.
 
     Returns:
         The result; no pairs or identical scores give p = 1 and say so in ``note``.
     """
+    _check_bounds(bounds)
     _check_confidence(confidence)
     if test not in ("permutation", "wilcoxon", "sign", "mcnemar", "t"):
         raise ValueError(f"unknown paired test {test!r} (permutation, wilcoxon, sign, mcnemar, t)")
@@ -620,17 +630,17 @@ def paired_test(
             0.0, 0.0, 0.0, 1.0, 0, f"{test} (no pairs)", None, confidence, "no paired cases"
         )
     if not np.any(d):
+        z_lo = z_hi = 0.0
+        same = "identical scores in every case"
+        if test == "mcnemar":
+            # No case flipped: Tango's interval still says how large a change is plausible.
+            _, z_lo, z_hi = paired_proportion_ci(b, c, confidence=confidence)
+            same += "; Tango score interval"
+        elif bounds is not None:
+            z_lo, z_hi = _flat_bound(0.0, n, confidence, bounds)
+            same += f"; {_flat_note(n, bounds)}"
         return PairedResult(
-            0.0,
-            0.0,
-            0.0,
-            1.0,
-            n,
-            f"{test} (no differences)",
-            corr,
-            confidence,
-            "identical scores in every case",
-            0.0,
+            0.0, z_lo, z_hi, 1.0, n, f"{test} (no differences)", corr, confidence, same, 0.0
         )
     diff = float(d.mean())
     # Differences of decimal scores carry rounding (0.3 - 0.2 != 0.4 - 0.3): a spread below
@@ -664,7 +674,11 @@ def paired_test(
 
             tstat = diff / (sd / math.sqrt(n))
             p = float(2.0 * special.stdtr(n - 1, -abs(tstat)))
-    if n == 1:
+    if sd == 0.0 and test != "mcnemar" and bounds is not None:
+        lo, hi = _flat_bound(diff, n, confidence, bounds)
+        why = "one case" if n == 1 else "every paired difference is identical"
+        note = "; ".join(x for x in (note, f"{why}: {_flat_note(n, bounds)}") if x)
+    elif n == 1:
         note = note or "one case: the interval is the point"
     elif sd == 0.0 and test != "mcnemar":
         note = note or "every paired difference is identical: the interval is the point"
