@@ -449,3 +449,15 @@ def test_paired_bounded_scores_without_spread_get_the_no_spread_bound() -> None:
     # Without bounds (differences of an unbounded measure) the point stays, said so.
     flat = stats.paired_test([10.0] * 5, [12.0] * 5, test="t")
     assert flat.ci_low == flat.ci_high == pytest.approx(2.0) and flat.note
+
+
+def test_pairwise_win_rate_in_clusters_is_never_narrower_than_the_clustered_interval() -> None:
+    # Whole clusters win or lose together: 5 of 8 clusters won every comparison.
+    outcomes = [1.0 if i // 5 >= 3 else 0.0 for i in range(40)]
+    suite = cases([True] * 40, EIGHT_OF_FIVE, scores={"pairwise": outcomes})
+    a = by_metric(aggregate_suite("s", suite))["pairwise"]
+    clustered = stats.clustered_mean_ci(outcomes, EIGHT_OF_FIVE, bounds=(0.0, 1.0))
+    wilson = stats.proportion_ci(25, 40)
+    # Before the fix: the plain Wilson interval [0.470, 0.763], as if cases were independent.
+    assert a.ci_low <= max(0.0, clustered.ci_low) + 1e-12 and a.ci_low < wilson.ci_low - 0.05
+    assert a.estimate == pytest.approx(25 / 40) and "win rate" in a.method

@@ -105,7 +105,7 @@ def _estimate(
     return stats.mean_ci(values, confidence=confidence, method="t", seed=seed, bounds=bounds)
 
 
-def _win_rate(values: list[float], confidence: float) -> Any:
+def _win_rate(values: list[float], clusters: list[str | None], confidence: float) -> Any:
     """Pairwise outcomes (1 win, 0.5 tie, 0 loss): win rate, Wilson CI, sign test."""
     from dataclasses import replace
 
@@ -117,13 +117,20 @@ def _win_rate(values: list[float], confidence: float) -> Any:
     est = stats.proportion_ci(wins, len(values), confidence=confidence)
     # Ties count half in the estimate; the interval is Wilson's on wins + ties/2.
     half = stats.proportion_ci(round(wins + ties / 2), len(values), confidence=confidence)
+    lo, hi, how = half.ci_low, half.ci_high, "wilson"
+    labels = _cluster_labels(clusters)
+    if labels is not None:
+        # Clustered cases: never narrower than the clustered interval of the outcomes.
+        clustered = stats.clustered_mean_ci(values, labels, confidence=confidence, bounds=BOUNDS)
+        lo, hi = max(0.0, min(lo, clustered.ci_low)), min(1.0, max(hi, clustered.ci_high))
+        how = "wilson or clustered t, the wider"
     p = stats.sign_test([1.0] * wins + [-1.0] * losses)
     return replace(
         est,
         estimate=(wins + ties / 2) / len(values) if values else 0.0,
-        ci_low=half.ci_low,
-        ci_high=half.ci_high,
-        method=f"win rate, wilson (ties count half); sign test p={p:.4g}",
+        ci_low=lo,
+        ci_high=hi,
+        method=f"win rate, {how} (ties count half); sign test p={p:.4g}",
         note=f"{wins} wins, {ties} ties, {losses} losses",
     )
 
@@ -141,7 +148,7 @@ def aggregate_suite(
         notes = []
         raw = metric is not None and is_raw_measure(metric, values)
         if metric == "pairwise" and repeats == 1:
-            est = _win_rate(values, confidence)
+            est = _win_rate(values, clusters, confidence)
         else:
             is_binary = all(v in (0.0, 1.0) for v in values)
             kind = "raw" if raw else "proportion" if is_binary and repeats == 1 else "score"
