@@ -8,7 +8,7 @@ from typing import Any
 from .cases import GateSpec
 from .results import Aggregate, CaseResult, GateResult
 
-__all__ = ["aggregate_suite", "evaluate_gates", "per_case"]
+__all__ = ["aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
 
 PASS_RATE = "pass_rate"
 RAW_MEASURES = frozenset({"latency_ms", "cost_usd", "ttft_ms"})
@@ -58,9 +58,17 @@ def _metric_names(cases: Sequence[CaseResult]) -> list[str]:
 def is_raw_measure(metric: str, values: Sequence[float]) -> bool:
     """Whether a metric is a measurement in its own units rather than a score in [0, 1].
 
-    True for ``latency_ms`` and ``cost_usd``, for metrics registered with ``raw=True``, and for
-    any metric with a value outside [0, 1] (``ttft_ms``, token counts): those aggregate as
-    means with a t interval in their units, never as a pass rate, and are never clipped.
+    True for ``latency_ms``, ``cost_usd`` and ``ttft_ms``, for metrics registered with
+    ``raw=True``, and for any metric with a value outside [0, 1] (token counts, seconds): those
+    aggregate as means with a t interval in their units, never as a pass rate, and are never
+    clipped.
+
+    Args:
+        metric: The metric's name as it appears in the scores.
+        values: Its per-case values.
+
+    Returns:
+        Whether the metric is a raw measure.
     """
     if metric in RAW_MEASURES or any(not 0.0 <= v <= 1.0 for v in values):
         return True
