@@ -414,7 +414,7 @@ def clustered_mean_ci(
         h, method = h_naive, f"clustered t (naive t wider than CR1, {c} clusters)"
         notes.append(
             "the cluster-robust interval was narrower than the unclustered one (clusters more "
-            "alike than chance): the unclustered t interval is used"
+            "alike than chance): the naive standard error is used"
         )
     if few:
         notes.append(_few_clusters_note(c))
