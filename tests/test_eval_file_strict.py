@@ -542,3 +542,18 @@ def test_metrics_reference_page_is_generated_and_current() -> None:
             assert f"### `{name}`" in generated
     assert "| `rubric` |" in generated and "| `score_range` |" in generated
     assert "(answer - low) / (high - low)" in generated
+
+
+def test_anchors_merge_keys_and_tags_still_work(tmp_path: Path) -> None:
+    body = """
+cases:
+  - &base {id: a, input: on, vars: {lang: en}}
+  - <<: *base
+    id: b
+    expected: 0123
+    metadata: {blob: !!binary aGVsbG8=, n: 0x10}
+"""
+    first, second = load(tmp_path, body).cases
+    assert (first.input, second.input, second.vars) == ("on", "on", {"lang": "en"})
+    assert second.expected == "0123"
+    assert second.metadata == {"blob": b"hello", "n": 16}

@@ -457,6 +457,16 @@ _SUITE_SHAPE: dict[str, Any] = {
 _DATASET_FILE_SHAPE: dict[str, Any] = {**_CASE_SHAPE, "cases": _CASE_SHAPE}
 
 
+def _safe_construct(node: yaml.Node) -> Any:
+    """PyYAML's safe construction of a node with a tag of its own (``!!binary``, ``!!set``)."""
+    try:
+        return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+    finally:
+        # The constructor remembers every node it built; this one is shared across files.
+        _SAFE_CONSTRUCTOR.constructed_objects.clear()
+        _SAFE_CONSTRUCTOR.recursive_objects.clear()
+
+
 def _typed_scalar(node: yaml.ScalarNode) -> Any:
     """A scalar by the YAML 1.2 core schema (quoted and block scalars are always text)."""
     value: str = node.value
@@ -484,7 +494,7 @@ def _typed_scalar(node: yaml.ScalarNode) -> Any:
         return _SAFE_CONSTRUCTOR.construct_yaml_float(node)
     if tag == "tag:yaml.org,2002:timestamp":
         return value  # dates stay as written: results are JSON
-    return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+    return _safe_construct(node)
 
 
 def _text_scalar(node: yaml.ScalarNode) -> Any:
@@ -527,14 +537,14 @@ def _construct(node: yaml.Node, shape: _Shape) -> Any:
         return _text_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
-            return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+            return _safe_construct(node)
         if shape == _METRICS:
             return [_construct_metric(item) for item in node.value]
         item_shape = _TEXT if shape == _VARS else shape
         return [_construct(item, item_shape) for item in node.value]
     if isinstance(node, yaml.MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
-            return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+            return _safe_construct(node)
         pairs = _pairs(node)
         if isinstance(shape, dict):
             default: _Shape = shape["*"]
