@@ -557,3 +557,21 @@ cases:
     assert (first.input, second.input, second.vars) == ("on", "on", {"lang": "en"})
     assert second.expected == "0123"
     assert second.metadata == {"blob": b"hello", "n": 16}
+
+
+def test_schema_accepts_unquoted_text_an_editor_reads_as_a_number(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import jsonschema
+    import yaml
+
+    body = (
+        "metrics:\n  - contains: {value: 30}\n  - hit_rate: {k: 3}\n"
+        "cases:\n  - {id: 1, input: 0123, expected: yes, tags: [2024], cluster: 7}\n"
+    )
+    schema = _cases_schema(capsys)
+    # An editor's YAML reading (numbers and booleans) and collection's (text) both validate.
+    jsonschema.validate(yaml.safe_load(body), schema)
+    jsonschema.validate(_as_an_editor_reads(write(tmp_path, "n.eval.yaml", body)), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"metrics": [{"hit_rate": {"k": "3"}}]}, schema)

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from .errors import EvalFileError, MetricError
-from .metrics import MetricOptionError, SourceScalar, validate_options
+from .metrics import MetricOptionError, MetricOptions, SourceScalar, validate_options
 
 __all__ = [
     "Case",
@@ -883,6 +883,21 @@ def _check_gate_metrics(
 # --------------------------------------------------------------------------- JSON Schema
 
 
+def _text_as_written(schema: Any) -> Any:
+    """Let a plain-text schema also take what a YAML 1.2 editor reads as a number or boolean.
+
+    Collection reads an unquoted ``30`` or ``yes`` in a text field as that text, so the schema
+    must not flag it; strings with an enum, const or pattern stay as they are.
+    """
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not ({"enum", "const", "pattern"} & set(schema)):
+            return {**schema, "type": ["string", "number", "boolean"]}
+        return {k: _text_as_written(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_text_as_written(v) for v in schema]
+    return schema
+
+
 def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -> dict[str, Any]:
     """The object an editor completes after ``- METRIC:``: the model's options + the reserved."""
     from .metrics import RESERVED_OPTIONS
@@ -897,7 +912,12 @@ def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -
         return {"type": "object", "properties": reserved}
     schema = model.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(schema.pop("$defs", {}))
-    properties = {**schema.get("properties", {}), **reserved}
+    text = model.text_fields() if issubclass(model, MetricOptions) else frozenset()
+    properties = {
+        name: _text_as_written(prop) if name in text else prop
+        for name, prop in schema.get("properties", {}).items()
+    }
+    properties.update(reserved)
     out: dict[str, Any] = {
         "type": "object",
         "properties": properties,
@@ -986,6 +1006,9 @@ def eval_file_json_schema() -> dict[str, Any]:
     case_schema = Case.model_json_schema()
     defs = schema.setdefault("$defs", {})
     defs.update(case_schema.pop("$defs", {}))
+    props = case_schema["properties"]
+    for name in ("id", "input", "expected", "context", "vars", "tags", "cluster", "relevant"):
+        props[name] = _text_as_written(props[name])
     defs["Case"] = case_schema
     schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}
     defs["MetricList"] = metrics_json_schema(defs)
