@@ -575,3 +575,19 @@ def test_schema_accepts_unquoted_text_an_editor_reads_as_a_number(
     jsonschema.validate(_as_an_editor_reads(write(tmp_path, "n.eval.yaml", body)), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"metrics": [{"hit_rate": {"k": "3"}}]}, schema)
+
+
+def test_no_yaml_reading_is_left_in_loaded_options(tmp_path: Path) -> None:
+    from pytest_mleval.metrics import SourceScalar
+
+    body = "metrics:\n  - icontains: {values: [on, 0123], mode: any}\n  - python:x:y: {n: [1, 2]}\ncases: [{id: a, input: x}]\n"
+    spec = load_suite(write(tmp_path, "s.eval.yaml", body)).spec
+
+    def walk(v: object) -> None:
+        assert not isinstance(v, SourceScalar), v
+        for item in v.values() if isinstance(v, dict) else v if isinstance(v, list) else []:
+            walk(item)
+
+    for m in spec.metrics:
+        walk(m.params)
+    assert spec.metrics[1].params == {"n": [1, 2]}

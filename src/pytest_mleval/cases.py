@@ -808,7 +808,7 @@ def _checked_metrics(
             ) from None
         except MetricError:
             params = _resolve_sources(m.params)  # unknown here: the caller did not ask to check
-        if params != m.params or any(isinstance(v, SourceScalar) for v in m.params.values()):
+        if params != m.params or _has_sources(m.params):
             m = m.model_copy(update={"params": params})
             changed = True
         out.append(m)
