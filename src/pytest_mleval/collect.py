@@ -130,7 +130,17 @@ class EvalItem(pytest.Function):
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            self._record(error_result(ec, f"{type(exc).__name__}: {exc}", nodeid=self.nodeid))
+            # The inference engine marks its errors with the retries spent and the model asked.
+            retries, model = getattr(exc, "retries", 0), getattr(exc, "model", None)
+            result = error_result(
+                ec,
+                f"{type(exc).__name__}: {exc}",
+                nodeid=self.nodeid,
+                retries=retries if isinstance(retries, int) else 0,
+            )
+            if isinstance(model, str):
+                result.model = model
+            self._record(result)
             raise
 
     def runtest(self) -> None:

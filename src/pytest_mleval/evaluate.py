@@ -112,10 +112,19 @@ def score_case(
 
 
 def error_result(
-    ec: EvalCase, error: str, *, nodeid: str = "", out: TargetOutput | None = None
+    ec: EvalCase,
+    error: str,
+    *,
+    nodeid: str = "",
+    out: TargetOutput | None = None,
+    retries: int = 0,
 ) -> CaseResult:
-    """The record of a case whose target failed: never a pass."""
-    result = CaseResult(**_base(ec, nodeid), error=error, passed=False)
+    """The record of a case whose target failed: never a pass.
+
+    ``retries`` are the model call's retries before it gave up: the provider answered (and
+    may have billed) each of them, so the run's retry count includes them.
+    """
+    result = CaseResult(**_base(ec, nodeid), error=error, passed=False, retries=retries)
     if out is not None:
         result.output = out.output
         result.latency_ms = out.latency_ms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as _dt
 import importlib
@@ -90,6 +91,10 @@ class MlevalSession:
         self._eval_nodeids: set[str] | None = None
         self._reported: set[str] = set()
         self._prefetched: set[str] = set()
+        # Positions (in session.items) of the items whose generations can be issued ahead.
+        self._ahead_at: list[int] = []
+        self._positions: dict[int, int] = {}
+        self._limit_server: Any = None
         # Started during pytest's start-up: collection need not read eval files for it again.
         self._litellm_started = prestart.started()
         self._warm_thread: threading.Thread | None = None
@@ -142,10 +147,45 @@ class MlevalSession:
                 retry_delay=float(self.options["retry-delay"]),
                 timeout=float(self.options["timeout"]),
                 litellm_worker=not self.options["litellm-inline"],
+                limits_address=self._limits_address(),
             )
             if not self.options["litellm-inline"]:
                 self._use_litellm_server()
         return self._engine
+
+    def _limits_address(self) -> str | None:
+        """The run-wide limiter's address in an xdist worker (``None`` in one process)."""
+        from .inference.limits import LIMITS_WORKERINPUT
+
+        workerinput = getattr(self.config, "workerinput", None) or {}
+        address = workerinput.get(LIMITS_WORKERINPUT)
+        return str(address) if address else None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: one limiter for the whole run; each worker learns its address.
+
+        Without it every worker would allow ``--mleval-concurrency`` calls and each model's
+        whole rate limit by itself. A run without xdist never starts it.
+        """
+        from .inference.limits import LIMITS_WORKERINPUT, LimitServer
+
+        if self._limit_server is None:
+            self._limit_server = LimitServer(int(self.options["concurrency"]))
+            self._limit_server.start()
+        node.workerinput[LIMITS_WORKERINPUT] = self._limit_server.address
+
+    def lookahead(self) -> int:
+        """How many generations run ahead of the item pytest runs: twice the concurrency.
+
+        Enough to keep every call slot busy while items are scored in order, and the most a
+        run stopped by ``-x``, ``--maxfail`` or Ctrl-C has paid for beyond where it stopped.
+        xdist workers split it (each covers its own queued items), so the run's total holds.
+        """
+        window = 2 * int(self.options["concurrency"])
+        workerinput = getattr(self.config, "workerinput", None) or {}
+        workers = max(1, int(workerinput.get("workercount", 1) or 1))
+        return max(1, -(-window // workers))
 
     def judge_backend(self, model: str) -> Any:
         """A judge backend on the run's engine."""
@@ -179,6 +219,9 @@ class MlevalSession:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        if self._limit_server is not None:
+            self._limit_server.stop()
+            self._limit_server = None
 
     # ------------------------------------------------------------------ suites and targets
 
@@ -317,40 +360,63 @@ class MlevalSession:
             session.config.option.continue_on_collection_errors = True
         if session.config.option.collectonly or self.is_worker:
             return
-        # Targets that can start every generation up front (model calls run concurrently
-        # while pytest runs items one at a time).
-        self._prefetch(session.items)
+        # Generations start in a window ahead of the running item (model calls run
+        # concurrently while pytest runs items one at a time), not all up front: a run that
+        # stops early stops paying. The first window starts before the first item.
+        self._ahead_at = [i for i, it in enumerate(session.items) if self._issuable(it)]
+        self._positions = {id(it): i for i, it in enumerate(session.items)}
+        self._prefetch_from(session.items, 0)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         if not self.is_worker:
+            position = self._positions.get(id(item))
+            if position is not None and self._ahead_at:
+                index = bisect.bisect_left(self._ahead_at, position)
+                self._prefetch_from(item.session.items, index)
             return
-        # An xdist worker learns its items as the controller sends them: prefetch what is
-        # queued for this worker, so no worker generates another worker's cases.
-        queued = [item]
+        # An xdist worker learns its items as the controller sends them: the window covers
+        # what is queued for this worker, so no worker generates another worker's cases.
+        window = self.lookahead()
+        queued = [item] if self._issuable(item) else []
         interactor = next(
             (p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "torun")), None
         )
-        if interactor is not None:
+        if interactor is not None and len(queued) < window:
+            items = item.session.items
             with interactor.torun.lock() as pending:
-                indices = [i for i in pending if isinstance(i, int)]
-            queued += [item.session.items[i] for i in indices]
+                for i in pending:
+                    if isinstance(i, int) and self._issuable(items[i]):
+                        queued.append(items[i])
+                        if len(queued) >= window:
+                            break
         self._prefetch(queued)
+
+    def _prefetch_from(self, items: list[pytest.Item], index: int) -> None:
+        """Issue the window of issuable items from the ``index``-th of them on."""
+        positions = self._ahead_at[index : index + self.lookahead()]
+        self._prefetch([items[p] for p in positions])
+
+    def _issuable(self, item: pytest.Item) -> bool:
+        """Whether an item's generation can be issued before the item runs."""
+        collect = sys.modules.get("pytest_mleval.collect")
+        if collect is None or not isinstance(item, collect.EvalItem):
+            return False
+        from .targets import is_per_item
+
+        target = item.suite.spec.target
+        return bool(target) and not is_per_item(target) and not item.eval_case.render_error
 
     def _prefetch(self, items: list[pytest.Item]) -> None:
         collect = sys.modules.get("pytest_mleval.collect")
         if collect is None:
             return  # no eval file was collected
-        from .targets import is_per_item
-
         groups: dict[str, list[EvalItem]] = {}
         for item in items:
             if (
                 isinstance(item, collect.EvalItem)
                 and item.nodeid not in self._prefetched
-                and item.suite.spec.target
-                and not is_per_item(item.suite.spec.target)
-                and not item.eval_case.render_error
+                and self._issuable(item)
             ):
                 self._prefetched.add(item.nodeid)
                 groups.setdefault(f"{item.suite.path}::{item.suite.spec.target}", []).append(item)

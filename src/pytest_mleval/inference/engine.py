@@ -22,11 +22,17 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from ..errors import BudgetExceededError, CacheMissError, InferenceError, RateLimitError
+from ..errors import (
+    BudgetExceededError,
+    CacheMissError,
+    InferenceError,
+    ProviderError,
+    RateLimitError,
+)
 from ..errors import TimeoutError as CallTimeoutError
 from .cache import ResponseCache
-from .limits import RateLimiter, RetryPolicy
-from .providers import AutoProvider, Provider, scrub
+from .limits import CallLimiter, RateLimiter, RetryPolicy, request_estimate
+from .providers import AutoProvider, Provider, scrub, unusable_reply
 from .types import ChatRequest, ChatResponse, ModelStats, cache_key
 
 __all__ = ["CANCELLED_MESSAGE", "InferenceEngine", "run_sync", "shared_loop"]
@@ -73,6 +79,12 @@ def _shutdown_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) ->
     thread.join(timeout=5)
 
 
+def _embed_key(model: str, api_base: str | None, text: str) -> str:
+    # Its own namespace: an embedding's key can never equal a chat request's.
+    base = (api_base or "").rstrip("/")
+    return hashlib.sha256(f"embedding\x00v1\x00{model}\x00{base}\x00{text}".encode()).hexdigest()
+
+
 def _dedup_key(req: ChatRequest) -> str:
     return hashlib.sha256(f"{cache_key(req)}|{'|'.join(req.fallbacks)}".encode()).hexdigest()
 
@@ -89,6 +101,9 @@ class InferenceEngine:
         max_cost_usd: stop issuing new calls once this run has spent this much.
         timeout: default per-call timeout in seconds (a request's own ``timeout`` wins).
         api_key: key for requests that carry none (else the provider's usual env vars).
+        limiter: where call slots and rate tokens come from; default a :class:`RateLimiter`
+            of ``rate_limits`` in this process (an xdist worker gets a
+            :class:`~.limits.SharedLimiter` of the run's :class:`~.limits.LimitServer`).
 
     Identical requests (same cache key and fallbacks) share one call and one future for the
     engine's lifetime, so nothing is paid for twice within a run.
@@ -105,13 +120,16 @@ class InferenceEngine:
         max_cost_usd: float | None = None,
         timeout: float | None = 120.0,
         api_key: str | None = None,
+        limiter: CallLimiter | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.provider: Provider = provider if provider is not None else AutoProvider()
         self.cache = cache
         self.concurrency = concurrency
-        self.limiter = RateLimiter(dict(rate_limits or {}))
+        self.limiter: CallLimiter = (
+            limiter if limiter is not None else RateLimiter(dict(rate_limits or {}))
+        )
         self.retry = retry if retry is not None else RetryPolicy()
         self.max_cost_usd = max_cost_usd
         self.timeout = timeout
@@ -171,15 +189,136 @@ class InferenceEngine:
         return [self.submit(r) for r in reqs]
 
     def embed(
-        self, model: str, texts: Sequence[str], *, api_base: str | None = None
+        self,
+        model: str,
+        texts: Sequence[str],
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
     ) -> list[list[float]]:
-        """Embed ``texts`` with the same concurrency bound and retries as chat calls."""
+        """Embed ``texts`` (one vector per text) with everything chat calls get.
+
+        Each text's vector is cached on its own (by model, ``api_base`` and text), so a text
+        embedded before costs nothing and ``replay`` mode fails on one never recorded. The
+        texts not cached go to the provider in one call, under the concurrency bound, the
+        model's rate limits, the timeout, the retry policy and the cost budget; its tokens and
+        cost (as the provider reports them) count in :meth:`stats` and :attr:`spent_usd`.
+
+        Args:
+            model: the embedding model id (litellm's, e.g. ``openai/text-embedding-3-small``).
+            texts: the texts.
+            api_base: endpoint override.
+            api_key: key for this call (default: the engine's, else the provider's env vars).
+
+        Raises:
+            InferenceError: the call failed after its retries (:class:`CacheMissError` in
+                replay mode, :class:`BudgetExceededError` once the budget is spent).
+        """
+        with self._lock:
+            if self._closed:
+                raise InferenceError("the inference engine is closed")
+        batch = [str(t) for t in texts]
+        future = asyncio.run_coroutine_threadsafe(
+            self._embed(model, batch, api_base, api_key or self.api_key), self._loop
+        )
+        try:
+            return future.result()
+        except concurrent.futures.CancelledError:
+            raise InferenceError(CANCELLED_MESSAGE) from None
+
+    async def _embed(
+        self, model: str, texts: list[str], api_base: str | None, api_key: str | None
+    ) -> list[list[float]]:
+        keys = {t: _embed_key(model, api_base, t) for t in texts}
+        with self._lock:
+            self._model_stats(model).requests += 1
+        # SQLite off the loop: a corpus of chunks is thousands of lookups.
+        vectors = await asyncio.to_thread(self._embed_lookup, keys)
+        missing = [t for t in keys if t not in vectors]
+        if not missing:
+            with self._lock:
+                self._model_stats(model).cache_hits += 1
+            return [vectors[t] for t in texts]
+        if self.cache is not None and self.cache.replay:
+            with self._lock:
+                self._model_stats(model).errors += 1
+            raise CacheMissError(
+                f"model {model!r}: {len(missing)} text(s) with no recorded embedding in "
+                f"{self.cache.path} and the cache is in replay mode (record it with "
+                "--mleval-cache rw)"
+            )
+        try:
+            fresh = await self._embed_call(model, missing, api_base, api_key)
+        except InferenceError:
+            with self._lock:
+                self._model_stats(model).errors += 1
+            raise
+        computed = dict(zip(missing, fresh, strict=True))
+        if self.cache is not None and self.cache.writable:
+            await asyncio.to_thread(self._embed_store, model, keys, computed)
+        vectors.update(computed)
+        return [vectors[t] for t in texts]
+
+    def _embed_lookup(self, keys: Mapping[str, str]) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        if self.cache is None:
+            return found
+        for text, key in keys.items():
+            value = self.cache.get(key)
+            vector = value.get("embedding") if isinstance(value, dict) else None
+            if isinstance(vector, list) and vector:
+                found[text] = [float(x) for x in vector]
+        return found
+
+    def _embed_store(
+        self, model: str, keys: Mapping[str, str], computed: Mapping[str, list[float]]
+    ) -> None:
+        assert self.cache is not None
+        for text, vector in computed.items():
+            self.cache.put(keys[text], model, {"embedding": vector})
+
+    async def _embed_call(
+        self, model: str, texts: list[str], api_base: str | None, api_key: str | None
+    ) -> list[list[float]]:
+        """One provider call for ``texts``, with limits, timeout, retries and accounting."""
+        from ..errors import ProviderError
+
+        estimate = sum(len(t) // 4 + 1 for t in texts)
+        timeout = self.timeout
 
         async def call() -> list[list[float]]:
-            return await self.provider.aembed(model, texts, api_base=api_base, api_key=self.api_key)
+            await self._prepare(model)
+            await self.limiter.acquire(model, estimate)
+            start = time.perf_counter()
+            pending = self.provider.aembed(model, texts, api_base=api_base, api_key=api_key)
+            if timeout is None:
+                vectors = await pending
+            else:
+                try:
+                    vectors = await asyncio.wait_for(pending, timeout)
+                except asyncio.TimeoutError:
+                    raise CallTimeoutError(
+                        f"model {model!r}: no embeddings within the {timeout:g}s timeout"
+                    ) from None
+            latency = (time.perf_counter() - start) * 1000.0
+            if len(vectors) != len(texts) or any(not row for row in vectors):
+                # A short or empty answer is a failed call (retried), never a cache entry.
+                raise ProviderError(
+                    f"model {model!r}: {len(vectors)} embedding(s) for {len(texts)} text(s)"
+                    + (" (some empty)" if any(not row for row in vectors) else "")
+                )
+            tokens = int(getattr(vectors, "prompt_tokens", 0) or 0)
+            cost = float(getattr(vectors, "cost_usd", 0.0) or 0.0)
+            self.limiter.settle(model, estimate, tokens or estimate)
+            with self._lock:
+                self._spent += cost
+                st = self._model_stats(model)
+                st.prompt_tokens += tokens
+                st.cost_usd += cost
+                st.latencies_ms.append(latency)
+            return [[float(x) for x in row] for row in vectors]
 
-        coro = self._retrying(model, call)
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return await self._retrying(model, call)
 
     def warmup(self, models: Iterable[str]) -> concurrent.futures.Future[None]:
         """Start the providers' one-time setup (litellm's import, a local model's load) now,
@@ -330,7 +469,10 @@ class InferenceEngine:
                     self._model_stats(current.model).cache_hits += 1
                     if fallback:
                         self._model_stats(req.model).fallbacks += 1
-                return dataclasses.replace(hit, fallback_used=fallback)
+                # A fallback's recorded answer still reports the primary's failed attempts.
+                return dataclasses.replace(
+                    hit, attempts=attempts, retries=retries, fallback_used=fallback
+                )
             if self.cache is not None and self.cache.replay:
                 failures.append(
                     CacheMissError(
@@ -341,10 +483,14 @@ class InferenceEngine:
                 continue
             try:
                 resp, tries = await self._attempts(current)
-            except BudgetExceededError:
+            except BudgetExceededError as exc:
                 with self._lock:
                     self._model_stats(req.model).errors += 1
-                raise
+                # The attempts this model made before the budget stopped its retries count.
+                spent = int(getattr(exc, "attempts", 0))
+                raise _counted(
+                    exc, attempts + spent, retries + max(spent - 1, 0), req.model
+                ) from None
             except _Failed as failed:
                 attempts += failed.attempts
                 retries += failed.attempts - 1
@@ -362,7 +508,7 @@ class InferenceEngine:
             )
         with self._lock:
             self._model_stats(req.model).errors += 1
-        raise _combine(failures)
+        raise _counted(_combine(failures), attempts, retries, req.model)
 
     def _cache_get(self, key: str) -> ChatResponse | None:
         if self.cache is None:
@@ -371,9 +517,13 @@ class InferenceEngine:
         if value is None:
             return None
         try:
-            return ChatResponse.from_cache(value)
+            hit = ChatResponse.from_cache(value)
         except (KeyError, TypeError, ValueError):
             return None  # an entry from an incompatible version: treat as a miss
+        if unusable_reply(hit.text, hit.tool_calls) is not None:
+            # An empty answer stored by an earlier version: ask again rather than replay it.
+            return None
+        return hit
 
     def _check_budget(self, model: str) -> None:
         limit = self.max_cost_usd
@@ -387,7 +537,7 @@ class InferenceEngine:
         timeout = req.timeout if req.timeout is not None else self.timeout
         if timeout is not None and req.timeout is None:
             req = dataclasses.replace(req, timeout=timeout)
-        estimate = req.estimated_tokens()
+        estimate = self.limiter.estimate(req.model, *request_estimate(req))
 
         async def call() -> ChatResponse:
             await self._prepare(req.model)
@@ -403,7 +553,13 @@ class InferenceEngine:
                         f"model {req.model!r}: no answer within the {timeout:g}s timeout"
                     ) from None
             latency = (time.perf_counter() - start) * 1000.0
-            self.limiter.settle(req.model, estimate, resp.usage.total_tokens)
+            self.limiter.settle(
+                req.model, estimate, resp.usage.total_tokens, resp.usage.completion_tokens
+            )
+            problem = unusable_reply(resp.text, resp.tool_calls, resp.finish_reason)
+            if problem is not None:
+                # Whatever the provider: no answer is a retryable failure, never a cache entry.
+                raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
             with self._lock:
                 self._spent += resp.cost_usd
                 st = self._model_stats(req.model)
@@ -422,8 +578,8 @@ class InferenceEngine:
 
         try:
             resp = await self._retrying(req.model, counted)
-        except BudgetExceededError:
-            raise
+        except BudgetExceededError as exc:
+            raise _counted(exc, tries, max(tries - 1, 0)) from None
         except InferenceError as exc:
             raise _Failed(exc, max(tries, 1)) from None
         return resp, tries
@@ -432,7 +588,9 @@ class InferenceEngine:
         attempt = 0
         while True:
             attempt += 1
-            async with self._sem:
+            # The process's bound, then the run's (a slot of the controller's limiter under
+            # xdist; nothing to take in one process).
+            async with self._sem, self.limiter.slot():
                 with self._lock:
                     self._check_budget(model)
                     self._model_stats(model).calls += 1
@@ -470,6 +628,22 @@ class _Failed(Exception):
         super().__init__(str(error))
         self.error = error
         self.attempts = attempts
+
+
+def _counted(
+    error: InferenceError, attempts: int, retries: int, model: str | None = None
+) -> InferenceError:
+    """Mark a failed call's error with the provider attempts and retries it cost (and the
+    model asked), as attributes ``attempts``, ``retries`` and ``model``.
+
+    An errored case reports them (``CaseResult.retries``): the server answered each attempt.
+    """
+    # Set as plain attributes: every InferenceError subclass carries them this way.
+    setattr(error, "attempts", attempts)  # noqa: B010
+    setattr(error, "retries", retries)  # noqa: B010
+    if model is not None:
+        setattr(error, "model", model)  # noqa: B010
+    return error
 
 
 def _combine(failures: Sequence[InferenceError]) -> InferenceError:

@@ -35,7 +35,9 @@ __all__ = [
     "import_litellm",
     "litellm_import_seconds",
     "map_litellm_error",
+    "reply_text",
     "scrub",
+    "unusable_reply",
 ]
 
 logger = logging.getLogger("pytest_mleval.inference")
@@ -56,7 +58,23 @@ class Provider(Protocol):
         api_base: str | None = None,
         api_key: str | None = None,
     ) -> list[list[float]]:
-        """Embed ``texts`` with ``model``; one vector per text."""
+        """Embed ``texts`` with ``model``; one vector per text.
+
+        A provider that knows the call's usage returns :class:`EmbeddingVectors`, which the
+        engine accounts (tokens, cost, budget); a plain list counts as free.
+        """
+
+
+class EmbeddingVectors(list[list[float]]):
+    """The vectors of one embedding call, carrying what it used, for the engine's accounting.
+
+    Attributes:
+        prompt_tokens: the tokens the provider counted (0 when it reports none).
+        cost_usd: what the call cost (0 for a model litellm has no price for).
+    """
+
+    prompt_tokens: int = 0
+    cost_usd: float = 0.0
 
 
 # --------------------------------------------------------------------------- secrets
@@ -176,6 +194,8 @@ def map_litellm_error(
     names = {c.__name__ for c in type(exc).__mro__}
     status = getattr(exc, "status_code", None)
     detail = scrub(_PREFIX.sub("", str(exc)).strip(), secrets) or name
+    # litellm puts a whole traceback (and the raw reply) into some messages: one line is kept.
+    detail = detail.split("Traceback (most recent call last)")[0].strip() or name
     where = f"model {model!r}"
     if "RateLimitError" in names:
         return RateLimitError(f"{where}: rate limited (429): {detail}", _retry_after(exc))
@@ -195,6 +215,9 @@ def map_litellm_error(
         )
     if names & {"BadRequestError", "UnprocessableEntityError", "UnsupportedParamsError"}:
         return InferenceError(f"{where}: request rejected ({status or 400}): {detail}")
+    if "Invalid response object" in str(exc):
+        # litellm could not read the reply as a completion (e.g. content that is not text).
+        return ProviderError(f"{where}: unusable reply: not a valid completion: {detail}")
     if names & {
         "APIConnectionError",
         "InternalServerError",
@@ -245,6 +268,20 @@ def _register_zero_price(litellm: Any, model: str) -> None:
         logger.debug("could not register a zero price for %r", model, exc_info=True)
 
 
+class _ZeroRetries(int):
+    """Zero retries that still reads as given.
+
+    litellm's OpenAI embedding takes ``max_retries or 2``, so a plain 0 lets the OpenAI client
+    retry inside the call, unseen (and uncounted) by the engine, whose policy owns retries.
+    """
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_NO_RETRIES = _ZeroRetries(0)
+
+
 def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
     unpriced = f"model {model!r} is not in litellm's cost map: cost counted as 0"
     if model in _UNPRICED:
@@ -261,6 +298,51 @@ def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
         _register_zero_price(litellm, model)
         return 0.0, unpriced
     return float(cost), None
+
+
+def reply_text(message: Any) -> str | None:
+    """The text of an assistant message, or ``None`` when it holds none.
+
+    ``content`` may be a string, a list of OpenAI content parts (only ``text`` parts count) or
+    missing; a refusal (``refusal``, with no content) is the model's answer, so its text counts.
+    """
+
+    def get(key: str) -> Any:
+        if isinstance(message, Mapping):
+            return message.get(key)
+        return getattr(message, key, None)
+
+    content = get("content")
+    if isinstance(content, list):
+        parts = [
+            str(p.get("text"))
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") in ("text", "output_text") and p.get("text")
+        ]
+        content = "".join(parts) if parts else None
+    if content is None:
+        refusal = get("refusal")
+        content = refusal if isinstance(refusal, str) and refusal.strip() else None
+    return content if isinstance(content, str) else None
+
+
+def unusable_reply(
+    text: str | None, tool_calls: Sequence[Any] = (), finish_reason: str | None = None
+) -> str | None:
+    """Why a reply is no answer (``None`` when it is one).
+
+    A reply is usable when it has text that is not blank, or tool calls (an agent's step).
+    """
+    if tool_calls:
+        return None
+    why = None
+    if text is None:
+        why = "no text content (content is null or not text)"
+    elif not text.strip():
+        why = "empty content"
+    if why is not None and finish_reason and finish_reason != "stop":
+        why += f" (finish_reason {finish_reason!r})"
+    return why
 
 
 class LiteLLMProvider:
@@ -310,16 +392,24 @@ class LiteLLMProvider:
         except Exception as exc:
             raise map_litellm_error(exc, req.model, [api_key]) from None
         latency_ms = (time.perf_counter() - start) * 1000.0
+        choices = getattr(resp, "choices", None) or ()
+        if not choices:
+            raise ProviderError(f"model {req.model!r}: unusable reply: it has no choices")
         try:
-            choice = resp.choices[0]
+            choice = choices[0]
             message = choice.message
-            text = message.content or ""
             tool_calls = tuple(
                 t.model_dump() if hasattr(t, "model_dump") else dict(t)
                 for t in (getattr(message, "tool_calls", None) or ())
             )
         except (AttributeError, IndexError, TypeError) as exc:
             raise ProviderError(f"model {req.model!r}: malformed reply: {exc}") from None
+        finish_reason = getattr(choice, "finish_reason", None)
+        text = reply_text(message)
+        problem = unusable_reply(text, tool_calls, finish_reason)
+        if problem is not None:
+            # Retryable: an empty or null answer is a provider hiccup, never an answer to keep.
+            raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
         raw_usage = getattr(resp, "usage", None)
         prompt = int(getattr(raw_usage, "prompt_tokens", 0) or 0)
         completion = int(getattr(raw_usage, "completion_tokens", 0) or 0)
@@ -330,13 +420,13 @@ class LiteLLMProvider:
         )
         cost, note = _cost(litellm, resp, req.model)
         return ChatResponse(
-            text=text,
+            text=text or "",  # a tool-call step carries no text
             model=req.model,
             usage=usage,
             cost_usd=cost,
             cost_note=note,
             latency_ms=latency_ms,
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=finish_reason,
             tool_calls=tool_calls,
         )
 
@@ -350,7 +440,14 @@ class LiteLLMProvider:
     ) -> list[list[float]]:
         """One ``litellm.aembedding`` attempt."""
         litellm = import_litellm()
-        kwargs: dict[str, Any] = {"model": model, "input": list(texts), "num_retries": 0}
+        # No retries inside litellm or the OpenAI client: the engine's policy retries, counts
+        # and bounds them.
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "input": list(texts),
+            "num_retries": 0,
+            "max_retries": _NO_RETRIES,
+        }
         if api_base:
             kwargs["api_base"] = api_base
         key = api_key or self.api_key
@@ -363,7 +460,16 @@ class LiteLLMProvider:
         except Exception as exc:
             raise map_litellm_error(exc, model, [key]) from None
         rows = sorted(resp.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
-        return [list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in rows]
+        out = EmbeddingVectors(
+            list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in rows
+        )
+        usage = getattr(resp, "usage", None)
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        if tokens is None:
+            tokens = getattr(usage, "prompt_tokens", 0)
+        out.prompt_tokens = int(tokens or 0)
+        out.cost_usd, _ = _cost(litellm, resp, model)
+        return out
 
 
 class AutoProvider:

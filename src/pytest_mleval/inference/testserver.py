@@ -47,7 +47,22 @@ __all__ = [
     "loopback_only",
 ]
 
-FaultKind = Literal["429", "500", "503", "401", "404", "hang", "malformed", "drop"]
+FaultKind = Literal[
+    "429",
+    "500",
+    "503",
+    "401",
+    "404",
+    "hang",
+    "malformed",
+    "drop",
+    "null_content",
+    "empty_content",
+    "no_choices",
+    "non_text",
+]
+# Faults answered with HTTP 200 and a well-formed body that holds no usable answer.
+_BAD_REPLIES = ("null_content", "empty_content", "no_choices", "non_text")
 Reply = str | Callable[[list[dict[str, Any]]], str]
 
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
@@ -81,13 +96,17 @@ class Fault:
     Attributes:
         kind: ``429`` (with ``Retry-After``), ``500``, ``503``, ``401``, ``404``, ``hang``
             (sleeps ``hang_s`` before answering normally), ``malformed`` (HTTP 200 with a
-            body that is not JSON) or ``drop`` (the connection is closed without a reply).
+            body that is not JSON), ``drop`` (the connection is closed without a reply), or a
+            well-formed HTTP 200 without a usable answer: ``null_content`` (``content: null``),
+            ``empty_content`` (``content: ""``), ``no_choices`` (``choices: []``) or
+            ``non_text`` (an image content part instead of text).
         first: fail the first K requests that match (counted per fault).
         rate: fail this fraction of matching requests, drawn from ``random.Random(seed)``.
         match: regex on the last user message; ``None`` matches every request.
         retry_after: seconds sent in ``Retry-After`` / ``retry-after-ms`` with 429 answers.
         hang_s: how long a ``hang`` waits (bounded; the server's shutdown also ends it).
         seed: seed of the fraction's random draws.
+        served: how many requests this fault has answered (read it to compare retry counts).
     """
 
     kind: FaultKind
@@ -97,6 +116,7 @@ class Fault:
     retry_after: float = 0.05
     hang_s: float = 30.0
     seed: int = 0
+    served: int = field(default=0, init=False)
     _seen: int = field(default=0, init=False, repr=False)
     _rng: random.Random = field(default_factory=random.Random, init=False, repr=False)
 
@@ -202,6 +222,12 @@ class OpenAITestServer:
         with self._lock:
             return len(self.requests)
 
+    @property
+    def faults_served(self) -> int:
+        """How many requests were answered with an injected fault (every fault together)."""
+        with self._lock:
+            return sum(f.served for f in self.faults)
+
     def reset(self) -> None:
         """Forget the request log and the in-flight high-water mark."""
         with self._lock:
@@ -291,6 +317,7 @@ class OpenAITestServer:
         with self._lock:
             for fault in self.faults:
                 if fault.fires(text):
+                    fault.served += 1
                     return fault
         return None
 
@@ -389,7 +416,11 @@ class OpenAITestServer:
         from aiohttp import web
 
         with self._lock:
-            stats = {"count": len(self.requests), "max_in_flight": self.max_in_flight}
+            stats = {
+                "count": len(self.requests),
+                "max_in_flight": self.max_in_flight,
+                "faults_served": sum(f.served for f in self.faults),
+            }
         return web.json_response(stats)
 
     async def _sleep(self, seconds: float) -> None:
@@ -425,6 +456,8 @@ class OpenAITestServer:
                 text='{"id": "x", "choices": [ {not json',
                 content_type="application/json",
             )
+        if kind in _BAD_REPLIES:
+            return web.json_response(_bad_reply(kind, model))
         if kind == "drop":
             transport = request.transport
             if transport is not None:
@@ -438,6 +471,34 @@ class OpenAITestServer:
             if rule.applies(text, model):
                 return rule.reply(messages) if callable(rule.reply) else rule.reply
         return text
+
+
+def _bad_reply(kind: str, model: str) -> dict[str, Any]:
+    """A well-formed completion that holds no usable answer (see :data:`FaultKind`)."""
+    content: Any = {
+        "null_content": None,
+        "empty_content": "",
+        "non_text": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}],
+    }.get(kind)
+    choices = (
+        []
+        if kind == "no_choices"
+        else [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ]
+    )
+    return {
+        "id": "chatcmpl-test-bad",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1},
+    }
 
 
 def _usage(prompt: str, reply: str) -> dict[str, int]:
