@@ -12,7 +12,7 @@ from ..errors import ConfigError, TargetError
 from ..targets import EvalCase, TargetContext, TargetOutput, register_target_kind
 from .cache import ResponseCache
 from .engine import InferenceEngine
-from .limits import RetryPolicy
+from .limits import RetryPolicy, SharedLimiter
 from .types import ChatRequest, ChatResponse
 
 __all__ = ["LLMClient", "ModelTarget", "build_engine", "parse_rate_limits", "to_output"]
@@ -54,8 +54,13 @@ def build_engine(
     retry_delay: float = 0.5,
     timeout: float | None = 120.0,
     litellm_worker: bool = True,
+    limits_address: str | None = None,
 ) -> InferenceEngine:
     """The run's engine: one per process (each xdist worker has its own, sharing the cache file).
+
+    ``limits_address`` (an xdist worker's ``workerinput["mleval_limits"]``) is the
+    controller's :class:`~.limits.LimitServer`: the worker's calls then take their slots and
+    rate tokens from it, so concurrency and rate limits hold for the whole run.
 
     With ``litellm_worker`` (the default) litellm runs in a worker process
     (:mod:`~.worker`): its import and per-call CPU stay off pytest's interpreter lock.
@@ -79,6 +84,7 @@ def build_engine(
         max_cost_usd=max_cost_usd,
         retry=RetryPolicy(max_retries=max_retries, base_delay=retry_delay),
         timeout=timeout,
+        limiter=SharedLimiter(limits_address, rate_limits) if limits_address else None,
     )
 
 
