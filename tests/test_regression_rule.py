@@ -144,3 +144,20 @@ def test_compare_cli_metrics_flag(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "REGRESSION" in out
     args = ["compare", str(tmp_path / "b.json"), str(tmp_path / "c.json"), "--metrics", "pass_rate"]
     assert main(args) == 0
+
+
+def test_raw_measures_with_zero_or_one_values_are_not_compared_as_pass_fail() -> None:
+    base = RunResults(
+        cases=[
+            CaseResult(suite="s", case_id=f"c{i}", scores={"cost_usd": MetricScore(score=0.0)})
+            for i in range(10)
+        ]
+    )
+    cand = RunResults(
+        cases=[
+            CaseResult(suite="s", case_id=f"c{i}", scores={"cost_usd": MetricScore(score=1.0)})
+            for i in range(10)
+        ]
+    )
+    m = compare_runs(base, cand).suites[0].metrics[-1]
+    assert m.metric == "cost_usd" and "McNemar" not in m.test

@@ -7,12 +7,11 @@ from typing import Any
 
 from .cases import GateSpec
 from .results import Aggregate, CaseResult, GateResult
+from .units import RAW_MEASURES
 
 __all__ = ["aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
 
 PASS_RATE = "pass_rate"
-RAW_MEASURES = frozenset({"latency_ms", "cost_usd", "ttft_ms"})
-"""Measurements in their own units (not scores in [0, 1]), whatever the registry says."""
 BOUNDS = (0.0, 1.0)
 """The range of every score that is not a raw measure."""
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .results import CaseResult, GateResult, RunResults
+from .units import RAW_MEASURES
 
 __all__ = [
     "Comparison",
@@ -23,7 +24,7 @@ __all__ = [
 
 # Raw measures: lower is better, and their unit is not a score's, so they gate only when a
 # suite names them in ``regression_metrics`` (their margin is then relative to the baseline).
-LOWER_IS_BETTER = frozenset({"latency_ms", "cost_usd", "ttft_ms"})
+LOWER_IS_BETTER = RAW_MEASURES
 PASS_RATE = "pass_rate"
 Verdict = Literal[
     "improved", "regressed", "worse within margin", "no significant change", "not tested"
@@ -252,7 +253,10 @@ def compare_runs(
                 continue
             bv = np.array([b[i] for i in ids])
             cv = np.array([c[i] for i in ids])
-            binary = bool(np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0))))
+            # A raw measure that happens to be 0 or 1 (every cost zero) is not pass/fail.
+            binary = metric not in LOWER_IS_BETTER and bool(
+                np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0)))
+            )
             test = "mcnemar" if binary else "permutation"
             paired = stats.paired_test(
                 bv, cv, test=test, confidence=confidence, seed=seed, n_resamples=n_resamples

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .results import run_status
-from .units import unit_of
+from .units import RAW_MEASURES, unit_of
 
 if TYPE_CHECKING:
     from .history import TrendPoint
@@ -31,7 +31,7 @@ __all__ = [
     "usage_rows",
 ]
 
-LOWER_IS_BETTER = frozenset({"latency_ms", "cost_usd"})
+LOWER_IS_BETTER = RAW_MEASURES
 STATUSES = ("passed", "failed", "errored")
 HIST_W, HIST_H = 260.0, 80.0
 DELTA_W, DELTA_H = 320.0, 90.0

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["UNITS", "fmt_interval", "fmt_metric", "fmt_usd", "unit_of"]
+__all__ = ["RAW_MEASURES", "UNITS", "fmt_interval", "fmt_metric", "fmt_usd", "unit_of"]
 
 UNITS = {"cost_usd": "USD", "latency_ms": "ms", "ttft_ms": "ms"}
 """Raw measures and their units; every other built-in metric is a score in [0, 1]."""
+RAW_MEASURES = frozenset(UNITS)
+"""The built-in raw measures: lower is better, aggregated and compared in their units."""
 
 
 def unit_of(metric: str) -> str | None:
