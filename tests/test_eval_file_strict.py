@@ -591,3 +591,37 @@ def test_no_yaml_reading_is_left_in_loaded_options(tmp_path: Path) -> None:
     for m in spec.metrics:
         walk(m.params)
     assert spec.metrics[1].params == {"n": [1, 2]}
+
+
+def test_custom_options_model_that_raises_is_one_collection_error(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(
+        """
+from pydantic import model_validator
+from pytest_mleval import metric
+from pytest_mleval.metrics import MetricOptions
+
+class Touchy(MetricOptions):
+    level: int = 1
+
+    @model_validator(mode="after")
+    def _boom(self):
+        raise RuntimeError("touchy options model")
+
+@metric("touchy", options=Touchy)
+def touchy(sample, level=1):
+    return 1.0
+"""
+    )
+    project.makefile(
+        ".eval.yaml",
+        t="target: python:app:echo\nmetrics:\n  - touchy: {level: 2}\ncases: [{id: a, input: x}]\n",
+    )
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*t.eval.yaml:3: field 'metrics.touchy': options of metric 'touchy' cannot be checked: RuntimeError: touchy options model*"
+        ]
+    )

@@ -808,6 +808,15 @@ def _checked_metrics(
             ) from None
         except MetricError:
             params = _resolve_sources(m.params)  # unknown here: the caller did not ask to check
+        except Exception as exc:
+            # A custom options model may raise anything; it is still this file's one error.
+            raise EvalFileError(
+                f"options of metric {m.kind!r} cannot be checked: {type(exc).__name__}: {exc}",
+                path=str(path),
+                line=line_of((j,)),
+                case_id=case_id,
+                field=f"metrics.{m.name}",
+            ) from None
         if params != m.params or _has_sources(m.params):
             m = m.model_copy(update={"params": params})
             changed = True
