@@ -2,6 +2,11 @@
 
 Errors name the file, the line, the case id and the field, so a broken file is one readable
 collection error rather than a traceback.
+
+Text is read as written: an unquoted ``yes``, ``on``, ``0123`` or ``1:30`` in a text field (input,
+expected, context, vars, ids, tags, a metric's text options) is that text, not YAML 1.1's
+boolean or number; other fields follow YAML 1.2. Metric options are checked at load time by each
+metric's options model (see :mod:`pytest_mleval.metrics`).
 """
 
 from __future__ import annotations
