@@ -447,15 +447,23 @@ class LiteLLMWorkerProvider:
         api_base: str | None = None,
         api_key: str | None = None,
     ) -> list[list[float]]:
-        """One embedding call through litellm in the worker."""
-        vectors = await self._call(
+        """One embedding call through litellm in the worker (vectors, usage and cost)."""
+        from .providers import EmbeddingVectors
+
+        data = await self._call(
             "embed",
             model=model,
             texts=list(texts),
             api_base=api_base,
             api_key=api_key or self.api_key,
         )
-        return [[float(x) for x in row] for row in vectors]
+        # A warm litellm server started by an older version answers the bare list of vectors.
+        rows = data.get("vectors", []) if isinstance(data, dict) else data
+        out = EmbeddingVectors([float(x) for x in row] for row in rows)
+        if isinstance(data, dict):
+            out.prompt_tokens = int(data.get("prompt_tokens") or 0)
+            out.cost_usd = float(data.get("cost_usd") or 0.0)
+        return out
 
     def supports_response_schema(self, model: str) -> bool:
         """Whether litellm's model map says ``model`` takes a JSON schema (asked once)."""
@@ -485,7 +493,12 @@ async def _handle(provider: Any, msg: Mapping[str, Any], send: Any) -> None:
             vectors = await provider.aembed(
                 msg["model"], msg["texts"], api_base=msg.get("api_base"), api_key=msg.get("api_key")
             )
-            send({"id": ident, "ok": vectors})
+            payload = {
+                "vectors": vectors,
+                "prompt_tokens": getattr(vectors, "prompt_tokens", 0),
+                "cost_usd": getattr(vectors, "cost_usd", 0.0),
+            }
+            send({"id": ident, "ok": payload})
         elif op == "supports_schema":
             send({"id": ident, "ok": provider.supports_response_schema(msg["model"])})
         else:

