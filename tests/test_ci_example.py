@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -122,6 +123,7 @@ class Step:
     outcome: str
     output: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -188,7 +190,9 @@ def _copy_checkout(dest: Path) -> None:
 class Runner:
     """Runs the workflow's job once for one event, as GitHub's runner would."""
 
-    def __init__(self, workflow: dict[str, Any], store: Store, tools: Path, tmp: Path) -> None:
+    def __init__(
+        self, workflow: dict[str, Any], store: Store, tools: tuple[Path, dict[str, str]], tmp: Path
+    ) -> None:
         self.workflow = workflow
         self.store = store
         self.tools = tools
@@ -199,6 +203,7 @@ class Runner:
         workspace, venv = home / "workspace", home / "python"
         workspace.mkdir(parents=True)
         job = self.workflow["jobs"]["evals"]
+        self.post: list[tuple[str, dict[str, str]]] = []
         steps_ctx: dict[str, Any] = {}
         env: dict[str, str] = {}
         results: list[Step] = []
@@ -238,12 +243,14 @@ class Runner:
                 {k: expressions.substitute(str(v)) for k, v in raw.get("env", {}).items()}
             )
             inputs = {k: expressions.substitute(str(v)) for k, v in raw.get("with", {}).items()}
+            started = time.monotonic()
             if "run" in raw:
                 step = self._run(
                     name, expressions.substitute(raw["run"]), step_env, env, workspace, venv
                 )
             else:
                 step = self._uses(name, raw["uses"], inputs, workspace, venv)
+            step.seconds = time.monotonic() - started
             if step.outcome == "failure" and raw.get("continue-on-error"):
                 step.outputs["_continue"] = "1"
             results.append(step)
@@ -253,6 +260,9 @@ class Runner:
                     "outcome": step.outcome,
                     "conclusion": "success" if step.outputs.get("_continue") else step.outcome,
                 }
+        failed = any(s.outcome == "failure" and not s.outputs.get("_continue") for s in results)
+        for action, inputs in self.post if not failed else []:
+            self._uses(f"post {action}", action, inputs, workspace, venv)
         return workspace, venv, results
 
     def _run(
@@ -296,7 +306,8 @@ class Runner:
 
     def _base_env(self, workspace: Path, venv: Path) -> dict[str, str]:
         return {
-            "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            # The venv and the system's tools, nothing else of this machine's (no other pytest).
+            "PATH": os.pathsep.join([str(venv / "bin"), "/usr/bin", "/bin"]),
             "HOME": str(workspace.parent / "home"),
             "LANG": "C.UTF-8",
             "CI": "true",
@@ -322,8 +333,12 @@ class Runner:
             return Step(name, "success")
         if action == "actions/setup-python":
             # The runner's Python: a fresh venv of this interpreter, first on PATH.
-            make_venv(venv, self.tools)
+            make_venv(venv, *self.tools)
             return Step(name, "success")
+        if action == "actions/cache":
+            # Restores now; saves in the job's post step, and only when the job succeeded.
+            self.post.append(("actions/cache/save", inputs))
+            action = "actions/cache/restore"
         if action == "actions/cache/restore":
             keys = [k.strip() for k in inputs.get("restore-keys", "").splitlines() if k.strip()]
             found = self.store.find_cache(inputs["key"], keys)
@@ -345,6 +360,8 @@ class Runner:
             return Step(name, "success", "downloaded" if src.exists() else "warning: none")
         if action == "actions/upload-artifact":
             src, dest = workspace / inputs["path"], self.store.artifact(inputs["name"])
+            if not src.exists():
+                return Step(name, "success", "warning: no files found, nothing uploaded")
             shutil.rmtree(dest, ignore_errors=True)
             if src.is_dir():
                 shutil.copytree(src, dest)
@@ -368,7 +385,7 @@ def _closure(extras: set[str]) -> set[str]:
     """Distributions that pytest-mleval[extras] needs, by their installed metadata here."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pending: list[tuple[str, str]] = [(r, "") for r in project["dependencies"]]
-    wanted, done = set(extras), set()
+    wanted, done = set(extras), set[str]()
     while wanted - done:
         extra = (wanted - done).pop()
         done.add(extra)
@@ -399,25 +416,38 @@ def _closure(extras: set[str]) -> set[str]:
     return names
 
 
-def tools_dir(tmp: Path, extras: set[str]) -> Path:
-    """A directory of links to the installed packages that pytest-mleval[extras] needs."""
+def tools_dir(tmp: Path, extras: set[str]) -> tuple[Path, dict[str, str]]:
+    """Links to the installed packages that pytest-mleval[extras] needs, and their scripts."""
     tools = tmp / "site-tools"
     tools.mkdir()
+    scripts: dict[str, str] = {}
     # The runner's build tools (setup-python has recent ones), then the requirements.
     # (setuptools >= 70.1 builds wheels without the `wheel` package.)
     for name in sorted(_closure(extras) | {"setuptools"}):
         dist = metadata.distribution(name)
+        for ep in dist.entry_points.select(group="console_scripts"):
+            scripts[ep.name] = ep.value
         site = Path(str(dist.locate_file("")))
         for top in {Path(str(f)).parts[0] for f in dist.files or []}:
             if top in ("..", "__pycache__") or top.endswith(".pth") or (tools / top).exists():
                 continue
             if (site / top).exists():
                 (tools / top).symlink_to(site / top)
-    return tools
+    return tools, scripts
 
 
-def make_venv(venv: Path, tools: Path) -> None:
+def make_venv(venv: Path, tools: Path, scripts: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # The console scripts of the packages the venv sees (`pytest`, ...), as if installed in
+    # it: a bare `pytest` in a step must not find some other pytest on the machine.
+    for script, target in scripts.items():
+        module, _, attr = target.partition(":")
+        path = venv / "bin" / script
+        path.write_text(
+            f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom {module} import {attr.split('.')[0]}\n"
+            f"sys.exit({attr}())\n"
+        )
+        path.chmod(0o755)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
     # The setuptools a 3.11 venv seeds is too old to build this project (PEP 639 licence);
     # the runner's newer one comes with the tools.
@@ -433,13 +463,15 @@ def make_venv(venv: Path, tools: Path) -> None:
 
 def _install_extras(workflow: dict[str, Any]) -> set[str]:
     install = next(s for s in workflow["jobs"]["evals"]["steps"] if s.get("name") == "Install")
-    match = re.search(r"""pip install ["']?\.\[([\w,-]+)\]""", install["run"])
+    match = re.search(r"""pip install (?:-e )?["']?\.\[([\w,-]+)\]""", install["run"])
     assert match, install["run"]
     return set(match.group(1).split(","))
 
 
 def _summary(steps: list[Step]) -> str:
-    return "\n".join(f"--- {s.name}: {s.outcome}\n{s.output[-3000:]}" for s in steps)
+    return "\n".join(
+        f"--- {s.name}: {s.outcome} ({s.seconds:.1f} s)\n{s.output[-3000:]}" for s in steps
+    )
 
 
 @pytest.mark.skipif(
@@ -447,8 +479,6 @@ def _summary(steps: list[Step]) -> str:
 )
 def test_workflow_runs_as_written(tmp_path: Path) -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
-    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as true
-    assert {"pull_request", "push", "schedule", "workflow_dispatch"} <= set(triggers)
     store = Store(tmp_path / "github")
     runner = Runner(workflow, store, tools_dir(tmp_path, _install_extras(workflow)), tmp_path)
 
@@ -456,6 +486,7 @@ def test_workflow_runs_as_written(tmp_path: Path) -> None:
     ws, venv, steps = runner.run("push", 1001)
     by_name = {s.name: s for s in steps}
     report = _summary(steps)
+    print(*(f"{s.seconds:6.1f} s  {s.name}" for s in steps), sep="\n")
     assert all(s.outcome in ("success", "skipped") for s in steps), report
     assert "--mleval-cache rw" in by_name["Replay or record"].output, report
     assert by_name["Run the evals"].outcome == "success", report
@@ -490,6 +521,7 @@ def test_workflow_runs_as_written(tmp_path: Path) -> None:
     ws, venv, steps = runner.run("pull_request", 1002)
     by_name = {s.name: s for s in steps}
     report = _summary(steps)
+    print(*(f"{s.seconds:6.1f} s  {s.name}" for s in steps), sep="\n")
     assert all(s.outcome in ("success", "skipped") for s in steps), report
     assert "--mleval-cache replay" in by_name["Replay or record"].output, report
     assert (ws / ".mleval" / "cache.sqlite").is_file()
@@ -510,3 +542,6 @@ def test_workflow_runs_as_written(tmp_path: Path) -> None:
     assert len(recent_runs(url)) == 2
     trends = metric_trends(url)
     assert trends and all(len(points) == 2 for points in trends.values())
+    # Recording happens on the schedule and on manual runs (and on cache misses).
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads `on` as true
+    assert {"pull_request", "push", "schedule", "workflow_dispatch"} <= set(triggers)
