@@ -63,7 +63,15 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
         ".mleval/cache.sqlite",
         "model-call cache file (default: .mleval/cache.sqlite).",
     ),
-    ("concurrency", "N", int, 8, "concurrent model calls across the run (default: 8)."),
+    (
+        "concurrency",
+        "N",
+        int,
+        8,
+        "concurrent model calls across the whole run, every xdist worker together; "
+        "generations are issued at most 2 x N cases ahead of the running item, so -x, "
+        "--maxfail and Ctrl-C stop spending there (default: 8).",
+    ),
     ("repeats", "N", int, None, "override the repeats of every suite."),
     ("seed", "N", int, 0, "seed for sampling, bootstrap and permutation tests (default: 0)."),
     (
