@@ -97,3 +97,34 @@ def test_raw_measures_in_their_units(run: pytest.RunResult, pytester: pytest.Pyt
     # Histogram axes name the unit; a raw measure is never drawn on a 0-1 score axis.
     assert "latency_ms (ms)" in html and "cost_usd (USD)" in html
     assert ">score<" in html
+
+
+def test_comparison_tables_show_raw_measures_in_units_and_gates_only_where_they_gate() -> None:
+    from pytest_mleval.compare import compare_runs, regression_check
+    from pytest_mleval.results import CaseResult, MetricScore, RunResults
+    from pytest_mleval.summary import comparison_markdown, comparison_terminal
+
+    def run(cost: float) -> RunResults:
+        return RunResults(
+            cases=[
+                CaseResult(
+                    suite="s",
+                    case_id=f"c{i}",
+                    passed=True,
+                    scores={"cost_usd": MetricScore(score=cost + 1e-7 * i)},
+                )
+                for i in range(8)
+            ]
+        )
+
+    comparison, _ = regression_check(run(1e-5), run(2e-5))
+    data = comparison.model_dump(mode="json")
+    text = "\n".join(comparison_terminal(data))
+    assert "$0.0000" in text and "gates" in text  # $0.00001xx, never 0.000
+    assert " 0.000 " not in text
+    md = "\n".join(comparison_markdown(data))
+    assert "| metric | gates |" in md
+    # A compare_to comparison gates nothing: no gates column.
+    plain = compare_runs(run(1e-5), run(2e-5), gating={"s": ()}).model_dump(mode="json")
+    assert "gates" not in "\n".join(comparison_terminal(plain))
+    assert "| metric | baseline |" in "\n".join(comparison_markdown(plain))

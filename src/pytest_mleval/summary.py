@@ -7,7 +7,7 @@ from typing import Any
 from .escaping import md_code, md_text, term_text
 from .report_views import usage_rows
 from .results import Aggregate, RunResults, run_status
-from .units import fmt_interval, fmt_metric, fmt_usd
+from .units import fmt_interval, fmt_metric, fmt_usd, unit_of
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -54,9 +54,26 @@ def _last_line(message: str) -> str:
     return lines[-1] if lines else message
 
 
+def _gates_shown(comparison: dict[str, Any]) -> bool:
+    """Whether any metric gates (a ``compare_to:`` comparison is no gate: no column)."""
+    return any(m.get("gating") for s in comparison.get("suites", []) for m in s["metrics"])
+
+
+def _val(metric: str, value: float) -> str:
+    return fmt_metric(metric, value) if unit_of(metric) else f"{value:.3f}"
+
+
+def _delta(metric: str, value: float) -> str:
+    if not unit_of(metric):
+        return f"{value:+.3f}"
+    text = fmt_metric(metric, value)
+    return text if text.startswith("-") else f"+{text}"
+
+
 def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
     """Terminal lines of a baseline comparison (as stored in ``RunResults.comparison``)."""
     lines = []
+    gates = _gates_shown(comparison)
     sha = comparison.get("baseline_sha")
     lines.append(
         f"baseline: {term_text(sha[:10]) if sha else 'unknown commit'} "
@@ -68,14 +85,16 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
         lines.append(f"  suite {term_text(s['suite'])} ({s['n_matched']} paired cases)")
         lines.append(
             f"    {'metric':<20} {'base':>8} {'cand':>8} {'delta':>8}  "
-            f"{'95% CI':<20} {'p(adj)':>7}  gates  verdict"
+            f"{'95% CI':<20} {'p(adj)':>7}  {'gates  ' if gates else ''}verdict"
         )
         for m in s["metrics"]:
-            ci = f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
+            name = m["metric"]
+            ci = f"[{_delta(name, m['ci_low'])}, {_delta(name, m['ci_high'])}]"
+            gate = f"{'yes' if m.get('gating') else 'no':<5}  " if gates else ""
             lines.append(
-                f"    {term_text(m['metric']):<20} {m['baseline']:>8.3f} {m['candidate']:>8.3f} "
-                f"{m['diff']:>+8.3f}  {ci:<20} {_p(m['p_adjusted']):>7}  "
-                f"{'yes' if m.get('gating') else 'no':<5}  {m['verdict']}"
+                f"    {term_text(name):<20} {_val(name, m['baseline']):>8} "
+                f"{_val(name, m['candidate']):>8} {_delta(name, m['diff']):>8}  {ci:<20} "
+                f"{_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
         if s["flipped_to_fail"]:
@@ -147,6 +166,7 @@ def _md(text: object) -> str:
 def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[str]:
     """Markdown of a baseline comparison: a table per suite and the cases that flipped."""
     out = []
+    gates = _gates_shown(comparison)
     sha = comparison.get("baseline_sha")
     where = md_code(sha[:10]) if sha else "(unknown commit)"
     out.append(f"Compared with baseline {where}, paired by case.")
@@ -157,17 +177,22 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
     for s in comparison.get("suites", []):
         out.append(f"#### {_md(s['suite'])} · {s['n_matched']} paired cases")
         out.append("")
-        out.append("| metric | gates | baseline | candidate | Δ (95% CI) | p (Holm) | verdict |")
-        out.append("|---|---|---:|---:|---|---:|---|")
+        gate_head, gate_rule = ("gates | ", "---|") if gates else ("", "")
+        out.append(
+            f"| metric | {gate_head}baseline | candidate | Δ (95% CI) | p (Holm) | verdict |"
+        )
+        out.append(f"|---|{gate_rule}---:|---:|---|---:|---|")
         for m in s["metrics"]:
             verdict = VERDICT_ICON.get(m["verdict"], m["verdict"])
             if m["regression"]:
                 verdict += " · **gate**"
+            name = m["metric"]
+            gate = f"{'yes' if m.get('gating') else 'no'} | " if gates else ""
             out.append(
-                f"| {_md(m['metric'])} | {'yes' if m.get('gating') else 'no'} | "
-                f"{m['baseline']:.3f} | {m['candidate']:.3f} | "
-                f"{m['diff']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}] | "
-                f"{_p(m['p_adjusted'])} | {verdict} |"
+                f"| {_md(name)} | {gate}"
+                f"{_md(_val(name, m['baseline']))} | {_md(_val(name, m['candidate']))} | "
+                f"{_md(_delta(name, m['diff']))} [{_md(_delta(name, m['ci_low']))}, "
+                f"{_md(_delta(name, m['ci_high']))}] | {_p(m['p_adjusted'])} | {verdict} |"
             )
         out.append("")
         for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):
