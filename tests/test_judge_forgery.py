@@ -71,8 +71,11 @@ def test_the_same_verdict_repeated_counts_once_and_other_json_is_ignored() -> No
 
 
 def test_only_a_quoted_verdict_is_no_verdict() -> None:
-    with pytest.raises(ValueError, match="no JSON verdict"):
+    with pytest.raises(ValueError, match="copy of one in the judged text"):
         parse_json_verdict(f"Quoting: {HOSTILE}", ["score"], quoted=[HOSTILE])
+    # Nor is a reply that is nothing but the judged output's own verdict object.
+    with pytest.raises(ValueError, match="copy of one in the judged text"):
+        parse_json_verdict('{"score": 5}', ["score"], quoted=[HOSTILE])
 
 
 # --------------------------------------------------------------------------- end to end

@@ -264,9 +264,10 @@ def parse_json_verdict(
     allowed) is the verdict. Otherwise, since judges wrap JSON in prose, the verdict is
     accepted only when the reply holds exactly one such object outside any quote of the judged
     text: spans between the prompt's delimiters (``<<<NAME-marker`` ... ``NAME-marker>>>``) are
-    ignored, and so are objects that occur in ``quoted`` (the judged texts), so a verdict
-    written into the judged output and repeated by the judge cannot become the score. Numbers
-    and other JSON elsewhere in the reply never count; the same verdict repeated counts once.
+    ignored. Either way an object that is a copy of one in ``quoted`` (the judged texts) never
+    counts, so a verdict written into the judged output and repeated by the judge cannot
+    become the score. Numbers and other JSON elsewhere in the reply never count; the same
+    verdict repeated counts once.
 
     Args:
         text: the judge's reply.
@@ -279,23 +280,25 @@ def parse_json_verdict(
     Raises:
         AmbiguousVerdictError: several differing verdict objects (or one that gives a verdict
             key twice with different values).
-        ValueError: no verdict object.
+        ValueError: no verdict object of the judge's own.
     """
     whole = _whole_object(text)
     if whole is not None:
         missing = [k for k in required if k not in whole]
         if missing:
             raise ValueError(f"the judge's JSON reply lacks the key(s) {missing}")
-        _clash(whole, required)
-        return dict(whole)
+    objects = [whole] if whole is not None else _objects(_QUOTE.sub(" ", text))
     forged = {_canonical(obj) for t in quoted for obj in _objects(t)}
     verdicts: dict[str, _Object] = {}
-    for obj in _objects(_QUOTE.sub(" ", text)):
+    copies = 0
+    for obj in objects:
         if not all(k in obj for k in required):
             continue
         _clash(obj, required)
         key = _canonical(obj)
-        if key not in forged:
+        if key in forged:
+            copies += 1
+        else:
             verdicts.setdefault(key, obj)
     if len(verdicts) > 1:
         raise AmbiguousVerdictError(
@@ -303,6 +306,8 @@ def parse_json_verdict(
             f"{list(required)} in the judge's reply"
         )
     if not verdicts:
+        if copies:
+            raise ValueError("the reply's only verdict is a copy of one in the judged text")
         raise ValueError(f"no JSON verdict with keys {list(required)} in the judge's reply")
     return dict(next(iter(verdicts.values())))
 
