@@ -52,11 +52,12 @@ def xdist_run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_xdist_calls_in_flight_never_exceed_the_run_concurrency(
     pytester: pytest.Pytester,
 ) -> None:
-    with OpenAITestServer(rules=[Rule(reply="ok")], latency_s=0.4) as srv:
-        pytester.makefile(".eval.yaml", limits=suite(srv, n=40))
+    # 80 cases: xdist's first batches queue 10 per worker, enough for each to fill 8 slots.
+    with OpenAITestServer(rules=[Rule(reply="ok")], latency_s=0.3) as srv:
+        pytester.makefile(".eval.yaml", limits=suite(srv, n=80))
         result = xdist_run(pytester, "--mleval-concurrency", "8")
-        result.assert_outcomes(passed=40)
-        assert srv.count == 40
+        result.assert_outcomes(passed=80)
+        assert srv.count == 80
         # Each worker alone allowed 8 (16 in all) before; one run-wide budget of 8 now, and
         # shared, not split (each worker by itself is allowed up to 8).
         assert 4 < srv.max_in_flight <= 8
@@ -71,7 +72,7 @@ def test_xdist_rpm_holds_for_the_whole_run(pytester: pytest.Pytester) -> None:
             stamps.append(time.monotonic())
         return "ok"
 
-    rpm, n = 120, 130
+    rpm, n = 120, 136
     with OpenAITestServer(rules=[Rule(reply=stamped)]) as srv:
         pytester.makefile(
             ".eval.yaml", limits=suite(srv, n=n, extra=f"rate_limit: {{rpm: {rpm}}}\n")
@@ -82,8 +83,9 @@ def test_xdist_rpm_holds_for_the_whole_run(pytester: pytest.Pytester) -> None:
     stamps.sort()
     # One bucket for the run: a minute's worth at once, then 2 a second. In any window of w
     # seconds at most rpm + 2w (+1 for a window's edge) requests arrive; two per-process
-    # buckets let all 130 through at once (an upper bound: a slow machine only lowers it).
-    for w in (1.0, 2.0):
+    # buckets let all 136 through as fast as pytest runs the items (an upper bound: a slow
+    # machine only lowers the counts).
+    for w in (1.0, 2.0, 4.0):
         j = 0
         for i, start in enumerate(stamps):
             while j < len(stamps) and stamps[j] < start + w:
@@ -251,3 +253,31 @@ def pytest_sessionfinish(session):
     written = sorted(p.read_text() for p in pytester.path.glob("limiter-*.txt"))
     # Shared limiter in both workers; the run's window of 2 x 3 split over two workers.
     assert written == ["SharedLimiter 3", "SharedLimiter 3"]
+
+
+def test_only_workers_on_this_machine_share_the_limiter(pytester: pytest.Pytester) -> None:
+    from types import SimpleNamespace
+
+    import execnet
+
+    from pytest_mleval.inference.limits import LIMITS_WORKERINPUT
+    from pytest_mleval.session import SESSION_KEY
+
+    config = pytester.parseconfigure("--mleval-concurrency", "3")
+    session = config.stash[SESSION_KEY]
+
+    def node(spec: str) -> Any:
+        return SimpleNamespace(gateway=SimpleNamespace(spec=execnet.XSpec(spec)), workerinput={})
+
+    local, other, remote = node("popen"), node("popen"), node("ssh=elsewhere")
+    for n in (local, other, remote):
+        session.pytest_configure_node(n)
+    address = local.workerinput[LIMITS_WORKERINPUT]
+    assert address.startswith("unix:") and other.workerinput[LIMITS_WORKERINPUT] == address
+    # A worker on another machine cannot reach a local socket: it keeps its own limits.
+    assert LIMITS_WORKERINPUT not in remote.workerinput
+    assert session._limit_server.concurrency == 3
+    socket_path = Path(address[len("unix:") :])
+    assert socket_path.exists()
+    session.pytest_unconfigure()
+    assert session._limit_server is None and not socket_path.exists()

@@ -170,6 +170,9 @@ class MlevalSession:
         """
         from .inference.limits import LIMITS_WORKERINPUT, LimitServer
 
+        spec = getattr(getattr(node, "gateway", None), "spec", None)
+        if spec is not None and not getattr(spec, "popen", False):
+            return  # a worker on another machine cannot reach a local socket: its own limits
         if self._limit_server is None:
             self._limit_server = LimitServer(int(self.options["concurrency"]))
             self._limit_server.start()
