@@ -140,7 +140,10 @@ class ModelTarget:
         )
 
     def prefetch(self, cases: Sequence[EvalCase]) -> None:
-        """Start every case's call now; each item later waits only for its own.
+        """Start these cases' calls now; each item later waits only for its own.
+
+        The session calls it for a look-ahead window of cases ahead of the running item
+        (twice the concurrency), not for every case at once, so a stopped run stops paying.
 
         No warm-up of the provider here: answers replayed from the cache never need litellm,
         and the first real call loads it on the engine's thread anyway.
