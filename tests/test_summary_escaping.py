@@ -362,3 +362,35 @@ def test_end_to_end_with_a_baseline(pytester: pytest.Pytester, tmp_path: Path) -
     markdown = (pytester.path / "reports" / "mleval-summary.md").read_text()
     page = assert_only_own_markup(render(markdown))
     assert page.texts["code"].count("boom`tick``s") >= 2  # flipped list and failing list
+
+
+def test_case_failure_report_shows_control_characters_as_escapes() -> None:
+    # A model's output is printed in the failure report: an ANSI escape or a carriage return
+    # in it must not erase or recolour lines, nor print a fake "PASSED" over the real line.
+    from pytest_mleval.collect import format_failure
+    from pytest_mleval.metrics import Scored
+
+    result = CaseResult(
+        suite="s\x1b[31m",
+        case_id="c\rPASSED",
+        expected="line one\nline two",
+        output="line one\n\x1b[2K\rline two PASSED\x1b[0m\u202e",
+    )
+    scored = [
+        Scored(
+            name="m\x1b[1m",
+            score=0.0,
+            threshold=1.0,
+            max=None,
+            passed=False,
+            weight=1.0,
+            explanation="why\r\x1b[32mok",
+        )
+    ]
+    report = format_failure(result, scored)
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\u202e]", report), repr(report)
+    assert "+\\x1b[2K\\rline two PASSED\\x1b[0m\\u202e" in report  # the diff keeps its lines
+    assert report.splitlines()[0] == "case s\\x1b[31m::c\\rPASSED failed"
+    assert "why\\r\\x1b[32mok" in report
+    only_output = format_failure(result.model_copy(update={"expected": None}), scored)
+    assert "output: line one\n" in only_output and "\x1b" not in only_output

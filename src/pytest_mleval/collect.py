@@ -12,6 +12,7 @@ import pytest
 
 from .cases import Suite, load_suite
 from .errors import EvalFileError, MlevalError
+from .escaping import term_text
 from .evaluate import error_result, score_case
 from .metrics import Scored, unknown_metric_problem
 from .results import CaseResult
@@ -185,7 +186,9 @@ class EvalItem(pytest.Function):
 
     def _one_line(self, exc: BaseException) -> str:
         kind = type(exc).__name__
-        return f"case {self.eval_case.suite}::{self.eval_case.id} errored: {kind}: {exc}"
+        # Provider error texts come from outside: control characters show as escapes.
+        where = f"{term_text(self.eval_case.suite)}::{term_text(self.eval_case.id)}"
+        return f"case {where} errored: {kind}: {term_text(exc)}"
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, max(self._line - 1, 0), f"{self.eval_case.suite}::{self.name}"
@@ -197,9 +200,15 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}" if abs(value) >= 1000 else f"{value:.3f}"
 
 
+def _term_lines(text: str) -> list[str]:
+    """Lines of a model's text for the terminal: control characters (ANSI escapes, carriage
+    returns that would print over a line) shown as escapes, only newlines kept."""
+    return [term_text(line) for line in text.replace("\r\n", "\n").split("\n")]
+
+
 def format_failure(result: CaseResult, scored: list[Scored]) -> str:
     """The failure report of a case: each metric's score, threshold and why; then a diff."""
-    lines = [f"case {result.suite}::{result.case_id} failed"]
+    lines = [f"case {term_text(result.suite)}::{term_text(result.case_id)} failed"]
     header = f"  {'metric':<20} {'score':>8} {'needs':>10}  {'result':<6} explanation"
     lines.append(header)
     for s in scored:
@@ -214,9 +223,10 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
             status = "skip"
         else:
             status = "FAIL" if s.passed is False else ("ok" if s.passed else "info")
-        why = s.error or s.skipped or s.explanation or ""
+        why = term_text(s.error or s.skipped or s.explanation or "")
+        name = term_text(s.name)
         lines.append(
-            f"  {s.name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}"
+            f"  {name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}"
         )
     expected_text = None
     if result.expected is not None:
@@ -228,8 +238,8 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
     if expected_text is not None and result.output is not None and expected_text != result.output:
         lines.append("  expected vs output:")
         diff = difflib.unified_diff(
-            expected_text.splitlines() or [""],
-            result.output.splitlines() or [""],
+            _term_lines(expected_text),
+            _term_lines(result.output),
             "expected",
             "output",
             lineterm="",
@@ -237,7 +247,7 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
         )
         lines.extend("    " + d for d in diff)
     elif result.output is not None:
-        lines.append(f"  output: {result.output[:2000]}")
+        lines.append("  output: " + "\n".join(_term_lines(result.output[:2000])))
     return "\n".join(lines)
 
 
