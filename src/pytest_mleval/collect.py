@@ -16,7 +16,7 @@ from .escaping import term_text
 from .evaluate import error_result, score_case
 from .metrics import Scored, unknown_metric_problem
 from .results import CaseResult
-from .targets import EvalCase, check_template, render_case
+from .targets import EvalCase, TemplateLimits, check_template, render_case
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -68,8 +68,13 @@ class EvalSuite(pytest.Collector):
         self.suite = suite
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        override = _session(self.config).repeats_override
+        session = _session(self.config)
+        override = session.repeats_override
         repeats = override or self.suite.spec.repeats
+        limits = TemplateLimits(
+            max_chars=max(int(session.options["max-prompt-chars"]), 1),
+            timeout_s=float(session.options["render-timeout"]),
+        )
         # Every item of a suite sits at the same place and calls the same stand-in function,
         # so one fixture closure serves them all (as pytest does for parametrize).
         fixtureinfo = None
@@ -81,7 +86,7 @@ class EvalSuite(pytest.Collector):
                     name=name,
                     callobj=_eval_case_function,
                     fixtureinfo=fixtureinfo,
-                    eval_case=render_case(self.suite, case, r),
+                    eval_case=render_case(self.suite, case, r, limits=limits),
                     suite=self.suite,
                     line=self.suite.lines.get(case.id, 0),
                 )
@@ -154,7 +159,13 @@ class EvalItem(pytest.Function):
         )
         if baseline is not None:
             extra["baseline_output"] = baseline
-        result, scored = score_case(self.eval_case, self._output, nodeid=self.nodeid, extra=extra)
+        result, scored = score_case(
+            self.eval_case,
+            self._output,
+            nodeid=self.nodeid,
+            extra=extra,
+            max_output_chars=int(session.options["max-output-chars"]),
+        )
         self._record(result)
         for s in scored:
             if s.score is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,26 @@ from .metrics import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from .results import CaseResult, MetricScore, Usage
 from .targets import EvalCase, TargetOutput
 
-__all__ = ["error_result", "score_case"]
+__all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
+
+DEFAULT_MAX_OUTPUT_CHARS = 100_000
+"""Outputs longer than this are stored truncated (``mleval_max_output_chars``)."""
+
+
+def stored_text(
+    text: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS
+) -> tuple[str, int | None, str | None]:
+    """What the results keep of a long text: its start, its full length and its SHA-256.
+
+    Returns ``(text, None, None)`` when the text is within ``limit``; otherwise the first
+    ``limit`` characters followed by a note, the full length and the hex digest. Metrics
+    always score the full text; only what is written (results, reports, JUnit) is cut.
+    """
+    if len(text) <= limit:
+        return text, None, None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    note = f"\n… [truncated: {len(text):,} characters in all, sha256 {digest[:16]}]"
+    return text[:limit] + note, len(text), digest
 
 
 def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None) -> Sample:
@@ -45,7 +65,10 @@ def _to_score(s: Scored) -> MetricScore:
     )
 
 
-def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
+def _base(ec: EvalCase, nodeid: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> dict[str, Any]:
+    # The rendered prompt is bounded (mleval_max_prompt_chars) but may still be far longer
+    # than what a report should carry.
+    prompt = None if ec.prompt is None else stored_text(ec.prompt, limit)[0]
     return {
         "suite": ec.suite,
         "case_id": ec.id,
@@ -53,7 +76,7 @@ def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
         "nodeid": nodeid,
         "file": ec.file,
         "input": ec.input,
-        "prompt": ec.prompt,
+        "prompt": prompt,
         "expected": ec.expected,
         "tags": list(ec.tags),
         "cluster": ec.cluster,
@@ -62,11 +85,18 @@ def _base(ec: EvalCase, nodeid: str) -> dict[str, Any]:
 
 
 def score_case(
-    ec: EvalCase, out: TargetOutput, *, nodeid: str = "", extra: dict[str, Any] | None = None
+    ec: EvalCase,
+    out: TargetOutput,
+    *,
+    nodeid: str = "",
+    extra: dict[str, Any] | None = None,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
 ) -> tuple[CaseResult, list[Scored]]:
     """Score every metric of the case; a metric that raises fails the case, never passes it.
 
     ``extra`` is metric-only context (judge model, the baseline's output) kept out of results.
+    Metrics score the whole output; the result stores at most ``max_output_chars`` of it
+    (see :func:`stored_text`).
     """
     sample = _sample(ec, out, extra)
     scored = [
@@ -85,9 +115,12 @@ def score_case(
         for m in ec.metrics
     ]
     usage = out.usage
+    output, output_chars, output_sha256 = stored_text(out.output, max_output_chars)
     result = CaseResult(
-        **_base(ec, nodeid),
-        output=out.output,
+        **_base(ec, nodeid, max_output_chars),
+        output=output,
+        output_chars=output_chars,
+        output_sha256=output_sha256,
         context=sample.context,
         retrieved=sample.retrieved,
         scores={s.name: _to_score(s) for s in scored},
@@ -126,6 +159,6 @@ def error_result(
     """
     result = CaseResult(**_base(ec, nodeid), error=error, passed=False, retries=retries)
     if out is not None:
-        result.output = out.output
+        result.output, result.output_chars, result.output_sha256 = stored_text(out.output)
         result.latency_ms = out.latency_ms
     return result

@@ -103,6 +103,29 @@ OPTIONS: list[tuple[str, str | None, Any, Any, str]] = [
     ),
     ("no-report", None, bool, False, "write no results, report or summary files."),
     (
+        "max-prompt-chars",
+        "N",
+        int,
+        1_000_000,
+        "a rendered prompt, system message or var longer than N characters is an error of "
+        "its case (default: 1000000).",
+    ),
+    (
+        "render-timeout",
+        "SECONDS",
+        float,
+        5.0,
+        "a template render taking longer than this is an error of its case (default: 5).",
+    ),
+    (
+        "max-output-chars",
+        "N",
+        int,
+        100_000,
+        "outputs longer than N characters are stored truncated in the results and reports, "
+        "with their full length and SHA-256 (default: 100000).",
+    ),
+    (
         "litellm-inline",
         None,
         bool,

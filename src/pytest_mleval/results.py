@@ -92,7 +92,11 @@ class CaseResult(_Model):
     prompt: str | None = None
     """The rendered prompt, for model targets."""
     output: str | None = None
-    """What the target produced."""
+    """What the target produced (its start only when ``output_chars`` is set)."""
+    output_chars: int | None = None
+    """Full length of an output too long to store whole (``mleval_max_output_chars``)."""
+    output_sha256: str | None = None
+    """SHA-256 (hex, of the UTF-8 text) of an output stored truncated."""
     expected: Any = None
     """The reference, if any."""
     context: list[str] = Field(default_factory=list)
