@@ -102,15 +102,24 @@ def test_malformed_then_valid_reply_is_reasked(pytester: pytest.Pytester) -> Non
         assert srv.count == 6  # one re-ask per case
 
 
-@pytest.mark.parametrize("reply", ["", "no verdict at all", '{"score": 9}', '{"score": "high"}'])
+@pytest.mark.parametrize(
+    ("reply", "why"),
+    [
+        # An empty reply is no answer at all: the engine retries it, then the metric errors.
+        ("", "ProviderError: model 'openai/judge': unusable reply: empty content"),
+        ("no verdict at all", "judge reply unusable after 3 attempt(s)"),
+        ('{"score": 9}', "judge reply unusable after 3 attempt(s)"),
+        ('{"score": "high"}', "judge reply unusable after 3 attempt(s)"),
+    ],
+)
 def test_unusable_judge_reply_is_an_error_never_a_pass(
-    pytester: pytest.Pytester, reply: str
+    pytester: pytest.Pytester, reply: str, why: str
 ) -> None:
     with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
         project(pytester, srv, RUBRIC)
-        result = pytester.runpytest()
+        result = pytester.runpytest("--mleval-retry-delay", "0.01")
         result.assert_outcomes(failed=3)
-        result.stdout.fnmatch_lines(["*judge*error*judge reply unusable after 3 attempt(s)*"])
+        result.stdout.fnmatch_lines([f"*judge*error*{why}*"])
 
 
 def test_judge_call_failing_after_retries_is_an_error(pytester: pytest.Pytester) -> None:
