@@ -94,6 +94,7 @@ class MlevalSession:
         # Positions (in session.items) of the items whose generations can be issued ahead.
         self._ahead_at: list[int] = []
         self._positions: dict[int, int] = {}
+        self._issued_upto = 0  # how many of _ahead_at have been issued
         self._limit_server: Any = None
         # Started during pytest's start-up: collection need not read eval files for it again.
         self._litellm_started = prestart.started()
@@ -397,8 +398,12 @@ class MlevalSession:
 
     def _prefetch_from(self, items: list[pytest.Item], index: int) -> None:
         """Issue the window of issuable items from the ``index``-th of them on."""
-        positions = self._ahead_at[index : index + self.lookahead()]
-        self._prefetch([items[p] for p in positions])
+        end = index + self.lookahead()
+        # Only the part not issued yet: usually the one item that entered the window.
+        start = max(index, self._issued_upto)
+        if start < end:
+            self._issued_upto = end
+            self._prefetch([items[p] for p in self._ahead_at[start:end]])
 
     def _issuable(self, item: pytest.Item) -> bool:
         """Whether an item's generation can be issued before the item runs."""
