@@ -160,6 +160,10 @@ def test_a_dead_workers_slot_comes_back(tmp_path: Path) -> None:
                 pass
 
         run(asyncio.wait_for(take(), 10))  # bounded: a leaked slot would hang here
+        for _ in range(100):  # the server sees the connection close a moment later
+            if server.held == 0:
+                break
+            time.sleep(0.05)
         assert server.held == 0
 
 

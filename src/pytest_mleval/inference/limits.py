@@ -507,6 +507,8 @@ class LimitServer:
                 )
         except Exception:  # one client's failure must never stop the server
             pass  # a client that went away or spoke nonsense: its connection just ends
+        except asyncio.CancelledError:
+            pass  # the server is stopping; ending quietly keeps asyncio from logging it
         finally:
             writer.close()
 
