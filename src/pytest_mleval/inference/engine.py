@@ -557,8 +557,10 @@ class InferenceEngine:
                 req.model, estimate, resp.usage.total_tokens, resp.usage.completion_tokens
             )
             problem = unusable_reply(resp.text, resp.tool_calls, resp.finish_reason)
-            if problem is not None:
-                # Whatever the provider: no answer is a retryable failure, never a cache entry.
+            if problem is not None and not _is_local(req.model):
+                # Whatever the remote provider: no answer is a retryable failure, never a cache
+                # entry. A local model's empty generation is its (deterministic) answer: asking
+                # again gives the same, so it is scored like any other output.
                 raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
             with self._lock:
                 self._spent += resp.cost_usd
@@ -680,3 +682,8 @@ def _settle(
 def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run a coroutine on the shared inference loop from synchronous code."""
     return asyncio.run_coroutine_threadsafe(coro, shared_loop()).result(timeout)
+
+
+def _is_local(model: str) -> bool:
+    """``hf:PATH`` models generate in-process: an empty generation is an answer, not a fault."""
+    return model.startswith("hf:")
