@@ -506,15 +506,7 @@ def _register_builtins() -> None:
     register_metric("latency_ms", latency_ms, raw=True, options=NoOptions)
     register_metric("cost_usd", cost_usd, raw=True, options=NoOptions)
     # Model-graded and embedding metrics load their modules (and models) on first use.
-    for name in (
-        "judge",
-        "pairwise",
-        "faithfulness",
-        "hallucination",
-        "context_recall",
-        "context_precision",
-        "answer_relevance",
-    ):
+    for name in JUDGE_METRICS:
         register_metric(
             name,
             lazy=f"pytest_mleval.judges:{name}",
@@ -543,6 +535,8 @@ _JUDGE_OPTIONS = {
     "context_precision": "JudgeModelOptions",
     "answer_relevance": "AnswerRelevanceOptions",
 }
+JUDGE_METRICS = tuple(_JUDGE_OPTIONS)
+"""The model-graded metrics (they need a judge model), in the order the docs list them."""
 
 
 _register_builtins()

@@ -13,6 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from .builtin_metrics import JUDGE_METRICS
 from .metrics import RESERVED_OPTIONS, MetricOptions, get_metric, metric_names
 
 __all__ = ["metrics_markdown"]
@@ -24,18 +25,7 @@ _GROUPS: list[tuple[str, list[str]]] = [
     ),
     ("Similarity to the reference", ["levenshtein", "rouge_1", "rouge_2", "rouge_l", "bleu"]),
     ("Raw measures (gate with `max:`)", ["latency_ms", "cost_usd"]),
-    (
-        "Model-graded (need a judge model)",
-        [
-            "judge",
-            "pairwise",
-            "faithfulness",
-            "hallucination",
-            "context_recall",
-            "context_precision",
-            "answer_relevance",
-        ],
-    ),
+    ("Model-graded (need a judge model)", list(JUDGE_METRICS)),
     ("Embeddings (offline by default)", ["semantic_similarity", "faithfulness_offline"]),
     ("Retrieval", ["hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"]),
 ]
