@@ -161,3 +161,12 @@ def test_raw_measures_with_zero_or_one_values_are_not_compared_as_pass_fail() ->
     )
     m = compare_runs(base, cand).suites[0].metrics[-1]
     assert m.metric == "cost_usd" and "McNemar" not in m.test
+
+
+def test_identical_bounded_scores_never_get_a_zero_width_difference_interval() -> None:
+    base, _ = _runs(0.0)
+    m = next(r for r in compare_runs(base, base).suites[0].metrics if r.metric == "m")
+    assert m.diff == 0 and m.ci_low < 0 < m.ci_high
+    raw, _ = _runs(0.0, metric="latency_ms")
+    m = compare_runs(raw, raw).suites[0].metrics[-1]
+    assert m.metric == "latency_ms" and m.ci_low == m.ci_high == 0  # unbounded: no bound exists

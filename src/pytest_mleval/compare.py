@@ -258,8 +258,19 @@ def compare_runs(
                 np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0)))
             )
             test = "mcnemar" if binary else "permutation"
+            # A score difference lives in [-1, 1]: identical or constant differences get the
+            # no-spread bound valid on that range, never a zero-width interval.
+            scored = metric not in LOWER_IS_BETTER and bool(
+                np.all((bv >= 0) & (bv <= 1)) and np.all((cv >= 0) & (cv <= 1))
+            )
             paired = stats.paired_test(
-                bv, cv, test=test, confidence=confidence, seed=seed, n_resamples=n_resamples
+                bv,
+                cv,
+                test=test,
+                confidence=confidence,
+                seed=seed,
+                n_resamples=n_resamples,
+                bounds=(-1.0, 1.0) if scored else None,
             )
             lower_better = metric in LOWER_IS_BETTER
             # Regression direction: a drop for scores, a rise for latency and cost (whose
