@@ -128,3 +128,27 @@ def test_comparison_tables_show_raw_measures_in_units_and_gates_only_where_they_
     plain = compare_runs(run(1e-5), run(2e-5), gating={"s": ()}).model_dump(mode="json")
     assert "gates" not in "\n".join(comparison_terminal(plain))
     assert "| metric | baseline |" in "\n".join(comparison_markdown(plain))
+
+
+def test_labelled_raw_measure_stays_a_raw_measure(pytester: pytest.Pytester) -> None:
+    # Sub-millisecond latencies fit in [0, 1]: only the recorded metric says they are raw.
+    pytester.makepyfile(
+        app="def fast(case):\n    return {'output': case.expected, 'latency_ms': 0.2 + int(case.id[1:]) / 100}\n"
+    )
+    pytester.syspathinsert()
+    cases = "".join(f"  - {{id: c{i}, input: q{i}, expected: a{i}}}\n" for i in range(6))
+    pytester.makefile(
+        ".eval.yaml",
+        s="suite: s\ntarget: python:app:fast\nmetrics:\n  - exact\n"
+        f"  - latency_ms: {{name: speed, max: 100}}\ncases:\n{cases}",
+    )
+    pytester.runpytest("--mleval-save-baseline", "base.json").assert_outcomes(passed=6)
+    results = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+    assert results["cases"][0]["scores"]["speed"]["metric"] == "latency_ms"
+    speed = next(a for a in results["aggregates"] if a["metric"] == "speed")
+    assert speed["method"].startswith("t") and "Wilson" not in speed["method"]
+    assert "bound" not in speed["method"].lower()  # no [0, 1] bound for a raw measure
+    pytester.runpytest("--mleval-baseline", "base.json")
+    results = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+    row = next(m for m in results["comparison"]["suites"][0]["metrics"] if m["metric"] == "speed")
+    assert row["lower_is_better"] and not row["gating"]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cases import GateSpec
-from .results import Aggregate, CaseResult, GateResult
+from .results import Aggregate, CaseResult, GateResult, metric_kind
 from .units import RAW_MEASURES
 
 __all__ = ["aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
@@ -153,8 +153,9 @@ def aggregate_suite(
         if metric is not None and not values:
             continue  # skipped everywhere (e.g. no judge model): nothing to estimate
         notes = []
-        raw = metric is not None and is_raw_measure(metric, values)
-        if metric == "pairwise" and repeats == 1:
+        kind_of = metric_kind(cases, metric) if metric is not None else None
+        raw = kind_of is not None and is_raw_measure(kind_of, values)
+        if kind_of == "pairwise" and repeats == 1:
             est = _win_rate(values, clusters, confidence)
         else:
             is_binary = all(v in (0.0, 1.0) for v in values)

@@ -100,7 +100,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
 
     from . import stats
     from .aggregate import is_raw_measure, per_case
-    from .results import load_results
+    from .results import load_results, metric_kind
 
     run = load_results(args.baseline)
     suites = sorted({c.suite for c in run.cases})
@@ -134,7 +134,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
                 binary=_binary(arr),
                 alpha=args.alpha,
                 power=args.power,
-                raw=metric is not None and is_raw_measure(metric, values),
+                raw=metric is not None and is_raw_measure(metric_kind(cases, metric), values),
             )
             print("\n".join(report))
             continue

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .results import CaseResult, GateResult, RunResults
+from .results import CaseResult, GateResult, RunResults, metric_kind
 from .units import RAW_MEASURES
 
 __all__ = [
@@ -151,20 +151,11 @@ def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
     return out
 
 
-def gates(metric: str, narrowed: Collection[str] | None) -> bool:
-    """The default regression rule for one metric of one suite.
-
-    Args:
-        metric: A metric present in both runs (or ``pass_rate``).
-        narrowed: The suite's ``regression_metrics``, when it names them.
-
-    Returns:
-        Whether a regression of this metric fails the run: every metric present in both runs
-        gates, raw measures (latency, cost) excepted, unless the suite narrows the set.
+def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
+    """The default regression rule for one score key: every metric present in both runs gates,
+    raw measures (latency, cost; also under a label) excepted, unless the suite narrows the set.
     """
-    if narrowed is not None:
-        return metric in narrowed
-    return metric not in LOWER_IS_BETTER
+    return metric in narrowed if narrowed is not None else not raw
 
 
 def compare_runs(
@@ -181,11 +172,13 @@ def compare_runs(
     """Compare per suite and metric, paired by case id.
 
     Every metric present in both runs is compared (pass rate included); the p-values are
-    Holm-adjusted across a suite's metrics. The metrics that gate (:func:`gates`) are then
-    tested for non-inferiority, Holm-adjusted across them: a metric regresses when it is
-    significantly worse at the adjusted level *and* the non-inferiority test rejects *and* the
-    drop exceeds the margin. Prefer :func:`regression_check`, which reads each suite's margin
-    and gating metrics from the candidate run, as the plugin's gate and ``mleval compare`` do.
+    Holm-adjusted across a suite's metrics. The metrics that gate (by default every one but
+    raw measures such as latency and cost, also under a ``name:`` label; else the suite's
+    ``regression_metrics``) are then tested for non-inferiority, Holm-adjusted across them:
+    a metric regresses when it is significantly worse at the adjusted level *and* the
+    non-inferiority test rejects *and* the drop exceeds the margin. Prefer
+    :func:`regression_check`, which reads each suite's margin and gating metrics from the
+    candidate run, as the plugin's gate and ``mleval compare`` do.
 
     Args:
         baseline: The earlier run.
@@ -198,7 +191,7 @@ def compare_runs(
         seed: Seed of permutation tests.
         n_resamples: Monte Carlo resamples when exact enumeration is too large.
         gating: Suite -> the metrics whose regression fails the build (a suite missing here,
-            or mapped to None, uses the default rule of :func:`gates`).
+            or mapped to None, uses the default rule above).
 
     Returns:
         The comparison, with unmatched cases listed rather than dropped.
@@ -254,13 +247,14 @@ def compare_runs(
             bv = np.array([b[i] for i in ids])
             cv = np.array([c[i] for i in ids])
             # A raw measure that happens to be 0 or 1 (every cost zero) is not pass/fail.
-            binary = metric not in LOWER_IS_BETTER and bool(
+            raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
+            binary = not raw_kind and bool(
                 np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0)))
             )
             test = "mcnemar" if binary else "permutation"
             # A score difference lives in [-1, 1]: identical or constant differences get the
             # no-spread bound valid on that range, never a zero-width interval.
-            scored = metric not in LOWER_IS_BETTER and bool(
+            scored = not raw_kind and bool(
                 np.all((bv >= 0) & (bv <= 1)) and np.all((cv >= 0) & (cv <= 1))
             )
             paired = stats.paired_test(
@@ -272,7 +266,7 @@ def compare_runs(
                 n_resamples=n_resamples,
                 bounds=(-1.0, 1.0) if scored else None,
             )
-            lower_better = metric in LOWER_IS_BETTER
+            lower_better = raw_kind
             # Regression direction: a drop for scores, a rise for latency and cost (whose
             # margin is a share of the baseline mean, as their unit is not a score's).
             drop = (cv - bv) if not lower_better else (bv - cv)
@@ -291,7 +285,8 @@ def compare_runs(
                     test=paired.method,
                     correlation=paired.correlation,
                     verdict="not tested",
-                    gating=gates(metric, narrowed),
+                    # A labelled raw measure is still a raw measure by the default rule.
+                    gating=_gates(metric, raw_kind, narrowed),
                     lower_is_better=lower_better,
                     note=paired.note,
                 )

@@ -51,8 +51,9 @@ def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None
     )
 
 
-def _to_score(s: Scored) -> MetricScore:
+def _to_score(s: Scored, metric: str) -> MetricScore:
     return MetricScore(
+        metric=metric if metric != s.name else None,
         score=s.score,
         threshold=s.threshold,
         max=s.max,
@@ -123,7 +124,7 @@ def score_case(
         output_sha256=output_sha256,
         context=sample.context,
         retrieved=sample.retrieved,
-        scores={s.name: _to_score(s) for s in scored},
+        scores={s.name: _to_score(s, m.kind) for s, m in zip(scored, ec.metrics, strict=True)},
         passed=case_passed(scored, ec.pass_score),
         latency_ms=out.latency_ms,
         usage=Usage(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ __all__ = [
     "SuiteInfo",
     "Usage",
     "load_results",
+    "metric_kind",
     "run_status",
     "write_results",
 ]
@@ -61,6 +63,8 @@ class MetricScore(_Model):
     """Why the metric was not computed (e.g. no judge model configured)."""
     data: dict[str, Any] | None = None
     """Extra structured data (e.g. per-claim verdicts)."""
+    metric: str | None = None
+    """The metric behind this score when its entry has a ``name:`` label (None: the key)."""
 
 
 class Usage(_Model):
@@ -273,6 +277,23 @@ class RunResults(_Model):
     """Paired comparisons between suites of this run (``compare_to:``), one per pair."""
     collection_errors: list[CollectionError] = Field(default_factory=list)
     """Files that could not be collected (their cases are missing from this run)."""
+
+
+def metric_kind(cases: Iterable[CaseResult], name: str) -> str:
+    """The metric a score key stands for: the labelled entry's metric, else the key itself.
+
+    Args:
+        cases: Results holding scores under ``name``.
+        name: A score key (a metric name or a ``name:`` label).
+
+    Returns:
+        The metric name, so a labelled ``latency_ms`` is still known as a raw measure.
+    """
+    for c in cases:
+        score = c.scores.get(name)
+        if score is not None:
+            return score.metric or name
+    return name
 
 
 def run_status(run: RunResults) -> tuple[str, str]:
