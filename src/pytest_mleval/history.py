@@ -175,6 +175,8 @@ def _run_key(run: RunResults) -> str:
 
 
 def _run_row(run: RunResults) -> dict[str, Any]:
+    from .results import incomplete_reasons
+
     cases = run.cases
     errored = sum(1 for c in cases if c.error)
     passed = sum(1 for c in cases if c.passed)
@@ -202,15 +204,8 @@ def _run_row(run: RunResults) -> dict[str, Any]:
         "gates_failed": sum(1 for g in run.gates if not g.passed),
         "exit_status": run.meta.exit_status,
         "models": json.dumps(sorted(run.meta.models)),
-        "incomplete": _incomplete_text(run),
+        "incomplete": "; ".join(incomplete_reasons(run)) or None,
     }
-
-
-def _incomplete_text(run: RunResults) -> str | None:
-    reasons = list(run.meta.incomplete)
-    if run.collection_errors and not reasons:
-        reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
-    return "; ".join(reasons) or None
 
 
 def _migrate(sa: Any, conn: Any) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "RunResults",
     "SuiteInfo",
     "Usage",
+    "incomplete_reasons",
     "load_results",
     "metric_kind",
     "run_status",
@@ -219,6 +220,11 @@ class CollectionError(_Model):
     message: str
     """What went wrong (the collection error's text)."""
 
+    @property
+    def where(self) -> str:
+        """``file:line``, or the file when the line is unknown."""
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
 
 class RunMeta(_Model):
     """Metadata of a run."""
@@ -296,6 +302,15 @@ def metric_kind(cases: Iterable[CaseResult], name: str) -> str:
     return name
 
 
+def incomplete_reasons(run: RunResults) -> list[str]:
+    """Why a run is incomplete (empty for a complete one), also for results assembled
+    elsewhere than in a pytest session (which may carry collection errors but no reasons)."""
+    reasons = list(run.meta.incomplete)
+    if run.collection_errors and not reasons:
+        reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
+    return reasons
+
+
 def run_status(run: RunResults) -> tuple[str, str]:
     """The run's verdict for people, derived from pytest's exit status and completeness.
 
@@ -317,10 +332,8 @@ def run_status(run: RunResults) -> tuple[str, str]:
     n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed})
     if n_failed:
         why.append(f"{n_failed} case(s) failed")
-    if run.meta.incomplete or run.collection_errors:
-        reasons = list(run.meta.incomplete)
-        if run.collection_errors and not reasons:
-            reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
+    reasons = incomplete_reasons(run)
+    if reasons:
         text = "incomplete: " + "; ".join(reasons + why)
         if exit_status:
             text += f" (exit status {exit_status})"

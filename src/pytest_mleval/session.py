@@ -86,7 +86,6 @@ class MlevalSession:
         self.errors: list[str] = []
         self._targets: dict[str, Callable[..., Any]] = {}
         self._target_errors: dict[str, BaseException] = {}
-        self._collect_failures: list[str] = []
         self.collection_errors: list[CollectionError] = []
         self._eval_nodeids: set[str] | None = None
         self._reported: set[str] = set()
@@ -331,13 +330,11 @@ class MlevalSession:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self._collect_failures.append(report.nodeid)
-            if not self.is_worker:
-                # Under xdist the controller sees workers' failed collect reports here too;
-                # each file is listed once however many workers failed to collect it.
-                error = _collection_error(report)
-                if all(e.nodeid != error.nodeid for e in self.collection_errors):
-                    self.collection_errors.append(error)
+            # Under xdist the controller sees workers' failed collect reports here too; each
+            # file is listed once however many workers failed to collect it.
+            error = _collection_error(report)
+            if all(e.nodeid != error.nodeid for e in self.collection_errors):
+                self.collection_errors.append(error)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         collect = sys.modules.get("pytest_mleval.collect")
@@ -349,11 +346,8 @@ class MlevalSession:
             }
 
     def _only_eval_files_failed(self) -> bool:
-        patterns = self.config.getini("mleval_files")
-        from .plugin import is_eval_file
-
-        return bool(self._collect_failures) and all(
-            is_eval_file(Path(nodeid.split("::")[0]), patterns) for nodeid in self._collect_failures
+        return bool(self.collection_errors) and all(
+            self._is_eval_path(e.file) for e in self.collection_errors
         )
 
     @pytest.hookimpl(tryfirst=True)

@@ -59,10 +59,6 @@ def _gates_shown(comparison: dict[str, Any]) -> bool:
     return any(m.get("gating") for s in comparison.get("suites", []) for m in s["metrics"])
 
 
-def _val(metric: str, value: float) -> str:
-    return fmt_metric(metric, value) if unit_of(metric) else f"{value:.3f}"
-
-
 def _delta(metric: str, value: float) -> str:
     if not unit_of(metric):
         return f"{value:+.3f}"
@@ -92,8 +88,8 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
             ci = f"[{_delta(name, m['ci_low'])}, {_delta(name, m['ci_high'])}]"
             gate = f"{'yes' if m.get('gating') else 'no':<5}  " if gates else ""
             lines.append(
-                f"    {term_text(name):<20} {_val(name, m['baseline']):>8} "
-                f"{_val(name, m['candidate']):>8} {_delta(name, m['diff']):>8}  {ci:<20} "
+                f"    {term_text(name):<20} {fmt_metric(name, m['baseline']):>8} "
+                f"{fmt_metric(name, m['candidate']):>8} {_delta(name, m['diff']):>8}  {ci:<20} "
                 f"{_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
@@ -119,9 +115,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
     if status != "passed":
         lines.append((f"run {term_text(text)}", {"red": True, "bold": True}))
     for e in run.collection_errors:
-        where = e.file if e.line is None else f"{e.file}:{e.line}"
         why = term_text(_last_line(e.message))
-        lines.append((f"not collected: {term_text(where)}: {why}", {"red": True}))
+        lines.append((f"not collected: {term_text(e.where)}: {why}", {"red": True}))
     for suite in run.suites:
         cases = [c for c in run.cases if c.suite == suite.name]
         errors = len({c.case_id for c in cases if c.error})
@@ -190,7 +185,8 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
             gate = f"{'yes' if m.get('gating') else 'no'} | " if gates else ""
             out.append(
                 f"| {_md(name)} | {gate}"
-                f"{_md(_val(name, m['baseline']))} | {_md(_val(name, m['candidate']))} | "
+                f"{_md(fmt_metric(name, m['baseline']))} | "
+                f"{_md(fmt_metric(name, m['candidate']))} | "
                 f"{_md(_delta(name, m['diff']))} [{_md(_delta(name, m['ci_low']))}, "
                 f"{_md(_delta(name, m['ci_high']))}] | {_p(m['p_adjusted'])} | {verdict} |"
             )
@@ -237,8 +233,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append(f"**{len(run.collection_errors)} file(s) could not be collected:**")
         out.append("")
         for e in run.collection_errors:
-            where = e.file if e.line is None else f"{e.file}:{e.line}"
-            out.append(f"- {md_code(where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
+            out.append(f"- {md_code(e.where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
         out.append("")
     failed_gates = [g for g in run.gates if not g.passed]
     if run.gates:
