@@ -290,16 +290,11 @@ class InferenceEngine:
             await self._prepare(model)
             await self.limiter.acquire(model, estimate)
             start = time.perf_counter()
-            pending = self.provider.aembed(model, texts, api_base=api_base, api_key=api_key)
-            if timeout is None:
-                vectors = await pending
-            else:
-                try:
-                    vectors = await asyncio.wait_for(pending, timeout)
-                except asyncio.TimeoutError:
-                    raise CallTimeoutError(
-                        f"model {model!r}: no embeddings within the {timeout:g}s timeout"
-                    ) from None
+            vectors = await _within(
+                self.provider.aembed(model, texts, api_base=api_base, api_key=api_key),
+                timeout,
+                f"model {model!r}: no embeddings",
+            )
             latency = (time.perf_counter() - start) * 1000.0
             if len(vectors) != len(texts) or any(not row for row in vectors):
                 # A short or empty answer is a failed call (retried), never a cache entry.
@@ -310,12 +305,7 @@ class InferenceEngine:
             tokens = int(getattr(vectors, "prompt_tokens", 0) or 0)
             cost = float(getattr(vectors, "cost_usd", 0.0) or 0.0)
             self.limiter.settle(model, estimate, tokens or estimate)
-            with self._lock:
-                self._spent += cost
-                st = self._model_stats(model)
-                st.prompt_tokens += tokens
-                st.cost_usd += cost
-                st.latencies_ms.append(latency)
+            self._account(model, cost, tokens, 0, latency)
             return [[float(x) for x in row] for row in vectors]
 
         return await self._retrying(model, call)
@@ -543,15 +533,9 @@ class InferenceEngine:
             await self._prepare(req.model)
             await self.limiter.acquire(req.model, estimate)
             start = time.perf_counter()
-            if timeout is None:
-                resp = await self.provider.acomplete(req)
-            else:
-                try:
-                    resp = await asyncio.wait_for(self.provider.acomplete(req), timeout)
-                except asyncio.TimeoutError:
-                    raise CallTimeoutError(
-                        f"model {req.model!r}: no answer within the {timeout:g}s timeout"
-                    ) from None
+            resp = await _within(
+                self.provider.acomplete(req), timeout, f"model {req.model!r}: no answer"
+            )
             latency = (time.perf_counter() - start) * 1000.0
             self.limiter.settle(
                 req.model, estimate, resp.usage.total_tokens, resp.usage.completion_tokens
@@ -562,13 +546,13 @@ class InferenceEngine:
                 # entry. A local model's empty generation is its (deterministic) answer: asking
                 # again gives the same, so it is scored like any other output.
                 raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
-            with self._lock:
-                self._spent += resp.cost_usd
-                st = self._model_stats(req.model)
-                st.prompt_tokens += resp.usage.prompt_tokens
-                st.completion_tokens += resp.usage.completion_tokens
-                st.cost_usd += resp.cost_usd
-                st.latencies_ms.append(latency)
+            self._account(
+                req.model,
+                resp.cost_usd,
+                resp.usage.prompt_tokens,
+                resp.usage.completion_tokens,
+                latency,
+            )
             return dataclasses.replace(resp, latency_ms=latency, cached=False)
 
         tries = 0
@@ -585,6 +569,18 @@ class InferenceEngine:
         except InferenceError as exc:
             raise _Failed(exc, max(tries, 1)) from None
         return resp, tries
+
+    def _account(
+        self, model: str, cost: float, prompt: int, completion: int, latency_ms: float
+    ) -> None:
+        """Add one answered call's spend, tokens and latency to the run's totals."""
+        with self._lock:
+            self._spent += cost
+            st = self._model_stats(model)
+            st.prompt_tokens += prompt
+            st.completion_tokens += completion
+            st.cost_usd += cost
+            st.latencies_ms.append(latency_ms)
 
     async def _retrying(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
@@ -687,3 +683,13 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
 def _is_local(model: str) -> bool:
     """``hf:PATH`` models generate in-process: an empty generation is an answer, not a fault."""
     return model.startswith("hf:")
+
+
+async def _within(pending: Awaitable[T], timeout: float | None, what: str) -> T:
+    """Await a provider call, as a CallTimeoutError (``what`` within N s) past ``timeout``."""
+    if timeout is None:
+        return await pending
+    try:
+        return await asyncio.wait_for(pending, timeout)
+    except asyncio.TimeoutError:
+        raise CallTimeoutError(f"{what} within the {timeout:g}s timeout") from None
