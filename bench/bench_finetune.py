@@ -93,7 +93,7 @@ def plain_trl(
 
 def manager(model_dir: Path, data: Path, out: Path, epochs: float, method: str) -> dict[str, float]:
     """The same training as a pytest-mleval job (checks, store, callbacks, saving)."""
-    from pytest_mleval.jobs import JobStore, run_job
+    from pytest_mleval.finetune.jobs import JobStore, run_job
 
     start = time.perf_counter()
     cfg: dict[str, Any] = {

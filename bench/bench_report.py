@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from pytest_mleval.report import write_report  # noqa: E402
-from pytest_mleval.results import RunResults  # noqa: E402
+from pytest_mleval.report.html import write_report  # noqa: E402
+from pytest_mleval.results.records import RunResults  # noqa: E402
 from test_report import comparison_dict, make_run  # noqa: E402
 from test_report_browser import Chromium, find_chromium  # noqa: E402
 

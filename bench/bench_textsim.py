@@ -27,7 +27,7 @@ from rouge_score import rouge_scorer
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
 
-from pytest_mleval import textsim
+from pytest_mleval.metrics import textsim
 
 PUNCT = [",", ".", "!", "?", ";", ":", "-", "(", ")", '"', "'s", "&amp;", "%", "$"]
 FOREIGN = ["naïve", "café", "Straße", "東京", "Москва", "данные", "हिन्दी", "İstanbul"]

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_mleval.metrics_doc import metrics_markdown
+from pytest_mleval.cli.metrics_doc import metrics_markdown
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 

@@ -28,6 +28,6 @@ os.environ["MLEVAL_LITELLM_SERVER"] = "off"
 with contextlib.suppress(ImportError):
     import importlib_metadata  # noqa: F401
 
-# The metric registry lives in pytest_mleval.metrics and the built-ins register into it when
+# The metric registry lives in pytest_mleval.metrics.registry and the built-ins register into it when
 # builtin_metrics is first imported; loading both here keeps one registry for every run.
-import pytest_mleval.metrics  # noqa: F401
+import pytest_mleval.metrics.registry  # noqa: F401

@@ -17,7 +17,7 @@ from pytest_mleval.errors import ProviderError
 from pytest_mleval.inference import ChatRequest, InferenceEngine
 from pytest_mleval.inference.cache import ResponseCache
 from pytest_mleval.inference.limits import RetryPolicy
-from pytest_mleval.inference.providers import (
+from pytest_mleval.inference.providers.litellm import (
     FakeProvider,
     LiteLLMProvider,
     import_litellm,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from pytest_mleval.calibrate import calibrate, cohen_kappa
+from pytest_mleval.judges.calibrate import calibrate, cohen_kappa
 from pytest_mleval.cli import main
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mleval.cases import load_suite
+from pytest_mleval.cases.suite import load_suite
 from pytest_mleval.errors import EvalFileError, TargetError
-from pytest_mleval.metrics import unknown_metric_problem
-from pytest_mleval.targets import eval_cases, normalize_output, render_template
+from pytest_mleval.metrics.registry import unknown_metric_problem
+from pytest_mleval.targets.registry import eval_cases, normalize_output, render_template
 
 
 def write(tmp_path: Path, name: str, body: str) -> Path:

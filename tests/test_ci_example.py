@@ -539,7 +539,7 @@ def test_workflow_runs_as_written(tmp_path: Path) -> None:
     history = by_name["Show the run history"].output
     assert len(re.findall(r"^\s*\d+\s+20\d\d-", history, flags=re.M)) == 2, history
 
-    from pytest_mleval.history import metric_trends, recent_runs, resolve_url
+    from pytest_mleval.report.history import metric_trends, recent_runs, resolve_url
 
     saved = store.cache_dir("mleval-history-1002-1") / "reports" / "mleval-history.sqlite"
     url = resolve_url(str(saved))

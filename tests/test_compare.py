@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pytest_mleval.cli import main
-from pytest_mleval.compare import compare_runs
-from pytest_mleval.results import CaseResult, MetricScore, RunResults, write_results
+from pytest_mleval.results.compare import compare_runs
+from pytest_mleval.results.records import CaseResult, MetricScore, RunResults, write_results
 
 
 def make_run(scores: dict[str, float], suite: str = "s", threshold: float = 0.5) -> RunResults:

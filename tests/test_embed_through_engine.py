@@ -16,7 +16,7 @@ import pytest
 from pytest_mleval.errors import CacheMissError
 from pytest_mleval.inference import InferenceEngine
 from pytest_mleval.inference.cache import ResponseCache
-from pytest_mleval.inference.providers import import_litellm
+from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import (
     Fault,
     OpenAITestServer,

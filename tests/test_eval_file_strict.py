@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mleval.cases import Suite, load_suite
+from pytest_mleval.cases.suite import Suite, load_suite
 from pytest_mleval.errors import EvalFileError
-from pytest_mleval.metrics import unknown_metric_problem
+from pytest_mleval.metrics.registry import unknown_metric_problem
 
 
 def write(tmp_path: Path, name: str, body: str) -> Path:
@@ -274,7 +274,7 @@ def test_custom_metrics_accept_any_or_declare_options(pytester: pytest.Pytester)
         app=APP,
         conftest="""
 from pytest_mleval import metric
-from pytest_mleval.metrics import MetricOptions
+from pytest_mleval.metrics.registry import MetricOptions
 
 class LenOptions(MetricOptions):
     at_most: int = 10
@@ -306,7 +306,7 @@ def anything(sample, **params):
 
 
 def test_options_given_from_python_are_checked_too() -> None:
-    from pytest_mleval.metrics import Sample, score_metric
+    from pytest_mleval.metrics.registry import Sample, score_metric
 
     bad = score_metric("contains", Sample(output="x"), params={"valu": "x"})
     assert bad.passed is False and bad.error is not None
@@ -355,7 +355,7 @@ def test_labelled_metrics_score_separately(project: pytest.Pytester) -> None:
 def test_every_builtin_declares_options_matching_its_function() -> None:
     import inspect
 
-    from pytest_mleval.metrics import get_metric, metric_names
+    from pytest_mleval.metrics.registry import get_metric, metric_names
 
     aliases = {"rubric", "score_range"}  # other spellings, moved to criteria / scale
     builtins = [n for n in metric_names() if get_metric(n).builtin]
@@ -385,8 +385,8 @@ def _cases_schema(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 
 def _as_an_editor_reads(path: Path) -> object:
     # What a YAML 1.2 editor sees: the loader's data with every option by its typed reading.
-    from pytest_mleval.cases import _SUITE_SHAPE, _read_yaml
-    from pytest_mleval.metrics import _typed
+    from pytest_mleval.cases.suite import _SUITE_SHAPE, _read_yaml
+    from pytest_mleval.metrics.registry import _typed
 
     data, _ = _read_yaml(path, _SUITE_SHAPE)
     return _typed(data)
@@ -529,8 +529,8 @@ def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester
 
 
 def test_metrics_reference_page_is_generated_and_current() -> None:
-    from pytest_mleval.metrics import get_metric, metric_names
-    from pytest_mleval.metrics_doc import metrics_markdown
+    from pytest_mleval.metrics.registry import get_metric, metric_names
+    from pytest_mleval.cli.metrics_doc import metrics_markdown
 
     page = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
     generated = metrics_markdown()
@@ -578,7 +578,7 @@ def test_schema_accepts_unquoted_text_an_editor_reads_as_a_number(
 
 
 def test_no_yaml_reading_is_left_in_loaded_options(tmp_path: Path) -> None:
-    from pytest_mleval.metrics import SourceScalar
+    from pytest_mleval.metrics.registry import SourceScalar
 
     body = "metrics:\n  - icontains: {values: [on, 0123], mode: any}\n  - python:x:y: {n: [1, 2]}\ncases: [{id: a, input: x}]\n"
     spec = load_suite(write(tmp_path, "s.eval.yaml", body)).spec
@@ -600,7 +600,7 @@ def test_custom_options_model_that_raises_is_one_collection_error(
         """
 from pydantic import model_validator
 from pytest_mleval import metric
-from pytest_mleval.metrics import MetricOptions
+from pytest_mleval.metrics.registry import MetricOptions
 
 class Touchy(MetricOptions):
     level: int = 1

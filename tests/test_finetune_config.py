@@ -15,9 +15,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pytest_mleval.errors import ConfigError, FinetuneError
-from pytest_mleval.finetune import JobConfig, check_job, export_script, load_job_config
-from pytest_mleval.finetune_cli import add_finetune_commands
-from pytest_mleval.jobs import JobStore, cancel_job, run_job
+from pytest_mleval.finetune.run import JobConfig, check_job, export_script, load_job_config
+from pytest_mleval.cli.finetune import add_finetune_commands
+from pytest_mleval.finetune.jobs import JobStore, cancel_job, run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny_lm"
@@ -343,7 +343,7 @@ def test_examples_are_conversational_with_a_chat_template(
 ) -> None:
     from transformers import AutoTokenizer
 
-    from pytest_mleval import finetune_train as core
+    from pytest_mleval.finetune import train as core
 
     cfg = load_job_config(
         _config(tiny_model, qa_file, tmp_path, dataset={"system_prompt": "Be brief."})
@@ -372,7 +372,7 @@ def test_other_formats_load_the_same_rows(
 ) -> None:
     import datasets
 
-    from pytest_mleval import finetune_train as core
+    from pytest_mleval.finetune import train as core
 
     ds = datasets.load_dataset("json", data_files=str(qa_file), split="train")
     path = tmp_path / f"data.{fmt}"

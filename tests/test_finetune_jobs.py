@@ -17,9 +17,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pytest_mleval.errors import FinetuneError
-from pytest_mleval.finetune import export_script, gate_verdict, load_job_config
-from pytest_mleval.finetune_cli import add_finetune_commands
-from pytest_mleval.jobs import (
+from pytest_mleval.finetune.run import export_script, gate_verdict, load_job_config
+from pytest_mleval.cli.finetune import add_finetune_commands
+from pytest_mleval.finetune.jobs import (
     JobRecord,
     JobStore,
     cancel_job,
@@ -43,7 +43,7 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def _load() -> Any:
-    from pytest_mleval.finetune import load_trained_model
+    from pytest_mleval.finetune.run import load_trained_model
 
     return load_trained_model(os.environ["MLEVAL_MODEL_DIR"])
 
@@ -217,7 +217,7 @@ def test_merged_model_equals_adapter_on_base(lora_job: JobRecord, tiny_model: Pa
 
 
 def test_eval_gate_passes_for_the_trained_model(lora_job: JobRecord) -> None:
-    from pytest_mleval.results import load_results
+    from pytest_mleval.results.records import load_results
 
     gate = lora_job.gate
     assert gate is not None and lora_job.gate_passed is True, gate
@@ -234,8 +234,8 @@ def test_eval_gate_passes_for_the_trained_model(lora_job: JobRecord) -> None:
 
 
 def test_eval_gate_fails_without_improvement_or_on_regression(lora_job: JobRecord) -> None:
-    from pytest_mleval.compare import compare_runs
-    from pytest_mleval.results import load_results
+    from pytest_mleval.results.compare import compare_runs
+    from pytest_mleval.results.records import load_results
 
     assert lora_job.gate
     base = load_results(lora_job.gate["base_results"])
@@ -301,7 +301,7 @@ def test_full_finetune_stops_early_on_validation_loss(tiny_model: Path, workdir:
 
 
 def test_prefix_tuning_trains_an_adapter(tiny_model: Path, workdir: Path, store: JobStore) -> None:
-    from pytest_mleval.finetune import load_trained_model
+    from pytest_mleval.finetune.run import load_trained_model
 
     cfg = _job(
         tiny_model,
@@ -388,7 +388,7 @@ def test_cancel_from_another_process_then_resume(tiny_model: Path, workdir: Path
     job_file.write_text(json.dumps(cfg))
     code = (
         "import argparse, sys\n"
-        "from pytest_mleval.finetune_cli import add_finetune_commands\n"
+        "from pytest_mleval.cli.finetune import add_finetune_commands\n"
         "p = argparse.ArgumentParser(); add_finetune_commands(p.add_subparsers())\n"
         "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"
     )

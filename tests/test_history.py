@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_mleval.errors import ConfigError
-from pytest_mleval.history import (
+from pytest_mleval.report.history import (
     metric_trend,
     metric_trends,
     recent_runs,
@@ -25,8 +25,8 @@ from pytest_mleval.history import (
     resolve_url,
     sqlite_path,
 )
-from pytest_mleval.report import add_report_commands, write_report
-from pytest_mleval.results import RunResults
+from pytest_mleval.report.html import add_report_commands, write_report
+from pytest_mleval.results.records import RunResults
 from test_report import make_run
 
 ROOT = Path(__file__).resolve().parents[1]

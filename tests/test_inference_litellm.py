@@ -87,7 +87,7 @@ def test_cost_from_offline_cost_map(server: OpenAITestServer) -> None:
 def test_unpriced_model_gets_a_zero_price_and_keeps_its_note(server: OpenAITestServer) -> None:
     import litellm
 
-    from pytest_mleval.inference.providers import _register_zero_price
+    from pytest_mleval.inference.providers.litellm import _register_zero_price
 
     model = "openai/unpriced-model-for-this-test"
     with engine() as eng:

@@ -12,7 +12,7 @@ import pytest
 
 from pytest_mleval.errors import InferenceError
 from pytest_mleval.inference import ChatRequest, InferenceEngine, RetryPolicy
-from pytest_mleval.inference.local import HFLocalProvider, format_messages
+from pytest_mleval.inference.providers.local import HFLocalProvider, format_messages
 from pytest_mleval.inference.testserver import loopback_only
 
 ROOT = Path(__file__).resolve().parents[1]

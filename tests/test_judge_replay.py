@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_mleval import judges
-from pytest_mleval.inference.providers import import_litellm
+from pytest_mleval.judges import rubric as judges
+from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
 
 import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs

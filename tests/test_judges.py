@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_mleval.inference.providers import import_litellm
+from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
-from pytest_mleval.judges import parse_json_verdict
+from pytest_mleval.judges.rubric import parse_json_verdict
 
 import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
 
@@ -238,8 +238,8 @@ def test_parse_json_verdict() -> None:
 def test_structured_output_requested_where_the_provider_supports_it() -> None:
     from pytest_mleval.inference import InferenceEngine
     from pytest_mleval.inference.targets import EngineJudge
-    from pytest_mleval.judges import set_backend_factory
-    from pytest_mleval.metrics import Sample, score_metric
+    from pytest_mleval.judges.rubric import set_backend_factory
+    from pytest_mleval.metrics.registry import Sample, score_metric
 
     with (
         OpenAITestServer(rules=[Rule(reply='{"reasoning": "fine", "score": 5}')]) as srv,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mleval.inference.providers import import_litellm
+from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
 
 # In-process pytester runs unload modules first imported inside them (see test_model_targets).

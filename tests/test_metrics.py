@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_mleval.errors import MetricError
-from pytest_mleval.metrics import (
+from pytest_mleval.metrics.registry import (
     MetricValue,
     Sample,
     case_passed,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from pytest_mleval.errors import ResultsFileError
-from pytest_mleval.notebook import Comparison, Run, load_run
-from pytest_mleval.results import RunResults, write_results
+from pytest_mleval.report.notebook import Comparison, Run, load_run
+from pytest_mleval.results.records import RunResults, write_results
 from test_report import HOSTILE, make_run
 
 
@@ -123,7 +123,7 @@ def test_compare_with_paired_statistics(stored: tuple[Path, Path]) -> None:
     base, cand = (load_run(p) for p in stored)
     comp = cand.compare(stored[0], seed=1)
     assert "paired" in comp.method and comp.raw is not None
-    from pytest_mleval.compare import compare_runs
+    from pytest_mleval.results.compare import compare_runs
 
     direct = compare_runs(base.results, cand.results, seed=1)
     want = {(s.suite, m.metric): m for s in direct.suites for m in s.metrics}
@@ -150,6 +150,6 @@ def test_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = "import sys, pytest_mleval.notebook; print('pandas' in sys.modules, 'sqlalchemy' in sys.modules)"
+    code = "import sys, pytest_mleval.report.notebook; print('pandas' in sys.modules, 'sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_mleval.cli import main
-from pytest_mleval.compare import compare_runs, regression_check
-from pytest_mleval.results import CaseResult, MetricScore, RunResults, SuiteInfo
+from pytest_mleval.results.compare import compare_runs, regression_check
+from pytest_mleval.results.records import CaseResult, MetricScore, RunResults, SuiteInfo
 
 # rouge_l is informational (no threshold); contains always passes, so the pass rate holds.
 SUITE = """
@@ -134,7 +134,7 @@ def test_raw_measures_are_compared_but_gate_only_when_named() -> None:
 
 
 def test_compare_cli_metrics_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_mleval.results import write_results
+    from pytest_mleval.results.records import write_results
 
     base, cand = _runs(0.2)
     write_results(tmp_path / "b.json", base)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_mleval.report import render_report, safe_json, write_report
-from pytest_mleval.report_views import (
+from pytest_mleval.report.html import render_report, safe_json, write_report
+from pytest_mleval.report.views import (
     case_payload,
     comparison_view,
     delta_charts,
@@ -21,7 +21,7 @@ from pytest_mleval.report_views import (
     histograms,
     sparkline,
 )
-from pytest_mleval.results import (
+from pytest_mleval.results.records import (
     Aggregate,
     CaseResult,
     GateResult,
@@ -466,7 +466,7 @@ def test_delta_chart_downsamples_large_runs() -> None:
 
 
 def test_sparkline_geometry() -> None:
-    from pytest_mleval.history import TrendPoint
+    from pytest_mleval.report.history import TrendPoint
 
     pts = [
         TrendPoint(i, f"2026-11-2{i}", None, 0.5 + i / 10, 0.4 + i / 10, 0.6 + i / 10, 30)
@@ -507,7 +507,7 @@ def test_cli_report_renders_a_stored_run(
 ) -> None:
     import argparse
 
-    from pytest_mleval.report import add_report_commands
+    from pytest_mleval.report.html import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))
@@ -526,7 +526,7 @@ def test_cli_report_renders_a_stored_run(
 def test_cli_report_with_baseline(tmp_path: Path) -> None:
     import argparse
 
-    from pytest_mleval.report import add_report_commands
+    from pytest_mleval.report.html import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))
@@ -544,7 +544,7 @@ def test_cli_report_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     import argparse
 
     from pytest_mleval.errors import ResultsFileError
-    from pytest_mleval.report import add_report_commands
+    from pytest_mleval.report.html import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))

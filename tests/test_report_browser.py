@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pytest_mleval.report import write_report
+from pytest_mleval.report.html import write_report
 from test_report import HOSTILE, comparison_dict, make_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -402,7 +402,7 @@ def test_hostile_outputs_never_execute(page: Chromium, tmp_path: Path, bypass_cs
 
 @pytest.mark.parametrize("kind", ["empty", "errors-only", "bare"])
 def test_degenerate_runs_render_in_the_browser(page: Chromium, tmp_path: Path, kind: str) -> None:
-    from pytest_mleval.results import CaseResult, RunResults
+    from pytest_mleval.results.records import CaseResult, RunResults
 
     if kind == "empty":
         run = RunResults()
@@ -458,7 +458,7 @@ cases:
 
 def test_report_of_a_real_plugin_run(page: Chromium, pytester: pytest.Pytester) -> None:
     """The plugin's own results file (whatever its stage of aggregation) renders cleanly."""
-    from pytest_mleval.results import load_results
+    from pytest_mleval.results.records import load_results
 
     pytester.makepyfile(app=APP)
     pytester.makefile(".eval.yaml", support=SUITE)

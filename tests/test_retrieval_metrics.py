@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from pytest_mleval import retrieval_metrics as rm
+from pytest_mleval.metrics import ranking as rm
 from pytest_mleval.errors import MetricError
 
 RANKED = ["d3", "d1", "d7", "d2", "d9"]

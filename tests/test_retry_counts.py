@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_mleval.inference.providers import import_litellm
+from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, loopback_only
 
 # Loaded before the first in-process pytester run (see tests/test_model_targets.py).

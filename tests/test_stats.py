@@ -18,7 +18,9 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
 
-from pytest_mleval import power, signflip, stats
+from pytest_mleval.stats import power
+from pytest_mleval.stats import signflip
+from pytest_mleval import stats
 
 SEEDS = range(12)
 

@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from pytest_mleval import stats
-from pytest_mleval.aggregate import aggregate_suite, evaluate_gates
-from pytest_mleval.cases import GateSpec
-from pytest_mleval.results import CaseResult, MetricScore
+from pytest_mleval.results.aggregate import aggregate_suite, evaluate_gates
+from pytest_mleval.cases.suite import GateSpec
+from pytest_mleval.results.records import CaseResult, MetricScore
 
 
 def cases(
@@ -349,7 +349,7 @@ def test_end_to_end_clustered_pass_rate(pytester: pytest.Pytester, fail_first: b
 
 
 def test_required_n_for_a_perfect_baseline_uses_the_bernoulli_bound() -> None:
-    from pytest_mleval import power
+    from pytest_mleval.stats import power
 
     # All cases pass: a drop of 0.05 means 5 % of cases flip to failing (discordant = 0.05).
     n = power.required_n_constant_baseline(0.05, baseline=1.0, binary=True)
@@ -374,9 +374,9 @@ def test_required_n_for_a_perfect_baseline_uses_the_bernoulli_bound() -> None:
 def test_cli_power_answers_for_a_perfect_baseline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_mleval import power
+    from pytest_mleval.stats import power
     from pytest_mleval.cli import main
-    from pytest_mleval.results import RunResults, write_results
+    from pytest_mleval.results.records import RunResults, write_results
 
     run = RunResults(cases=cases([True] * 50, scores={"m": [1.0] * 50}))
     b = tmp_path / "b.json"
@@ -397,7 +397,7 @@ def test_cli_power_answers_for_a_perfect_baseline(
 def test_a_metric_registered_raw_is_a_measure_even_inside_0_1(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_mleval import metrics
+    from pytest_mleval.metrics import registry as metrics
 
     monkeypatch.setitem(
         metrics._REGISTRY,
@@ -415,7 +415,7 @@ def test_cli_power_on_a_constant_unbounded_measure_says_it_cannot_plan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from pytest_mleval.cli import main
-    from pytest_mleval.results import RunResults, write_results
+    from pytest_mleval.results.records import RunResults, write_results
 
     b = tmp_path / "b.json"
     write_results(b, RunResults(cases=cases([True] * 20, scores={"cost_usd": [0.0] * 20})))

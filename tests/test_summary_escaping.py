@@ -17,8 +17,8 @@ from typing import Any
 import cmarkgfm  # type: ignore[import-untyped]
 import pytest
 
-from pytest_mleval.escaping import md_code, md_text, term_text
-from pytest_mleval.results import (
+from pytest_mleval.report.escaping import md_code, md_text, term_text
+from pytest_mleval.results.records import (
     Aggregate,
     CaseResult,
     GateResult,
@@ -26,7 +26,7 @@ from pytest_mleval.results import (
     RunResults,
     SuiteInfo,
 )
-from pytest_mleval.summary import comparison_terminal, render_summary, terminal_lines
+from pytest_mleval.report.summary import comparison_terminal, render_summary, terminal_lines
 
 # Every kind of markup an attacker could try: closing the summary's <details>, tags with
 # handlers, a script, a fake heading and gate line on a line of their own, links, images,
@@ -368,7 +368,7 @@ def test_case_failure_report_shows_control_characters_as_escapes() -> None:
     # A model's output is printed in the failure report: an ANSI escape or a carriage return
     # in it must not erase or recolour lines, nor print a fake "PASSED" over the real line.
     from pytest_mleval.collect import format_failure
-    from pytest_mleval.metrics import Scored
+    from pytest_mleval.metrics.registry import Scored
 
     result = CaseResult(
         suite="s\x1b[31m",

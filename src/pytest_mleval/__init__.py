@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api import Checker, check, load_cases
-    from .cases import Case, Suite, load_suite
+    from .cases.suite import Case, Suite, load_suite
     from .errors import MlevalError
-    from .metrics import MetricValue, Sample, metric, register_metric
-    from .notebook import load_run
-    from .results import CaseResult, RunResults, load_results
-    from .targets import EvalCase, TargetOutput, register_target_kind
+    from .metrics.registry import MetricValue, Sample, metric, register_metric
+    from .report.notebook import load_run
+    from .results.records import CaseResult, RunResults, load_results
+    from .targets.registry import EvalCase, TargetOutput, register_target_kind
 
 __all__ = [
     "Case",
@@ -43,21 +43,21 @@ _WHERE = {
     "Checker": "api",
     "check": "api",
     "load_cases": "api",
-    "Case": "cases",
-    "Suite": "cases",
-    "load_suite": "cases",
+    "Case": "cases.suite",
+    "Suite": "cases.suite",
+    "load_suite": "cases.suite",
     "MlevalError": "errors",
-    "MetricValue": "metrics",
-    "Sample": "metrics",
-    "metric": "metrics",
-    "register_metric": "metrics",
-    "CaseResult": "results",
-    "RunResults": "results",
-    "load_results": "results",
-    "load_run": "notebook",
-    "EvalCase": "targets",
-    "TargetOutput": "targets",
-    "register_target_kind": "targets",
+    "MetricValue": "metrics.registry",
+    "Sample": "metrics.registry",
+    "metric": "metrics.registry",
+    "register_metric": "metrics.registry",
+    "CaseResult": "results.records",
+    "RunResults": "results.records",
+    "load_results": "results.records",
+    "load_run": "report.notebook",
+    "EvalCase": "targets.registry",
+    "TargetOutput": "targets.registry",
+    "register_target_kind": "targets.registry",
 }
 
 

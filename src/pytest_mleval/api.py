@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from .cases import MetricSpec, load_suite, parse_metric_entries
+from .cases.suite import MetricSpec, load_suite, parse_metric_entries
 from .errors import MetricError
-from .evaluate import score_case
-from .metrics import unknown_metric_problem
-from .results import CaseResult
-from .targets import EvalCase, TargetOutput, eval_cases, normalize_output
+from .metrics.scoring import score_case
+from .metrics.registry import unknown_metric_problem
+from .results.records import CaseResult
+from .targets.registry import EvalCase, TargetOutput, eval_cases, normalize_output
 
 __all__ = ["Checker", "check", "load_cases"]
 
@@ -27,7 +27,7 @@ def load_cases(path: str | Path, *, repeats: int | None = None) -> list[Any]:
     """Cases of an eval file as ``pytest.param`` objects (ids and tag markers set).
 
     Use with ``@pytest.mark.parametrize("case", load_cases("evals/x.eval.yaml"))``; each
-    value is an :class:`~pytest_mleval.targets.EvalCase`.
+    value is an :class:`~pytest_mleval.targets.registry.EvalCase`.
     """
     suite = load_suite(path, known_metric=unknown_metric_problem)
     params = []

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import Suite, load_suite
+from .cases.suite import Suite, load_suite
 from .errors import EvalFileError, MlevalError
-from .escaping import term_text
-from .evaluate import error_result, score_case
-from .metrics import Scored, unknown_metric_problem
-from .results import CaseResult
-from .targets import EvalCase, TemplateLimits, check_template, render_case
+from .report.escaping import term_text
+from .metrics.scoring import error_result, score_case
+from .metrics.registry import Scored, unknown_metric_problem
+from .results.records import CaseResult
+from .targets.registry import EvalCase, TemplateLimits, check_template, render_case
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr

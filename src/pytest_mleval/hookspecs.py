@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .results import CaseResult, RunResults
+    from .results.records import CaseResult, RunResults
 
 
 @pytest.hookspec(firstresult=False)

@@ -299,7 +299,7 @@ def llm(pytestconfig: pytest.Config) -> Any:
 @pytest.fixture(scope="session")
 def finetune(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Run fine-tuning jobs from tests: ``finetune(config) -> JobRecord`` (docs/finetuning.md)."""
-    from .jobs import finetune_fixture_factory
+    from .finetune.jobs import finetune_fixture_factory
 
     return finetune_fixture_factory(tmp_path_factory.mktemp("mleval-finetune"))
 

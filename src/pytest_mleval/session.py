@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .cases import Suite
+    from .cases.suite import Suite
     from .collect import EvalItem
-    from .results import CaseResult, CollectionError, GateResult, RunMeta, RunResults
-    from .targets import TargetContext, TargetOutput
+    from .results.records import CaseResult, CollectionError, GateResult, RunMeta, RunResults
+    from .targets.registry import TargetContext, TargetOutput
 
 __all__ = ["CASE_PROPERTY", "SESSION_KEY", "MlevalSession"]
 
@@ -113,7 +113,7 @@ class MlevalSession:
     def _load_baseline(self, path: str) -> RunResults:
         """Read the baseline up front: a missing or unreadable one stops the run at once."""
         from .errors import ResultsFileError
-        from .results import load_results
+        from .results.records import load_results
 
         try:
             return load_results(path)
@@ -279,7 +279,7 @@ class MlevalSession:
         return any(_names_remote_model(m) for m in models)
 
     def _context(self, item: EvalItem) -> TargetContext:
-        from .targets import TargetContext
+        from .targets.registry import TargetContext
 
         return TargetContext(
             suite=item.suite,
@@ -292,7 +292,7 @@ class MlevalSession:
     def target_for(self, item: EvalItem) -> Callable[..., Any]:
         """Resolve (and cache per suite) the target of an item's suite."""
         from .errors import MlevalError
-        from .targets import is_per_item
+        from .targets.registry import is_per_item
 
         spec = item.suite.spec.target
         if not spec:
@@ -313,7 +313,7 @@ class MlevalSession:
         return self._targets[key]
 
     def _make_target(self, spec: str, ctx: TargetContext) -> Callable[..., Any]:
-        from .targets import resolve_target
+        from .targets.registry import resolve_target
 
         custom = self.config.hook.pytest_mleval_make_target(spec=spec, context=ctx)
         if custom is not None:
@@ -323,7 +323,7 @@ class MlevalSession:
 
     def generate(self, item: EvalItem) -> TargetOutput:
         """Produce the output of one item (a prefetched result when the target has one)."""
-        from .targets import call_target
+        from .targets.registry import call_target
 
         target = self.target_for(item)
         return call_target(target, item.eval_case)
@@ -404,7 +404,7 @@ class MlevalSession:
         collect = sys.modules.get("pytest_mleval.collect")
         if collect is None or not isinstance(item, collect.EvalItem):
             return False
-        from .targets import is_per_item
+        from .targets.registry import is_per_item
 
         target = item.suite.spec.target
         return bool(target) and not is_per_item(target) and not item.eval_case.render_error
@@ -438,14 +438,14 @@ class MlevalSession:
         if self.is_worker or self._warm_thread is not None:
             return
         modules = [
-            "pytest_mleval.aggregate",
+            "pytest_mleval.results.aggregate",
             "pytest_mleval.stats",
             "scipy.special",
-            "pytest_mleval.compare",
-            "pytest_mleval.summary",
+            "pytest_mleval.results.compare",
+            "pytest_mleval.report.summary",
         ]
         if not self.options["no-report"]:
-            modules += ["pytest_mleval.report", "pytest_mleval.history"]
+            modules += ["pytest_mleval.report.html", "pytest_mleval.report.history"]
 
         def load() -> None:
             for name in modules:
@@ -466,7 +466,7 @@ class MlevalSession:
         self._reported.add(report.nodeid)
         if not any(name == CASE_PROPERTY for name, _ in report.user_properties):
             return
-        from .results import CaseResult
+        from .results.records import CaseResult
 
         keep = []
         for name, value in report.user_properties:
@@ -537,7 +537,7 @@ class MlevalSession:
 
     def _write_raw_results(self) -> None:
         """Last resort: keep the per-case results even when aggregation failed."""
-        from .results import RunResults, write_results
+        from .results.records import RunResults, write_results
 
         try:
             run = RunResults(meta=self._meta(-1, []), cases=list(self.results.values()))
@@ -546,7 +546,7 @@ class MlevalSession:
             self.errors.append(f"could not write raw results either: {exc}")
 
     def _suite_for(self, name: str, cases: list[CaseResult]) -> Suite | None:
-        from .cases import load_suite
+        from .cases.suite import load_suite
         from .errors import MlevalError
 
         if name in self.suites:
@@ -566,8 +566,8 @@ class MlevalSession:
 
     def build_run(self, exit_status: int) -> RunResults:
         """Assemble the run's results: cases, aggregates, gates, metadata."""
-        from .aggregate import aggregate_suite, evaluate_gates
-        from .results import RunResults, SuiteInfo
+        from .results.aggregate import aggregate_suite, evaluate_gates
+        from .results.records import RunResults, SuiteInfo
 
         cases = list(self.results.values())
         by_suite: dict[str, list[CaseResult]] = {}
@@ -613,8 +613,8 @@ class MlevalSession:
 
     def _compare_variants(self, run: RunResults, by_suite: dict[str, list[CaseResult]]) -> None:
         """Suites with ``compare_to:`` are compared with that suite, paired by case id."""
-        from .compare import compare_runs
-        from .results import RunResults
+        from .results.compare import compare_runs
+        from .results.records import RunResults
 
         for name, suite in self.suites.items():
             other = suite.spec.compare_to
@@ -653,7 +653,7 @@ class MlevalSession:
     def _compare(self, run: RunResults, baseline: RunResults) -> None:
         """Paired comparison with the baseline under the one regression rule (the same
         function ``mleval compare`` calls), one regression gate per compared suite."""
-        from .compare import regression_check
+        from .results.compare import regression_check
 
         comparison, gates = regression_check(
             baseline, run, confidence=self.confidence, seed=self.seed
@@ -664,7 +664,7 @@ class MlevalSession:
     def _meta(self, exit_status: int, cases: list[CaseResult]) -> RunMeta:
         from importlib.metadata import PackageNotFoundError, version
 
-        from .results import RunMeta
+        from .results.records import RunMeta
 
         try:
             tool_version = version("pytest-mleval")
@@ -693,8 +693,8 @@ class MlevalSession:
 
     def write_outputs(self, run: RunResults) -> None:
         """Write the results file and the Markdown summary (the controller only)."""
-        from .results import write_results
-        from .summary import render_summary
+        from .results.records import write_results
+        from .report.summary import render_summary
 
         out = self.report_dir()
         self.written.append(write_results(out / RESULTS_FILE, run))
@@ -702,8 +702,8 @@ class MlevalSession:
         summary.write_text(render_summary(run), encoding="utf-8")
         self.written.append(summary)
         from .errors import MlevalError
-        from .history import record_run, resolve_url
-        from .report import REPORT_FILE, write_report
+        from .report.history import record_run, resolve_url
+        from .report.html import REPORT_FILE, write_report
 
         url: str | None = resolve_url(self.options.get("history"), out)
         try:
@@ -728,7 +728,7 @@ class MlevalSession:
             tr.write_line(f"mleval: {err}", red=True)
         if self.run is None:
             return
-        from .summary import terminal_lines
+        from .report.summary import terminal_lines
 
         tr.write_sep("=", "mleval summary")
         for line, style in terminal_lines(self.run):
@@ -760,7 +760,7 @@ _WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d
 
 def _collection_error(report: pytest.CollectReport) -> CollectionError:
     """The record of a failed collection: file, line when the message names one, text."""
-    from .results import CollectionError
+    from .results.records import CollectionError
 
     text = report.longreprtext.strip() or "collection failed"
     file = report.nodeid.split("::", 1)[0] or report.fspath

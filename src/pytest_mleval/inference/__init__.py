@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     )
     from .engine import InferenceEngine, shared_loop
     from .limits import RateLimiter, RetryPolicy, TokenBucket
-    from .providers import (
+    from .providers.litellm import (
         AutoProvider,
         FakeProvider,
         LiteLLMProvider,
@@ -34,18 +34,18 @@ if TYPE_CHECKING:
     from .worker import LiteLLMWorker, LiteLLMWorkerProvider, start_litellm_worker
 
 _MODULES = {
-    "AutoProvider": "providers",
+    "AutoProvider": "providers.litellm",
     "CacheWarning": "cache",
     "ChatRequest": "types",
     "ChatResponse": "types",
     "DEFAULT_CACHE_PATH": "cache",
-    "FakeProvider": "providers",
+    "FakeProvider": "providers.litellm",
     "InferenceEngine": "engine",
-    "LiteLLMProvider": "providers",
+    "LiteLLMProvider": "providers.litellm",
     "LiteLLMWorker": "worker",
     "LiteLLMWorkerProvider": "worker",
     "ModelStats": "types",
-    "Provider": "providers",
+    "Provider": "providers.litellm",
     "RateLimiter": "limits",
     "ResponseCache": "cache",
     "RetryPolicy": "limits",
@@ -55,10 +55,10 @@ _MODULES = {
     "cache_key": "types",
     "cache_prune": "cache",
     "cache_stats": "cache",
-    "import_litellm": "providers",
-    "litellm_import_seconds": "providers",
+    "import_litellm": "providers.litellm",
+    "litellm_import_seconds": "providers.litellm",
     "percentile": "types",
-    "scrub": "providers",
+    "scrub": "providers.litellm",
     "shared_loop": "engine",
     "start_litellm_worker": "worker",
 }

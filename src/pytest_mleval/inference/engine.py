@@ -32,7 +32,7 @@ from ..errors import (
 from ..errors import TimeoutError as CallTimeoutError
 from .cache import ResponseCache
 from .limits import CallLimiter, RateLimiter, RetryPolicy, request_estimate
-from .providers import AutoProvider, Provider, scrub, unusable_reply
+from .providers.litellm import AutoProvider, Provider, scrub, unusable_reply
 from .types import ChatRequest, ChatResponse, ModelStats, cache_key
 
 __all__ = ["CANCELLED_MESSAGE", "InferenceEngine", "run_sync", "shared_loop"]

@@ -289,7 +289,7 @@ def run_server(path: str) -> None:
     """The server: import litellm, then fork a server process per connection until idle."""
     import fcntl
 
-    from .providers import import_litellm
+    from .providers.litellm import import_litellm
 
     lock = open(path + ".lock", "w")  # noqa: SIM115 - held for the server's lifetime
     try:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, TargetError
-from ..targets import EvalCase, TargetContext, TargetOutput, register_target_kind
+from ..targets.registry import EvalCase, TargetContext, TargetOutput, register_target_kind
 from .cache import ResponseCache
 from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter
@@ -72,7 +72,7 @@ def build_engine(
     cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
     provider = None
     if litellm_worker:
-        from .providers import AutoProvider
+        from .providers.litellm import AutoProvider
         from .worker import LiteLLMWorkerProvider
 
         provider = AutoProvider(LiteLLMWorkerProvider())

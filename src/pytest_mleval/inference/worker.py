@@ -115,7 +115,7 @@ def _response_from_payload(data: Mapping[str, Any]) -> ChatResponse:
 
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
-    from .providers import scrub
+    from .providers.litellm import scrub
 
     if isinstance(exc, MlevalError):
         return {
@@ -276,7 +276,7 @@ class LiteLLMWorker:
         await self._read_stdout(proc, ready)
 
     async def _read_stderr(self, proc: asyncio.subprocess.Process) -> None:
-        from .providers import scrub
+        from .providers.litellm import scrub
 
         assert proc.stderr is not None
         async for raw in proc.stderr:
@@ -448,7 +448,7 @@ class LiteLLMWorkerProvider:
         api_key: str | None = None,
     ) -> list[list[float]]:
         """One embedding call through litellm in the worker (vectors, usage and cost)."""
-        from .providers import EmbeddingVectors
+        from .providers.litellm import EmbeddingVectors
 
         data = await self._call(
             "embed",
@@ -521,7 +521,7 @@ async def _serve(out: TextIO) -> None:
     # afterwards every full collection would walk them again. So: no collection during the
     # import, then everything imported is frozen out of the collector's sight.
     gc.disable()
-    from .providers import import_litellm
+    from .providers.litellm import import_litellm
 
     def send(msg: Mapping[str, Any]) -> None:
         out.write(json.dumps(msg, ensure_ascii=False, default=str) + "\n")
@@ -546,7 +546,7 @@ async def _serve(out: TextIO) -> None:
 async def serve_connection(conn: Any) -> None:
     """Serve one run's calls on a connected socket, in a fork of the warm server
     (:mod:`.forkserver`): litellm is imported already."""
-    from .providers import import_litellm
+    from .providers.litellm import import_litellm
 
     litellm = import_litellm()
     reader, writer = await asyncio.open_connection(sock=conn, limit=_LINE_LIMIT)
@@ -565,7 +565,7 @@ async def serve_connection(conn: Any) -> None:
 
 
 async def _serve_requests(litellm: Any, reader: asyncio.StreamReader, send: Any) -> None:
-    from .providers import LiteLLMProvider
+    from .providers.litellm import LiteLLMProvider
 
     if os.environ.get("LITELLM_LOG", "").upper() == "DEBUG":
         # litellm's handler alone does not lower its loggers' level; its debug switch does.

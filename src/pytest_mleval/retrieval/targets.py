@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TargetError
-from ..targets import EvalCase, TargetContext, register_target_kind
+from ..targets.registry import EvalCase, TargetContext, register_target_kind
 
 __all__ = ["RagTarget", "load_pipeline", "model_completer"]
 

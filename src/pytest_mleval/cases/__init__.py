@@ -1,0 +1,45 @@
+"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no pytest, no network).
+
+Each name below loads its module on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .suite import (
+        Case,
+        GateSpec,
+        MetricSpec,
+        Suite,
+        SuiteSpec,
+        eval_file_json_schema,
+        load_suite,
+        parse_metric_entries,
+    )
+
+_WHERE = {
+    "Case": "suite",
+    "GateSpec": "suite",
+    "MetricSpec": "suite",
+    "Suite": "suite",
+    "SuiteSpec": "suite",
+    "eval_file_json_schema": "suite",
+    "load_suite": "suite",
+    "parse_metric_entries": "suite",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,204 @@
+"""Dataset files (JSONL, CSV, JSON, YAML) as eval cases, with a field mapping.
+
+Errors name the data file and the row's line, like errors in eval files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .suite import _DATASET_FILE_SHAPE, Case, DatasetSpec, _node_line, _read_yaml, _validate_case
+from ..errors import EvalFileError
+
+__all__ = ["load_dataset"]
+
+_CASE_FIELDS = set(Case.model_fields)
+
+
+def _guess_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return {
+        ".jsonl": "jsonl",
+        ".ndjson": "jsonl",
+        ".csv": "csv",
+        ".json": "json",
+        ".yaml": "yaml",
+        ".yml": "yaml",
+    }.get(suffix, "")
+
+
+def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, row) pairs; line numbers are 1-based where the format has them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvalFileError(
+            f"dataset file not found: {path}", path=str(eval_file), field="dataset"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(
+            f"cannot read dataset: {exc}", path=str(path), field="dataset"
+        ) from None
+    if fmt == "jsonl":
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise EvalFileError(
+                    f"invalid JSON: {exc.msg}", path=str(path), line=lineno
+                ) from None
+    elif fmt == "csv":
+        yield from _csv_rows(text, path)
+    elif fmt in ("json", "yaml"):
+        if fmt == "json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise EvalFileError(
+                    f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
+                ) from None
+            root = None
+        else:
+            data, root = _read_yaml(path, _DATASET_FILE_SHAPE)
+        if isinstance(data, dict) and "cases" in data:
+            data = data["cases"]
+            prefix: tuple[Any, ...] = ("cases",)
+        else:
+            prefix = ()
+        if not isinstance(data, list):
+            raise EvalFileError(
+                "a dataset must be a list of rows (or {cases: [...]})", path=str(path)
+            )
+        for index, row in enumerate(data):
+            found = _node_line(root, (*prefix, index)) if root is not None else None
+            yield found or index + 1, row
+    else:
+        raise EvalFileError(
+            f"unsupported dataset format {path.suffix!r} (use jsonl, csv, json or yaml)",
+            path=str(eval_file),
+            field="dataset",
+        )
+
+
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """CSV rows as header -> value, each with its line; a malformed row is a dataset error.
+
+    A row with more or fewer fields than the header, or a quote that is never closed, would
+    otherwise become a case with shifted or missing fields (csv's DictReader fills them with
+    None, or swallows the rest of the file into one field).
+    """
+    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    header: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if "unexpected end of data" in problem:
+                problem = "a quoted field is never closed (unterminated quote)"
+            raise EvalFileError(
+                f"malformed CSV row: {problem}", path=str(path), line=start
+            ) from None
+        line, start = start, reader.line_num + 1
+        if not row:
+            continue  # a blank line
+        if header is None:
+            header = row
+            continue
+        if len(row) != len(header):
+            raise EvalFileError(
+                f"malformed CSV row: {len(row)} field(s) where the header has {len(header)} "
+                f"({', '.join(header)})",
+                path=str(path),
+                line=line,
+            )
+        # The case's line is where its row ends, as before (default ids use it).
+        yield reader.line_num, dict(zip(header, row, strict=True))
+
+
+def _coerce_csv_value(key: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    stripped = value.strip()
+    if (
+        key in ("context", "metrics", "vars", "relevant", "metadata", "expected")
+        and stripped[:1] in "[{"
+    ):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_dataset(
+    path: Path, spec: DatasetSpec, *, eval_file: Path
+) -> Iterator[tuple[Case, Path, int | None]]:
+    """Read cases from a dataset file, applying the field mapping.
+
+    Columns that are neither case fields nor mapped become template ``vars``.
+    """
+    fmt = spec.format or _guess_format(path)
+    mapping: Mapping[str, str] = spec.mapping
+    unknown = set(mapping) - _CASE_FIELDS
+    if unknown:
+        raise EvalFileError(
+            f"mapping names unknown case fields {sorted(unknown)}; valid: {sorted(_CASE_FIELDS)}",
+            path=str(eval_file),
+            field="dataset.mapping",
+        )
+    stem = path.stem
+    for count, (line, row) in enumerate(_rows(path, fmt, eval_file=eval_file)):
+        if spec.limit is not None and count >= spec.limit:
+            break
+        if not isinstance(row, dict):
+            raise EvalFileError(
+                f"a dataset row must be an object, got {type(row).__name__}",
+                path=str(path),
+                line=line,
+            )
+        data: dict[str, Any] = {}
+        used: set[str] = set()
+        for case_field, column in mapping.items():
+            if column not in row:
+                raise EvalFileError(
+                    f"column {column!r} not found; available: {sorted(map(str, row))}",
+                    path=str(path),
+                    line=line,
+                    field=case_field,
+                )
+            data[case_field] = _coerce_csv_value(case_field, row[column])
+            used.add(column)
+        extra_vars: dict[str, Any] = {}
+        for key, value in row.items():
+            if key in used or key is None:
+                continue
+            if key in _CASE_FIELDS and key not in data:
+                data[key] = _coerce_csv_value(key, value)
+            elif key not in _CASE_FIELDS:
+                extra_vars[str(key)] = value
+        if extra_vars:
+            merged = dict(extra_vars)
+            merged.update(data.get("vars") or {})
+            data["vars"] = merged
+        if fmt == "csv":
+            for key in ("context", "tags"):
+                if data.get(key) == "":
+                    data.pop(key)
+        default_id = f"{stem}-{line}"
+        yield (
+            _validate_case(
+                data, default_id=default_id, path=path, line_of=lambda loc, line=line: line
+            ),
+            path,
+            line,
+        )

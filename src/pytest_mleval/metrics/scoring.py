@@ -1,0 +1,165 @@
+"""Scoring a case: run its metrics over a target output and build the result record."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from .registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
+from ..results.records import CaseResult, MetricScore, Usage
+from ..targets.registry import EvalCase, TargetOutput
+
+__all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
+
+DEFAULT_MAX_OUTPUT_CHARS = 100_000
+"""Outputs longer than this are stored truncated (``mleval_max_output_chars``)."""
+
+
+def stored_text(
+    text: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS
+) -> tuple[str, int | None, str | None]:
+    """What the results keep of a long text: its start, its full length and its SHA-256.
+
+    Returns ``(text, None, None)`` when the text is within ``limit``; otherwise the first
+    ``limit`` characters followed by a note, the full length and the hex digest. Metrics
+    always score the full text; only what is written (results, reports, JUnit) is cut.
+    """
+    if len(text) <= limit:
+        return text, None, None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    note = f"\n… [truncated: {len(text):,} characters in all, sha256 {digest[:16]}]"
+    return text[:limit] + note, len(text), digest
+
+
+def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None) -> Sample:
+    return Sample(
+        output=out.output,
+        input=ec.input,
+        expected=ec.expected,
+        context=list(out.context if out.context is not None else ec.context),
+        retrieved=list(out.retrieved or []),
+        relevant=ec.relevant,
+        latency_ms=out.latency_ms,
+        cost_usd=out.cost_usd,
+        usage=dict(out.usage),
+        vars=dict(ec.vars),
+        metadata={**ec.metadata, **out.metadata, **(extra or {})},
+        case_id=ec.id,
+        suite=ec.suite,
+        base_dir=Path(ec.file).parent if ec.file else None,
+    )
+
+
+def _to_score(s: Scored, metric: str) -> MetricScore:
+    return MetricScore(
+        metric=metric if metric != s.name else None,
+        score=s.score,
+        threshold=s.threshold,
+        max=s.max,
+        passed=s.passed,
+        weight=s.weight,
+        explanation=s.explanation,
+        error=s.error,
+        data=s.data,
+        skipped=s.skipped,
+    )
+
+
+def _base(ec: EvalCase, nodeid: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> dict[str, Any]:
+    # The rendered prompt is bounded (mleval_max_prompt_chars) but may still be far longer
+    # than what a report should carry.
+    prompt = None if ec.prompt is None else stored_text(ec.prompt, limit)[0]
+    return {
+        "suite": ec.suite,
+        "case_id": ec.id,
+        "repeat": ec.repeat,
+        "nodeid": nodeid,
+        "file": ec.file,
+        "input": ec.input,
+        "prompt": prompt,
+        "expected": ec.expected,
+        "tags": list(ec.tags),
+        "cluster": ec.cluster,
+        "metadata": dict(ec.metadata),
+    }
+
+
+def score_case(
+    ec: EvalCase,
+    out: TargetOutput,
+    *,
+    nodeid: str = "",
+    extra: dict[str, Any] | None = None,
+    max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+) -> tuple[CaseResult, list[Scored]]:
+    """Score every metric of the case; a metric that raises fails the case, never passes it.
+
+    ``extra`` is metric-only context (judge model, the baseline's output) kept out of results.
+    Metrics score the whole output; the result stores at most ``max_output_chars`` of it
+    (see :func:`stored_text`).
+    """
+    sample = _sample(ec, out, extra)
+    scored = [
+        score_metric(
+            m.kind,
+            sample,
+            # `threshold: null` written out turns a metric's default threshold off.
+            threshold=NO_THRESHOLD
+            if m.threshold is None and "threshold" in m.model_fields_set
+            else m.threshold,
+            max_value=m.max,
+            weight=m.weight,
+            params=m.params,
+            label=m.name,
+        )
+        for m in ec.metrics
+    ]
+    usage = out.usage
+    output, output_chars, output_sha256 = stored_text(out.output, max_output_chars)
+    result = CaseResult(
+        **_base(ec, nodeid, max_output_chars),
+        output=output,
+        output_chars=output_chars,
+        output_sha256=output_sha256,
+        context=sample.context,
+        retrieved=sample.retrieved,
+        scores={s.name: _to_score(s, m.kind) for s, m in zip(scored, ec.metrics, strict=True)},
+        passed=case_passed(scored, ec.pass_score),
+        latency_ms=out.latency_ms,
+        usage=Usage(
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            total_tokens=usage.get(
+                "total_tokens", usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+            ),
+        ),
+        cost_usd=out.cost_usd,
+        model=out.model,
+        cached=out.cached,
+        retries=out.retries,
+        fallback_used=out.fallback_used,
+    )
+    if out.metadata:
+        result.metadata.update(out.metadata)
+    return result, scored
+
+
+def error_result(
+    ec: EvalCase,
+    error: str,
+    *,
+    nodeid: str = "",
+    out: TargetOutput | None = None,
+    retries: int = 0,
+) -> CaseResult:
+    """The record of a case whose target failed: never a pass.
+
+    ``retries`` are the model call's retries before it gave up: the provider answered (and
+    may have billed) each of them, so the run's retry count includes them.
+    """
+    result = CaseResult(**_base(ec, nodeid), error=error, passed=False, retries=retries)
+    if out is not None:
+        result.output, result.output_chars, result.output_sha256 = stored_text(out.output)
+        result.latency_ms = out.latency_ms
+    return result

@@ -1,0 +1,390 @@
+"""Run history: each run's summary appended to a database, read back as trends.
+
+SQLite in the report dir by default; any SQLAlchemy URL (PostgreSQL for a team's CI fleet).
+SQLAlchemy is imported inside the functions: the plugin must stay cheap to load.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, MissingDependencyError, ResultsFileError
+
+if TYPE_CHECKING:
+    from ..results.records import RunResults
+
+__all__ = [
+    "DEFAULT_FILE",
+    "HistoryRun",
+    "TrendPoint",
+    "metric_trend",
+    "metric_trends",
+    "recent_runs",
+    "record_run",
+    "resolve_url",
+    "sqlite_path",
+]
+
+DEFAULT_FILE = "mleval-history.sqlite"
+"""File name of the default SQLite history in the report dir."""
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    """One recorded run, as listed by ``mleval history``."""
+
+    id: int
+    started_at: str
+    git_sha: str | None
+    git_branch: str | None
+    duration_s: float
+    n_cases: int
+    n_passed: int
+    n_failed: int
+    n_errored: int
+    cost_usd: float
+    total_tokens: int
+    gates_total: int
+    gates_failed: int
+    exit_status: int | None
+    models: tuple[str, ...]
+    incomplete: str | None = None
+    """Why the run was incomplete (files not collected, cases not run); None when complete."""
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Share of passed case results, ``None`` for a run without cases."""
+        return self.n_passed / self.n_cases if self.n_cases else None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """A suite metric's estimate in one recorded run."""
+
+    run_id: int
+    started_at: str
+    git_sha: str | None
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def resolve_url(url: str | None, report_dir: str | Path = "reports") -> str:
+    """The SQLAlchemy URL of the history: a URL as given, a file path as SQLite.
+
+    Args:
+        url: ``--mleval-history`` value: a SQLAlchemy URL, a path to a SQLite file, or ``None``.
+        report_dir: Where the default ``mleval-history.sqlite`` lives.
+    """
+    if url and "://" in url:
+        return url
+    path = Path(url) if url else Path(report_dir) / DEFAULT_FILE
+    return f"sqlite:///{path.resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases or in-memory SQLite)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in (prefix, f"{prefix}:memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+def _sqlalchemy() -> Any:
+    try:
+        import sqlalchemy
+    except ImportError:
+        raise MissingDependencyError("sqlalchemy", "report", "the run history") from None
+    return sqlalchemy
+
+
+def _tables(sa: Any) -> tuple[Any, Any, Any]:
+    meta = sa.MetaData()
+    runs = sa.Table(
+        "mleval_runs",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_key", sa.String(64), nullable=False, unique=True),
+        sa.Column("started_at", sa.String(40), nullable=False),
+        sa.Column("finished_at", sa.String(40), nullable=False),
+        sa.Column("recorded_at", sa.String(40), nullable=False),
+        sa.Column("git_sha", sa.String(64)),
+        sa.Column("git_branch", sa.String(255)),
+        sa.Column("tool_version", sa.String(64)),
+        sa.Column("duration_s", sa.Float, nullable=False),
+        sa.Column("n_cases", sa.Integer, nullable=False),
+        sa.Column("n_passed", sa.Integer, nullable=False),
+        sa.Column("n_failed", sa.Integer, nullable=False),
+        sa.Column("n_errored", sa.Integer, nullable=False),
+        sa.Column("cost_usd", sa.Float, nullable=False),
+        sa.Column("total_tokens", sa.Integer, nullable=False),
+        sa.Column("gates_total", sa.Integer, nullable=False),
+        sa.Column("gates_failed", sa.Integer, nullable=False),
+        sa.Column("exit_status", sa.Integer),
+        sa.Column("models", sa.Text, nullable=False),
+        # Added after the first release: _migrate adds it to older databases.
+        sa.Column("incomplete", sa.Text),
+    )
+    metrics = sa.Table(
+        "mleval_metrics",
+        meta,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "run_id",
+            sa.Integer,
+            sa.ForeignKey("mleval_runs.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("suite", sa.String(255), nullable=False),
+        sa.Column("metric", sa.String(255), nullable=False),
+        sa.Column("estimate", sa.Float, nullable=False),
+        sa.Column("ci_low", sa.Float, nullable=False),
+        sa.Column("ci_high", sa.Float, nullable=False),
+        sa.Column("n", sa.Integer, nullable=False),
+        sa.Column("method", sa.String(255), nullable=False),
+        sa.Index("ix_mleval_metrics_suite_metric", "suite", "metric"),
+    )
+    return meta, runs, metrics
+
+
+def _engine(sa: Any, url: str, *, create: bool) -> Any:
+    path = sqlite_path(url)
+    if path is not None and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return sa.create_engine(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"invalid run-history URL {url!r}: {exc}") from None
+    except ImportError as exc:
+        # The URL names a driver that is not installed (e.g. psycopg).
+        raise ConfigError(f"run-history URL {url!r} needs a database driver: {exc}") from None
+
+
+def _run_key(run: RunResults) -> str:
+    """Identifies a run, so recording the same results twice keeps one row."""
+    m = run.meta
+    raw = json.dumps([m.started_at, m.finished_at, m.git_sha, m.duration_s, len(run.cases)])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _run_row(run: RunResults) -> dict[str, Any]:
+    from ..results.records import incomplete_reasons
+
+    cases = run.cases
+    errored = sum(1 for c in cases if c.error)
+    passed = sum(1 for c in cases if c.passed)
+    total = (run.usage or {}).get("total") or {}
+    cost = total.get("cost_usd")
+    tokens = total.get("total_tokens")
+    return {
+        "run_key": _run_key(run),
+        "started_at": run.meta.started_at,
+        "finished_at": run.meta.finished_at,
+        "recorded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_sha": run.meta.git_sha,
+        "git_branch": run.meta.git_branch,
+        "tool_version": run.meta.tool_version,
+        "duration_s": float(run.meta.duration_s),
+        "n_cases": len(cases),
+        "n_passed": passed,
+        "n_failed": len(cases) - passed - errored,
+        "n_errored": errored,
+        "cost_usd": float(cost if cost is not None else sum(c.cost_usd or 0.0 for c in cases)),
+        "total_tokens": int(
+            tokens if tokens is not None else sum(c.usage.total_tokens for c in cases)
+        ),
+        "gates_total": len(run.gates),
+        "gates_failed": sum(1 for g in run.gates if not g.passed),
+        "exit_status": run.meta.exit_status,
+        "models": json.dumps(sorted(run.meta.models)),
+        "incomplete": "; ".join(incomplete_reasons(run)) or None,
+    }
+
+
+def _migrate(sa: Any, conn: Any) -> None:
+    """Bring a history written by an older version up to today's columns."""
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("mleval_runs"):
+        return
+    columns = {c["name"] for c in inspector.get_columns("mleval_runs")}
+    if "incomplete" not in columns:
+        conn.execute(sa.text("ALTER TABLE mleval_runs ADD COLUMN incomplete TEXT"))
+
+
+def _db_error(sa: Any, url: str, exc: Exception) -> ResultsFileError:
+    safe = sa.engine.make_url(url).render_as_string(hide_password=True)
+    return ResultsFileError(f"run history {safe}: {type(exc).__name__}: {exc}")
+
+
+def record_run(url: str, run: RunResults) -> int:
+    """Append a run's summary and its suite metrics; recording the same run again is a no-op.
+
+    Args:
+        url: SQLAlchemy URL (see :func:`resolve_url`).
+        run: The run's results.
+
+    Returns:
+        The run's id in the history.
+
+    Raises:
+        MissingDependencyError: SQLAlchemy is not installed.
+        ConfigError: The URL is invalid or its driver is missing.
+        ResultsFileError: The database cannot be written.
+    """
+    sa = _sqlalchemy()
+    meta, runs, metrics = _tables(sa)
+    engine = _engine(sa, url, create=True)
+    row = _run_row(run)
+    try:
+        meta.create_all(engine)
+        with engine.begin() as conn:
+            _migrate(sa, conn)
+            existing = conn.execute(
+                sa.select(runs.c.id).where(runs.c.run_key == row["run_key"])
+            ).scalar()
+            if existing is not None:
+                return int(existing)
+            run_id = int(conn.execute(sa.insert(runs).values(**row)).inserted_primary_key[0])
+            rows = [
+                {
+                    "run_id": run_id,
+                    "suite": a.suite,
+                    "metric": a.metric,
+                    "estimate": float(a.estimate),
+                    "ci_low": float(a.ci_low),
+                    "ci_high": float(a.ci_high),
+                    "n": int(a.n),
+                    "method": a.method[:255],
+                }
+                for a in run.aggregates
+            ]
+            if rows:
+                conn.execute(sa.insert(metrics), rows)
+            return run_id
+    except sa.exc.SQLAlchemyError as exc:
+        raise _db_error(sa, url, exc) from None
+    finally:
+        engine.dispose()
+
+
+def _read(url: str, query: Any) -> list[Any]:
+    """Run a read query; an absent SQLite file or table reads as an empty history."""
+    sa = _sqlalchemy()
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return []
+    engine = _engine(sa, url, create=False)
+    try:
+        with engine.begin() as conn:
+            if not sa.inspect(conn).has_table("mleval_runs"):
+                return []
+            _migrate(sa, conn)
+            return list(conn.execute(query(sa, *_tables(sa)[1:])))
+    except sa.exc.SQLAlchemyError as exc:
+        raise _db_error(sa, url, exc) from None
+    finally:
+        engine.dispose()
+
+
+def recent_runs(url: str, limit: int = 20) -> list[HistoryRun]:
+    """The most recent runs, newest first.
+
+    Args:
+        url: SQLAlchemy URL of the history.
+        limit: How many runs at most.
+    """
+
+    def query(sa: Any, runs: Any, metrics: Any) -> Any:
+        order = (runs.c.started_at.desc(), runs.c.id.desc())
+        return sa.select(runs).order_by(*order).limit(limit)
+
+    return [
+        HistoryRun(
+            id=r.id,
+            started_at=r.started_at,
+            git_sha=r.git_sha,
+            git_branch=r.git_branch,
+            duration_s=r.duration_s,
+            n_cases=r.n_cases,
+            n_passed=r.n_passed,
+            n_failed=r.n_failed,
+            n_errored=r.n_errored,
+            cost_usd=r.cost_usd,
+            total_tokens=r.total_tokens,
+            gates_total=r.gates_total,
+            gates_failed=r.gates_failed,
+            exit_status=r.exit_status,
+            models=tuple(json.loads(r.models or "[]")),
+            incomplete=r.incomplete,
+        )
+        for r in _read(url, query)
+    ]
+
+
+def _point(r: Any) -> TrendPoint:
+    return TrendPoint(
+        run_id=r.run_id,
+        started_at=r.started_at,
+        git_sha=r.git_sha,
+        estimate=r.estimate,
+        ci_low=r.ci_low,
+        ci_high=r.ci_high,
+        n=r.n,
+    )
+
+
+def metric_trend(url: str, suite: str, metric: str, limit: int = 20) -> list[TrendPoint]:
+    """One suite metric over the most recent runs that measured it, oldest first.
+
+    Args:
+        url: SQLAlchemy URL of the history.
+        suite: Suite name.
+        metric: Metric name, or ``pass_rate``.
+        limit: How many runs at most.
+    """
+
+    def query(sa: Any, runs: Any, metrics: Any) -> Any:
+        return (
+            sa.select(metrics, runs.c.started_at, runs.c.git_sha)
+            .join(runs, runs.c.id == metrics.c.run_id)
+            .where(metrics.c.suite == suite, metrics.c.metric == metric)
+            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+            .limit(limit)
+        )
+
+    return [_point(r) for r in reversed(_read(url, query))]
+
+
+def metric_trends(url: str, limit: int = 20) -> dict[tuple[str, str], list[TrendPoint]]:
+    """Every suite metric over the last ``limit`` recorded runs, oldest first (one query).
+
+    Args:
+        url: SQLAlchemy URL of the history.
+        limit: How many of the most recent runs.
+    """
+
+    def query(sa: Any, runs: Any, metrics: Any) -> Any:
+        last = (
+            sa.select(runs.c.id)
+            .order_by(runs.c.started_at.desc(), runs.c.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        return (
+            sa.select(metrics, runs.c.started_at, runs.c.git_sha)
+            .join(runs, runs.c.id == metrics.c.run_id)
+            .where(metrics.c.run_id.in_(sa.select(last.c.id)))
+            .order_by(runs.c.started_at, runs.c.id)
+        )
+
+    out: dict[tuple[str, str], list[TrendPoint]] = {}
+    for r in _read(url, query):
+        out.setdefault((r.suite, r.metric), []).append(_point(r))
+    return out

@@ -1,0 +1,349 @@
+"""The HTML report: one self-contained file (inline CSS, JS and SVG; no network).
+
+Server-side (jinja2, autoescaped) renders the summary parts; the cases travel once as JSON in a
+``<script type="application/json">`` block and the table is rendered client-side, lazily, with
+DOM text nodes only, so hostile outputs are shown as text and never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .views import (
+    case_payload,
+    comparison_view,
+    delta_charts,
+    header_view,
+    histograms,
+    suite_tables,
+    usage_rows,
+)
+from ..results.units import fmt_interval, fmt_metric, fmt_usd
+
+if TYPE_CHECKING:
+    import argparse
+
+    from .history import TrendPoint
+    from ..results.records import RunResults
+
+__all__ = [
+    "REPORT_FILE",
+    "add_report_commands",
+    "render_report",
+    "safe_json",
+    "write_report",
+]
+
+REPORT_FILE = "mleval-report.html"
+"""File name of the report in the report dir."""
+
+_JSON_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def safe_json(obj: Any) -> str:
+    """JSON that can sit inside a ``<script>`` element: no ``</script>``, ``<!--`` or line breaks.
+
+    ``<``, ``>``, ``&`` and U+2028/U+2029 become ``\\u`` escapes, which JSON.parse reads back
+    unchanged; non-finite floats become ``null`` (JSON has none).
+    """
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # NaN or infinity somewhere: the slow path replaces them
+        text = json.dumps(_finite(obj), ensure_ascii=False, separators=(",", ":"))
+    for char, escape in _JSON_ESCAPES.items():
+        text = text.replace(char, escape)
+    return text
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _asset(name: str) -> str:
+    from importlib.resources import files
+
+    text = files("pytest_mleval.report").joinpath("templates", name).read_text(encoding="utf-8")
+    # Inline assets must not be able to end their own element early.
+    if "</" in text:
+        raise AssertionError(f"templates/{name} contains '</'")
+    return text
+
+
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("pytest_mleval.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = _num
+    env.filters["signed"] = _signed
+    env.filters["pvalue"] = _pvalue
+    env.filters["usd"] = fmt_usd
+    # {{ value|metricval(metric) }}: a value in its metric's unit ($, ms) or as a score.
+    env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
+    env.globals["interval"] = fmt_interval
+    return env
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    v = float(value)
+    if v != 0 and (abs(v) >= 10_000 or abs(v) < 10 ** (-digits)):
+        return f"{v:.{digits}g}"
+    return f"{v:.{digits}f}" if abs(v) < 100 else f"{v:,.1f}"
+
+
+def _signed(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    text = _num(value, digits)
+    return text if text.startswith("-") or text == "–" else f"+{text}"
+
+
+def _pvalue(value: Any) -> str:
+    if value is None:
+        return "–"
+    p = float(value)
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def render_report(
+    run: RunResults,
+    *,
+    baseline: RunResults | None = None,
+    trends: dict[tuple[str, str], list[TrendPoint]] | None = None,
+    title: str = "pytest-mleval report",
+    notes: Sequence[str] = (),
+) -> str:
+    """Render a run as one self-contained HTML page.
+
+    Args:
+        run: The run's results (its ``comparison`` is shown when present).
+        baseline: The baseline run, for per-case deltas and each case's baseline output.
+        trends: Suite metric trends from the run history (see :func:`history.metric_trends`).
+        title: Page title.
+        notes: Lines shown at the top (e.g. why the history is missing).
+
+    Returns:
+        The HTML text.
+    """
+    from markupsafe import Markup
+
+    payload = case_payload(run, baseline)
+    data_json = safe_json(payload)
+    # A nonce derived from the content keeps the output deterministic while the CSP still
+    # refuses any script (or inline handler) that did not come from this file.
+    nonce = hashlib.sha256(data_json.encode("utf-8")).hexdigest()[:24]
+    context = {
+        "title": title,
+        "notes": list(notes),
+        "header": header_view(run),
+        "usage": usage_rows(run),
+        "gates": run.gates,
+        "collection_errors": run.collection_errors,
+        "incomplete": run.meta.incomplete,
+        "suites": suite_tables(run, trends or {}),
+        "comparison": comparison_view(run.comparison),
+        "variants": [
+            {
+                **view,
+                "baseline_suite": v.get("baseline_suite"),
+                "candidate_suite": v.get("candidate_suite"),
+            }
+            for v in run.variants
+            if (view := comparison_view(v)) is not None
+        ],
+        "histograms": histograms(run, baseline),
+        "deltas": delta_charts(run, baseline) if baseline is not None else [],
+        "has_baseline": baseline is not None,
+        "has_trends": bool(trends),
+        "facets": {k: payload[k] for k in ("suites", "tags", "metrics")},
+        "n_cases": len(run.cases),
+        "nonce": nonce,
+        "css": Markup(_asset("report.css")),
+        "js": Markup(_asset("report.js")),
+        "data_json": Markup(data_json),
+    }
+    html: str = _environment().get_template("report.html.j2").render(**context)
+    return html
+
+
+def write_report(
+    path: str | Path,
+    run: RunResults,
+    *,
+    baseline: RunResults | None = None,
+    history_url: str | None = None,
+    history_limit: int = 20,
+) -> Path:
+    """Render the report and write it; trends come from the history when one is given.
+
+    A history that cannot be read (no SQLAlchemy, database down) leaves the trends out with
+    a note in the report rather than losing the report.
+
+    Args:
+        path: Output file.
+        run: The run's results.
+        baseline: The baseline run, if any.
+        history_url: SQLAlchemy URL of the run history (see :func:`history.resolve_url`).
+        history_limit: How many recent runs the trends cover.
+
+    Returns:
+        The path written.
+    """
+    from ..errors import MlevalError
+
+    trends: dict[tuple[str, str], list[TrendPoint]] = {}
+    notes: list[str] = []
+    if history_url:
+        from .history import metric_trends
+
+        try:
+            trends = metric_trends(history_url, history_limit)
+        except MlevalError as exc:
+            notes.append(f"metric trends unavailable: {exc}")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    html = render_report(run, baseline=baseline, trends=trends, notes=notes)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+# ---------------------------------------------------------------------- the mleval commands
+
+
+def _default_output(results: Path) -> Path:
+    if results.name == "mleval-results.json":
+        return results.with_name(REPORT_FILE)
+    return results.with_suffix(".html")
+
+
+def _with_comparison(run: RunResults, baseline: RunResults) -> list[str]:
+    """Compare the run with an explicitly given baseline; returns warnings."""
+    import importlib.util
+
+    if importlib.util.find_spec("pytest_mleval.stats") is None:
+        run.comparison = None
+        return ["paired statistics unavailable (pytest_mleval.stats missing): no comparison"]
+    from ..results.compare import regression_check
+
+    seed = run.meta.seed
+    comparison, _ = regression_check(baseline, run, seed=seed)
+    run.comparison = comparison.model_dump(mode="json")
+    return []
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import sys
+
+    from .history import DEFAULT_FILE, resolve_url
+    from ..results.records import load_results
+
+    results = Path(args.results)
+    run = load_results(results)
+    baseline = load_results(args.baseline) if args.baseline else None
+    for warning in _with_comparison(run, baseline) if baseline is not None else []:
+        print(f"mleval: warning: {warning}", file=sys.stderr)
+    url: str | None = None
+    if args.history:
+        url = resolve_url(args.history)
+    elif not args.no_history and (results.parent / DEFAULT_FILE).exists():
+        url = resolve_url(str(results.parent / DEFAULT_FILE))
+    output = args.output or _default_output(results)
+    out = write_report(output, run, baseline=baseline, history_url=url)
+    print(f"mleval: wrote {out}")
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from .history import metric_trend, recent_runs, resolve_url
+
+    url = resolve_url(args.url)
+    if args.metric:
+        suite, sep, metric = args.metric.partition(":")
+        if not sep:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--metric takes SUITE:METRIC, got {args.metric!r}")
+        points = metric_trend(url, suite, metric, args.limit)
+        if not points:
+            print(f"no recorded values of {suite}:{metric}")
+            return 0
+        print(f"{'run':>5}  {'started':<25} {'commit':<10} {'estimate':>9}  {'CI':<19} {'n':>6}")
+        for p in points:
+            ci = f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
+            print(
+                f"{p.run_id:>5}  {p.started_at:<25} {(p.git_sha or '')[:10]:<10} "
+                f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}"
+            )
+        return 0
+    runs = recent_runs(url, args.limit)
+    if not runs:
+        print(f"no runs recorded in {url}")
+        return 0
+    print(
+        f"{'run':>5}  {'started':<25} {'commit':<10} {'branch':<16} {'results':>7} "
+        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
+    )
+    for r in runs:
+        rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "–"
+        gates = f"{r.gates_total - r.gates_failed}/{r.gates_total}"
+        print(
+            f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
+            f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
+            f"{gates:>7} {fmt_usd(r.cost_usd):>11} {r.duration_s:>8.1f}"
+            + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
+        )
+    return 0
+
+
+def add_report_commands(subparsers: Any) -> None:
+    """Register ``mleval report`` and ``mleval history`` on the ``mleval`` subparsers."""
+    p = subparsers.add_parser("report", help="render a stored run as a self-contained HTML file")
+    p.add_argument("results", help="results JSON (e.g. reports/mleval-results.json)")
+    p.add_argument(
+        "-o", "--output", default=None, help="output HTML (default: beside the results file)"
+    )
+    p.add_argument("--baseline", default=None, help="baseline results JSON: paired comparison")
+    p.add_argument(
+        "--history",
+        default=None,
+        help="run-history URL or SQLite file for metric trends "
+        "(default: mleval-history.sqlite beside the results file, if present)",
+    )
+    p.add_argument("--no-history", action="store_true", help="leave the metric trends out")
+    p.set_defaults(func=_cmd_report)
+
+    p = subparsers.add_parser("history", help="list recorded runs, or one metric's trend")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="SQLAlchemy URL or SQLite file (default: reports/mleval-history.sqlite)",
+    )
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("--metric", default=None, help="SUITE:METRIC: that metric's trend instead")
+    p.set_defaults(func=_cmd_history)

@@ -1,0 +1,318 @@
+"""Looking at runs in a notebook: ``load_run(path)`` renders itself and gives tables.
+
+``Run.cases`` and ``Run.aggregates`` are pandas DataFrames when pandas is installed (plain lists
+of dicts otherwise); ``Run.compare(baseline)`` is the paired comparison the plugin runs.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .views import STATUSES, case_status
+from ..results.records import CaseResult, RunResults, load_results
+
+__all__ = ["Comparison", "Run", "load_run"]
+
+PASS_RATE = "pass_rate"
+
+_STYLE = (
+    "<style>.mleval-nb table{border-collapse:collapse;margin:4px 0}"
+    ".mleval-nb td,.mleval-nb th{border:1px solid #ddd;padding:2px 8px;text-align:left}"
+    ".mleval-nb .ok{color:#1a7f37}.mleval-nb .bad{color:#c62828}</style>"
+)
+
+
+def _frame(records: list[dict[str, Any]]) -> Any:
+    """A DataFrame when pandas is installed, else the records themselves."""
+    if importlib.util.find_spec("pandas") is None:
+        return records
+    import pandas as pd
+
+    return pd.DataFrame.from_records(records)
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    """An HTML table; cells are escaped by the caller (they may carry a class span)."""
+    th = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+_PASS = "<span class='ok'>pass</span>"
+_FAIL = "<span class='bad'>FAIL</span>"
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+@dataclass
+class Comparison:
+    """A run compared with a baseline, per suite and metric (candidate minus baseline)."""
+
+    rows: list[dict[str, Any]]
+    """One record per suite and metric."""
+    method: str
+    """How the differences were tested (or that they were not)."""
+    flipped: list[dict[str, str]] = field(default_factory=list)
+    """Cases whose pass/fail outcome changed: suite, case_id, direction."""
+    raw: dict[str, Any] | None = None
+    """The full comparison record (as ``RunResults.comparison`` stores it), when tested."""
+
+    @property
+    def table(self) -> Any:
+        """The rows as a DataFrame (pandas installed) or records."""
+        return _frame(self.rows)
+
+    def _repr_html_(self) -> str:
+        head = ["suite", "metric", "n", "baseline", "candidate", "diff", "CI", "p", "verdict"]
+        rows = [
+            [
+                _e(r["suite"]),
+                _e(r["metric"]),
+                _e(r["n"]),
+                _f(r["baseline"]),
+                _f(r["candidate"]),
+                f"{r['diff']:+.3f}",
+                "–" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+                "–" if r["p_value"] is None else f"{r['p_value']:.3g}",
+                _e(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        flips = ""
+        if self.flipped:
+            items = ", ".join(
+                f"{_e(f['suite'])}::{_e(f['case_id'])} ({_e(f['direction'])})"
+                for f in self.flipped[:20]
+            )
+            flips = f"<p>Flipped: {items}{' …' if len(self.flipped) > 20 else ''}</p>"
+        return (
+            f'{_STYLE}<div class="mleval-nb"><p>{_e(self.method)}</p>'
+            f"{_table(head, rows)}{flips}</div>"
+        )
+
+
+def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
+    out: dict[str, list[CaseResult]] = {}
+    for c in run.cases:
+        out.setdefault(c.suite, []).append(c)
+    return out
+
+
+def _means(cases: list[CaseResult], metric: str | None) -> dict[str, float]:
+    from ..results.aggregate import per_case
+
+    keys, values, _, _ = per_case(cases, metric)
+    return dict(zip(keys, values, strict=True))
+
+
+def _plain_comparison(baseline: RunResults, candidate: RunResults) -> Comparison:
+    """Mean differences over matched cases, untested (no statistics module available)."""
+    rows: list[dict[str, Any]] = []
+    flipped: list[dict[str, str]] = []
+    base, cand = _by_suite(baseline), _by_suite(candidate)
+    for suite in sorted(set(base) & set(cand)):
+        names: dict[str, None] = {}
+        for case in [*base[suite], *cand[suite]]:
+            names.update(dict.fromkeys(case.scores))
+        for metric in [PASS_RATE, *names]:
+            key = None if metric == PASS_RATE else metric
+            b, c = _means(base[suite], key), _means(cand[suite], key)
+            ids = sorted(set(b) & set(c))
+            if not ids:
+                continue
+            bm = sum(b[i] for i in ids) / len(ids)
+            cm = sum(c[i] for i in ids) / len(ids)
+            rows.append(
+                {
+                    "suite": suite,
+                    "metric": metric,
+                    "n": len(ids),
+                    "baseline": bm,
+                    "candidate": cm,
+                    "diff": cm - bm,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "p_value": None,
+                    "verdict": "not tested",
+                }
+            )
+            if metric == PASS_RATE:
+                for cid in ids:
+                    if (b[cid] >= 0.5) != (c[cid] >= 0.5):
+                        direction = "pass -> fail" if b[cid] >= 0.5 else "fail -> pass"
+                        flipped.append({"suite": suite, "case_id": cid, "direction": direction})
+    return Comparison(
+        rows=rows,
+        method="plain mean difference over matched cases (not tested: pytest_mleval.stats "
+        "is unavailable)",
+        flipped=flipped,
+    )
+
+
+def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -> Comparison:
+    from ..results.compare import regression_check
+
+    result, _ = regression_check(baseline, candidate, seed=seed)
+    rows = []
+    flipped = []
+    for s in result.suites:
+        for m in s.metrics:
+            rows.append(
+                {
+                    "suite": s.suite,
+                    "metric": m.metric,
+                    "n": m.n,
+                    "baseline": m.baseline,
+                    "candidate": m.candidate,
+                    "diff": m.diff,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "p_value": m.p_value,
+                    "p_adjusted": m.p_adjusted,
+                    "test": m.test,
+                    "verdict": m.verdict,
+                }
+            )
+        for direction, ids in (
+            ("pass -> fail", s.flipped_to_fail),
+            ("fail -> pass", s.flipped_to_pass),
+        ):
+            flipped += [{"suite": s.suite, "case_id": c, "direction": direction} for c in ids]
+    return Comparison(
+        rows=rows,
+        method="paired per case: mean difference with CI, p-value (permutation; exact "
+        "McNemar for pass/fail), Holm-adjusted verdicts",
+        flipped=flipped,
+        raw=result.model_dump(mode="json"),
+    )
+
+
+@dataclass
+class Run:
+    """A stored run, for a notebook."""
+
+    results: RunResults
+    """The run's records."""
+    path: Path | None = None
+    """Where it was loaded from."""
+
+    @property
+    def cases(self) -> Any:
+        """One row per case result: ids, status, texts, usage and a ``score.<metric>`` column
+        per metric."""
+        records = []
+        for c in self.results.cases:
+            rec: dict[str, Any] = {
+                "suite": c.suite,
+                "case_id": c.case_id,
+                "repeat": c.repeat,
+                "status": case_status(c),
+                "passed": c.passed,
+                "input": c.input,
+                "output": c.output,
+                "expected": c.expected,
+                "error": c.error,
+                "tags": list(c.tags),
+                "latency_ms": c.latency_ms,
+                "total_tokens": c.usage.total_tokens,
+                "cost_usd": c.cost_usd,
+                "model": c.model,
+            }
+            for name, ms in c.scores.items():
+                rec[f"score.{name}"] = ms.score
+            records.append(rec)
+        return _frame(records)
+
+    @property
+    def aggregates(self) -> Any:
+        """Per suite and metric: estimate, CI, n, method."""
+        return _frame([a.model_dump() for a in self.results.aggregates])
+
+    @property
+    def gates(self) -> Any:
+        """The gates' outcomes."""
+        return _frame([g.model_dump() for g in self.results.gates])
+
+    def compare(self, baseline: Run | RunResults | str | Path, *, seed: int | None = None) -> Any:
+        """This run (the candidate) against ``baseline``, paired by case.
+
+        Uses the paired statistics of :mod:`pytest_mleval.stats` when available; otherwise
+        the plain mean differences, labelled as untested.
+
+        Args:
+            baseline: The earlier run (a ``Run``, records, or a results file path).
+            seed: Seed of the permutation tests (default: this run's seed).
+        """
+        if isinstance(baseline, Run):
+            base = baseline.results
+        elif isinstance(baseline, RunResults):
+            base = baseline
+        else:
+            base = load_results(baseline)
+        if importlib.util.find_spec("pytest_mleval.stats") is None:
+            return _plain_comparison(base, self.results)
+        return _tested_comparison(
+            base, self.results, self.results.meta.seed if seed is None else seed
+        )
+
+    def report(self, path: str | Path, *, baseline: Run | RunResults | None = None) -> Path:
+        """Write the full HTML report (open it, or show it with ``IPython.display.IFrame``)."""
+        from .html import write_report
+
+        base = baseline.results if isinstance(baseline, Run) else baseline
+        return write_report(path, self.results, baseline=base)
+
+    def _repr_html_(self) -> str:
+        r = self.results
+        meta = r.meta
+        counts = {s: 0 for s in STATUSES}
+        for c in r.cases:
+            counts[case_status(c)] += 1
+        where = f" · {_e(self.path.name)}" if self.path else ""
+        sha = f" · <code>{_e(meta.git_sha[:10])}</code>" if meta.git_sha else ""
+        head = (
+            f"<p><b>pytest-mleval run</b>{where}{sha} · {_e(meta.started_at or '?')} · "
+            f"{len(r.cases)} results: <span class='ok'>{counts['passed']} passed</span>, "
+            f"<span class='bad'>{counts['failed']} failed</span>, {counts['errored']} errored</p>"
+        )
+        aggs = _table(
+            ["suite", "metric", "estimate", "CI", "n"],
+            [
+                [_e(a.suite), _e(a.metric), _f(a.estimate), _ci(a.ci_low, a.ci_high), _e(a.n)]
+                for a in r.aggregates
+            ],
+        )
+        gates = ""
+        if r.gates:
+            gates = _table(
+                ["suite", "gate", ""],
+                [[_e(g.suite), _e(g.message), _PASS if g.passed else _FAIL] for g in r.gates],
+            )
+        return f'{_STYLE}<div class="mleval-nb">{head}{aggs if r.aggregates else ""}{gates}</div>'
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a results file for a notebook.
+
+    Args:
+        path: A ``mleval-results.json`` (or any results file the plugin wrote).
+
+    Raises:
+        ResultsFileError: missing, unreadable or not a results file.
+    """
+    p = Path(path)
+    return Run(load_results(p), p)

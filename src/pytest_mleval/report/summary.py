@@ -1,0 +1,300 @@
+"""Text renderings of a run: the terminal summary and the Markdown pull-request comment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .escaping import md_code, md_text, term_text
+from .views import usage_rows
+from ..results.records import Aggregate, RunResults, run_status
+from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
+
+__all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
+
+# Longest error text shown per failing case in the Markdown summary.
+WHY_LIMIT = 300
+VERDICT_ICON = {
+    "improved": "🟢 improved",
+    "regressed": "🔴 regressed",
+    "no significant change": "⚪ no change",
+    "worse within margin": "🟡 worse, within margin",
+}
+
+
+def _ci(a: Aggregate) -> str:
+    return fmt_interval(a.metric, a.ci_low, a.ci_high)
+
+
+def _fmt_value(a: Aggregate) -> str:
+    return fmt_metric(a.metric, a.estimate)
+
+
+def _usage_line(t: dict[str, Any]) -> str:
+    lat = t.get("latency_ms") or {}
+    return (
+        f"{t.get('total_tokens', 0):,} tokens ({t.get('prompt_tokens', 0):,} in, "
+        f"{t.get('completion_tokens', 0):,} out), {fmt_usd(t.get('cost_usd'))}, "
+        f"latency p50 {lat.get('p50', 0):.0f} ms / p95 {lat.get('p95', 0):.0f} ms / "
+        f"p99 {lat.get('p99', 0):.0f} ms, {t.get('cached', 0)} cached, "
+        f"{t.get('retries', 0)} retries"
+    )
+
+
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _term_ids(ids: list[str]) -> str:
+    return ", ".join(term_text(i) for i in ids)
+
+
+def _last_line(message: str) -> str:
+    """The line of a collection error that says what is wrong (a traceback ends with it)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else message
+
+
+def _gates_shown(comparison: dict[str, Any]) -> bool:
+    """Whether any metric gates (a ``compare_to:`` comparison is no gate: no column)."""
+    return any(m.get("gating") for s in comparison.get("suites", []) for m in s["metrics"])
+
+
+def _delta(metric: str, value: float) -> str:
+    if not unit_of(metric):
+        return f"{value:+.3f}"
+    text = fmt_metric(metric, value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
+    """Terminal lines of a baseline comparison (as stored in ``RunResults.comparison``)."""
+    lines = []
+    gates = _gates_shown(comparison)
+    sha = comparison.get("baseline_sha")
+    lines.append(
+        f"baseline: {term_text(sha[:10]) if sha else 'unknown commit'} "
+        f"({term_text(comparison.get('baseline_started_at', ''))})"
+    )
+    for w in comparison.get("warnings", []):
+        lines.append(f"  warning: {term_text(w)}")
+    for s in comparison.get("suites", []):
+        lines.append(f"  suite {term_text(s['suite'])} ({s['n_matched']} paired cases)")
+        lines.append(
+            f"    {'metric':<20} {'base':>8} {'cand':>8} {'delta':>8}  "
+            f"{'95% CI':<20} {'p(adj)':>7}  {'gates  ' if gates else ''}verdict"
+        )
+        for m in s["metrics"]:
+            name = m["metric"]
+            ci = f"[{_delta(name, m['ci_low'])}, {_delta(name, m['ci_high'])}]"
+            gate = f"{'yes' if m.get('gating') else 'no':<5}  " if gates else ""
+            lines.append(
+                f"    {term_text(name):<20} {fmt_metric(name, m['baseline']):>8} "
+                f"{fmt_metric(name, m['candidate']):>8} {_delta(name, m['diff']):>8}  {ci:<20} "
+                f"{_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
+                + (" (REGRESSION)" if m["regression"] else "")
+            )
+        if s["flipped_to_fail"]:
+            lines.append(f"    pass -> fail: {_term_ids(s['flipped_to_fail'][:10])}")
+        if s["flipped_to_pass"]:
+            lines.append(f"    fail -> pass: {_term_ids(s['flipped_to_pass'][:10])}")
+    for key, label in (
+        ("only_in_baseline", "only in baseline"),
+        ("only_in_candidate", "only in this run"),
+    ):
+        ids = comparison.get(key, [])
+        if ids:
+            more = f" (+{len(ids) - 10} more)" if len(ids) > 10 else ""
+            lines.append(f"  {label}: {_term_ids(ids[:10])}{more}")
+    return lines
+
+
+def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
+    """Lines (with terminal styles) of the end-of-run summary: per suite, comparison, gates."""
+    lines: list[tuple[str, dict[str, Any]]] = []
+    status, text = run_status(run)
+    if status != "passed":
+        lines.append((f"run {term_text(text)}", {"red": True, "bold": True}))
+    for e in run.collection_errors:
+        why = term_text(_last_line(e.message))
+        lines.append((f"not collected: {term_text(e.where)}: {why}", {"red": True}))
+    for suite in run.suites:
+        cases = [c for c in run.cases if c.suite == suite.name]
+        errors = len({c.case_id for c in cases if c.error})
+        aggs = [a for a in run.aggregates if a.suite == suite.name]
+        name = term_text(suite.name)
+        lines.append((f"suite {name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
+        level = round((aggs[0].confidence if aggs else 0.95) * 100)
+        lines.append(
+            (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
+        )
+        for a in aggs:
+            metric = term_text(a.metric)
+            lines.append(
+                (f"  {metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
+            )
+    for kind, name, t in usage_rows(run):
+        label = "usage" if kind == "total" else f"  {kind} {term_text(name)}"
+        lines.append((f"{label}: {_usage_line(t)}", {}))
+    if run.comparison:
+        lines.extend((line, {}) for line in comparison_terminal(run.comparison))
+    for variant in run.variants:
+        lines.append(
+            (
+                f"{term_text(variant['candidate_suite'])} vs "
+                f"{term_text(variant['baseline_suite'])} (paired by case):",
+                {"bold": True},
+            )
+        )
+        lines.extend((line, {}) for line in comparison_terminal(variant)[1:])
+    for g in run.gates:
+        style = {"green": g.passed, "red": not g.passed}
+        verdict = "PASS" if g.passed else "FAIL"
+        lines.append((f"gate {term_text(g.suite)}: {verdict} {term_text(g.message)}", style))
+    return lines
+
+
+def _md(text: object) -> str:
+    # Every user- or model-controlled string of the summary goes through here or md_code.
+    return md_text(text)
+
+
+def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[str]:
+    """Markdown of a baseline comparison: a table per suite and the cases that flipped."""
+    out = []
+    gates = _gates_shown(comparison)
+    sha = comparison.get("baseline_sha")
+    where = md_code(sha[:10]) if sha else "(unknown commit)"
+    out.append(f"Compared with baseline {where}, paired by case.")
+    out.append("")
+    for w in comparison.get("warnings", []):
+        out.append(f"> ⚠️ {_md(w)}")
+        out.append("")
+    for s in comparison.get("suites", []):
+        out.append(f"#### {_md(s['suite'])} · {s['n_matched']} paired cases")
+        out.append("")
+        gate_head, gate_rule = ("gates | ", "---|") if gates else ("", "")
+        out.append(
+            f"| metric | {gate_head}baseline | candidate | Δ (95% CI) | p (Holm) | verdict |"
+        )
+        out.append(f"|---|{gate_rule}---:|---:|---|---:|---|")
+        for m in s["metrics"]:
+            verdict = VERDICT_ICON.get(m["verdict"], m["verdict"])
+            if m["regression"]:
+                verdict += " · **gate**"
+            name = m["metric"]
+            gate = f"{'yes' if m.get('gating') else 'no'} | " if gates else ""
+            out.append(
+                f"| {_md(name)} | {gate}"
+                f"{_md(fmt_metric(name, m['baseline']))} | "
+                f"{_md(fmt_metric(name, m['candidate']))} | "
+                f"{_md(_delta(name, m['diff']))} [{_md(_delta(name, m['ci_low']))}, "
+                f"{_md(_delta(name, m['ci_high']))}] | {_p(m['p_adjusted'])} | {verdict} |"
+            )
+        out.append("")
+        for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):
+            ids = s.get(key, [])
+            if ids:
+                shown = ", ".join(map(md_code, ids[:top]))
+                more = f" and {len(ids) - top} more" if len(ids) > top else ""
+                out.append(f"**{label}** ({len(ids)}): {shown}{more}")
+                out.append("")
+    for key, label in (
+        ("only_in_baseline", "Only in baseline"),
+        ("only_in_candidate", "New in this run"),
+    ):
+        ids = comparison.get(key, [])
+        if ids:
+            more = f" and {len(ids) - top} more" if len(ids) > top else ""
+            out.append(f"{label} ({len(ids)}): " + ", ".join(map(md_code, ids[:top])) + more)
+            out.append("")
+    return out
+
+
+def render_summary(run: RunResults, *, top: int = 10) -> str:
+    """The Markdown summary: gates, per-suite metrics with CIs, baseline comparison, usage."""
+    out = ["## pytest-mleval results", ""]
+    meta = run.meta
+    head = []
+    if meta.git_sha:
+        head.append(f"commit {md_code(meta.git_sha[:10])}")
+    n_cases = len({(c.suite, c.case_id) for c in run.cases})
+    n_passed = sum(1 for c in run.cases if c.passed)
+    head.append(f"{n_cases} cases, {n_passed}/{len(run.cases)} results passed")
+    head.append(f"{meta.duration_s:.1f} s")
+    # The verdict first, from the status the run ended with: never "passed" for a run that
+    # pytest failed, and an incomplete run says so before any table.
+    status, text = run_status(run)
+    icon = {"passed": "✅", "failed": "❌", "incomplete": "⚠️"}[status]
+    out.append(f"{icon} **Run {md_text(text)}**")
+    out.append("")
+    out.append(" · ".join(head))
+    out.append("")
+    if run.collection_errors:
+        out.append(f"**{len(run.collection_errors)} file(s) could not be collected:**")
+        out.append("")
+        for e in run.collection_errors:
+            out.append(f"- {md_code(e.where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
+        out.append("")
+    failed_gates = [g for g in run.gates if not g.passed]
+    if run.gates:
+        icon = "❌" if failed_gates else "✅"
+        out.append(
+            f"**Gates: {len(run.gates) - len(failed_gates)}/{len(run.gates)} passed** {icon}"
+        )
+        out.append("")
+        out.append("| suite | gate | result |")
+        out.append("|---|---|---|")
+        for g in run.gates:
+            verdict = "✅ pass" if g.passed else "❌ fail"
+            out.append(f"| {_md(g.suite)} | {_md(g.message)} | {verdict} |")
+        out.append("")
+    if run.comparison:
+        out.append("### Compared with the baseline")
+        out.append("")
+        out.extend(comparison_markdown(run.comparison, top=top))
+    for variant in run.variants:
+        out.append(f"### {_md(variant['candidate_suite'])} vs {_md(variant['baseline_suite'])}")
+        out.append("")
+        out.extend(comparison_markdown(variant, top=top)[2:])
+    for suite in run.suites:
+        out.append(f"### {_md(suite.name)}")
+        out.append("")
+        out.append("| metric | estimate | 95% CI | n |")
+        out.append("|---|---:|---|---:|")
+        for a in run.aggregates:
+            if a.suite == suite.name:
+                out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
+        out.append("")
+        failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
+        if failing:
+            out.append(f"<details><summary>{len(failing)} failing case result(s)</summary>")
+            out.append("")
+            for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[: top * 2]:
+                why = c.error or ", ".join(
+                    f"{k}={v.score:.3f}" if v.score is not None else f"{k}: error"
+                    for k, v in c.scores.items()
+                    if v.passed is False
+                )
+                # Long error texts are cut: GitHub refuses a comment over 65536 characters
+                # whole, and the HTML report keeps the full text.
+                out.append(f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}")
+            out.append("")
+            out.append("</details>")
+            out.append("")
+    rows = usage_rows(run)
+    if rows:
+        out.append("### Usage")
+        out.append("")
+        out.append("| | tokens (in / out) | cost | latency p50 / p95 | cached | retries |")
+        out.append("|---|---:|---:|---:|---:|---:|")
+        for kind, name, t in rows:
+            lat = t.get("latency_ms") or {}
+            label = "**total**" if kind == "total" else f"{kind} {md_code(name, table=True)}"
+            out.append(
+                f"| {label} | {t.get('total_tokens', 0):,} ({t.get('prompt_tokens', 0):,} / "
+                f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "
+                f"{lat.get('p50', 0):.0f} / {lat.get('p95', 0):.0f} ms | "
+                f"{t.get('cached', 0)} | {t.get('retries', 0)} |"
+            )
+        out.append("")
+    return "\n".join(out)

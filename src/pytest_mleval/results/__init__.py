@@ -1,0 +1,60 @@
+"""Run results: the records and results file, suite aggregates and gates, and the one regression rule (core).
+
+Each name below loads its module on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .aggregate import aggregate_suite, evaluate_gates
+    from .compare import Comparison, compare_runs, regression_check
+    from .records import (
+        Aggregate,
+        CaseResult,
+        CollectionError,
+        GateResult,
+        MetricScore,
+        RunMeta,
+        RunResults,
+        SuiteInfo,
+        Usage,
+        load_results,
+        run_status,
+        write_results,
+    )
+
+_WHERE = {
+    "Aggregate": "records",
+    "CaseResult": "records",
+    "CollectionError": "records",
+    "Comparison": "compare",
+    "GateResult": "records",
+    "MetricScore": "records",
+    "RunMeta": "records",
+    "RunResults": "records",
+    "SuiteInfo": "records",
+    "Usage": "records",
+    "aggregate_suite": "aggregate",
+    "compare_runs": "compare",
+    "evaluate_gates": "aggregate",
+    "load_results": "records",
+    "regression_check": "compare",
+    "run_status": "records",
+    "write_results": "records",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,293 @@
+"""Suite aggregates and gates over case results (pure; statistics from :mod:`stats`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..cases.suite import GateSpec
+from .records import Aggregate, CaseResult, GateResult, metric_kind
+from .units import RAW_MEASURES
+
+__all__ = ["aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
+
+PASS_RATE = "pass_rate"
+BOUNDS = (0.0, 1.0)
+"""The range of every score that is not a raw measure."""
+
+
+def per_case(
+    cases: Sequence[CaseResult], metric: str | None
+) -> tuple[list[str], list[float], list[str | None], int]:
+    """Per-case values (repeats averaged first), their clusters, and how many cases had none.
+
+    ``metric=None`` gives the pass indicator (an errored case counts as failed).
+    """
+    sums: dict[str, list[float]] = {}
+    clusters: dict[str, str | None] = {}
+    missing: set[str] = set()
+    for c in cases:
+        clusters.setdefault(c.case_id, c.cluster)
+        ms = None
+        if metric is None:
+            value: float | None = 1.0 if c.passed else 0.0
+        else:
+            ms = c.scores.get(metric)
+            value = None if ms is None else ms.score
+        if value is None:
+            # Only a case that errored, or whose metric errored or was skipped, is "missing";
+            # a metric the case never asked for is simply not about that case.
+            if c.error is not None or ms is not None:
+                missing.add(c.case_id)
+            continue
+        sums.setdefault(c.case_id, []).append(float(value))
+    keys = list(sums)
+    values = [sum(v) / len(v) for v in sums.values()]
+    return keys, values, [clusters[k] for k in keys], len(missing - set(sums))
+
+
+def _metric_names(cases: Sequence[CaseResult]) -> list[str]:
+    names: dict[str, None] = {}
+    for c in cases:
+        for name in c.scores:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def is_raw_measure(metric: str, values: Sequence[float]) -> bool:
+    """Whether a metric is a measurement in its own units rather than a score in [0, 1].
+
+    True for ``latency_ms``, ``cost_usd`` and ``ttft_ms``, for metrics registered with
+    ``raw=True``, and for any metric with a value outside [0, 1] (token counts, seconds): those
+    aggregate as means with a t interval in their units, never as a pass rate, and are never
+    clipped.
+
+    Args:
+        metric: The metric's name as it appears in the scores.
+        values: Its per-case values.
+
+    Returns:
+        Whether the metric is a raw measure.
+    """
+    if metric in RAW_MEASURES or any(not 0.0 <= v <= 1.0 for v in values):
+        return True
+    if metric.startswith("python:"):
+        return False  # a custom metric by reference: scored in [0, 1] (metrics.score_metric)
+    from ..errors import MlevalError
+    from ..metrics.registry import get_metric
+
+    try:
+        return get_metric(metric).raw
+    except MlevalError:
+        return False  # a label or a metric unknown here (e.g. `mleval compare`): a score
+
+
+def _cluster_labels(clusters: list[str | None]) -> list[str] | None:
+    """Labels for a clustered estimate (a case without a cluster is its own), or ``None``."""
+    if all(c is None for c in clusters) or len(set(clusters)) < 2:
+        return None
+    return [c if c is not None else f"__case{i}" for i, c in enumerate(clusters)]
+
+
+def _estimate(
+    values: list[float],
+    clusters: list[str | None],
+    *,
+    kind: str,
+    confidence: float,
+    seed: int,
+) -> Any:
+    """The interval for ``kind``: ``proportion`` (0/1 per case), ``score`` (bounded, [0, 1])
+    or ``raw`` (a measurement in its units, unbounded)."""
+    from .. import stats
+
+    labels = _cluster_labels(clusters)
+    if kind == "proportion":
+        if labels is not None:
+            return stats.clustered_proportion_ci(values, labels, confidence=confidence)
+        return stats.proportion_ci(round(sum(values)), len(values), confidence=confidence)
+    bounds = None if kind == "raw" else BOUNDS
+    if labels is not None:
+        return stats.clustered_mean_ci(values, labels, confidence=confidence, bounds=bounds)
+    return stats.mean_ci(values, confidence=confidence, method="t", seed=seed, bounds=bounds)
+
+
+def _win_rate(values: list[float], clusters: list[str | None], confidence: float) -> Any:
+    """Pairwise outcomes (1 win, 0.5 tie, 0 loss): win rate, Wilson CI, sign test."""
+    from dataclasses import replace
+
+    from .. import stats
+
+    wins = sum(1 for v in values if v == 1.0)
+    losses = sum(1 for v in values if v == 0.0)
+    ties = len(values) - wins - losses
+    est = stats.proportion_ci(wins, len(values), confidence=confidence)
+    # Ties count half in the estimate; the interval is Wilson's on wins + ties/2.
+    half = stats.proportion_ci(round(wins + ties / 2), len(values), confidence=confidence)
+    lo, hi, how = half.ci_low, half.ci_high, "wilson"
+    labels = _cluster_labels(clusters)
+    if labels is not None:
+        # Clustered cases: never narrower than the clustered interval of the outcomes.
+        clustered = stats.clustered_mean_ci(values, labels, confidence=confidence, bounds=BOUNDS)
+        lo, hi = max(0.0, min(lo, clustered.ci_low)), min(1.0, max(hi, clustered.ci_high))
+        how = "wilson or clustered t, the wider"
+    p = stats.sign_test([1.0] * wins + [-1.0] * losses)
+    return replace(
+        est,
+        estimate=(wins + ties / 2) / len(values) if values else 0.0,
+        ci_low=lo,
+        ci_high=hi,
+        method=f"win rate, {how} (ties count half); sign test p={p:.4g}",
+        note=f"{wins} wins, {ties} ties, {losses} losses",
+    )
+
+
+def aggregate_suite(
+    suite: str, cases: Sequence[CaseResult], *, confidence: float = 0.95, seed: int = 0
+) -> list[Aggregate]:
+    """Pass rate and the mean of every metric, each with its confidence interval."""
+    out: list[Aggregate] = []
+    repeats = max((c.repeat for c in cases), default=0) + 1
+    for metric in [None, *_metric_names(cases)]:
+        _, values, clusters, missing = per_case(cases, metric)
+        if metric is not None and not values:
+            continue  # skipped everywhere (e.g. no judge model): nothing to estimate
+        notes = []
+        kind_of = metric_kind(cases, metric) if metric is not None else None
+        raw = kind_of is not None and is_raw_measure(kind_of, values)
+        if kind_of == "pairwise" and repeats == 1:
+            est = _win_rate(values, clusters, confidence)
+        else:
+            is_binary = all(v in (0.0, 1.0) for v in values)
+            kind = "raw" if raw else "proportion" if is_binary and repeats == 1 else "score"
+            est = _estimate(values, clusters, kind=kind, confidence=confidence, seed=seed)
+        if est.note:
+            notes.append(est.note)
+        lo, hi = est.ci_low, est.ci_high
+        if not raw and (lo < 0.0 or hi > 1.0):
+            # Scores live in [0, 1]; a t interval near the edge can spill over.
+            lo, hi = max(0.0, lo), min(1.0, hi)
+            notes.append("interval clipped to [0, 1]")
+        if missing:
+            notes.append(f"{missing} case(s) without a score (errored or skipped) left out")
+        if repeats > 1:
+            notes.append(f"{repeats} repeats averaged per case")
+        out.append(
+            Aggregate(
+                suite=suite,
+                metric=PASS_RATE if metric is None else metric,
+                estimate=est.estimate,
+                ci_low=lo,
+                ci_high=hi,
+                n=est.n,
+                method=est.method,
+                confidence=confidence,
+                note="; ".join(notes) or None,
+            )
+        )
+    return out
+
+
+def _gate_estimate(
+    gate: GateSpec,
+    cases: Sequence[CaseResult],
+    aggregates: dict[str, Aggregate],
+    *,
+    confidence: float,
+    seed: int,
+) -> tuple[float, float, float, str] | str:
+    """(estimate, ci_low, ci_high, method) for the gate, or the reason it cannot be computed."""
+    from .. import stats
+
+    if gate.metric == PASS_RATE or gate.stat == "mean":
+        agg = aggregates.get(gate.metric)
+        if agg is None:
+            return f"no scores for metric {gate.metric!r}"
+        return agg.estimate, agg.ci_low, agg.ci_high, agg.method
+    if gate.stat == "pass_rate":
+        sums: dict[str, list[float]] = {}
+        for c in cases:
+            ms = c.scores.get(gate.metric)
+            if ms is not None:
+                sums.setdefault(c.case_id, []).append(1.0 if ms.passed else 0.0)
+        if not sums:
+            return f"no scores for metric {gate.metric!r}"
+        vals = [sum(v) / len(v) for v in sums.values()]
+        first = {c.case_id: c.cluster for c in reversed(cases)}
+        kind = "proportion" if all(v in (0.0, 1.0) for v in vals) else "score"
+        est = _estimate(vals, [first[k] for k in sums], kind=kind, confidence=confidence, seed=seed)
+        return est.estimate, max(0.0, est.ci_low), min(1.0, est.ci_high), est.method
+    _, values, _, _ = per_case(cases, gate.metric)
+    if not values:
+        return f"no scores for metric {gate.metric!r}"
+    if gate.stat == "median":
+        import numpy as np
+
+        est = stats.bootstrap_ci(
+            np.asarray(values), np.median, method="percentile", confidence=confidence, seed=seed
+        )
+        return est.estimate, est.ci_low, est.ci_high, est.method
+    if gate.stat in ("min", "max"):
+        v = min(values) if gate.stat == "min" else max(values)
+        return v, v, v, f"{gate.stat} (no interval)"
+    return f"stat {gate.stat!r} is not available for metric {gate.metric!r}"
+
+
+def evaluate_gates(
+    suite: str,
+    gates: Sequence[GateSpec],
+    cases: Sequence[CaseResult],
+    aggregates: Sequence[Aggregate],
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[GateResult]:
+    """Check each gate against the run's aggregates."""
+    by_metric = {a.metric: a for a in aggregates if a.suite == suite}
+    results = []
+    for gate in gates:
+        got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
+        base: dict[str, Any] = {
+            "suite": suite,
+            "metric": gate.metric,
+            "stat": gate.stat,
+            "on": gate.on,
+            "min": gate.min,
+            "max": gate.max,
+        }
+        if isinstance(got, str):
+            results.append(
+                GateResult(**base, passed=False, message=f"gate cannot be evaluated: {got}")
+            )
+            continue
+        estimate, lo, hi, method = got
+        value = {"estimate": estimate, "ci_low": lo, "ci_high": hi}[gate.on]
+        ok = (gate.min is None or value >= gate.min - 1e-12) and (
+            gate.max is None or value <= gate.max + 1e-12
+        )
+        bound = " and ".join(
+            b
+            for b in (
+                f">= {gate.min:g}" if gate.min is not None else "",
+                f"<= {gate.max:g}" if gate.max is not None else "",
+            )
+            if b
+        )
+        label = gate.metric if gate.metric == PASS_RATE else f"{gate.stat}({gate.metric})"
+        what = label if gate.on == "estimate" else f"{gate.on} of {label}"
+        message = (
+            f"{what} = {value:.4f} (estimate {estimate:.4f}, {int(confidence * 100)}% CI "
+            f"[{lo:.4f}, {hi:.4f}], {method}) {'meets' if ok else 'fails'} {bound}"
+        )
+        results.append(
+            GateResult(
+                **base,
+                value=value,
+                estimate=estimate,
+                ci_low=lo,
+                ci_high=hi,
+                passed=ok,
+                message=message,
+            )
+        )
+    return results

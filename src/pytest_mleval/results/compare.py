@@ -1,0 +1,430 @@
+"""Paired comparison of two runs: matched by suite and case id, tested per metric.
+
+Pure functions over result records; the statistics live in :mod:`stats`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .records import CaseResult, GateResult, RunResults, metric_kind
+from .units import RAW_MEASURES
+
+__all__ = [
+    "Comparison",
+    "MetricComparison",
+    "SuiteComparison",
+    "compare_runs",
+    "regression_check",
+    "regression_gates",
+]
+
+# Raw measures: lower is better, and their unit is not a score's, so they gate only when a
+# suite names them in ``regression_metrics`` (their margin is then relative to the baseline).
+LOWER_IS_BETTER = RAW_MEASURES
+PASS_RATE = "pass_rate"
+Verdict = Literal[
+    "improved", "regressed", "worse within margin", "no significant change", "not tested"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+
+
+class MetricComparison(_Model):
+    """Candidate minus baseline for one metric of one suite, paired by case."""
+
+    metric: str
+    """Metric name, or ``pass_rate``."""
+    n: int
+    """Cases present in both runs with a score in both."""
+    baseline: float
+    """Baseline mean over the matched cases."""
+    candidate: float
+    """Candidate mean over the matched cases."""
+    diff: float
+    """Mean paired difference (candidate - baseline)."""
+    ci_low: float
+    """Lower bound of the difference's confidence interval."""
+    ci_high: float
+    """Upper bound of the difference's confidence interval."""
+    p_value: float
+    """Two-sided p-value of the paired test."""
+    p_adjusted: float
+    """p-value after Holm adjustment across the suite's compared metrics."""
+    test: str
+    """Paired test used (and why, for degenerate inputs)."""
+    correlation: float | None = None
+    """Pearson correlation of the paired scores (how much pairing helps)."""
+    verdict: Verdict
+    """improved / regressed / no significant change (at the adjusted p)."""
+    gating: bool = False
+    """Whether a regression of this metric fails the run (see :func:`regression_check`)."""
+    regression: bool = False
+    """Significant drop larger than the margin (the regression gate fires)."""
+    noninferiority_p: float | None = None
+    """Holm-adjusted one-sided p-value of H0: drop <= margin."""
+    lower_is_better: bool = False
+    """True for raw measures such as latency and cost."""
+    note: str | None = None
+    """Anything a reader should know."""
+
+
+class SuiteComparison(_Model):
+    """The comparison of one suite."""
+
+    suite: str
+    """Suite name."""
+    n_matched: int
+    """Cases present in both runs."""
+    metrics: list[MetricComparison] = Field(default_factory=list)
+    """Per-metric comparisons."""
+    flipped_to_fail: list[str] = Field(default_factory=list)
+    """Case ids that passed in the baseline and fail now."""
+    flipped_to_pass: list[str] = Field(default_factory=list)
+    """Case ids that failed in the baseline and pass now."""
+    regressed: bool = False
+    """Whether any gating metric regressed beyond the margin."""
+    margin: float = 0.0
+    """The suite's non-inferiority margin."""
+    narrowed: bool = False
+    """Whether the suite's ``regression_metrics`` narrowed the gating metrics."""
+
+
+class Comparison(_Model):
+    """A candidate run compared with a baseline run."""
+
+    baseline_sha: str | None = None
+    """Commit of the baseline run."""
+    baseline_started_at: str = ""
+    """When the baseline ran."""
+    margin: float = 0.0
+    """Non-inferiority margin of the regression gate."""
+    alpha: float = 0.05
+    """Significance level."""
+    confidence: float = 0.95
+    """Confidence level of intervals."""
+    suites: list[SuiteComparison] = Field(default_factory=list)
+    """Per-suite comparisons."""
+    only_in_baseline: list[str] = Field(default_factory=list)
+    """``suite::case`` ids present only in the baseline."""
+    only_in_candidate: list[str] = Field(default_factory=list)
+    """``suite::case`` ids present only in the candidate."""
+    warnings: list[str] = Field(default_factory=list)
+    """Problems a reader must see (e.g. disjoint suites)."""
+
+    @property
+    def regressed(self) -> bool:
+        """Whether any suite regressed."""
+        return any(s.regressed for s in self.suites)
+
+
+def _per_case(cases: Iterable[CaseResult], metric: str) -> dict[str, float]:
+    sums: dict[str, list[float]] = {}
+    for c in cases:
+        if metric == PASS_RATE:
+            value: float | None = 1.0 if c.passed else 0.0
+        else:
+            ms = c.scores.get(metric)
+            value = None if ms is None else ms.score
+        if value is not None:
+            sums.setdefault(c.case_id, []).append(float(value))
+    return {k: sum(v) / len(v) for k, v in sums.items()}
+
+
+def _metrics(cases: Sequence[CaseResult]) -> list[str]:
+    names: dict[str, None] = {PASS_RATE: None}
+    for c in cases:
+        for k in c.scores:
+            names.setdefault(k, None)
+    return list(names)
+
+
+def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
+    out: dict[str, list[CaseResult]] = {}
+    for c in run.cases:
+        out.setdefault(c.suite, []).append(c)
+    return out
+
+
+def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
+    """The default regression rule for one score key: every metric present in both runs gates,
+    raw measures (latency, cost; also under a label) excepted, unless the suite narrows the set.
+    """
+    return metric in narrowed if narrowed is not None else not raw
+
+
+def compare_runs(
+    baseline: RunResults,
+    candidate: RunResults,
+    *,
+    margin: float | Mapping[str, float] = 0.0,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+    gating: Mapping[str, Collection[str] | None] | None = None,
+) -> Comparison:
+    """Compare per suite and metric, paired by case id.
+
+    Every metric present in both runs is compared (pass rate included); the p-values are
+    Holm-adjusted across a suite's metrics. The metrics that gate (by default every one but
+    raw measures such as latency and cost, also under a ``name:`` label; else the suite's
+    ``regression_metrics``) are then tested for non-inferiority, Holm-adjusted across them:
+    a metric regresses when it is significantly worse at the adjusted level *and* the
+    non-inferiority test rejects *and* the drop exceeds the margin. Prefer
+    :func:`regression_check`, which reads each suite's margin and gating metrics from the
+    candidate run, as the plugin's gate and ``mleval compare`` do.
+
+    Args:
+        baseline: The earlier run.
+        candidate: This run.
+        margin: Non-inferiority margin (per suite, or one for all): smaller drops never regress.
+            For raw measures (latency, cost) named as gating, it is relative to the baseline
+            mean (0.1: a rise above 10 %).
+        alpha: Significance level of verdicts and the regression gate.
+        confidence: Confidence level of the difference's interval.
+        seed: Seed of permutation tests.
+        n_resamples: Monte Carlo resamples when exact enumeration is too large.
+        gating: Suite -> the metrics whose regression fails the build (a suite missing here,
+            or mapped to None, uses the default rule above).
+
+    Returns:
+        The comparison, with unmatched cases listed rather than dropped.
+    """
+    import numpy as np
+
+    from .. import stats
+
+    base_suites, cand_suites = _by_suite(baseline), _by_suite(candidate)
+    result = Comparison(
+        baseline_sha=baseline.meta.git_sha,
+        baseline_started_at=baseline.meta.started_at,
+        margin=float(margin) if isinstance(margin, float | int) else 0.0,
+        alpha=alpha,
+        confidence=confidence,
+    )
+    for name in sorted(set(base_suites) | set(cand_suites)):
+        b_ids = {c.case_id for c in base_suites.get(name, [])}
+        c_ids = {c.case_id for c in cand_suites.get(name, [])}
+        result.only_in_baseline += [f"{name}::{i}" for i in sorted(b_ids - c_ids)]
+        result.only_in_candidate += [f"{name}::{i}" for i in sorted(c_ids - b_ids)]
+    shared = sorted(set(base_suites) & set(cand_suites))
+    if not shared:
+        result.warnings.append(
+            "the baseline shares no suite with this run: nothing could be compared "
+            f"(baseline suites: {sorted(base_suites)}; this run: {sorted(cand_suites)})"
+        )
+    if result.only_in_baseline or result.only_in_candidate:
+        result.warnings.append(
+            f"{len(result.only_in_baseline)} case(s) only in the baseline and "
+            f"{len(result.only_in_candidate)} only in this run were not compared"
+        )
+
+    for name in shared:
+        bcases, ccases = base_suites[name], cand_suites[name]
+        suite_margin = (
+            float(margin.get(name, 0.0)) if isinstance(margin, Mapping) else float(margin)
+        )
+        narrowed = (gating or {}).get(name)
+        sc = SuiteComparison(
+            suite=name,
+            n_matched=len({c.case_id for c in bcases} & {c.case_id for c in ccases}),
+            margin=suite_margin,
+            narrowed=narrowed is not None,
+        )
+        rows: list[MetricComparison] = []
+        nonin_p: list[float] = []
+        for metric in _metrics([*bcases, *ccases]):
+            b, c = _per_case(bcases, metric), _per_case(ccases, metric)
+            ids = sorted(set(b) & set(c))
+            if not ids:
+                continue
+            bv = np.array([b[i] for i in ids])
+            cv = np.array([c[i] for i in ids])
+            # A raw measure that happens to be 0 or 1 (every cost zero) is not pass/fail.
+            raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
+            binary = not raw_kind and bool(
+                np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0)))
+            )
+            test = "mcnemar" if binary else "permutation"
+            # A score difference lives in [-1, 1]: identical or constant differences get the
+            # no-spread bound valid on that range, never a zero-width interval.
+            scored = not raw_kind and bool(
+                np.all((bv >= 0) & (bv <= 1)) and np.all((cv >= 0) & (cv <= 1))
+            )
+            paired = stats.paired_test(
+                bv,
+                cv,
+                test=test,
+                confidence=confidence,
+                seed=seed,
+                n_resamples=n_resamples,
+                bounds=(-1.0, 1.0) if scored else None,
+            )
+            lower_better = raw_kind
+            # Regression direction: a drop for scores, a rise for latency and cost (whose
+            # margin is a share of the baseline mean, as their unit is not a score's).
+            drop = (cv - bv) if not lower_better else (bv - cv)
+            row_margin = suite_margin * abs(float(bv.mean())) if lower_better else suite_margin
+            rows.append(
+                MetricComparison(
+                    metric=metric,
+                    n=len(ids),
+                    baseline=float(bv.mean()),
+                    candidate=float(cv.mean()),
+                    diff=paired.diff,
+                    ci_low=paired.ci_low,
+                    ci_high=paired.ci_high,
+                    p_value=paired.p_value,
+                    p_adjusted=paired.p_value,
+                    test=paired.method,
+                    correlation=paired.correlation,
+                    verdict="not tested",
+                    # A labelled raw measure is still a raw measure by the default rule.
+                    gating=_gates(metric, raw_kind, narrowed),
+                    lower_is_better=lower_better,
+                    note=paired.note,
+                )
+            )
+            nonin_p.append(stats.noninferiority_pvalue(drop, row_margin))
+        if narrowed is not None:
+            missing = sorted(set(narrowed) - {r.metric for r in rows})
+            if missing:
+                result.warnings.append(
+                    f"suite {name}: regression_metrics {missing} are not in both runs"
+                )
+        if rows:
+            adjusted = stats.holm([r.p_value for r in rows])
+            gated_idx = [i for i, r in enumerate(rows) if r.gating]
+            nonin_adj = stats.holm([nonin_p[i] for i in gated_idx]) if gated_idx else np.array([])
+            for i, r in enumerate(rows):
+                r.p_adjusted = float(adjusted[i])
+                better = r.diff < 0 if r.lower_is_better else r.diff > 0
+                if r.p_adjusted < alpha and r.diff != 0:
+                    r.verdict = "improved" if better else "regressed"
+                else:
+                    r.verdict = "no significant change"
+            for j, i in enumerate(gated_idx):
+                r = rows[i]
+                r.noninferiority_p = float(nonin_adj[j])
+                worse_by = r.diff if r.lower_is_better else -r.diff
+                allowed = suite_margin * abs(r.baseline) if r.lower_is_better else suite_margin
+                r.regression = bool(
+                    r.verdict == "regressed" and r.noninferiority_p < alpha and worse_by > allowed
+                )
+                if r.verdict == "regressed" and not r.regression:
+                    # Significantly worse, but not beyond the margin the suite tolerates: the
+                    # table must not say "regressed" while the gate passes.
+                    r.verdict = "worse within margin"
+        sc.metrics = rows
+        sc.regressed = any(r.regression for r in rows)
+        bp, cp = _per_case(bcases, PASS_RATE), _per_case(ccases, PASS_RATE)
+        for cid in sorted(set(bp) & set(cp)):
+            if bp[cid] >= 0.5 > cp[cid]:
+                sc.flipped_to_fail.append(cid)
+            elif cp[cid] >= 0.5 > bp[cid]:
+                sc.flipped_to_pass.append(cid)
+        result.suites.append(sc)
+    return result
+
+
+def regression_gates(comparison: Comparison) -> list[GateResult]:
+    """One regression gate per compared suite, from the comparison's verdicts.
+
+    Args:
+        comparison: The output of :func:`compare_runs`.
+
+    Returns:
+        Gate results (metric ``regression``): failed where a gating metric regressed.
+    """
+    out = []
+    for sc in comparison.suites:
+        regressions = [m for m in sc.metrics if m.regression]
+        tested = [m for m in sc.metrics if m.gating]
+        if regressions:
+            detail = "; ".join(
+                f"{m.metric} {m.diff:+.4g} [{m.ci_low:+.4g}, {m.ci_high:+.4g}] "
+                f"p(adj)={m.p_adjusted:.4f}"
+                for m in regressions
+            )
+            message = f"regression beyond margin {sc.margin:g}: {detail}"
+        else:
+            message = (
+                f"no significant regression beyond margin {sc.margin:g} "
+                f"over {len(tested)} gating metric(s), {sc.n_matched} paired cases"
+            )
+        out.append(
+            GateResult(
+                suite=sc.suite,
+                metric="regression",
+                stat="paired",
+                on="baseline",
+                min=-sc.margin,
+                passed=not regressions,
+                message=message,
+            )
+        )
+    return out
+
+
+def regression_check(
+    baseline: RunResults,
+    candidate: RunResults,
+    *,
+    margin: float | None = None,
+    metrics: Collection[str] | None = None,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+) -> tuple[Comparison, list[GateResult]]:
+    """The one regression rule: used by the run's gate and by ``mleval compare`` alike.
+
+    Each suite's margin and gating metrics come from the candidate run's suite records
+    (``regression_margin``, ``regression_metrics``), unless given here for every suite.
+
+    Args:
+        baseline: The earlier run.
+        candidate: This run.
+        margin: A margin for every suite, over the suites' own (default 0 where none is set).
+        metrics: Gating metrics for every suite, over the suites' own ``regression_metrics``.
+        alpha: Significance level.
+        confidence: Confidence level of the differences' intervals.
+        seed: Seed of permutation tests.
+        n_resamples: Monte Carlo resamples when exact enumeration is too large.
+
+    Returns:
+        The comparison and one regression gate per compared suite; the run regressed when
+        any gate failed (``comparison.regressed``).
+    """
+    info = {s.name: s for s in candidate.suites}
+    names = {c.suite for c in candidate.cases} | {c.suite for c in baseline.cases}
+    margins: dict[str, float] = {}
+    gating: dict[str, Collection[str] | None] = {}
+    for name in names:
+        suite = info.get(name)
+        own_margin = suite.regression_margin if suite is not None else None
+        margins[name] = float(
+            margin if margin is not None else own_margin if own_margin is not None else 0.0
+        )
+        own_metrics = suite.regression_metrics if suite is not None else None
+        chosen = metrics if metrics is not None else own_metrics
+        gating[name] = set(chosen) if chosen is not None else None
+    comparison = compare_runs(
+        baseline,
+        candidate,
+        margin=margins,
+        alpha=alpha,
+        confidence=confidence,
+        seed=seed,
+        n_resamples=n_resamples,
+        gating=gating,
+    )
+    if margin is not None:
+        comparison.margin = float(margin)
+    return comparison, regression_gates(comparison)

@@ -1,0 +1,392 @@
+"""Result records and the results file (``mleval-results.json``).
+
+Everything written to or read from disk is a pydantic model, so the file has a JSON Schema
+(``mleval schema results``) and a version that readers check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ResultsFileError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Aggregate",
+    "CaseResult",
+    "CollectionError",
+    "GateResult",
+    "MetricScore",
+    "RunMeta",
+    "RunResults",
+    "SuiteInfo",
+    "Usage",
+    "incomplete_reasons",
+    "load_results",
+    "metric_kind",
+    "run_status",
+    "write_results",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the results file layout; bumped on incompatible changes."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+
+
+class MetricScore(_Model):
+    """One metric's outcome for one case (one repeat)."""
+
+    score: float | None = None
+    """The score (in [0, 1] except raw measures); ``None`` when it errored or was skipped."""
+    threshold: float | None = None
+    """Minimum score to pass, if any."""
+    max: float | None = None
+    """Maximum value to pass, if any."""
+    passed: bool | None = None
+    """Whether the metric passed; ``None`` for informational metrics without a threshold."""
+    weight: float = 1.0
+    """Weight in the weighted pass rule."""
+    explanation: str | None = None
+    """Why the score is what it is (e.g. the missing substring, a judge's reasoning)."""
+    error: str | None = None
+    """The metric's error, when it failed to score (the case then fails)."""
+    skipped: str | None = None
+    """Why the metric was not computed (e.g. no judge model configured)."""
+    data: dict[str, Any] | None = None
+    """Extra structured data (e.g. per-claim verdicts)."""
+    metric: str | None = None
+    """The metric behind this score when its entry has a ``name:`` label (None: the key)."""
+
+
+class Usage(_Model):
+    """Token usage of the model calls behind one output."""
+
+    prompt_tokens: int = 0
+    """Tokens in the prompt."""
+    completion_tokens: int = 0
+    """Tokens generated."""
+    total_tokens: int = 0
+    """Sum of both."""
+
+
+class CaseResult(_Model):
+    """The result of one case (one repeat)."""
+
+    suite: str
+    """Suite name."""
+    case_id: str
+    """Case id, unique in the suite."""
+    repeat: int = 0
+    """Repeat index (0-based)."""
+    nodeid: str = ""
+    """The pytest node id."""
+    file: str | None = None
+    """The eval file (or test file) the case came from."""
+    input: Any = None
+    """The case input."""
+    prompt: str | None = None
+    """The rendered prompt, for model targets."""
+    output: str | None = None
+    """What the target produced (its start only when ``output_chars`` is set)."""
+    output_chars: int | None = None
+    """Full length of an output too long to store whole (``mleval_max_output_chars``)."""
+    output_sha256: str | None = None
+    """SHA-256 (hex, of the UTF-8 text) of an output stored truncated."""
+    expected: Any = None
+    """The reference, if any."""
+    context: list[str] = Field(default_factory=list)
+    """Context passages (given or retrieved)."""
+    retrieved: list[str] = Field(default_factory=list)
+    """Ids of retrieved documents, in rank order."""
+    scores: dict[str, MetricScore] = Field(default_factory=dict)
+    """Metric name -> outcome."""
+    passed: bool = False
+    """Whether the case passed (never true for an errored case)."""
+    error: str | None = None
+    """Why the case could not be scored (target error, timeout, budget), with the error type."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags of the case."""
+    cluster: str | None = None
+    """Cluster key for clustered standard errors."""
+    latency_ms: float | None = None
+    """Wall time of the target call."""
+    usage: Usage = Field(default_factory=Usage)
+    """Tokens used."""
+    cost_usd: float | None = None
+    """Cost of the target call."""
+    model: str | None = None
+    """The model that answered (a fallback's name when one was used)."""
+    cached: bool = False
+    """Whether the output came from the cache."""
+    retries: int = 0
+    """Retries spent on the target call."""
+    fallback_used: str | None = None
+    """The fallback model that answered, if any."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form data from the case and the target."""
+
+
+class Aggregate(_Model):
+    """A suite-level statistic with its confidence interval."""
+
+    suite: str
+    """Suite name."""
+    metric: str
+    """Metric name, or ``pass_rate``."""
+    estimate: float
+    """Point estimate."""
+    ci_low: float
+    """Lower confidence bound."""
+    ci_high: float
+    """Upper confidence bound."""
+    n: int
+    """Number of cases (repeats averaged first)."""
+    method: str
+    """How the interval was computed (and why, for degenerate inputs)."""
+    confidence: float = 0.95
+    """Confidence level of the interval."""
+    note: str | None = None
+    """Anything a reader should know (skipped cases, errors)."""
+
+
+class GateResult(_Model):
+    """The outcome of one gate."""
+
+    suite: str
+    """Suite name."""
+    metric: str
+    """Gated metric."""
+    stat: str
+    """Statistic gated."""
+    on: str
+    """``estimate``, ``ci_low`` or ``ci_high``."""
+    min: float | None = None
+    """Lower bound of the gate."""
+    max: float | None = None
+    """Upper bound of the gate."""
+    value: float | None = None
+    """The gated value (the estimate or a bound)."""
+    estimate: float | None = None
+    """The point estimate."""
+    ci_low: float | None = None
+    """Lower confidence bound."""
+    ci_high: float | None = None
+    """Upper confidence bound."""
+    passed: bool
+    """Whether the gate held."""
+    message: str
+    """Human-readable outcome."""
+
+
+class SuiteInfo(_Model):
+    """What a suite is."""
+
+    name: str
+    """Suite name."""
+    file: str | None = None
+    """Eval file."""
+    description: str | None = None
+    """Suite description."""
+    target: str | None = None
+    """Target spec."""
+    n_cases: int = 0
+    """Cases run (repeats counted once)."""
+    regression_margin: float | None = None
+    """Non-inferiority margin of the regression gate in effect for this suite."""
+    regression_metrics: list[str] | None = None
+    """Metrics whose regression fails the run (None: the default rule, every metric in both
+    runs but raw measures such as latency and cost)."""
+
+
+class CollectionError(_Model):
+    """A file (or node) that could not be collected: its cases did not run."""
+
+    nodeid: str
+    """pytest's node id of what failed to collect."""
+    file: str
+    """The file, relative to the rootdir."""
+    line: int | None = None
+    """Line of the problem, when known."""
+    message: str
+    """What went wrong (the collection error's text)."""
+
+    @property
+    def where(self) -> str:
+        """``file:line``, or the file when the line is unknown."""
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+class RunMeta(_Model):
+    """Metadata of a run."""
+
+    tool_version: str = ""
+    """pytest-mleval version."""
+    started_at: str = ""
+    """ISO 8601 start time (UTC)."""
+    finished_at: str = ""
+    """ISO 8601 end time (UTC)."""
+    duration_s: float = 0.0
+    """Wall time of the session."""
+    git_sha: str | None = None
+    """Commit of the working tree, if in a git repository."""
+    git_branch: str | None = None
+    """Branch, if any."""
+    python: str = ""
+    """Python version."""
+    platform: str = ""
+    """Operating system and machine."""
+    models: list[str] = Field(default_factory=list)
+    """Models used by targets."""
+    flags: dict[str, Any] = Field(default_factory=dict)
+    """The mleval options in effect."""
+    seed: int = 0
+    """Seed for sampling, bootstrap and permutation tests."""
+    exit_status: int | None = None
+    """pytest's exit status (after gates: the status the run ended with)."""
+    incomplete: list[str] = Field(default_factory=list)
+    """Why the run is incomplete (files not collected, cases not run, an interruption);
+    empty for a complete run."""
+
+
+class RunResults(_Model):
+    """The whole results file."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Layout version of this file."""
+    kind: Literal["mleval-results"] = "mleval-results"
+    """Marks the file as pytest-mleval results."""
+    meta: RunMeta = Field(default_factory=RunMeta)
+    """Run metadata."""
+    suites: list[SuiteInfo] = Field(default_factory=list)
+    """Suites in the run."""
+    cases: list[CaseResult] = Field(default_factory=list)
+    """Per-case (per-repeat) results."""
+    aggregates: list[Aggregate] = Field(default_factory=list)
+    """Suite-level statistics."""
+    gates: list[GateResult] = Field(default_factory=list)
+    """Gate outcomes."""
+    comparison: dict[str, Any] | None = None
+    """Paired comparison against a baseline, when one was given."""
+    usage: dict[str, Any] = Field(default_factory=dict)
+    """Totals of tokens, cost and latency per suite and per model."""
+    variants: list[dict[str, Any]] = Field(default_factory=list)
+    """Paired comparisons between suites of this run (``compare_to:``), one per pair."""
+    collection_errors: list[CollectionError] = Field(default_factory=list)
+    """Files that could not be collected (their cases are missing from this run)."""
+
+
+def metric_kind(cases: Iterable[CaseResult], name: str) -> str:
+    """The metric a score key stands for: the labelled entry's metric, else the key itself.
+
+    Args:
+        cases: Results holding scores under ``name``.
+        name: A score key (a metric name or a ``name:`` label).
+
+    Returns:
+        The metric name, so a labelled ``latency_ms`` is still known as a raw measure.
+    """
+    for c in cases:
+        score = c.scores.get(name)
+        if score is not None:
+            return score.metric or name
+    return name
+
+
+def incomplete_reasons(run: RunResults) -> list[str]:
+    """Why a run is incomplete (empty for a complete one), also for results assembled
+    elsewhere than in a pytest session (which may carry collection errors but no reasons)."""
+    reasons = list(run.meta.incomplete)
+    if run.collection_errors and not reasons:
+        reasons.append(f"{len(run.collection_errors)} file(s) could not be collected")
+    return reasons
+
+
+def run_status(run: RunResults) -> tuple[str, str]:
+    """The run's verdict for people, derived from pytest's exit status and completeness.
+
+    Every output (terminal, Markdown, HTML, history) shows this one verdict, so none can say
+    "passed" for a run that pytest failed.
+
+    Args:
+        run: The run's results.
+
+    Returns:
+        ``(status, text)``: status is ``passed``, ``failed`` or ``incomplete``; text is a short
+        headline saying why.
+    """
+    exit_status = run.meta.exit_status
+    failed_gates = sum(1 for g in run.gates if not g.passed)
+    why = []
+    if failed_gates:
+        why.append(f"{failed_gates} gate(s) failed")
+    n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed})
+    if n_failed:
+        why.append(f"{n_failed} case(s) failed")
+    reasons = incomplete_reasons(run)
+    if reasons:
+        text = "incomplete: " + "; ".join(reasons + why)
+        if exit_status:
+            text += f" (exit status {exit_status})"
+        return "incomplete", text
+    if exit_status not in (0, None) or failed_gates:
+        detail = "; ".join(why) if why else "pytest reported failures"
+        status_text = f" (exit status {exit_status})" if exit_status is not None else ""
+        return "failed", f"failed: {detail}{status_text}"
+    return "passed", "passed"
+
+
+def write_results(path: str | Path, run: RunResults) -> Path:
+    """Write the results file atomically (a reader never sees a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = run.model_dump_json(indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".mleval-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_results(path: str | Path) -> RunResults:
+    """Read a results file, checking that it is one and that its version is supported.
+
+    Raises:
+        ResultsFileError: missing, unreadable, not JSON, not a results file, or another version.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsFileError(f"results file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"cannot read results file {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(
+            f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}; is it truncated?"
+        ) from None
+    if not isinstance(raw, dict) or raw.get("kind") != "mleval-results":
+        raise ResultsFileError(f"{path} is not a pytest-mleval results file")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{path} has results schema version {version!r}; this pytest-mleval reads version "
+            f"{SCHEMA_VERSION}"
+        )
+    try:
+        return RunResults.model_validate(raw)
+    except ValidationError as exc:
+        raise ResultsFileError(f"{path} does not match the results schema: {exc}") from None

@@ -1,0 +1,55 @@
+"""Targets: the KIND:REF registry, calling a target and normalising its output, sandboxed prompt templates (core).
+
+Each name below loads its module on first use, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .registry import (
+        EvalCase,
+        TargetContext,
+        TargetOutput,
+        TemplateLimits,
+        call_target,
+        check_template,
+        eval_cases,
+        is_per_item,
+        normalize_output,
+        register_target_kind,
+        render_case,
+        render_template,
+        resolve_target,
+    )
+
+_WHERE = {
+    "EvalCase": "registry",
+    "TargetContext": "registry",
+    "TargetOutput": "registry",
+    "TemplateLimits": "registry",
+    "call_target": "registry",
+    "check_template": "registry",
+    "eval_cases": "registry",
+    "is_per_item": "registry",
+    "normalize_output": "registry",
+    "register_target_kind": "registry",
+    "render_case": "registry",
+    "render_template": "registry",
+    "resolve_target": "registry",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
