@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from pytest_mleval.judges.calibrate import calibrate, cohen_kappa
 from pytest_mleval.cli import main
+from pytest_mleval.judges.calibrate import calibrate, cohen_kappa
 
 
 def table(a: list[int], b: list[int], labels: list[int]) -> np.ndarray:

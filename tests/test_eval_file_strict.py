@@ -529,8 +529,8 @@ def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester
 
 
 def test_metrics_reference_page_is_generated_and_current() -> None:
-    from pytest_mleval.metrics.registry import get_metric, metric_names
     from pytest_mleval.cli.metrics_doc import metrics_markdown
+    from pytest_mleval.metrics.registry import get_metric, metric_names
 
     page = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
     generated = metrics_markdown()

@@ -16,9 +16,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from pytest_mleval.errors import FinetuneError
-from pytest_mleval.finetune.run import export_script, gate_verdict, load_job_config
 from pytest_mleval.cli.finetune import add_finetune_commands
+from pytest_mleval.errors import FinetuneError
 from pytest_mleval.finetune.jobs import (
     JobRecord,
     JobStore,
@@ -27,6 +26,7 @@ from pytest_mleval.finetune.jobs import (
     resume_job,
     run_job,
 )
+from pytest_mleval.finetune.run import export_script, gate_verdict, load_job_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny_lm"

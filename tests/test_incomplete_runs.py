@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from pytest_mleval.report.history import recent_runs, resolve_url
-from pytest_mleval.results.records import CaseResult, CollectionError, RunMeta, RunResults, run_status
 from pytest_mleval.report.summary import render_summary
+from pytest_mleval.results.records import (
+    CaseResult,
+    CollectionError,
+    RunMeta,
+    RunResults,
+    run_status,
+)
 
 GOOD = """
 suite: good

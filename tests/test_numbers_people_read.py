@@ -100,9 +100,9 @@ def test_raw_measures_in_their_units(run: pytest.RunResult, pytester: pytest.Pyt
 
 
 def test_comparison_tables_show_raw_measures_in_units_and_gates_only_where_they_gate() -> None:
+    from pytest_mleval.report.summary import comparison_markdown, comparison_terminal
     from pytest_mleval.results.compare import compare_runs, regression_check
     from pytest_mleval.results.records import CaseResult, MetricScore, RunResults
-    from pytest_mleval.report.summary import comparison_markdown, comparison_terminal
 
     def run(cost: float) -> RunResults:
         return RunResults(

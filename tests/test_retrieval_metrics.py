@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from pytest_mleval.metrics import ranking as rm
 from pytest_mleval.errors import MetricError
+from pytest_mleval.metrics import ranking as rm
 
 RANKED = ["d3", "d1", "d7", "d2", "d9"]
 RELEVANT = {"d1", "d2", "d5"}

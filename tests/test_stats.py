@@ -18,9 +18,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
 
-from pytest_mleval.stats import power
-from pytest_mleval.stats import signflip
 from pytest_mleval import stats
+from pytest_mleval.stats import power, signflip
 
 SEEDS = range(12)
 

@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from pytest_mleval import stats
-from pytest_mleval.results.aggregate import aggregate_suite, evaluate_gates
 from pytest_mleval.cases.suite import GateSpec
+from pytest_mleval.results.aggregate import aggregate_suite, evaluate_gates
 from pytest_mleval.results.records import CaseResult, MetricScore
 
 
@@ -374,9 +374,9 @@ def test_required_n_for_a_perfect_baseline_uses_the_bernoulli_bound() -> None:
 def test_cli_power_answers_for_a_perfect_baseline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_mleval.stats import power
     from pytest_mleval.cli import main
     from pytest_mleval.results.records import RunResults, write_results
+    from pytest_mleval.stats import power
 
     run = RunResults(cases=cases([True] * 50, scores={"m": [1.0] * 50}))
     b = tmp_path / "b.json"

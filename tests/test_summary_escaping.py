@@ -18,6 +18,7 @@ import cmarkgfm  # type: ignore[import-untyped]
 import pytest
 
 from pytest_mleval.report.escaping import md_code, md_text, term_text
+from pytest_mleval.report.summary import comparison_terminal, render_summary, terminal_lines
 from pytest_mleval.results.records import (
     Aggregate,
     CaseResult,
@@ -26,7 +27,6 @@ from pytest_mleval.results.records import (
     RunResults,
     SuiteInfo,
 )
-from pytest_mleval.report.summary import comparison_terminal, render_summary, terminal_lines
 
 # Every kind of markup an attacker could try: closing the summary's <details>, tags with
 # handlers, a script, a fake heading and gate line on a line of their own, links, images,

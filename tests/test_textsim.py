@@ -13,8 +13,8 @@ from rouge_score import rouge_scorer
 from rouge_score import tokenize as rs_tokenize
 from rouge_score.tokenizers import DefaultTokenizer
 
-from pytest_mleval.metrics import textsim
 from pytest_mleval.errors import MetricError, MissingDependencyError
+from pytest_mleval.metrics import textsim
 from pytest_mleval.metrics.textsim import (
     BleuScore,
     RougeScore,

@@ -9,8 +9,8 @@ import pytest
 
 from .cases.suite import MetricSpec, load_suite, parse_metric_entries
 from .errors import MetricError
-from .metrics.scoring import score_case
 from .metrics.registry import unknown_metric_problem
+from .metrics.scoring import score_case
 from .results.records import CaseResult
 from .targets.registry import EvalCase, TargetOutput, eval_cases, normalize_output
 

@@ -12,9 +12,9 @@ import pytest
 
 from .cases.suite import Suite, load_suite
 from .errors import EvalFileError, MlevalError
-from .report.escaping import term_text
-from .metrics.scoring import error_result, score_case
 from .metrics.registry import Scored, unknown_metric_problem
+from .metrics.scoring import error_result, score_case
+from .report.escaping import term_text
 from .results.records import CaseResult
 from .targets.registry import EvalCase, TemplateLimits, check_template, render_case
 

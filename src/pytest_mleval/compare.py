@@ -1,4 +1,4 @@
-"""Kept for code written against 0.1: the comparison moved to :mod:`pytest_mleval.results.compare`."""
+"""Kept for code written against 0.1: the comparison now lives in ``results.compare``."""
 
 from __future__ import annotations
 

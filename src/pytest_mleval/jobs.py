@@ -1,4 +1,4 @@
-"""Kept for code written against 0.1: fine-tuning jobs moved to :mod:`pytest_mleval.finetune.jobs`."""
+"""Kept for code written against 0.1: fine-tuning jobs now live in ``finetune.jobs``."""
 
 from __future__ import annotations
 

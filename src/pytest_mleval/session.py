@@ -693,8 +693,8 @@ class MlevalSession:
 
     def write_outputs(self, run: RunResults) -> None:
         """Write the results file and the Markdown summary (the controller only)."""
-        from .results.records import write_results
         from .report.summary import render_summary
+        from .results.records import write_results
 
         out = self.report_dir()
         self.written.append(write_results(out / RESULTS_FILE, run))

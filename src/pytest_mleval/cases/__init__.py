@@ -1,4 +1,5 @@
-"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no pytest, no network).
+"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no pytest,
+no network).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -31,7 +32,16 @@ _WHERE = {
     "parse_metric_entries": "suite",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Case",
+    "GateSpec",
+    "MetricSpec",
+    "Suite",
+    "SuiteSpec",
+    "eval_file_json_schema",
+    "load_suite",
+    "parse_metric_entries",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,8 +11,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .suite import _DATASET_FILE_SHAPE, Case, DatasetSpec, _node_line, _read_yaml, _validate_case
 from ..errors import EvalFileError
+from .suite import _DATASET_FILE_SHAPE, Case, DatasetSpec, _node_line, _read_yaml, _validate_case
 
 __all__ = ["load_dataset"]
 

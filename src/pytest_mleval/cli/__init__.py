@@ -31,9 +31,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..report.summary import comparison_markdown, comparison_terminal
     from ..results.compare import regression_check
     from ..results.records import load_results
-    from ..report.summary import comparison_markdown, comparison_terminal
 
     base, cand = load_results(args.baseline), load_results(args.candidate)
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
@@ -289,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[Callable[[Any], None]]:
     """Subcommands contributed by other modules: each takes the subparsers object."""
-    from .finetune import add_finetune_commands
     from ..report.html import add_report_commands
+    from .finetune import add_finetune_commands
 
     return [add_report_commands, add_finetune_commands]
 
@@ -339,4 +339,3 @@ def _closed_pipe() -> int:
     except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
         pass
     return 141
-

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FinetuneError
-from ..finetune.run import export_script, load_job_config
 from ..finetune.jobs import JobRecord, JobStore, cancel_job, resume_job, run_job
+from ..finetune.run import export_script, load_job_config
 
 __all__ = ["add_finetune_commands"]
 

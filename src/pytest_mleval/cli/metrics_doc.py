@@ -1,6 +1,7 @@
 """The metric reference page (docs/metrics.md), generated from the metrics' options models.
 
-Run ``python -m pytest_mleval.cli.metrics_doc > docs/metrics.md`` (or ``scripts/gen_metrics_doc.py``)
+Run ``python -m pytest_mleval.cli.metrics_doc > docs/metrics.md``
+(or ``scripts/gen_metrics_doc.py``)
 after changing a metric's options; a test checks that the committed page is up to date.
 """
 
@@ -55,7 +56,7 @@ and option and lists the valid ones; `mleval schema cases` gives editors the sam
 Options that take text keep the text as written (`value: yes` is the text `yes`, `0123` stays
 `0123`); numeric options (`threshold`, `k`, ...) are numbers. Custom metrics
 (`python:MODULE:FUNC` or `@metric`) take any options unless they declare an options model
-(`@metric("name", options=MyOptions)`, a subclass of `pytest_mleval.metrics.registry.MetricOptions`).
+(`@metric("name", options=MyOptions)`, a subclass of `pytest_mleval.metrics.MetricOptions`).
 
 ## Options every metric takes
 

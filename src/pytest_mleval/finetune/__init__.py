@@ -1,4 +1,5 @@
-"""Fine-tuning on TRL/PEFT with an eval gate afterwards (a service; torch and TRL load only when training).
+"""Fine-tuning on TRL/PEFT with an eval gate afterwards (a service; torch and TRL load only when
+training).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
         gate_verdict,
         load_job_config,
         load_trained_model,
-        train,
     )
 
 _WHERE = {
@@ -32,10 +32,21 @@ _WHERE = {
     "load_trained_model": "run",
     "resume_job": "jobs",
     "run_job": "jobs",
-    "train": "run",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "JobConfig",
+    "JobRecord",
+    "JobStore",
+    "cancel_job",
+    "check_job",
+    "export_script",
+    "gate_verdict",
+    "load_job_config",
+    "load_trained_model",
+    "resume_job",
+    "run_job",
+]
 
 
 def __getattr__(name: str) -> Any:

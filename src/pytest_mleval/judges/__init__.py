@@ -1,4 +1,5 @@
-"""Model-graded metrics: LLM judges, RAG judges, embedding similarity and judge calibration (a service).
+"""Model-graded metrics: LLM judges, RAG judges, embedding similarity and judge calibration (a
+service).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -22,7 +23,15 @@ _WHERE = {
     "set_backend_factory": "rubric",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AmbiguousVerdictError",
+    "calibrate",
+    "cohen_kappa",
+    "judge_labels_from_results",
+    "load_pairs",
+    "parse_json_verdict",
+    "set_backend_factory",
+]
 
 
 def __getattr__(name: str) -> Any:

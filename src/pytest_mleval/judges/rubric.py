@@ -22,7 +22,14 @@ from typing import Any, Protocol
 from pydantic import Field, model_validator
 
 from ..errors import MetricError
-from ..metrics.registry import MetricOptions, MetricValue, Sample, SkipMetric, _typed, register_metric
+from ..metrics.registry import (
+    MetricOptions,
+    MetricValue,
+    Sample,
+    SkipMetric,
+    _typed,
+    register_metric,
+)
 
 __all__ = [
     "AmbiguousVerdictError",

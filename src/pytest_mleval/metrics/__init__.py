@@ -49,7 +49,27 @@ _WHERE = {
     "validate_options": "registry",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "MetricOptionError",
+    "MetricOptions",
+    "MetricValue",
+    "Sample",
+    "Scored",
+    "SkipMetric",
+    "case_passed",
+    "corpus_bleu",
+    "error_result",
+    "get_metric",
+    "metric",
+    "metric_names",
+    "register_metric",
+    "rouge_l",
+    "rouge_n",
+    "score_case",
+    "score_metric",
+    "sentence_bleu",
+    "validate_options",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""What people read: the HTML report, the Markdown summary, the history database and notebook views (a service).
+"""What people read: the HTML report, the Markdown summary, the history database and notebook views
+(a service).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -24,7 +25,15 @@ _WHERE = {
     "write_report": "html",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Run",
+    "load_run",
+    "recent_runs",
+    "record_run",
+    "render_report",
+    "render_summary",
+    "write_report",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..results.units import fmt_interval, fmt_metric, fmt_usd
 from .views import (
     case_payload,
     comparison_view,
@@ -23,13 +24,12 @@ from .views import (
     suite_tables,
     usage_rows,
 )
-from ..results.units import fmt_interval, fmt_metric, fmt_usd
 
 if TYPE_CHECKING:
     import argparse
 
-    from .history import TrendPoint
     from ..results.records import RunResults
+    from .history import TrendPoint
 
 __all__ = [
     "REPORT_FILE",
@@ -260,8 +260,8 @@ def _with_comparison(run: RunResults, baseline: RunResults) -> list[str]:
 def _cmd_report(args: argparse.Namespace) -> int:
     import sys
 
-    from .history import DEFAULT_FILE, resolve_url
     from ..results.records import load_results
+    from .history import DEFAULT_FILE, resolve_url
 
     results = Path(args.results)
     run = load_results(results)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .views import STATUSES, case_status
 from ..results.records import CaseResult, RunResults, load_results
+from .views import STATUSES, case_status
 
 __all__ = ["Comparison", "Run", "load_run"]
 

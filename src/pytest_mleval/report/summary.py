@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .escaping import md_code, md_text, term_text
-from .views import usage_rows
 from ..results.records import Aggregate, RunResults, run_status
 from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
+from .escaping import md_code, md_text, term_text
+from .views import usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 

@@ -14,8 +14,8 @@ from ..results.records import run_status
 from ..results.units import RAW_MEASURES, unit_of
 
 if TYPE_CHECKING:
-    from .history import TrendPoint
     from ..results.records import CaseResult, RunResults
+    from .history import TrendPoint
 
 __all__ = [
     "LOWER_IS_BETTER",

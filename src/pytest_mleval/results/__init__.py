@@ -1,4 +1,5 @@
-"""Run results: the records and results file, suite aggregates and gates, and the one regression rule (core).
+"""Run results: the records and results file, suite aggregates and gates, and the one regression
+rule (core).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -46,7 +47,25 @@ _WHERE = {
     "write_results": "records",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Aggregate",
+    "CaseResult",
+    "CollectionError",
+    "Comparison",
+    "GateResult",
+    "MetricScore",
+    "RunMeta",
+    "RunResults",
+    "SuiteInfo",
+    "Usage",
+    "aggregate_suite",
+    "compare_runs",
+    "evaluate_gates",
+    "load_results",
+    "regression_check",
+    "run_status",
+    "write_results",
+]
 
 
 def __getattr__(name: str) -> Any:

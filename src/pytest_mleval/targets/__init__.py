@@ -1,4 +1,5 @@
-"""Targets: the KIND:REF registry, calling a target and normalising its output, sandboxed prompt templates (core).
+"""Targets: the KIND:REF registry, calling a target and normalising its output, sandboxed prompt
+templates (core).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -41,7 +42,21 @@ _WHERE = {
     "resolve_target": "registry",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "EvalCase",
+    "TargetContext",
+    "TargetOutput",
+    "TemplateLimits",
+    "call_target",
+    "check_template",
+    "eval_cases",
+    "is_per_item",
+    "normalize_output",
+    "register_target_kind",
+    "render_case",
+    "render_template",
+    "resolve_target",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Providers: one attempt per call against one backend (litellm, local Hugging Face, a scripted fake).
+"""Providers: one attempt per call against one backend (litellm, local Hugging Face, a scripted
+fake).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -37,7 +38,19 @@ _WHERE = {
     "unusable_reply": "litellm",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AutoProvider",
+    "EmbeddingVectors",
+    "FakeProvider",
+    "HFLocalProvider",
+    "LiteLLMProvider",
+    "Provider",
+    "import_litellm",
+    "litellm_import_seconds",
+    "reply_text",
+    "scrub",
+    "unusable_reply",
+]
 
 
 def __getattr__(name: str) -> Any:
