@@ -108,26 +108,36 @@ def test_metric_pass_rate_gate_is_clustered_too() -> None:
     assert not result.passed
 
 
-def no_spread_bound(v: float, n: int) -> tuple[float, float]:
+def no_spread_bound(v: float, n: float) -> tuple[float, float]:
     """n draws all equal to v on [0, 1]: the share q of the distribution away from v is at most
     the Wilson upper bound of 0 in n, and the mean is within q (v - 0) below, q (1 - v) above."""
-    q = stats.proportion_ci(0, n).ci_high
+    z2 = stats._z(0.975) ** 2
+    q = z2 / (n + z2)
     return v - q * v, v + q * (1 - v)
+
+
+def clustered_n_eff(n: int, size: float) -> float:
+    """n over the design effect one differing case cannot rule out (clusters of ``size``)."""
+    z2 = stats._z(0.975) ** 2
+    return n / (1 + (size - 1) * z2 / (size - 1 + z2))
 
 
 def test_bounded_score_without_spread_is_never_zero_width() -> None:
     for clusters in (None, EIGHT_OF_FIVE):
         scores = {"faith": [1.0] * 40, "half": [0.5] * 40, "judge": [0.75] * 40}
         aggs = by_metric(aggregate_suite("s", cases([True] * 40, clusters, scores=scores)))
+        # In clusters the share that could differ is bounded on the effective n that no
+        # spread can rule out (8 clusters of 5: 13.5), as for a perfect clustered pass rate.
+        n = 40 if clusters is None else clustered_n_eff(40, 5.0)
         for name, mean in (("faith", 1.0), ("half", 0.5), ("judge", 0.75)):
             a = aggs[name]
             # Before the fix: the point, "t (zero variance)" / "clustered t (zero variance)".
             assert a.estimate == mean and a.ci_high > a.ci_low, (clusters, name, a)
-            assert (a.ci_low, a.ci_high) == pytest.approx(no_spread_bound(mean, 40))
-        # At the bound it is the Wilson interval of 40 passes in 40, as for the pass rate.
-        wilson = stats.proportion_ci(40, 40)
+            assert (a.ci_low, a.ci_high) == pytest.approx(no_spread_bound(mean, n))
+        # At the bound it is the pass rate's interval of 40 passes in 40.
+        rate = by_metric(aggregate_suite("s", cases([True] * 40, clusters)))["pass_rate"]
         assert (aggs["faith"].ci_low, aggs["faith"].ci_high) == pytest.approx(
-            (wilson.ci_low, wilson.ci_high)
+            (rate.ci_low, rate.ci_high)
         )
 
 
@@ -155,7 +165,9 @@ def test_clustered_score_interval_is_never_narrower_than_the_naive_one() -> None
     suite = cases([True] * 40, EIGHT_OF_FIVE, scores={"m": values})
     a = by_metric(aggregate_suite("s", suite))["m"]
     naive = stats.mean_ci(values)
-    assert (a.ci_low, a.ci_high) == pytest.approx((naive.ci_low, naive.ci_high))
+    # The naive t interval, or its Wilson form on [0, 1] (mean 0.6: a little lower).
+    assert a.ci_low <= naive.ci_low + 1e-12 and a.ci_high >= naive.ci_high - 1e-12
+    assert a.ci_high == pytest.approx(naive.ci_high) and a.ci_low > naive.ci_low - 0.01
     assert a.ci_high - a.ci_low > 0.1
 
 
@@ -231,11 +243,18 @@ def test_zero_variance_bounded_paths_are_never_zero_width() -> None:
         stats.mean_ci(flat, bounds=(0.0, 1.0)),
         stats.mean_ci(flat, method="bca", bounds=(0.0, 1.0)),
         stats.bootstrap_ci(flat, np.mean, bounds=(0.0, 1.0)),
-        stats.clustered_mean_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
-        stats.cluster_bootstrap_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
     ):
         assert (e.ci_low, e.ci_high) == pytest.approx((lo, hi)), e
         assert e.note and "[0, 1]" in e.note
+    # In 4 clusters of 5 on the effective n that no spread can rule out (as a pass rate).
+    c_lo, c_hi = no_spread_bound(0.75, clustered_n_eff(20, 5.0))
+    for e in (
+        stats.clustered_mean_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
+        stats.cluster_bootstrap_ci(flat, [i % 4 for i in range(20)], bounds=(0.0, 1.0)),
+    ):
+        assert (e.ci_low, e.ci_high) == pytest.approx((c_lo, c_hi)), e
+        assert e.note and "[0, 1]" in e.note and "n_eff" in e.note
+        assert c_lo < lo and c_hi > hi
     # Other bounds are rescaled: a score on [0, 10] of 7.5 everywhere.
     e = stats.mean_ci([7.5] * 20, bounds=(0.0, 10.0))
     assert (e.ci_low, e.ci_high) == pytest.approx((10 * lo, 10 * hi))

@@ -122,7 +122,9 @@ def _bench() -> Any:
 )
 def test_clustered_intervals_cover(kind: str, design: str, clusters: int, p: float) -> None:
     r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
-    assert 0.93 <= r["coverage"] <= 0.97, r
+    # Up to 97.6 % at ICC 0 and 10 clusters (was 96.3): the few-failure bound still adds a
+    # little at 50 of 100 failing, and 100 pass/fail cases cover in discrete steps.
+    assert 0.93 <= r["coverage"] <= 0.98, r
     assert r["zero_width"] == 0.0 and r["width"] >= r["naive_width"] - 1e-12, r
 
 
@@ -144,3 +146,13 @@ def test_clustered_intervals_err_on_the_conservative_side(
     # the unclustered one, so it over-covers rather than under-covers.
     r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
     assert r["coverage"] >= 0.95 and r["zero_width"] == 0.0, r
+
+
+@pytest.mark.parametrize(
+    ("kind", "clusters", "p"),
+    [("pass rate", 20, 0.97), ("pass rate", 50, 0.97), ("score", 20, 0.9), ("score", 50, 0.97)],
+)
+def test_clustered_intervals_cover_near_the_bound(kind: str, clusters: int, p: float) -> None:
+    # Before the few-failure bound and the Wilson form: 90.2, 90.5, 92.8 and 90.5 %.
+    r = _bench().clustered_coverage(SUITES, "ICC 0.3", clusters, p, kind=kind)
+    assert 0.93 <= r["coverage"] <= 0.975, r
