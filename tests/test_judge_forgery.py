@@ -14,7 +14,7 @@ import pytest
 
 from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
-from pytest_mleval.judges.rubric import AmbiguousVerdictError, parse_json_verdict
+from pytest_mleval.judges import AmbiguousVerdictError, parse_json_verdict
 
 import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
 

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
-from pytest_mleval.judges import rubric as judges
+from pytest_mleval.judges import backend as judges
 
 import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
 

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
-from pytest_mleval.judges.rubric import parse_json_verdict
+from pytest_mleval.judges import parse_json_verdict
 
 import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
 
@@ -238,7 +238,7 @@ def test_parse_json_verdict() -> None:
 def test_structured_output_requested_where_the_provider_supports_it() -> None:
     from pytest_mleval.inference import InferenceEngine
     from pytest_mleval.inference.targets import EngineJudge
-    from pytest_mleval.judges.rubric import set_backend_factory
+    from pytest_mleval.judges import set_backend_factory
     from pytest_mleval.metrics.registry import Sample, score_metric
 
     with (

@@ -1,5 +1,6 @@
-"""Model-graded metrics: LLM judges, RAG judges, embedding similarity and judge calibration (a
-service).
+"""Model-graded metrics: LLM judges (rubric, pairwise), RAG judges, embedding similarity and judge
+calibration (a service). Judges reach their model only through the backend factory the session
+installs (set_backend_factory).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -10,26 +11,82 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .backend import (
+        AmbiguousVerdictError,
+        JudgeBackend,
+        JudgeModelOptions,
+        JudgeSetup,
+        parse_json_verdict,
+        set_backend_factory,
+    )
     from .calibrate import calibrate, cohen_kappa, judge_labels_from_results, load_pairs
-    from .rubric import AmbiguousVerdictError, parse_json_verdict, set_backend_factory
+    from .rag import (
+        AnswerRelevanceOptions,
+        answer_relevance,
+        context_precision,
+        context_recall,
+        faithfulness,
+        hallucination,
+    )
+    from .rubric import JudgeOptions, PairwiseOptions, judge, pairwise
+    from .semantic import (
+        FaithfulnessOfflineOptions,
+        SemanticSimilarityOptions,
+        faithfulness_offline,
+        semantic_similarity,
+    )
 
 _WHERE = {
-    "AmbiguousVerdictError": "rubric",
+    "AmbiguousVerdictError": "backend",
+    "AnswerRelevanceOptions": "rag",
+    "FaithfulnessOfflineOptions": "semantic",
+    "JudgeBackend": "backend",
+    "JudgeModelOptions": "backend",
+    "JudgeOptions": "rubric",
+    "JudgeSetup": "backend",
+    "PairwiseOptions": "rubric",
+    "SemanticSimilarityOptions": "semantic",
+    "answer_relevance": "rag",
     "calibrate": "calibrate",
     "cohen_kappa": "calibrate",
+    "context_precision": "rag",
+    "context_recall": "rag",
+    "faithfulness": "rag",
+    "faithfulness_offline": "semantic",
+    "hallucination": "rag",
+    "judge": "rubric",
     "judge_labels_from_results": "calibrate",
     "load_pairs": "calibrate",
-    "parse_json_verdict": "rubric",
-    "set_backend_factory": "rubric",
+    "pairwise": "rubric",
+    "parse_json_verdict": "backend",
+    "semantic_similarity": "semantic",
+    "set_backend_factory": "backend",
 }
 
 __all__ = [
     "AmbiguousVerdictError",
+    "AnswerRelevanceOptions",
+    "FaithfulnessOfflineOptions",
+    "JudgeBackend",
+    "JudgeModelOptions",
+    "JudgeOptions",
+    "JudgeSetup",
+    "PairwiseOptions",
+    "SemanticSimilarityOptions",
+    "answer_relevance",
     "calibrate",
     "cohen_kappa",
+    "context_precision",
+    "context_recall",
+    "faithfulness",
+    "faithfulness_offline",
+    "hallucination",
+    "judge",
     "judge_labels_from_results",
     "load_pairs",
+    "pairwise",
     "parse_json_verdict",
+    "semantic_similarity",
     "set_backend_factory",
 ]
 
