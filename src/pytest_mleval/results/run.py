@@ -1,0 +1,340 @@
+"""Assembling a run's results from the gathered per-case results (core).
+
+The session gathers one :class:`~.records.CaseResult` per item (xdist-safe) and hands them here
+with the suites it collected; this module builds everything else the results file holds:
+suite aggregates and gates, the paired comparison with a baseline and between ``compare_to:``
+variants, usage totals and latency percentiles, the run's metadata and why it is incomplete.
+Pure functions over typed inputs: no pytest, nothing written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import sys
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .records import CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
+
+if TYPE_CHECKING:
+    from ..cases.suite import Suite
+
+__all__ = [
+    "Gathered",
+    "RunSettings",
+    "assemble_run",
+    "now_iso",
+    "percentile",
+    "run_meta",
+    "tool_version",
+    "usage_totals",
+    "why_incomplete",
+]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The run-wide settings that assembling a run depends on."""
+
+    confidence: float = 0.95
+    """Confidence level of intervals, gates and comparisons."""
+    seed: int = 0
+    """Seed of the bootstrap and permutation tests."""
+    regression_margin: float = 0.0
+    """Regression margin of suites without ``regression_margin:``."""
+    regression_metrics: tuple[str, ...] | None = None
+    """Regression metrics of suites without ``regression_metrics:`` (``None``: every metric)."""
+
+
+@dataclass
+class Gathered:
+    """What a session gathered: the inputs of :func:`assemble_run`."""
+
+    meta: RunMeta
+    """The run's metadata (see :func:`run_meta`); its ``incomplete`` is kept as given."""
+    cases: list[CaseResult]
+    """Per-case (per-repeat) results, in the order they were reported."""
+    suites: Mapping[str, Suite] = field(default_factory=dict)
+    """The suites collected in this process, by name (others are read from the cases' files)."""
+    collection_errors: list[CollectionError] = field(default_factory=list)
+    """Files that could not be collected."""
+    baseline: RunResults | None = None
+    """The ``--mleval-baseline`` run, when one was given."""
+    inference: dict[str, Any] | None = None
+    """The inference engine's summary (calls, cache, cost), when the run had an engine."""
+
+
+def now_iso() -> str:
+    """The current time in UTC, ISO 8601 to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def tool_version() -> str:
+    """The installed pytest-mleval's version (``0+unknown`` from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-mleval")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def run_meta(
+    *,
+    started_at: str,
+    duration_s: float,
+    cases: Iterable[CaseResult],
+    flags: Mapping[str, Any],
+    seed: int,
+    exit_status: int,
+    git_sha: str | None = None,
+    git_branch: str | None = None,
+) -> RunMeta:
+    """The metadata of a run that ends now.
+
+    Args:
+        started_at: ISO 8601 start time (see :func:`now_iso`).
+        duration_s: Wall time of the run so far.
+        cases: The run's results (the models they used are listed).
+        flags: The mleval options in effect (``None`` values are left out).
+        seed: The run's seed.
+        exit_status: pytest's exit status (``-1`` when unknown).
+        git_sha: Commit of the working tree, if any.
+        git_branch: Branch of the working tree, if any.
+
+    Returns:
+        The run's :class:`RunMeta` (``incomplete`` empty: see :func:`why_incomplete`).
+    """
+    return RunMeta(
+        tool_version=tool_version(),
+        started_at=started_at,
+        finished_at=now_iso(),
+        duration_s=round(duration_s, 3),
+        git_sha=git_sha,
+        git_branch=git_branch,
+        python=sys.version.split()[0],
+        platform=f"{platform.system()} {platform.machine()}",
+        models=sorted({c.model for c in cases if c.model}),
+        flags={k: v for k, v in flags.items() if v is not None},
+        seed=seed,
+        exit_status=exit_status,
+    )
+
+
+def why_incomplete(
+    collection_errors: Sequence[CollectionError],
+    *,
+    interrupted: bool = False,
+    internal_error: bool = False,
+    expected: Collection[str] | None = None,
+    reported: Collection[str] = (),
+) -> list[str]:
+    """Why a run is not the whole run (empty when it is).
+
+    Args:
+        collection_errors: Files that could not be collected.
+        interrupted: The run was interrupted (Ctrl-C).
+        internal_error: pytest hit an internal error.
+        expected: Node ids of every eval item collected (``None`` when not known).
+        reported: Node ids of the items that reported at all (a skipped one counts).
+
+    Returns:
+        One line per reason, in a fixed order.
+    """
+    why = []
+    if collection_errors:
+        files = sorted({e.file for e in collection_errors})
+        why.append(f"{len(files)} file(s) could not be collected: {', '.join(files)}")
+    if interrupted:
+        why.append("the run was interrupted")
+    elif internal_error:
+        why.append("pytest hit an internal error")
+    if expected:
+        missing = len(set(expected) - set(reported))
+        if missing:
+            why.append(f"{missing} of {len(expected)} eval item(s) did not run")
+    return why
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of ``values`` (0 for none)."""
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
+
+
+def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
+    """Tokens, cost and latency percentiles over the run, per suite and per model."""
+
+    def totals(group: Sequence[CaseResult]) -> dict[str, Any]:
+        lat = [c.latency_ms for c in group if c.latency_ms is not None]
+        return {
+            "cases": len(group),
+            "prompt_tokens": sum(c.usage.prompt_tokens for c in group),
+            "completion_tokens": sum(c.usage.completion_tokens for c in group),
+            "total_tokens": sum(c.usage.total_tokens for c in group),
+            "cost_usd": sum(c.cost_usd or 0.0 for c in group),
+            "cached": sum(1 for c in group if c.cached),
+            "retries": sum(c.retries for c in group),
+            "latency_ms": {
+                "p50": percentile(lat, 50),
+                "p95": percentile(lat, 95),
+                "p99": percentile(lat, 99),
+                "mean": sum(lat) / len(lat) if lat else 0.0,
+            },
+        }
+
+    by_suite: dict[str, list[CaseResult]] = {}
+    by_model: dict[str, list[CaseResult]] = {}
+    for c in cases:
+        by_suite.setdefault(c.suite, []).append(c)
+        if c.model:
+            by_model.setdefault(c.model, []).append(c)
+    return {
+        "total": totals(cases),
+        "suites": {k: totals(v) for k, v in by_suite.items()},
+        "models": {k: totals(v) for k, v in by_model.items()},
+    }
+
+
+def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults, list[str]]:
+    """A run's results: suites, aggregates, gates, comparisons and usage over its cases.
+
+    Args:
+        gathered: The cases, suites, collection errors and baseline a session gathered.
+        settings: Confidence, seed and the regression defaults.
+
+    Returns:
+        ``(run, notes)``: the results, and what the reader should be told about them (a
+        ``compare_to:`` suite that did not run).
+    """
+    from .aggregate import aggregate_suite, evaluate_gates
+
+    notes: list[str] = []
+    suites = dict(gathered.suites)
+    cases = list(gathered.cases)
+    by_suite: dict[str, list[CaseResult]] = {}
+    for c in cases:
+        by_suite.setdefault(c.suite, []).append(c)
+    run = RunResults(meta=gathered.meta)
+    for name, suite_cases in by_suite.items():
+        suite = _suite_for(name, suite_cases, suites)
+        run.suites.append(
+            SuiteInfo(
+                name=name,
+                file=str(suite.path) if suite else suite_cases[0].file,
+                description=suite.spec.description if suite else None,
+                target=suite.spec.target if suite else None,
+                n_cases=len({c.case_id for c in suite_cases}),
+                regression_margin=_regression_margin(suite, settings),
+                regression_metrics=_regression_metrics(suite, settings),
+            )
+        )
+        aggs = aggregate_suite(
+            name, suite_cases, confidence=settings.confidence, seed=settings.seed
+        )
+        run.aggregates.extend(aggs)
+        if suite is not None and suite.spec.gates:
+            run.gates.extend(
+                evaluate_gates(
+                    name,
+                    suite.spec.gates,
+                    suite_cases,
+                    aggs,
+                    confidence=settings.confidence,
+                    seed=settings.seed,
+                )
+            )
+    run.cases = cases
+    run.collection_errors = list(gathered.collection_errors)
+    run.usage = usage_totals(cases)
+    if gathered.inference is not None:
+        run.usage["inference"] = gathered.inference
+    if gathered.baseline is not None:
+        _compare(run, gathered.baseline, settings)
+    notes.extend(_compare_variants(run, by_suite, suites, settings))
+    return run, notes
+
+
+def _suite_for(name: str, cases: list[CaseResult], suites: dict[str, Suite]) -> Suite | None:
+    """The suite of ``name``: a collected one, else read from its cases' eval file.
+
+    Under xdist the controller collects nothing: the suites (gates, regression settings) are
+    read back from the files the workers' results name. Found suites join ``suites``.
+    """
+    from ..cases.suite import load_suite
+    from ..errors import MlevalError
+
+    if name in suites:
+        return suites[name]
+    files = {c.file for c in cases if c.file}
+    for f in files:
+        p = Path(f)
+        if p.suffix in (".yaml", ".yml") and p.exists():
+            try:
+                suite = load_suite(p)
+            except MlevalError:
+                continue
+            if suite.name == name:
+                suites[name] = suite
+                return suite
+    return None
+
+
+def _regression_margin(suite: Suite | None, settings: RunSettings) -> float:
+    spec_margin = suite.spec.regression_margin if suite else None
+    if spec_margin is not None:
+        return float(spec_margin)
+    return float(settings.regression_margin or 0.0)
+
+
+def _regression_metrics(suite: Suite | None, settings: RunSettings) -> list[str] | None:
+    if suite is not None and suite.spec.regression_metrics is not None:
+        return list(suite.spec.regression_metrics)
+    return list(settings.regression_metrics) if settings.regression_metrics else None
+
+
+def _compare(run: RunResults, baseline: RunResults, settings: RunSettings) -> None:
+    """Paired comparison with the baseline under the one regression rule (the same
+    function ``mleval compare`` calls), one regression gate per compared suite."""
+    from .compare import regression_check
+
+    comparison, gates = regression_check(
+        baseline, run, confidence=settings.confidence, seed=settings.seed
+    )
+    run.comparison = comparison.model_dump(mode="json")
+    run.gates.extend(gates)
+
+
+def _compare_variants(
+    run: RunResults,
+    by_suite: Mapping[str, list[CaseResult]],
+    suites: Mapping[str, Suite],
+    settings: RunSettings,
+) -> list[str]:
+    """Suites with ``compare_to:`` are compared with that suite, paired by case id."""
+    from .compare import compare_runs
+
+    notes = []
+    for name, suite in suites.items():
+        other = suite.spec.compare_to
+        if not other or name not in by_suite:
+            continue
+        if other not in by_suite:
+            notes.append(f"suite {name!r}: compare_to {other!r} did not run in this session")
+            continue
+        # Both sides under one suite name, so cases pair by id.
+        base = RunResults(cases=[c.model_copy(update={"suite": name}) for c in by_suite[other]])
+        cand = RunResults(cases=by_suite[name])
+        # Not a gate: the two suites are compared for the reader, nothing fails on it.
+        comparison = compare_runs(
+            base, cand, confidence=settings.confidence, seed=settings.seed, gating={name: ()}
+        )
+        data = comparison.model_dump(mode="json")
+        data["baseline_suite"] = other
+        data["candidate_suite"] = name
+        run.variants.append(data)
+    return notes
