@@ -7,20 +7,17 @@ from typing import Any
 
 import pytest
 
-from .cases.suite import MetricSpec, load_suite, parse_metric_entries
+from . import context
+from .cases.schema import MetricSpec, parse_metric_entries
+from .cases.suite import load_suite
 from .errors import MetricError
 from .metrics.registry import unknown_metric_problem
-from .metrics.scoring import score_case
 from .results.records import CaseResult
-from .targets.registry import EvalCase, TargetOutput, eval_cases, normalize_output
+from .results.scoring import score_case
+from .targets.registry import EvalCase, TargetOutput, normalize_output
+from .targets.render import eval_cases
 
 __all__ = ["Checker", "check", "load_cases"]
-
-
-def _state(key: str) -> Any:
-    from .plugin import _STATE
-
-    return _STATE.get(key)
 
 
 def load_cases(path: str | Path, *, repeats: int | None = None) -> list[Any]:
@@ -33,12 +30,12 @@ def load_cases(path: str | Path, *, repeats: int | None = None) -> list[Any]:
     params = []
     n = repeats or suite.spec.repeats
     for ec in eval_cases(suite, repeats):
-        config = _state("config")
+        config = context.current_config()
         if config is not None:
-            from .collect import _register_marker
+            from .collect import register_tag_marker
 
             for tag in ec.tags:
-                _register_marker(config, tag)
+                register_tag_marker(config, tag)
         marks = [getattr(pytest.mark, tag) for tag in ec.tags]
         case_id = ec.id if n == 1 else f"{ec.id}[r{ec.repeat + 1}]"
         params.append(pytest.param(ec, id=f"{suite.name}::{case_id}", marks=marks))
@@ -83,7 +80,6 @@ def check(
         The case result, also recorded for the run's results, gates and reports.
     """
     from .collect import EvalCaseFailure
-    from .session import CASE_PROPERTY
 
     ec = _as_eval_case(case, suite)
     if suite is not None:
@@ -95,10 +91,10 @@ def check(
             if problem:
                 raise MetricError(problem)
     out: TargetOutput = normalize_output(output)
-    node = item or _state("item")
+    node = item or context.current_item()
     result, scored = score_case(ec, out, nodeid=node.nodeid if node is not None else "")
     if node is not None:
-        node.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
+        node.user_properties.append((context.CASE_PROPERTY, result.model_dump_json()))
         for s in scored:
             if s.score is not None:
                 node.user_properties.append((f"mleval.{s.name}", round(s.score, 6)))

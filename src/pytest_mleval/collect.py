@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .cases.suite import Suite, load_suite
+from .context import CASE_PROPERTY, SESSION_KEY
 from .errors import EvalFileError, MlevalError
 from .metrics.registry import Scored, unknown_metric_problem
-from .metrics.scoring import error_result, score_case
+from .options import get_options
 from .report.escaping import term_text
 from .results.records import CaseResult
-from .targets.registry import EvalCase, TemplateLimits, check_template, render_case
+from .results.scoring import error_result, score_case
+from .targets.registry import EvalCase
+from .targets.render import render_case
+from .targets.templates import TemplateLimits, check_template
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
 
     from .session import MlevalSession
-
-from .session import CASE_PROPERTY
 
 __all__ = ["EvalFile", "EvalFileWarning", "EvalItem", "EvalSuite"]
 
@@ -68,12 +70,10 @@ class EvalSuite(pytest.Collector):
         self.suite = suite
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
-        session = _session(self.config)
-        override = session.repeats_override
-        repeats = override or self.suite.spec.repeats
+        options = get_options(self.config)
+        repeats = options.repeats or self.suite.spec.repeats
         limits = TemplateLimits(
-            max_chars=max(int(session.options["max-prompt-chars"]), 1),
-            timeout_s=float(session.options["render-timeout"]),
+            max_chars=max(options.max_prompt_chars, 1), timeout_s=options.render_timeout
         )
         # Every item of a suite sits at the same place and calls the same stand-in function,
         # so one fixture closure serves them all (as pytest does for parametrize).
@@ -121,7 +121,7 @@ class EvalItem(pytest.Function):
         self._line = line
         self._output: Any = None
         for tag in eval_case.tags:
-            _register_marker(self.config, tag)
+            register_tag_marker(self.config, tag)
             self.add_marker(tag)
 
     def setup(self) -> None:
@@ -164,7 +164,7 @@ class EvalItem(pytest.Function):
             self._output,
             nodeid=self.nodeid,
             extra=extra,
-            max_output_chars=int(session.options["max-output-chars"]),
+            max_output_chars=get_options(self.config).max_output_chars,
         )
         self._record(result)
         for s in scored:
@@ -262,7 +262,8 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
     return "\n".join(lines)
 
 
-def _register_marker(config: pytest.Config, name: str) -> None:
+def register_tag_marker(config: pytest.Config, name: str) -> None:
+    """Register marker ``name`` (an eval case's tag) once per run, so ``-m name`` selects it."""
     registered = config.stash.setdefault(_MARKERS_KEY, set())
     if name not in registered:
         config.addinivalue_line("markers", f"{name}: eval tag {name!r} (from an eval file)")
@@ -273,6 +274,4 @@ _MARKERS_KEY = pytest.StashKey[set[str]]()
 
 
 def _session(config: pytest.Config) -> MlevalSession:
-    from .session import SESSION_KEY
-
     return config.stash[SESSION_KEY]

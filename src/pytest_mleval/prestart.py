@@ -19,6 +19,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .evalfiles import eval_file_names_a_model, is_eval_file
+
 __all__ = ["cancel", "prestart_litellm", "started"]
 
 # Directories never holding a project's eval files; walking them would only cost time.
@@ -100,8 +102,6 @@ def _candidates(config: Any) -> list[Path]:
 
 
 def _eval_files(paths: Sequence[Path], patterns: list[str]) -> Iterator[Path]:
-    from .plugin import is_eval_file
-
     seen = 0
     for path in paths:
         if path.is_file():
@@ -125,8 +125,6 @@ def _eval_files(paths: Sequence[Path], patterns: list[str]) -> Iterator[Path]:
 
 
 def _scan(paths: Sequence[Path], patterns: list[str], server: str | None) -> None:
-    from .session import eval_file_names_a_model
-
     for path in _eval_files(paths, patterns):
         if eval_file_names_a_model(path):
             from .inference.forkserver import server_wanted

@@ -1,0 +1,290 @@
+"""The run's options: each ``--mleval-NAME`` flag with its ini twin ``mleval_NAME``, typed.
+
+:class:`MlevalOptions` is the one place each option's type, default and help live; the
+plugin registers flags and ini keys from it, and :func:`get_options` reads a run's values
+into it once (cached in ``config.stash``). Kept cheap to import: pytest loads it at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .evalfiles import DEFAULT_PATTERNS
+
+__all__ = [
+    "CACHE_MODES",
+    "LITELLM_SERVER_MODES",
+    "MlevalOptions",
+    "OptionSpec",
+    "get_options",
+    "option_specs",
+    "register_options",
+]
+
+CACHE_MODES = ("rw", "ro", "off", "replay")
+LITELLM_SERVER_MODES = ("auto", "on", "off")
+
+
+def _opt(default: Any, metavar: str | None, help_text: str) -> Any:
+    """A field of :class:`MlevalOptions`; ``{default}`` in the help shows the default."""
+    return field(default=default, metadata={"metavar": metavar, "help": help_text})
+
+
+@dataclass(frozen=True)
+class MlevalOptions:
+    """The ``--mleval-*`` options of a run (command line, else ini, else the default).
+
+    Field ``report_dir`` is flag ``--mleval-report-dir`` and ini ``mleval_report_dir``;
+    ``bool`` fields are flags without a value.
+    """
+
+    report_dir: str = _opt(
+        "reports", "DIR", "directory for results, report and summary (default: {default})."
+    )
+    baseline: str | None = _opt(
+        None, "PATH", "results JSON of an earlier run: paired comparison and regression gate."
+    )
+    save_baseline: str | None = _opt(
+        None, "PATH", "also write this run's results to PATH, for use as a baseline."
+    )
+    model: str | None = _opt(None, "ID", "override the model of model: targets.")
+    judge_model: str | None = _opt(None, "ID", "model used by judge metrics.")
+    cache: str = _opt(
+        "rw",
+        "MODE",
+        "model-call cache: {default} (default), ro, off, or replay (a miss is an error).",
+    )
+    cache_path: str = _opt(
+        ".mleval/cache.sqlite", "PATH", "model-call cache file (default: {default})."
+    )
+    # The run's bound (README: "at most --mleval-concurrency N calls in flight"); the
+    # InferenceEngine constructor's own default applies only to engines built by hand.
+    concurrency: int = _opt(
+        8,
+        "N",
+        "concurrent model calls across the whole run, every xdist worker together; "
+        "generations are issued at most 2 x N cases ahead of the running item, so -x, "
+        "--maxfail and Ctrl-C stop spending there (default: {default}).",
+    )
+    repeats: int | None = _opt(None, "N", "override the repeats of every suite.")
+    seed: int = _opt(
+        0, "N", "seed for sampling, bootstrap and permutation tests (default: {default})."
+    )
+    max_retries: int = _opt(
+        4, "N", "retries of a failed model call (429, 5xx, timeouts; default: {default})."
+    )
+    retry_delay: float = _opt(
+        0.5, "SECONDS", "base delay of exponential backoff (default: {default})."
+    )
+    timeout: float = _opt(120.0, "SECONDS", "per-call timeout of model calls (default: {default}).")
+    max_cost: float | None = _opt(
+        None, "USD", "stop issuing model calls once the run has spent this much."
+    )
+    history: str | None = _opt(
+        None, "URL", "run-history database URL (default: SQLite in the report dir)."
+    )
+    confidence: float = _opt(0.95, "LEVEL", "confidence level of intervals (default: {default}).")
+    regression_margin: float = _opt(
+        0.0,
+        "DELTA",
+        "drops smaller than this never fail the regression gate (default: {default}).",
+    )
+    regression_metrics: str | None = _opt(
+        None,
+        "A,B",
+        "metrics whose regression against the baseline fails the run, for suites without "
+        "regression_metrics (default: every metric in both runs but latency and cost).",
+    )
+    no_report: bool = _opt(False, None, "write no results, report or summary files.")
+    max_prompt_chars: int = _opt(
+        1_000_000,
+        "N",
+        "a rendered prompt, system message or var longer than N characters is an error of "
+        "its case (default: {default}).",
+    )
+    render_timeout: float = _opt(
+        5.0,
+        "SECONDS",
+        "a template render taking longer than this is an error of its case (default: {default}).",
+    )
+    max_output_chars: int = _opt(
+        100_000,
+        "N",
+        "outputs longer than N characters are stored truncated in the results and reports, "
+        "with their full length and SHA-256 (default: {default}).",
+    )
+    litellm_inline: bool = _opt(
+        False,
+        None,
+        "run litellm in the pytest process, not in a worker process (for a conftest that "
+        "customises litellm: callbacks, custom providers).",
+    )
+    litellm_server: str = _opt(
+        "auto",
+        "auto|on|off",
+        "keep litellm imported between runs in a background server that exits after 15 "
+        "idle minutes, so model calls start without waiting for litellm's import "
+        "(default: {default}, which is on except when the CI variable is set).",
+    )
+
+    def flags(self) -> dict[str, Any]:
+        """The options that have a value, by flag name (``report-dir``), for run metadata."""
+        return {
+            spec.name: getattr(self, spec.field)
+            for spec in option_specs()
+            if getattr(self, spec.field) is not None
+        }
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option as registered with pytest: flag ``--mleval-NAME``, ini ``mleval_NAME``."""
+
+    field: str
+    """Attribute of :class:`MlevalOptions` (``report_dir``)."""
+    name: str
+    """Flag name without ``--mleval-`` (``report-dir``)."""
+    type: type
+    """``str``, ``int``, ``float`` or ``bool``."""
+    default: Any
+    metavar: str | None
+    help: str
+
+    @property
+    def dest(self) -> str:
+        """The argparse dest and ini key (``mleval_report_dir``)."""
+        return "mleval_" + self.field
+
+
+def _show(value: Any) -> str:
+    # 120.0 reads "120" in a help text, 0.95 stays "0.95".
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _base_type(hint: Any) -> type:
+    if isinstance(hint, types.UnionType):  # `int | None`
+        (hint,) = (a for a in typing.get_args(hint) if a is not type(None))
+    assert isinstance(hint, type)
+    return hint
+
+
+_SPECS: list[OptionSpec] = []
+
+
+def option_specs() -> list[OptionSpec]:
+    """Every option of :class:`MlevalOptions`, in declaration order."""
+    if not _SPECS:
+        hints = typing.get_type_hints(MlevalOptions)
+        for f in dataclasses.fields(MlevalOptions):
+            _SPECS.append(
+                OptionSpec(
+                    field=f.name,
+                    name=f.name.replace("_", "-"),
+                    type=_base_type(hints[f.name]),
+                    default=f.default,
+                    metavar=f.metadata["metavar"],
+                    help=f.metadata["help"].format(default=_show(f.default)),
+                )
+            )
+    return _SPECS
+
+
+def register_options(parser: pytest.Parser) -> None:
+    """Add each option's ``--mleval-NAME`` flag (group "mleval") and ``mleval_NAME`` ini key,
+    and the ini-only keys (``mleval_files``, ``mleval_api_base``...)."""
+    group = parser.getgroup("mleval", "LLM evaluation (pytest-mleval)")
+    for spec in option_specs():
+        flag = f"--mleval-{spec.name}"
+        # The flag's default is None so that an unset flag falls back to the ini value.
+        if spec.type is bool:
+            group.addoption(flag, action="store_true", default=None, dest=spec.dest, help=spec.help)
+            parser.addini(spec.dest, spec.help, type="bool", default=spec.default)
+        else:
+            group.addoption(
+                flag,
+                action="store",
+                metavar=spec.metavar,
+                type=spec.type,
+                default=None,
+                dest=spec.dest,
+                help=spec.help,
+            )
+            default = None if spec.default is None else str(spec.default)
+            parser.addini(spec.dest, spec.help, type="string", default=default)
+    # Ini-only keys: read where they are used (config.getini).
+    parser.addini(
+        "mleval_files",
+        f"glob patterns of eval files (default: {' '.join(DEFAULT_PATTERNS)}).",
+        type="args",
+        default=list(DEFAULT_PATTERNS),
+    )
+    parser.addini(
+        "mleval_api_base", "default api_base for model: targets.", type="string", default=None
+    )
+    parser.addini(
+        "mleval_embedder",
+        "embedder of the embedder fixture and embedding metrics: local (default), litellm:MODEL.",
+        type="string",
+        default=None,
+    )
+    parser.addini(
+        "mleval_rag_config",
+        "RAG config YAML of the rag_pipeline fixture.",
+        type="string",
+        default=None,
+    )
+    parser.addini(
+        "mleval_rate_limits",
+        "per-model rate limits, one per line: MODEL rpm=N tpm=N.",
+        type="linelist",
+        default=[],
+    )
+
+
+def _read(config: pytest.Config, spec: OptionSpec) -> Any:
+    value = config.getoption(spec.dest, None)
+    if value is not None:
+        return value
+    ini = config.getini(spec.dest)
+    if spec.type is bool:
+        return bool(ini)
+    if ini in (None, ""):
+        return spec.default
+    try:
+        return spec.type(ini)
+    except ValueError:
+        raise pytest.UsageError(
+            f"ini option {spec.dest} = {ini!r} is not a valid {spec.type.__name__}"
+        ) from None
+
+
+_OPTIONS_KEY = pytest.StashKey[MlevalOptions]()
+
+
+def get_options(config: pytest.Config) -> MlevalOptions:
+    """The run's options (read once, then cached in ``config.stash``).
+
+    Raises:
+        pytest.UsageError: an ini value of the wrong type, or a ``cache`` or
+            ``litellm-server`` value that is not one of the allowed modes.
+    """
+    cached = config.stash.get(_OPTIONS_KEY, None)
+    if cached is not None:
+        return cached
+    options = MlevalOptions(**{spec.field: _read(config, spec) for spec in option_specs()})
+    if options.cache not in CACHE_MODES:
+        raise pytest.UsageError(
+            f"--mleval-cache must be rw, ro, off or replay, got {options.cache!r}"
+        )
+    if str(options.litellm_server).strip().lower() not in LITELLM_SERVER_MODES:
+        raise pytest.UsageError(
+            f"--mleval-litellm-server must be auto, on or off, got {options.litellm_server!r}"
+        )
+    config.stash[_OPTIONS_KEY] = options
+    return options
