@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mleval.finetune.config import JobConfig
 from pytest_mleval.finetune.jobs import JobStore
-from pytest_mleval.finetune.run import JobConfig
 
 MLEVAL = [sys.executable, "-m", "pytest_mleval.cli"]
 

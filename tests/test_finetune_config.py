@@ -16,8 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pytest_mleval.cli.finetune import add_finetune_commands
 from pytest_mleval.errors import ConfigError, FinetuneError
+from pytest_mleval.finetune import JobConfig, check_job, export_script, load_job_config
 from pytest_mleval.finetune.jobs import JobStore, cancel_job, run_job
-from pytest_mleval.finetune.run import JobConfig, check_job, export_script, load_job_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny_lm"

@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from pytest_mleval.cli.finetune import add_finetune_commands
 from pytest_mleval.errors import FinetuneError
+from pytest_mleval.finetune import export_script, gate_verdict, load_job_config
 from pytest_mleval.finetune.jobs import (
     JobRecord,
     JobStore,
@@ -26,7 +27,6 @@ from pytest_mleval.finetune.jobs import (
     resume_job,
     run_job,
 )
-from pytest_mleval.finetune.run import export_script, gate_verdict, load_job_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "fixtures" / "tiny_lm"
@@ -43,7 +43,7 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def _load() -> Any:
-    from pytest_mleval.finetune.run import load_trained_model
+    from pytest_mleval.finetune import load_trained_model
 
     return load_trained_model(os.environ["MLEVAL_MODEL_DIR"])
 
@@ -301,7 +301,7 @@ def test_full_finetune_stops_early_on_validation_loss(tiny_model: Path, workdir:
 
 
 def test_prefix_tuning_trains_an_adapter(tiny_model: Path, workdir: Path, store: JobStore) -> None:
-    from pytest_mleval.finetune.run import load_trained_model
+    from pytest_mleval.finetune import load_trained_model
 
     cfg = _job(
         tiny_model,

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FinetuneError
+from ..finetune.config import load_job_config
+from ..finetune.export import export_script
 from ..finetune.jobs import JobRecord, JobStore, cancel_job, resume_job, run_job
-from ..finetune.run import export_script, load_job_config
 
 __all__ = ["add_finetune_commands"]
 

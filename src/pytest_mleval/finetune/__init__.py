@@ -10,26 +10,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .checks import check_job
+    from .config import JobConfig, load_job_config
+    from .evalafter import gate_verdict, load_trained_model
+    from .export import export_script
     from .jobs import JobRecord, JobStore, cancel_job, resume_job, run_job
-    from .run import (
-        JobConfig,
-        check_job,
-        export_script,
-        gate_verdict,
-        load_job_config,
-        load_trained_model,
-    )
 
 _WHERE = {
-    "JobConfig": "run",
+    "JobConfig": "config",
     "JobRecord": "jobs",
     "JobStore": "jobs",
     "cancel_job": "jobs",
-    "check_job": "run",
-    "export_script": "run",
-    "gate_verdict": "run",
-    "load_job_config": "run",
-    "load_trained_model": "run",
+    "check_job": "checks",
+    "export_script": "export",
+    "gate_verdict": "evalafter",
+    "load_job_config": "config",
+    "load_trained_model": "evalafter",
     "resume_job": "jobs",
     "run_job": "jobs",
 }

@@ -26,7 +26,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import FinetuneError
-from .run import JobConfig, check_job, evaluate_after, load_job_config
+from .checks import check_job
+from .config import JobConfig, load_job_config
+from .evalafter import evaluate_after
 
 __all__ = [
     "CheckpointRow",
