@@ -19,7 +19,7 @@ from statsmodels.stats.power import TTestPower
 from statsmodels.stats.proportion import proportion_confint
 
 from pytest_mleval import stats
-from pytest_mleval.stats import power, signflip
+from pytest_mleval.stats import clustered, power, signflip
 
 SEEDS = range(12)
 
@@ -165,7 +165,7 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols(seed: int) -> None:
     )
     lo, hi = fit.conf_int(0.05)[0]
     codes = np.unique(labels, return_inverse=True)[1]
-    cr1, _ = stats._cluster_variances(x, codes, c)
+    cr1, _ = clustered._cluster_variances(x, codes, c)
     assert math.sqrt(cr1) == pytest.approx(fit.bse[0], rel=1e-10)
     # The interval is statsmodels' whenever it is wider than the naive t interval (it is for
     # these cluster effects); otherwise the naive one (tests/test_stats_intervals.py).

@@ -12,44 +12,25 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from . import Estimate, PairedResult
+from ._common import (
+    Estimate,
+    PairedResult,
+    _check_bounds,
+    _check_confidence,
+    _correlation,
+    _degenerate,
+    _point,
+)
 
-__all__ = ["bootstrap_ci", "cluster_bootstrap_ci", "paired_bootstrap_ci"]
+__all__ = ["bootstrap_ci", "paired_bootstrap_ci"]
 
 # Index entries per resampling chunk: 4 Mi int64 = 32 MiB, whatever n and n_resamples are.
 _CHUNK_ELEMENTS = 1 << 22
-
-
-def _finite(values: Any, what: str = "values") -> np.ndarray:
-    x = np.asarray(values, dtype=float).ravel()
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} must be finite (no NaN or infinity)")
-    return x
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-
-
-def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
-    """Integer codes of hashable labels in first-seen order (labels need not be sortable)."""
-    index: dict[Hashable, int] = {}
-    codes = np.fromiter((index.setdefault(k, len(index)) for k in labels), dtype=np.intp)
-    return codes, len(index)
-
-
-def _correlation(b: np.ndarray, c: np.ndarray) -> float | None:
-    if b.size < 3 or float(np.ptp(b)) == 0.0 or float(np.ptp(c)) == 0.0:
-        return None
-    r = float(np.corrcoef(b, c)[0, 1])
-    return max(-1.0, min(1.0, r)) if math.isfinite(r) else None
 
 
 def _chunks(rows: int, per_row: int, batch: int | None) -> Iterator[int]:
@@ -224,8 +205,6 @@ def bootstrap_ci(
         The estimate; no data, one case or constant data give the point as the interval
         (except the bounded mean, above), and say why.
     """
-    from . import Estimate, _check_bounds, _degenerate, _point
-
     _check_confidence(confidence)
     _check_bounds(bounds)
     if method not in ("bca", "percentile"):
@@ -268,73 +247,6 @@ def bootstrap_ci(
     return Estimate(point, min(lo, point), max(hi, point), n, name, confidence)
 
 
-def cluster_bootstrap_ci(
-    values: Any,
-    clusters: Sequence[Hashable],
-    *,
-    confidence: float = 0.95,
-    seed: int | None = None,
-    n_resamples: int = 10_000,
-    method: str = "bca",
-    bounds: tuple[float, float] | None = None,
-) -> Estimate:
-    """Interval of the mean resampling whole clusters (cases of a cluster move together).
-
-    Never narrower than the unclustered t interval: where the cluster bootstrap is narrower
-    on a side (clusters more alike than chance), that side is the t interval's.
-
-    Args:
-        values: Per-case scores.
-        clusters: Cluster label of each case.
-        confidence: Two-sided confidence level.
-        seed: Seed of the bootstrap.
-        n_resamples: Resamples.
-        method: ``bca`` (leave-one-cluster-out acceleration) or ``percentile``.
-        bounds: The metric's range, or ``None`` when unbounded (see ``stats.mean_ci``).
-
-    Returns:
-        The estimate; with one cluster, the plain t interval (with a note).
-    """
-    from . import Estimate, _cluster_setup, mean_ci
-
-    if method not in ("bca", "percentile"):
-        raise ValueError(f"unknown bootstrap method {method!r} (bca, percentile)")
-    setup = _cluster_setup(
-        values, clusters, confidence, "cluster bootstrap", "nothing to resample", bounds
-    )
-    if isinstance(setup, Estimate):
-        return setup
-    x, codes, c = setup
-    sums = np.bincount(codes, x, c)
-    sizes = np.bincount(codes, minlength=c).astype(float)
-    rng = np.random.default_rng(seed)
-    parts = []
-    for b in _chunks(n_resamples, c, None):
-        pick = rng.integers(0, c, (b, c))
-        parts.append(sums[pick].sum(axis=1) / sizes[pick].sum(axis=1))
-    point = float(x.mean())
-    jack = [(sums.sum() - sums) / (sizes.sum() - sizes)] if method == "bca" else None
-    # The bias correction compares resamples with the point computed the same way (ratio of
-    # cluster totals), so that resamples equal to the sample count as ties, not by rounding.
-    ratio = float(sums.sum() / sizes.sum())
-    lo, hi = _interval(np.concatenate(parts), ratio, jack, confidence)
-    kind = "BCa" if method == "bca" else "percentile"
-    naive = mean_ci(x, confidence=confidence)
-    note = None
-    if naive.ci_low < lo or naive.ci_high > hi:
-        lo, hi = min(lo, naive.ci_low), max(hi, naive.ci_high)
-        note = "widened to the unclustered t interval where the cluster bootstrap was narrower"
-    return Estimate(
-        point,
-        min(lo, point),
-        max(hi, point),
-        int(x.size),
-        f"cluster bootstrap ({kind}, {c} clusters)",
-        confidence,
-        note,
-    )
-
-
 def paired_bootstrap_ci(
     baseline_items: Any,
     candidate_items: Any,
@@ -368,8 +280,6 @@ def paired_bootstrap_ci(
         The result; ``sd_diff`` is the sd of per-case differences for numeric 1-D items,
         else the bootstrap standard error times sqrt(n) (its per-case equivalent).
     """
-    from . import PairedResult
-
     _check_confidence(confidence)
     if method not in ("bca", "percentile"):
         raise ValueError(f"unknown bootstrap method {method!r} (bca, percentile)")

@@ -1,0 +1,176 @@
+"""What every interval and test of :mod:`pytest_mleval.stats` shares: the result records, input
+checks, quantiles and the answers for data without a spread.
+
+The lowest module of the folder: the bootstrap, the intervals and the paired tests build on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Estimate",
+    "PairedResult",
+]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its confidence interval; ``method`` says how it was computed."""
+
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
+    confidence: float = 0.95
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Candidate minus baseline, paired by case."""
+
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    method: str
+    correlation: float | None
+    confidence: float = 0.95
+    note: str | None = None
+    sd_diff: float = 0.0
+
+
+def _finite(values: Any, what: str = "values") -> np.ndarray:
+    x = np.asarray(values, dtype=float).ravel()
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} must be finite (no NaN or infinity)")
+    return x
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def _codes(labels: Sequence[Hashable]) -> tuple[np.ndarray, int]:
+    """Integer codes of hashable labels in first-seen order (labels need not be sortable)."""
+    index: dict[Hashable, int] = {}
+    codes = np.fromiter((index.setdefault(k, len(index)) for k in labels), dtype=np.intp)
+    return codes, len(index)
+
+
+def _correlation(b: np.ndarray, c: np.ndarray) -> float | None:
+    if b.size < 3 or float(np.ptp(b)) == 0.0 or float(np.ptp(c)) == 0.0:
+        return None
+    r = float(np.corrcoef(b, c)[0, 1])
+    return max(-1.0, min(1.0, r)) if math.isfinite(r) else None
+
+
+def _t_quantile(confidence: float, df: float) -> float:
+    from scipy import special
+
+    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
+
+
+def _z(p: float) -> float:
+    from scipy import special
+
+    return float(special.ndtri(p))
+
+
+def _point(x: float, n: int, method: str, confidence: float, note: str) -> Estimate:
+    return Estimate(x, x, x, n, method, confidence, note)
+
+
+def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` on ``n`` (possibly effective, non-integer)
+    cases with quantile ``q``, inside [0, 1] and always containing ``p``."""
+    denom = 1.0 + q * q / n
+    centre = (p + q * q / (2.0 * n)) / denom
+    half = q * math.sqrt(max(p * (1.0 - p), 0.0) / n + q * q / (4.0 * n * n)) / denom
+    return min(max(0.0, centre - half), p), max(min(1.0, centre + half), p)
+
+
+def _check_bounds(bounds: tuple[float, float] | None) -> None:
+    if bounds is not None and not (
+        math.isfinite(bounds[0]) and math.isfinite(bounds[1]) and bounds[0] < bounds[1]
+    ):
+        raise ValueError(f"bounds must be finite with low < high, got {bounds!r}")
+
+
+def _flat_bound(
+    v: float, n: float, confidence: float, bounds: tuple[float, float]
+) -> tuple[float, float]:
+    """An interval for the mean of a variable on ``bounds`` whose n draws all equal ``v``.
+
+    Valid for any distribution on the bounds: the mean differs from v only through the share
+    q of the distribution away from v, at most q (v - low) below and q (high - v) above, and
+    n draws all at v bound q by the Wilson upper bound of 0 successes in n, z^2 / (n + z^2)
+    (the "rule of three" family). At v = high this is the Wilson interval of n passes in n,
+    so a score of 1 everywhere reads as a pass rate of 100 % does.
+    """
+    lo, hi = bounds
+    v = min(hi, max(lo, v))
+    z = _z(0.5 + confidence / 2.0)
+    q = z * z / (n + z * z)
+    return v - q * (v - lo), v + q * (hi - v)
+
+
+def _bounds_text(bounds: tuple[float, float]) -> str:
+    return f"[{bounds[0]:g}, {bounds[1]:g}]"
+
+
+def _flat_note(n: int, bounds: tuple[float, float]) -> str:
+    return (
+        "no spread to estimate, so the interval bounds the share of cases that could differ "
+        f"(Wilson upper bound of 0 in {n}); valid for any variable on {_bounds_text(bounds)}"
+    )
+
+
+def _degenerate(
+    x: np.ndarray,
+    confidence: float,
+    what: str,
+    bounds: tuple[float, float] | None = None,
+    n_eff: float | None = None,
+) -> Estimate | None:
+    """The answers without a spread to estimate: no data, one case, or identical values.
+
+    For a bounded metric one case or identical values get an interval valid for any variable
+    on the bounds (:func:`_flat_bound`); only an unbounded measure gets the point.
+    """
+    if x.size == 0:
+        return _point(0.0, 0, f"{what} (no data)", confidence, "no data: estimate set to 0")
+    m = float(x.mean())
+    spread = float(np.ptp(x))
+    # A spread within rounding of the bounds (0.1 + 0.2 against 0.3), or one whose variance
+    # underflows, is no spread: its t interval would have zero width.
+    tiny = 1e-12 * (bounds[1] - bounds[0]) if bounds is not None else 0.0
+    flat = x.size == 1 or spread <= tiny or float(x.std()) == 0.0
+    if not flat:
+        return None
+    if bounds is not None:
+        lo, hi = _flat_bound(m, x.size if n_eff is None else n_eff, confidence, bounds)
+        why = "one case" if x.size == 1 else f"all {x.size} values are identical"
+        note = f"{why}: {_flat_note(int(x.size), bounds)}"
+        if n_eff is not None and n_eff < x.size:
+            note += (
+                f", on n_eff = {n_eff:.1f} for the clustering that no spread can rule out "
+                "(as a perfect clustered pass rate)"
+            )
+        return Estimate(
+            m, min(lo, m), max(hi, m), int(x.size), f"{what} (no spread: bounded)", confidence, note
+        )
+    if x.size == 1:
+        note = "one case: no spread to estimate, the interval is the point"
+        return _point(m, 1, f"{what} (n=1: no interval)", confidence, note)
+    note = "every value is identical and the measure is unbounded: the interval is the point"
+    return _point(m, int(x.size), f"{what} (zero variance)", confidence, note)
