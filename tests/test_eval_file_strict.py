@@ -385,8 +385,9 @@ def _cases_schema(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 
 def _as_an_editor_reads(path: Path) -> object:
     # What a YAML 1.2 editor sees: the loader's data with every option by its typed reading.
-    from pytest_mleval.cases.suite import _SUITE_SHAPE, _read_yaml
-    from pytest_mleval.metrics.registry import _typed
+    from pytest_mleval.cases._yaml import SUITE_SHAPE as _SUITE_SHAPE
+    from pytest_mleval.cases._yaml import read_yaml as _read_yaml
+    from pytest_mleval.metrics.base import typed_reading as _typed
 
     data, _ = _read_yaml(path, _SUITE_SHAPE)
     return _typed(data)

@@ -22,9 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from pytest_mleval import stats
-from pytest_mleval.cases.suite import GateSpec
+from pytest_mleval.cases.schema import GateSpec
 from pytest_mleval.results.aggregate import aggregate_suite, evaluate_gates
 from pytest_mleval.results.records import CaseResult, MetricScore
+from pytest_mleval.stats import _common
 
 
 def cases(
@@ -111,14 +112,14 @@ def test_metric_pass_rate_gate_is_clustered_too() -> None:
 def no_spread_bound(v: float, n: float) -> tuple[float, float]:
     """n draws all equal to v on [0, 1]: the share q of the distribution away from v is at most
     the Wilson upper bound of 0 in n, and the mean is within q (v - 0) below, q (1 - v) above."""
-    z2 = stats._z(0.975) ** 2
+    z2 = _common._z(0.975) ** 2
     q = z2 / (n + z2)
     return v - q * v, v + q * (1 - v)
 
 
 def clustered_n_eff(n: int, size: float) -> float:
     """n over the design effect one differing case cannot rule out (clusters of ``size``)."""
-    z2 = stats._z(0.975) ** 2
+    z2 = _common._z(0.975) ** 2
     return n / (1 + (size - 1) * z2 / (size - 1 + z2))
 
 

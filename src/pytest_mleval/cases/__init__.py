@@ -1,5 +1,5 @@
-"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no pytest,
-no network).
+"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no
+pytest, no network).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -10,26 +10,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .suite import (
+    from .schema import (
         Case,
         GateSpec,
         MetricSpec,
-        Suite,
         SuiteSpec,
         eval_file_json_schema,
-        load_suite,
         parse_metric_entries,
     )
+    from .suite import Suite, load_suite
 
 _WHERE = {
-    "Case": "suite",
-    "GateSpec": "suite",
-    "MetricSpec": "suite",
+    "Case": "schema",
+    "GateSpec": "schema",
+    "MetricSpec": "schema",
     "Suite": "suite",
-    "SuiteSpec": "suite",
-    "eval_file_json_schema": "suite",
+    "SuiteSpec": "schema",
+    "eval_file_json_schema": "schema",
     "load_suite": "suite",
-    "parse_metric_entries": "suite",
+    "parse_metric_entries": "schema",
 }
 
 __all__ = [

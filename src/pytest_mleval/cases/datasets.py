@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvalFileError
-from .suite import _DATASET_FILE_SHAPE, Case, DatasetSpec, _node_line, _read_yaml, _validate_case
+from ._yaml import DATASET_FILE_SHAPE, node_line, read_yaml, validate_case
+from .schema import Case, DatasetSpec
 
 __all__ = ["load_dataset"]
 
@@ -65,7 +66,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                 ) from None
             root = None
         else:
-            data, root = _read_yaml(path, _DATASET_FILE_SHAPE)
+            data, root = read_yaml(path, DATASET_FILE_SHAPE)
         if isinstance(data, dict) and "cases" in data:
             data = data["cases"]
             prefix: tuple[Any, ...] = ("cases",)
@@ -76,7 +77,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                 "a dataset must be a list of rows (or {cases: [...]})", path=str(path)
             )
         for index, row in enumerate(data):
-            found = _node_line(root, (*prefix, index)) if root is not None else None
+            found = node_line(root, (*prefix, index)) if root is not None else None
             yield found or index + 1, row
     else:
         raise EvalFileError(
@@ -196,7 +197,7 @@ def load_dataset(
                     data.pop(key)
         default_id = f"{stem}-{line}"
         yield (
-            _validate_case(
+            validate_case(
                 data, default_id=default_id, path=path, line_of=lambda loc, line=line: line
             ),
             path,

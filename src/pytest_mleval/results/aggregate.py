@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..cases.suite import GateSpec
+from ..cases.schema import GateSpec
 from .records import Aggregate, CaseResult, GateResult, metric_kind
 from .units import RAW_MEASURES
 

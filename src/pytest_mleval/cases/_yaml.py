@@ -1,0 +1,331 @@
+"""The strict YAML reader of eval files and datasets: text as written, line numbers kept.
+
+Text is read as written: an unquoted ``yes``, ``on``, ``0123`` or ``1:30`` in a text field (input,
+expected, context, vars, ids, tags, a metric's text options) is that text, not YAML 1.1's
+boolean or number; other fields follow YAML 1.2. The node tree is kept so that a validation
+error names the line it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import EvalFileError
+from ..metrics.base import SourceScalar
+from .schema import Case
+
+__all__ = [
+    "DATASET_FILE_SHAPE",
+    "SUITE_SHAPE",
+    "field_name",
+    "first_error",
+    "node_line",
+    "read_yaml",
+    "validate_case",
+]
+
+
+def node_line(root: yaml.Node | None, loc: Sequence[Any]) -> int | None:
+    """Line (1-based) of the deepest YAML node reachable along a pydantic error location."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    nxt = value
+                    line = key.start_mark.line + 1
+                    break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# ----------------------------------------------------------------- YAML as written, not as 1.1
+#
+# PyYAML resolves plain scalars by YAML 1.1: `yes`/`on` become true, `0123` octal 83, `1:30`
+# sexagesimal 90. An answer written in an eval file must stay the text written, so the node
+# tree (composed once by libyaml) is constructed here by shape: text fields take each plain
+# scalar's source text; other fields read it by the YAML 1.2 core schema (only true/false are
+# booleans, no sexagesimal, `1e3` is a number); mapping keys are always text, so `on:` is a key.
+# Only `null`, `~` and an empty value stay empty. A metric option keeps both readings (see
+# SourceScalar) until its metric's options model says which one the option takes.
+
+_TEXT = "text"
+"""Scalars are their source text; lists hold text; a mapping is structured data (typed)."""
+_TYPED = "typed"
+"""YAML 1.2 core reading of every scalar; keys are text."""
+_VARS = "vars"
+"""A mapping whose values are text (template variables, column names)."""
+_METRICS = "metrics"
+"""A metric list (see _construct_metric)."""
+_OPTION = "option"
+"""A metric option value: text and typed reading kept together."""
+
+_Shape = str | dict[str, Any]
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT_12 = re.compile(r"[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+")
+_FLOAT_12 = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+# What PyYAML's safe constructor still builds for tags this reader leaves to it (!!binary ...).
+_SAFE_CONSTRUCTOR = yaml.SafeLoader("")
+
+_GATE_SHAPE: dict[str, Any] = {"*": _TYPED, "metric": _TEXT}
+_CASE_SHAPE: dict[str, Any] = {
+    "*": _TYPED,
+    "id": _TEXT,
+    "input": _TEXT,
+    "expected": _TEXT,
+    "context": _TEXT,
+    "vars": _VARS,
+    "tags": _TEXT,
+    "cluster": _TEXT,
+    "relevant": _TEXT,
+    "metrics": _METRICS,
+}
+_DATASET_SHAPE: dict[str, Any] = {"*": _TYPED, "path": _TEXT, "format": _TEXT, "mapping": _VARS}
+SUITE_SHAPE: dict[str, Any] = {
+    "*": _TYPED,
+    "suite": _TEXT,
+    "description": _TEXT,
+    "target": _TEXT,
+    "prompt": _TEXT,
+    "system": _TEXT,
+    "api_base": _TEXT,
+    "fallbacks": _TEXT,
+    "judge_model": _TEXT,
+    "compare_to": _TEXT,
+    "tags": _TEXT,
+    "regression_metrics": _TEXT,
+    "metrics": _METRICS,
+    "gates": _GATE_SHAPE,
+    "dataset": _DATASET_SHAPE,
+    "cases": _CASE_SHAPE,
+}
+# A dataset file: a list of cases, or a mapping with `cases:`.
+DATASET_FILE_SHAPE: dict[str, Any] = {**_CASE_SHAPE, "cases": _CASE_SHAPE}
+
+
+def _safe_construct(node: yaml.Node) -> Any:
+    """PyYAML's safe construction of a node with a tag of its own (``!!binary``, ``!!set``)."""
+    try:
+        return _SAFE_CONSTRUCTOR.construct_object(node, deep=True)
+    finally:
+        # The constructor remembers every node it built; this one is shared across files.
+        _SAFE_CONSTRUCTOR.constructed_objects.clear()
+        _SAFE_CONSTRUCTOR.recursive_objects.clear()
+
+
+def _typed_scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar by the YAML 1.2 core schema (quoted and block scalars are always text)."""
+    value: str = node.value
+    if node.style:
+        return value
+    tag = node.tag
+    if tag == _STR_TAG:
+        # PyYAML (1.1) needs a dot in a float; YAML 1.2 reads `1e3` as a number.
+        if _FLOAT_12.fullmatch(value):
+            return _SAFE_CONSTRUCTOR.construct_yaml_float(node)
+        return value
+    if tag == _NULL_TAG:
+        return None if value in _NULLS else value
+    if tag == _BOOL_TAG:
+        return _BOOLS.get(value, value)
+    if tag == _INT_TAG:
+        if not _INT_12.fullmatch(value):
+            return value  # 1:30, 0b101, 1_000: text in YAML 1.2
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        return int(value, 16) if value.startswith("0x") else int(value)
+    if tag == _FLOAT_TAG:
+        if ":" in value or "_" in value:
+            return value
+        return _SAFE_CONSTRUCTOR.construct_yaml_float(node)
+    if tag == "tag:yaml.org,2002:timestamp":
+        return value  # dates stay as written: results are JSON
+    return _safe_construct(node)
+
+
+def _text_scalar(node: yaml.ScalarNode) -> Any:
+    if not node.style and node.tag == _NULL_TAG and node.value in _NULLS:
+        return None
+    return node.value
+
+
+def _option_scalar(node: yaml.ScalarNode) -> Any:
+    typed = _typed_scalar(node)
+    if typed is None or isinstance(typed, str):
+        return typed
+    return SourceScalar.of(node.value, typed)
+
+
+def _key(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    value = _construct(node, _TYPED)
+    if isinstance(value, list):
+        return tuple(value)
+    raise yaml.constructor.ConstructorError(
+        None, None, "a mapping key must be a plain value", node.start_mark
+    )
+
+
+def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    if any(k.tag == _MERGE_TAG for k, _ in node.value):
+        _SAFE_CONSTRUCTOR.flatten_mapping(node)  # `<<: *defaults` merges, as PyYAML does
+    return node.value  # type: ignore[no-any-return]
+
+
+def _construct(node: yaml.Node, shape: _Shape) -> Any:
+    """Build Python data from a node tree, reading scalars as the field's shape says."""
+    if isinstance(node, yaml.ScalarNode):
+        if shape == _TYPED:
+            return _typed_scalar(node)
+        if shape == _OPTION:
+            return _option_scalar(node)
+        return _text_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        if node.tag != "tag:yaml.org,2002:seq":
+            return _safe_construct(node)
+        if shape == _METRICS:
+            return [_construct_metric(item) for item in node.value]
+        item_shape = _TEXT if shape == _VARS else shape
+        return [_construct(item, item_shape) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        if node.tag != "tag:yaml.org,2002:map":
+            return _safe_construct(node)
+        pairs = _pairs(node)
+        if isinstance(shape, dict):
+            default: _Shape = shape["*"]
+            out: dict[Any, Any] = {}
+            for kn, vn in pairs:
+                k = _key(kn)
+                sub: _Shape = shape.get(k, default) if isinstance(k, str) else default
+                out[k] = _construct(vn, sub)
+            return out
+        if shape == _VARS:
+            return {_key(kn): _construct(vn, _TEXT) for kn, vn in pairs}
+        if shape == _OPTION:
+            return {_key(kn): _construct(vn, _OPTION) for kn, vn in pairs}
+        if shape == _METRICS:
+            return _construct_metric(node)
+        # Structured data inside a text field (a mapping `input:`) keeps its types.
+        return {_key(kn): _construct(vn, _TYPED) for kn, vn in pairs}
+    raise yaml.constructor.ConstructorError(None, None, "unknown node", node.start_mark)
+
+
+_OPTIONS_SHAPE: dict[str, Any] = {
+    "*": _OPTION,
+    "threshold": _TYPED,
+    "max": _TYPED,
+    "weight": _TYPED,
+    "name": _TEXT,
+    "metric": _TEXT,
+    "params": _OPTION,
+}
+
+
+def _construct_metric(node: yaml.Node) -> Any:
+    """One metric entry: ``- NAME``, ``- NAME: VALUE``, ``- NAME: {...}`` or ``- {name: ...}``."""
+    if not isinstance(node, yaml.MappingNode):
+        return _construct(node, _TEXT)
+    pairs = _pairs(node)
+    keys = [k.value for k, _ in pairs if isinstance(k, yaml.ScalarNode)]
+    if len(pairs) == 1 and keys and keys[0] not in ("name", "metric"):
+        ((kn, vn),) = pairs
+        # `- contains: "30 days"` (a shorthand value) or `- contains: {value: ...}` (options).
+        return {
+            _key(kn): _construct(vn, _OPTIONS_SHAPE if isinstance(vn, yaml.MappingNode) else _TEXT)
+        }
+    return _construct(node, _OPTIONS_SHAPE)
+
+
+def read_yaml(path: Path, shape: _Shape = _TYPED) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvalFileError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
+    except OSError as exc:
+        raise EvalFileError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        # Safe loading only: no python/object tags can construct anything. The node tree is
+        # composed once (libyaml when available) and kept for line numbers in error messages.
+        node = yaml.compose(text, Loader=_LOADER)
+        data = None if node is None else _construct(node, shape)
+    except RecursionError:
+        raise EvalFileError("invalid YAML: an alias refers to itself", path=str(path)) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise EvalFileError(
+            f"invalid YAML: {problem}",
+            path=str(path),
+            line=None if mark is None else mark.line + 1,
+        ) from None
+    return data, node
+
+
+def first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(err["loc"])
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "missing":
+        msg = "required field is missing"
+    return loc, msg
+
+
+def field_name(loc: Sequence[Any]) -> str | None:
+    names = [str(p) for p in loc if not isinstance(p, int)]
+    return ".".join(names) if names else None
+
+
+
+
+def validate_case(
+    raw: Any,
+    *,
+    default_id: str,
+    path: Path,
+    line_of: Any,
+) -> Case:
+    if not isinstance(raw, dict):
+        raise EvalFileError(
+            f"a case must be a mapping, got {type(raw).__name__}", path=str(path), line=line_of(())
+        )
+    data = dict(raw)
+    data.setdefault("id", default_id)
+    case_id = str(data.get("id"))
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        loc, msg = first_error(exc)
+        raise EvalFileError(
+            msg, path=str(path), line=line_of(loc), case_id=case_id, field=field_name(loc)
+        ) from None

@@ -1,0 +1,465 @@
+"""The eval-file schema: pydantic specs of a suite, its cases, metrics, gates and datasets, and
+the JSON Schema editors complete eval files with (``mleval schema cases``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from ..metrics.registry import RESERVED_OPTIONS, MetricOptions, get_metric, metric_names
+
+__all__ = [
+    "METRICS_INPUT_SCHEMA",
+    "Case",
+    "DatasetSpec",
+    "GateSpec",
+    "MetricSpec",
+    "RateLimitSpec",
+    "SuiteSpec",
+    "eval_file_json_schema",
+    "metrics_json_schema",
+    "parse_metric_entries",
+]
+
+_METRIC_RESERVED = ("threshold", "max", "weight")
+
+
+class MetricSpec(BaseModel):
+    """One metric applied to a case: its name, pass criteria and parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    name: str
+    """The name the score is recorded under: the metric's own name (``rouge_l``, or a custom
+    ``python:MODULE:FUNC``), or the ``name:`` label given to it."""
+    metric: str | None = None
+    """The metric to run when ``name`` is a label (``- contains: {name: has-refund, ...}``)."""
+    threshold: float | None = None
+    """Minimum score to pass; ``None`` uses the metric's default (informational if it has none)."""
+    max: float | None = None
+    """Maximum value for the metric to pass (used by ``latency_ms`` and ``cost_usd``)."""
+    weight: float = 1.0
+    """Weight in the suite's weighted pass rule (``pass_score``)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Metric-specific options, passed to the metric function as keyword arguments."""
+
+    @field_validator("threshold", "max", "weight", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+        return value
+
+    @property
+    def kind(self) -> str:
+        """The registered metric this entry runs (``metric``, else ``name``)."""
+        return self.metric or self.name
+
+
+def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
+    """Normalise the YAML spellings of a metric list into ``MetricSpec`` field dicts.
+
+    Accepted: ``- exact``, ``- exact: {threshold: 1}``, ``- {name: exact, threshold: 1}``, and
+    with a label: ``- contains: {name: has-refund, value: refund}`` or
+    ``- {metric: contains, name: has-refund, value: refund}``.
+    """
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ValueError("must be a list of metrics")
+    out: list[dict[str, Any]] = []
+    for entry in entries:
+        if isinstance(entry, MetricSpec):
+            out.append(entry.model_dump())
+        elif isinstance(entry, str):
+            out.append({"name": entry})
+        elif isinstance(entry, dict) and "metric" in entry:
+            body = dict(entry)
+            name = body.pop("metric")
+            out.append(_split_metric_body(name, body, label=body.pop("name", None)))
+        elif isinstance(entry, dict) and "name" in entry:
+            body = dict(entry)
+            name = body.pop("name")
+            out.append(_split_metric_body(name, body))
+        elif isinstance(entry, dict) and len(entry) == 1:
+            ((name, body),) = entry.items()
+            if body is None:
+                body = {}
+            if not isinstance(body, dict):
+                # `- threshold-less shorthand`: `- contains: "30 days"` means value.
+                body = {"value": body}
+            body = dict(body)
+            out.append(_split_metric_body(name, body, label=body.pop("name", None)))
+        else:
+            raise ValueError(
+                f"cannot read metric entry {entry!r}: write `- NAME` or `- NAME: {{...}}`"
+            )
+    return out
+
+
+def _split_metric_body(name: Any, body: dict[str, Any], label: Any = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": name, "params": {}}
+    if label is not None and label != name:
+        spec.update(name=label, metric=name)
+    explicit = body.pop("params", None)
+    for key, value in body.items():
+        if key in _METRIC_RESERVED:
+            spec[key] = value
+        else:
+            spec["params"][key] = value
+    if isinstance(explicit, dict):
+        spec["params"].update(explicit)
+    return spec
+
+
+_METRIC_OPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "threshold / max / weight, plus the metric's own parameters",
+    "properties": {
+        "threshold": {"type": ["number", "null"], "description": "minimum score to pass"},
+        "max": {"type": ["number", "null"], "description": "maximum value to pass"},
+        "weight": {"type": "number", "description": "weight in the pass_score rule"},
+    },
+}
+# The YAML spellings a user writes (the validated form is MetricSpec).
+METRICS_INPUT_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "metrics: `- NAME`, `- NAME: {threshold: 0.5, ...}` or `- {name: NAME, ...}`",
+    "items": {
+        "anyOf": [
+            {"type": "string", "description": "metric name or python:MODULE:FUNC"},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": {
+                    "anyOf": [
+                        _METRIC_OPTIONS_SCHEMA,
+                        {"type": ["string", "number", "boolean", "array", "null"]},
+                    ]
+                },
+            },
+            {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+        ]
+    },
+}
+MetricList = Annotated[list[MetricSpec], WithJsonSchema(METRICS_INPUT_SCHEMA)]
+
+
+class GateSpec(BaseModel):
+    """A suite-level assertion on an aggregate, checked at the end of the session."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    metric: str
+    """Metric name, or ``pass_rate`` for the share of passing cases."""
+    stat: Literal["mean", "median", "pass_rate", "min", "max", "corpus"] = "mean"
+    """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed)."""
+    min: float | None = None
+    """The gate fails when the gated value is below this."""
+    max: float | None = None
+    """The gate fails when the gated value is above this."""
+    on: Literal["estimate", "ci_low", "ci_high"] = "estimate"
+    """Gated value: the estimate or a confidence bound (``ci_low`` resists lucky small suites)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml11_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads the bare key `on` as the boolean true; it means the field `on` here.
+        if isinstance(data, dict) and True in data:
+            data = dict(data)
+            data.setdefault("on", data.pop(True))
+        return data
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GateSpec:
+        if self.min is None and self.max is None:
+            raise ValueError("a gate needs `min` or `max`")
+        return self
+
+
+class RateLimitSpec(BaseModel):
+    """Per-model rate limits for model targets."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    rpm: float | None = None
+    """Requests per minute."""
+    tpm: float | None = None
+    """Tokens per minute."""
+
+
+class DatasetSpec(BaseModel):
+    """Cases loaded from a data file next to the eval file."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    path: str
+    """JSONL, CSV, JSON or YAML file, relative to the eval file."""
+    format: Literal["jsonl", "csv", "json", "yaml"] | None = None
+    """File format; guessed from the extension when omitted."""
+    mapping: dict[str, str] = Field(default_factory=dict)
+    """Case field -> column name, e.g. ``{input: question, expected: answer}``."""
+    limit: int | None = None
+    """Read at most this many rows."""
+
+
+class Case(BaseModel):
+    """One eval case."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    id: str
+    """Unique within the suite; the pytest id."""
+    input: Any
+    """What the target receives: a string or structured data."""
+    expected: Any = None
+    """Reference output for reference-based metrics."""
+    context: list[str] = Field(default_factory=list)
+    """Context passages (for faithfulness and context metrics)."""
+    vars: dict[str, Any] = Field(default_factory=dict)
+    """Extra template variables."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags; each becomes a pytest marker (``-m smoke``)."""
+    cluster: str | None = None
+    """Cluster key for clustered standard errors."""
+    metrics: MetricList = Field(default_factory=list)
+    """Metrics added to (or overriding by name) the suite's defaults."""
+    relevant: list[str] | dict[str, float] | None = None
+    """Relevant document ids (or id -> graded relevance) for retrieval metrics."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form data carried into the results."""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_str(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        return parse_metric_entries(value)
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _context(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        return [] if value is None else value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return [] if value is None else value
+
+
+class SuiteSpec(BaseModel):
+    """The top level of an eval file."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    suite: str | None = None
+    """Suite name; defaults to the file's stem."""
+    description: str | None = None
+    """Free text shown in reports."""
+    target: str | None = None
+    """Producer of outputs: ``python:MOD:FUNC``, ``fixture:NAME``, ``model:ID``, ``rag:CFG``."""
+    prompt: str | None = None
+    """Jinja2 template (sandboxed) rendered per case for model targets."""
+    system: str | None = None
+    """System message (also a template) for model targets."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Generation parameters passed to model targets (temperature, max_tokens, ...)."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server for model targets."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models tried in order when the target model fails after its retries."""
+    rate_limit: RateLimitSpec | None = None
+    """Rate limits for the target model."""
+    timeout_s: float | None = None
+    """Per-call timeout for model targets."""
+    judge_model: str | None = None
+    """Model used by judge metrics in this suite."""
+    repeats: int = Field(default=1, ge=1)
+    """Samples per case; statistics average them per case."""
+    metrics: MetricList = Field(default_factory=list)
+    """Default metrics for every case."""
+    gates: list[GateSpec] = Field(default_factory=list)
+    """Suite-level assertions on aggregates."""
+    pass_score: float | None = None
+    """Weighted rule: a case passes when the weighted mean of its metric scores reaches this."""
+    regression_margin: float | None = None
+    """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
+    regression_metrics: list[str] | None = None
+    """Metrics whose regression against a baseline fails the run (default: every metric in both
+    runs but raw measures such as latency and cost; ``pass_rate`` names the pass rate)."""
+    compare_to: str | None = None
+    """Another suite of the same run with the same case ids: this suite is compared with it,
+    paired by case (e.g. two retrieval configurations), in the summary and results."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags applied to every case of the suite."""
+    dataset: str | DatasetSpec | list[str | DatasetSpec] | None = None
+    """Extra cases from data files."""
+    cases: list[dict[str, Any]] = Field(default_factory=list)
+    """Inline cases (validated one by one, so errors name the case)."""
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        return parse_metric_entries(value)
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _cases(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def _text_as_written(schema: Any) -> Any:
+    """Let a plain-text schema also take what a YAML 1.2 editor reads as a number or boolean.
+
+    Collection reads an unquoted ``30`` or ``yes`` in a text field as that text, so the schema
+    must not flag it; strings with an enum, const or pattern stay as they are.
+    """
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not ({"enum", "const", "pattern"} & set(schema)):
+            return {**schema, "type": ["string", "number", "boolean"]}
+        return {k: _text_as_written(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_text_as_written(v) for v in schema]
+    return schema
+
+
+def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -> dict[str, Any]:
+    """The object an editor completes after ``- METRIC:``: the model's options + the reserved."""
+    reserved = {
+        "name": {"type": "string", "description": RESERVED_OPTIONS["name"]},
+        "threshold": {"type": ["number", "null"], "description": RESERVED_OPTIONS["threshold"]},
+        "max": {"type": ["number", "null"], "description": RESERVED_OPTIONS["max"]},
+        "weight": {"type": "number", "description": RESERVED_OPTIONS["weight"]},
+    }
+    if model is None:
+        return {"type": "object", "properties": reserved}
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(schema.pop("$defs", {}))
+    text = model.text_fields() if issubclass(model, MetricOptions) else frozenset()
+    properties = {
+        name: _text_as_written(prop) if name in text else prop
+        for name, prop in schema.get("properties", {}).items()
+    }
+    properties.update(reserved)
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if schema.get("description"):
+        out["description"] = schema["description"]
+    return out
+
+
+def metrics_json_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema of a metric list, built from the registry's metric names and options models.
+
+    Each metric's options model is one ``$defs`` entry (``options.NAME``), added to ``defs``.
+    Custom metrics appear as ``python:MODULE:FUNC`` (any options) or, when registered before
+    the schema is built, under their names.
+    """
+    names = metric_names()
+    for name in names:
+        mdef = get_metric(name)
+        entry = _options_entry_schema(mdef.options_model(), defs)
+        entry["description"] = (mdef.description or name) + (
+            f" -- {entry['description']}" if entry.get("description") else ""
+        )
+        defs[f"options.{name}"] = entry
+    custom = {"type": "string", "pattern": r"^python:[\w.]+:\w+$"}
+    single = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            name: {
+                "anyOf": [
+                    {"$ref": f"#/$defs/options.{name}"},
+                    # `- contains: "30 days"`: a shorthand for the `value` option.
+                    {"type": ["string", "number", "boolean", "array", "null"]},
+                ]
+            }
+            for name in names
+        },
+        "patternProperties": {r"^python:[\w.]+:\w+$": {}},
+        "additionalProperties": False,
+    }
+    explicit = []
+    for name in names:
+        # `- {name: METRIC, ...}` and `- {metric: METRIC, name: LABEL, ...}`.
+        ref = defs[f"options.{name}"]
+        for key in ("name", "metric"):
+            props = {**ref.get("properties", {}), key: {"const": name}}
+            if key == "metric":
+                props["name"] = {"type": "string", "description": "label"}
+            explicit.append(
+                {
+                    "type": "object",
+                    "required": [key],
+                    "properties": props,
+                    "additionalProperties": ref.get("additionalProperties", True),
+                }
+            )
+    explicit.append({"type": "object", "required": ["name"], "properties": {"name": custom}})
+    explicit.append({"type": "object", "required": ["metric"], "properties": {"metric": custom}})
+    return {
+        "type": "array",
+        "description": "metrics: `- NAME`, `- NAME: {threshold: 0.5, ...}`, `- {name: NAME, ...}`",
+        "items": {
+            "anyOf": [
+                {"enum": names, "description": "a built-in metric"},
+                {**custom, "description": "a custom metric: python:MODULE:FUNC"},
+                single,
+                *explicit,
+            ]
+        },
+    }
+
+
+def eval_file_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an eval file (``mleval schema cases``).
+
+    Metric names and each metric's options come from the metric registry's options models, so
+    an editor completes them and flags unknown ones, as collection does.
+    """
+    schema = SuiteSpec.model_json_schema()
+    # Cases are validated one by one (for precise errors), so their schema is added here.
+    case_schema = Case.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    defs.update(case_schema.pop("$defs", {}))
+    props = case_schema["properties"]
+    for name in ("id", "input", "expected", "context", "vars", "tags", "cluster", "relevant"):
+        props[name] = _text_as_written(props[name])
+    defs["Case"] = case_schema
+    schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}
+    defs["MetricList"] = metrics_json_schema(defs)
+    for owner in (schema, case_schema):
+        metrics = owner["properties"]["metrics"]
+        owner["properties"]["metrics"] = {
+            "$ref": "#/$defs/MetricList",
+            "description": metrics.get("description", ""),
+        }
+    schema["title"] = "pytest-mleval eval file"
+    return schema
