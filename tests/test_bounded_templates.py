@@ -15,7 +15,7 @@ import json
 import pytest
 
 from pytest_mleval.errors import TargetError
-from pytest_mleval.targets.registry import TemplateLimits, check_template, render_template
+from pytest_mleval.targets.templates import TemplateLimits, check_template, render_template
 
 APP = """
 def echo(case):

@@ -9,7 +9,9 @@ import pytest
 from pytest_mleval.cases.suite import load_suite
 from pytest_mleval.errors import EvalFileError, TargetError
 from pytest_mleval.metrics.registry import unknown_metric_problem
-from pytest_mleval.targets.registry import eval_cases, normalize_output, render_template
+from pytest_mleval.targets.registry import normalize_output
+from pytest_mleval.targets.render import eval_cases
+from pytest_mleval.targets.templates import render_template
 
 
 def write(tmp_path: Path, name: str, body: str) -> Path:

@@ -1,4 +1,5 @@
-"""Metrics: the registry, the built-in metrics and scoring a case (core).
+"""Metrics: the registry, the options models and the built-in metrics (core). Metrics that
+need models are provided by services through the ``pytest_mleval.metrics`` entry points.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -9,13 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .registry import (
+    from .base import (
         MetricOptionError,
         MetricOptions,
         MetricValue,
         Sample,
-        Scored,
         SkipMetric,
+        SourceScalar,
+        typed_reading,
+    )
+    from .registry import (
+        Scored,
         case_passed,
         get_metric,
         metric,
@@ -24,28 +29,27 @@ if TYPE_CHECKING:
         score_metric,
         validate_options,
     )
-    from .scoring import error_result, score_case
     from .textsim import corpus_bleu, rouge_l, rouge_n, sentence_bleu
 
 _WHERE = {
-    "MetricOptionError": "registry",
-    "MetricOptions": "registry",
-    "MetricValue": "registry",
-    "Sample": "registry",
+    "MetricOptionError": "base",
+    "MetricOptions": "base",
+    "MetricValue": "base",
+    "Sample": "base",
     "Scored": "registry",
-    "SkipMetric": "registry",
+    "SkipMetric": "base",
+    "SourceScalar": "base",
     "case_passed": "registry",
     "corpus_bleu": "textsim",
-    "error_result": "scoring",
     "get_metric": "registry",
     "metric": "registry",
     "metric_names": "registry",
     "register_metric": "registry",
     "rouge_l": "textsim",
     "rouge_n": "textsim",
-    "score_case": "scoring",
     "score_metric": "registry",
     "sentence_bleu": "textsim",
+    "typed_reading": "base",
     "validate_options": "registry",
 }
 
@@ -56,18 +60,18 @@ __all__ = [
     "Sample",
     "Scored",
     "SkipMetric",
+    "SourceScalar",
     "case_passed",
     "corpus_bleu",
-    "error_result",
     "get_metric",
     "metric",
     "metric_names",
     "register_metric",
     "rouge_l",
     "rouge_n",
-    "score_case",
     "score_metric",
     "sentence_bleu",
+    "typed_reading",
     "validate_options",
 ]
 

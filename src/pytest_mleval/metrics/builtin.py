@@ -1,4 +1,9 @@
-"""The built-in deterministic metrics and the lazily loaded model/embedding/retrieval ones."""
+"""The built-in deterministic metrics (text checks, similarity, raw measures, retrieval).
+
+The registry registers :data:`BUILTIN_METRICS` when it loads; this module does not import the
+registry, so a built-in is defined without it. Model-graded and embedding metrics are provided
+by the judges service through entry points (see :mod:`.registry`); only their names are here.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,21 @@ import json
 import re
 import string
 import unicodedata
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ..errors import MetricError
-from .registry import MetricFn, MetricOptions, MetricValue, Sample, register_metric
+from .base import MetricFn, MetricOptions, MetricValue, Sample
 
 __all__ = [
+    "BUILTIN_METRICS",
+    "EMBEDDING_METRICS",
+    "JUDGE_METRICS",
     "BleuOptions",
+    "BuiltinMetric",
     "ContainsOptions",
     "ExactOptions",
     "JsonSchemaOptions",
@@ -482,61 +491,59 @@ def _retrieval_metric(name: str) -> MetricFn:
     return fn
 
 
-def _register_builtins() -> None:
-    binary: Iterable[tuple[str, MetricFn, type[MetricOptions]]] = (
-        ("exact", exact, ExactOptions),
-        ("contains", contains, ContainsOptions),
-        ("icontains", icontains, ContainsOptions),
-        ("not_contains", not_contains, NotContainsOptions),
-        ("regex", regex, RegexOptions),
-        ("json_valid", json_valid, JsonValidOptions),
-        ("json_schema", json_schema, JsonSchemaOptions),
-    )
-    for name, fn, options in binary:
-        register_metric(name, fn, threshold=1.0, options=options)
-    scored: Iterable[tuple[str, MetricFn, type[MetricOptions]]] = (
-        ("levenshtein", levenshtein, LevenshteinOptions),
-        ("rouge_1", rouge_1, RougeOptions),
-        ("rouge_2", rouge_2, RougeOptions),
-        ("rouge_l", rouge_l, RougeOptions),
-        ("bleu", bleu, BleuOptions),
-    )
-    for name, fn, options in scored:
-        register_metric(name, fn, options=options)
-    register_metric("latency_ms", latency_ms, raw=True, options=NoOptions)
-    register_metric("cost_usd", cost_usd, raw=True, options=NoOptions)
-    # Model-graded and embedding metrics load their modules (and models) on first use.
-    for name in JUDGE_METRICS:
-        register_metric(
-            name,
-            lazy=f"pytest_mleval.judges.rubric:{name}",
-            options=f"pytest_mleval.judges.rubric:{_JUDGE_OPTIONS[name]}",
+@dataclass(frozen=True)
+class BuiltinMetric:
+    """A built-in metric as the registry registers it."""
+
+    name: str
+    fn: MetricFn
+    options: type[MetricOptions]
+    threshold: float | None = None
+    """Default minimum score to pass (``None``: informational)."""
+    raw: bool = False
+    """A raw measure (not bounded to [0, 1]) that passes by ``max:``."""
+
+
+BUILTIN_METRICS: tuple[BuiltinMetric, ...] = (
+    *(
+        BuiltinMetric(name, fn, options, threshold=1.0)
+        for name, fn, options in (
+            ("exact", exact, ExactOptions),
+            ("contains", contains, ContainsOptions),
+            ("icontains", icontains, ContainsOptions),
+            ("not_contains", not_contains, NotContainsOptions),
+            ("regex", regex, RegexOptions),
+            ("json_valid", json_valid, JsonValidOptions),
+            ("json_schema", json_schema, JsonSchemaOptions),
         )
-    for name, model in (
-        ("semantic_similarity", "SemanticSimilarityOptions"),
-        ("faithfulness_offline", "FaithfulnessOfflineOptions"),
-    ):
-        register_metric(
-            name,
-            lazy=f"pytest_mleval.judges.semantic:{name}",
-            options=f"pytest_mleval.judges.semantic:{model}",
-        )
-    for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"):
-        register_metric(name, _retrieval_metric(name), options=RetrievalOptions)
+    ),
+    BuiltinMetric("levenshtein", levenshtein, LevenshteinOptions),
+    BuiltinMetric("rouge_1", rouge_1, RougeOptions),
+    BuiltinMetric("rouge_2", rouge_2, RougeOptions),
+    BuiltinMetric("rouge_l", rouge_l, RougeOptions),
+    BuiltinMetric("bleu", bleu, BleuOptions),
+    BuiltinMetric("latency_ms", latency_ms, NoOptions, raw=True),
+    BuiltinMetric("cost_usd", cost_usd, NoOptions, raw=True),
+    *(
+        BuiltinMetric(name, _retrieval_metric(name), RetrievalOptions)
+        for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k")
+    ),
+)
+"""The deterministic built-ins, in registration order."""
 
+JUDGE_METRICS = (
+    "judge",
+    "pairwise",
+    "faithfulness",
+    "hallucination",
+    "context_recall",
+    "context_precision",
+    "answer_relevance",
+)
+"""The model-graded metrics (they need a judge model), in the order the docs list them.
 
-# Each model-graded metric's options model, in pytest_mleval.judges.rubric (imported on first use).
-_JUDGE_OPTIONS = {
-    "judge": "JudgeOptions",
-    "pairwise": "PairwiseOptions",
-    "faithfulness": "JudgeModelOptions",
-    "hallucination": "JudgeModelOptions",
-    "context_recall": "JudgeModelOptions",
-    "context_precision": "JudgeModelOptions",
-    "answer_relevance": "AnswerRelevanceOptions",
-}
-JUDGE_METRICS = tuple(_JUDGE_OPTIONS)
-"""The model-graded metrics (they need a judge model), in the order the docs list them."""
+The judges service provides them through the ``pytest_mleval.metrics`` entry points.
+"""
 
-
-_register_builtins()
+EMBEDDING_METRICS = ("semantic_similarity", "faithfulness_offline")
+"""The embedding metrics (offline by default), provided like :data:`JUDGE_METRICS`."""

@@ -2,8 +2,12 @@
 
 A metric is ``fn(sample, **params) -> float | (float, explanation)``. Scores are in [0, 1]
 unless the metric is a raw measure (``latency_ms``, ``cost_usd``), which passes by ``max:``.
-Metrics that need models (judges, embeddings) register lazily: their module is imported only
-when a suite uses them.
+
+The deterministic built-ins (:mod:`.builtin`) are registered here when the registry loads.
+Metrics that need models (judges, embeddings) live in service packages and reach the registry
+through the ``pytest_mleval.metrics`` entry-point group: the providing module is imported only
+when a suite uses one of its metrics, and registers it (with its options model) on import.
+Third-party packages provide metrics the same way.
 """
 
 from __future__ import annotations
@@ -11,17 +15,32 @@ from __future__ import annotations
 import importlib
 import math
 import re
-import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from dataclasses import dataclass, replace
+from importlib.metadata import EntryPoint
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError
 
 from ..errors import MetricError
+from .base import (
+    RESERVED_OPTIONS,
+    MetricFn,
+    MetricOptionError,
+    MetricOptions,
+    MetricValue,
+    Sample,
+    SkipMetric,
+    SourceScalar,
+    typed_reading,
+)
+from .builtin import BUILTIN_METRICS
+
+# judges.rubric still imports the old private spelling; drop once it imports typed_reading.
+_typed = typed_reading
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "RESERVED_OPTIONS",
     "MetricDef",
     "MetricOptionError",
@@ -38,158 +57,6 @@ __all__ = [
     "unknown_metric_problem",
     "validate_options",
 ]
-
-
-@dataclass
-class Sample:
-    """Everything a metric may look at for one generated output."""
-
-    output: str
-    input: Any = None
-    expected: Any = None
-    context: list[str] = field(default_factory=list)
-    retrieved: list[str] = field(default_factory=list)
-    relevant: list[str] | dict[str, float] | None = None
-    latency_ms: float | None = None
-    cost_usd: float | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    vars: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    case_id: str = ""
-    suite: str = ""
-    base_dir: Path | None = None
-    """Directory of the eval file, for metric parameters that name files."""
-
-
-@dataclass(frozen=True)
-class MetricValue:
-    """A metric's full answer: score plus optional explanation and extra data."""
-
-    score: float
-    explanation: str | None = None
-    data: dict[str, Any] | None = None
-
-
-MetricFn = Callable[..., Any]
-
-
-# --------------------------------------------------------------------------- options
-
-
-class SourceScalar(str):
-    """A plain YAML scalar in a metric option: the text as written, with its typed reading.
-
-    ``contains: {value: 0123}`` means the text ``0123``; ``k: 5`` means the number 5. Which
-    reading an option takes is known only once its metric's options model is looked up, so
-    the eval-file reader keeps both (see :func:`validate_options`).
-    """
-
-    typed: Any
-
-    @classmethod
-    def of(cls, text: str, typed: Any) -> SourceScalar:
-        """The scalar ``text`` whose YAML 1.2 reading is ``typed``."""
-        obj = cls(text)
-        obj.typed = typed
-        return obj
-
-
-def _typed(value: Any) -> Any:
-    """``value`` with every SourceScalar replaced by its typed reading."""
-    if isinstance(value, SourceScalar):
-        return value.typed
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _typed(v) for k, v in value.items()}
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with every SourceScalar replaced by its source text."""
-    if isinstance(value, SourceScalar):
-        return str.__str__(value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _accepts_text(annotation: Any) -> bool:
-    """Whether a field annotation takes text anywhere (``str``, ``str | None``, ``list[str]``)."""
-    if annotation is str:
-        return True
-    origin = get_origin(annotation)
-    if origin is Literal:
-        return all(isinstance(a, str) for a in get_args(annotation))
-    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
-        return any(_accepts_text(a) for a in get_args(annotation))
-    return False
-
-
-RESERVED_OPTIONS: dict[str, str] = {
-    "name": "the label the metric is scored and reported under (default: the metric's name); "
-    "needed to list one metric twice in a case",
-    "threshold": "minimum score to pass (`null`: informational even if the metric has a default)",
-    "max": "maximum value to pass (raw measures such as `latency_ms`, `cost_usd`)",
-    "weight": "weight in the suite's weighted pass rule (`pass_score`)",
-}
-"""Options every metric takes; they belong to the metric entry, not to the metric function."""
-
-
-class MetricOptions(BaseModel):
-    """Base of a metric's options model: unknown options are errors, never silently ignored.
-
-    Fields are the metric function's keyword parameters. A field that takes text receives a
-    YAML scalar as written (``yes`` stays ``"yes"``); any other field its typed reading.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        populate_by_name=True,
-        use_attribute_docstrings=True,
-        coerce_numbers_to_str=True,
-    )
-
-    @classmethod
-    def text_fields(cls) -> frozenset[str]:
-        """Names (and aliases) of the fields that take text."""
-        cached = _TEXT_FIELDS.get(cls)
-        if cached is None:
-            names: set[str] = set()
-            for fname, info in cls.model_fields.items():
-                if _accepts_text(info.annotation):
-                    names.add(fname)
-                    if isinstance(info.alias, str):
-                        names.add(info.alias)
-            cached = _TEXT_FIELDS[cls] = frozenset(names)
-        return cached
-
-    @model_validator(mode="before")
-    @classmethod
-    def _source_scalars(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        text = cls.text_fields()
-        return {k: (_plain(v) if k in text else _typed(v)) for k, v in data.items()}
-
-    @classmethod
-    def option_names(cls) -> list[str]:
-        """The options a user may write (a field's alias when it has one), in order."""
-        return [info.alias or name for name, info in cls.model_fields.items()]
-
-
-_TEXT_FIELDS: dict[type[MetricOptions], frozenset[str]] = {}
-
-
-class MetricOptionError(MetricError):
-    """A metric option is unknown or has the wrong type."""
-
-    def __init__(self, metric: str, option: str | None, message: str) -> None:
-        self.metric = metric
-        self.option = option
-        self.problem = message
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -209,9 +76,13 @@ class MetricDef:
 
     @property
     def builtin(self) -> bool:
-        """Whether pytest-mleval itself provides the metric (not a user's registration)."""
+        """Whether pytest-mleval itself provides the metric (not a user's registration).
+
+        Told by where the function lives: this package's own modules (core built-ins and the
+        service metrics its entry points name), as opposed to a user's or a plugin's.
+        """
         where = self.lazy or getattr(self.fn, "__module__", "") or ""
-        return where.startswith("pytest_mleval.")
+        return where.partition(".")[0] == _PACKAGE
 
     def options_model(self) -> type[MetricOptions] | None:
         """The options model, importing a lazily named one."""
@@ -233,6 +104,16 @@ class MetricDef:
 
 _REGISTRY: dict[str, MetricDef] = {}
 F = TypeVar("F", bound=MetricFn)
+_PACKAGE = __name__.partition(".")[0]
+
+ENTRY_POINT_GROUP = "pytest_mleval.metrics"
+"""Entry-point group of metrics provided by other packages (pytest-mleval's own services too).
+
+Each entry is ``NAME = "module:function"``. The module registers the metric when imported
+(:func:`register_metric` or :func:`metric`); a function it does not register is registered
+under NAME with the settings of its ``@metric`` decorator, if any.
+"""
+_PROVIDED: dict[str, EntryPoint] | None = None
 
 
 def register_metric(
@@ -304,9 +185,53 @@ def metric(
     return deco
 
 
+def _provided() -> dict[str, EntryPoint]:
+    """Metric name -> entry point, read once: only a name the registry lacks needs it."""
+    global _PROVIDED
+    if _PROVIDED is None:
+        from importlib.metadata import entry_points
+
+        _PROVIDED = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return _PROVIDED
+
+
+def _load_provided(name: str, entry: EntryPoint) -> MetricDef:
+    """Import the module behind an entry point and return the metric it provides."""
+    try:
+        obj = entry.load()
+    except Exception as exc:
+        raise MetricError(
+            f"metric {name!r} (entry point {entry.value}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if name in _REGISTRY:  # the module registered it on import, the usual way
+        return _REGISTRY[name]
+    if isinstance(obj, MetricDef):
+        mdef = replace(obj, name=name)
+    elif callable(obj):
+        mdef = _decorated(name, obj)
+    else:
+        raise MetricError(f"entry point {entry.value} of metric {name!r} is not a metric function")
+    _REGISTRY[name] = mdef
+    return mdef
+
+
+def _decorated(name: str, fn: MetricFn) -> MetricDef:
+    """A metric function's definition, with the settings of its ``@metric`` decorator if any."""
+    found = getattr(fn, "__mleval_metric__", None)
+    return MetricDef(
+        name=name,
+        fn=fn,
+        default_threshold=getattr(found, "default_threshold", None),
+        raw=bool(getattr(found, "raw", False)),
+        description=getattr(found, "description", ""),
+        options=getattr(found, "options", None),
+    )
+
+
 def metric_names() -> list[str]:
-    """Sorted names of every registered metric."""
-    return sorted(_REGISTRY)
+    """Sorted names of every registered metric, and of those entry points provide."""
+    return sorted({*_REGISTRY, *_provided()})
 
 
 def get_metric(name: str) -> MetricDef:
@@ -317,6 +242,9 @@ def get_metric(name: str) -> MetricDef:
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
+    entry = None if name.startswith("python:") else _provided().get(name)
+    if entry is not None:
+        return _load_provided(name, entry)
     if name.startswith("python:"):
         ref = name[len("python:") :]
         module, _, attr = ref.partition(":")
@@ -326,19 +254,18 @@ def get_metric(name: str) -> MetricDef:
             fn = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as exc:
             raise MetricError(f"cannot import custom metric {name!r}: {exc}") from None
-        found = getattr(fn, "__mleval_metric__", None)
-        return MetricDef(
-            name=name,
-            fn=fn,
-            default_threshold=getattr(found, "default_threshold", None),
-            raw=bool(getattr(found, "raw", False)),
-            options=getattr(found, "options", None),
-        )
+        return replace(_decorated(name, fn), description="")
     raise MetricError(f"unknown metric {name!r}; valid metrics: {', '.join(metric_names())}")
 
 
 def unknown_metric_problem(name: str) -> str | None:
-    """The error message for a metric name that cannot be used, else ``None``."""
+    """The error message for a metric name that cannot be used, else ``None``.
+
+    A name an entry point provides is known without importing its module (collection of a
+    suite that lists a judge metric imports no judge code).
+    """
+    if name in _REGISTRY or (not name.startswith("python:") and name in _provided()):
+        return None
     try:
         get_metric(name)
     except MetricError as exc:
@@ -367,7 +294,7 @@ def validate_options(name: str, params: dict[str, Any]) -> dict[str, Any]:
     """
     model = options_model(name)
     if model is None:
-        return _typed(dict(params))  # type: ignore[no-any-return]
+        return typed_reading(dict(params))  # type: ignore[no-any-return]
     try:
         validated = model.model_validate(params)
     except ValidationError as exc:
@@ -410,10 +337,6 @@ class _Default:
 
 NO_THRESHOLD = _Default()
 """Passed as ``threshold`` to make a metric informational even if it has a default."""
-
-
-class SkipMetric(Exception):
-    """Raised by a metric that cannot be computed here (e.g. no judge model): never a score."""
 
 
 def coerce_metric_output(value: Any) -> MetricValue:
@@ -523,5 +446,15 @@ def case_passed(scored: list[Scored], pass_score: float | None = None) -> bool:
     return all(s.passed is not False for s in scored)
 
 
-# Built-in metrics register themselves on import; they need the registry defined above.
-from . import builtin as builtin_metrics  # noqa: E402, F401
+def _register_builtins() -> None:
+    for builtin in BUILTIN_METRICS:
+        register_metric(
+            builtin.name,
+            builtin.fn,
+            threshold=builtin.threshold,
+            raw=builtin.raw,
+            options=builtin.options,
+        )
+
+
+_register_builtins()

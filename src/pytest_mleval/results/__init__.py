@@ -1,5 +1,5 @@
-"""Run results: the records and results file, suite aggregates and gates, and the one regression
-rule (core).
+"""Run results: the records and results file, scoring a case into its record, suite
+aggregates and gates, and the one regression rule (core).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         run_status,
         write_results,
     )
+    from .scoring import error_result, score_case
 
 _WHERE = {
     "Aggregate": "records",
@@ -40,10 +41,12 @@ _WHERE = {
     "Usage": "records",
     "aggregate_suite": "aggregate",
     "compare_runs": "compare",
+    "error_result": "scoring",
     "evaluate_gates": "aggregate",
     "load_results": "records",
     "regression_check": "compare",
     "run_status": "records",
+    "score_case": "scoring",
     "write_results": "records",
 }
 
@@ -60,10 +63,12 @@ __all__ = [
     "Usage",
     "aggregate_suite",
     "compare_runs",
+    "error_result",
     "evaluate_gates",
     "load_results",
     "regression_check",
     "run_status",
+    "score_case",
     "write_results",
 ]
 

@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from ..results.records import CaseResult, MetricScore, Usage
+from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from ..targets.registry import EvalCase, TargetOutput
-from .registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
+from .records import CaseResult, MetricScore, Usage
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
 

@@ -1,5 +1,6 @@
-"""Targets: the KIND:REF registry, calling a target and normalising its output, sandboxed prompt
-templates (core).
+"""Targets: the KIND:REF registry (kinds provided by services through the
+``pytest_mleval.targets`` entry points), calling a target and normalising its output, rendering
+a case's sandboxed templates (core).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -14,31 +15,28 @@ if TYPE_CHECKING:
         EvalCase,
         TargetContext,
         TargetOutput,
-        TemplateLimits,
         call_target,
-        check_template,
-        eval_cases,
         is_per_item,
         normalize_output,
         register_target_kind,
-        render_case,
-        render_template,
         resolve_target,
     )
+    from .render import eval_cases, render_case
+    from .templates import TemplateLimits, check_template, render_template
 
 _WHERE = {
     "EvalCase": "registry",
     "TargetContext": "registry",
     "TargetOutput": "registry",
-    "TemplateLimits": "registry",
+    "TemplateLimits": "templates",
     "call_target": "registry",
-    "check_template": "registry",
-    "eval_cases": "registry",
+    "check_template": "templates",
+    "eval_cases": "render",
     "is_per_item": "registry",
     "normalize_output": "registry",
     "register_target_kind": "registry",
-    "render_case": "registry",
-    "render_template": "registry",
+    "render_case": "render",
+    "render_template": "templates",
     "resolve_target": "registry",
 }
 
