@@ -306,8 +306,6 @@ def field_name(loc: Sequence[Any]) -> str | None:
     return ".".join(names) if names else None
 
 
-
-
 def validate_case(
     raw: Any,
     *,

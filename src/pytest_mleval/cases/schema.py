@@ -19,6 +19,7 @@ from ..metrics.registry import RESERVED_OPTIONS, MetricOptions, get_metric, metr
 
 __all__ = [
     "METRICS_INPUT_SCHEMA",
+    "PASS_RATE",
     "Case",
     "DatasetSpec",
     "GateSpec",
@@ -29,6 +30,10 @@ __all__ = [
     "metrics_json_schema",
     "parse_metric_entries",
 ]
+
+PASS_RATE = "pass_rate"
+"""The name under which gates, ``regression_metrics`` and comparisons mean the share of passing
+cases (not a metric: no metric may take it)."""
 
 _METRIC_RESERVED = ("threshold", "max", "weight")
 

@@ -23,7 +23,7 @@ from ..errors import EvalFileError, MetricError
 from ..metrics.base import SourceScalar, typed_reading
 from ..metrics.registry import MetricOptionError, validate_options
 from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
-from .schema import Case, DatasetSpec, MetricSpec, SuiteSpec
+from .schema import PASS_RATE, Case, DatasetSpec, MetricSpec, SuiteSpec
 
 __all__ = ["Suite", "load_suite"]
 
@@ -265,7 +265,7 @@ def _check_gate_metrics(
 ) -> None:
     metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
     for gate_index, gate in enumerate(spec.gates):
-        if gate.metric != "pass_rate" and gate.metric not in metric_names:
+        if gate.metric != PASS_RATE and gate.metric not in metric_names:
             problem = known_metric(gate.metric)
             if problem:
                 raise EvalFileError(

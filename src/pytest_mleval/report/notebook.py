@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.records import CaseResult, RunResults, load_results
+from ..results.records import PASS_RATE, CaseResult, RunResults, load_results
 from .views import STATUSES, case_status
 
 __all__ = ["Comparison", "Run", "load_run"]
-
-PASS_RATE = "pass_rate"
 
 _STYLE = (
     "<style>.mleval-nb table{border-collapse:collapse;margin:4px 0}"

@@ -536,13 +536,9 @@ def _axis_label(metric: str, bounded: bool) -> str:
 
 
 def _per_case_means(cases: Iterable[CaseResult], suite: str, metric: str) -> dict[str, float]:
-    sums: dict[str, list[float]] = {}
-    for c in cases:
-        if c.suite == suite:
-            ms = c.scores.get(metric)
-            if ms is not None and ms.score is not None:
-                sums.setdefault(c.case_id, []).append(float(ms.score))
-    return {k: sum(v) / len(v) for k, v in sums.items()}
+    from ..results.aggregate import per_case
+
+    return per_case([c for c in cases if c.suite == suite], metric).as_dict()
 
 
 def _downsample(values: list[float], k: int) -> list[float]:

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from ..cases.schema import GateSpec
-from .records import Aggregate, CaseResult, GateResult, metric_kind
+from .records import PASS_RATE, Aggregate, CaseResult, GateResult, metric_kind
 from .units import RAW_MEASURES
 
-__all__ = ["aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
+__all__ = ["PerCase", "aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
 
-PASS_RATE = "pass_rate"
 BOUNDS = (0.0, 1.0)
 """The range of every score that is not a raw measure."""
 
 
-def per_case(
-    cases: Sequence[CaseResult], metric: str | None
-) -> tuple[list[str], list[float], list[str | None], int]:
+class PerCase(NamedTuple):
+    """One metric's value per case (repeats averaged), in first-seen order."""
+
+    keys: list[str]
+    """Case ids."""
+    values: list[float]
+    """Each case's mean over its repeats."""
+    clusters: list[str | None]
+    """Each case's cluster."""
+    missing: int
+    """Cases with no value: errored, or whose metric errored or was skipped."""
+
+    def as_dict(self) -> dict[str, float]:
+        """Case id -> mean value."""
+        return dict(zip(self.keys, self.values, strict=True))
+
+
+def per_case(cases: Iterable[CaseResult], metric: str | None) -> PerCase:
     """Per-case values (repeats averaged first), their clusters, and how many cases had none.
 
-    ``metric=None`` gives the pass indicator (an errored case counts as failed).
+    The one per-case mean: statistics, comparisons and report charts all average repeats here.
+
+    Args:
+        cases: Case records (any suites; filter first for one).
+        metric: The score key, or ``None`` for the pass indicator (an errored case counts as
+            failed).
+
+    Returns:
+        The per-case values; unpacks as ``(keys, values, clusters, missing)``.
     """
     sums: dict[str, list[float]] = {}
     clusters: dict[str, str | None] = {}
@@ -43,7 +65,7 @@ def per_case(
         sums.setdefault(c.case_id, []).append(float(value))
     keys = list(sums)
     values = [sum(v) / len(v) for v in sums.values()]
-    return keys, values, [clusters[k] for k in keys], len(missing - set(sums))
+    return PerCase(keys, values, [clusters[k] for k in keys], len(missing - set(sums)))
 
 
 def _metric_names(cases: Sequence[CaseResult]) -> list[str]:

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .records import CaseResult, GateResult, RunResults, metric_kind
+from .aggregate import per_case
+from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
 from .units import RAW_MEASURES
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
 # Raw measures: lower is better, and their unit is not a score's, so they gate only when a
 # suite names them in ``regression_metrics`` (their margin is then relative to the baseline).
 LOWER_IS_BETTER = RAW_MEASURES
-PASS_RATE = "pass_rate"
 Verdict = Literal[
     "improved", "regressed", "worse within margin", "no significant change", "not tested"
 ]
@@ -124,16 +124,8 @@ class Comparison(_Model):
 
 
 def _per_case(cases: Iterable[CaseResult], metric: str) -> dict[str, float]:
-    sums: dict[str, list[float]] = {}
-    for c in cases:
-        if metric == PASS_RATE:
-            value: float | None = 1.0 if c.passed else 0.0
-        else:
-            ms = c.scores.get(metric)
-            value = None if ms is None else ms.score
-        if value is not None:
-            sums.setdefault(c.case_id, []).append(float(value))
-    return {k: sum(v) / len(v) for k, v in sums.items()}
+    """Case id -> the case's mean over its repeats (``pass_rate``: the pass indicator)."""
+    return per_case(cases, None if metric == PASS_RATE else metric).as_dict()
 
 
 def _metrics(cases: Sequence[CaseResult]) -> list[str]:

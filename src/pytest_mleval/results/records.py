@@ -15,9 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..cases.schema import PASS_RATE
 from ..errors import ResultsFileError
 
 __all__ = [
+    "PASS_RATE",
+    "RESULTS_FILE",
     "SCHEMA_VERSION",
     "Aggregate",
     "CaseResult",
@@ -34,6 +37,9 @@ __all__ = [
     "run_status",
     "write_results",
 ]
+
+RESULTS_FILE = "mleval-results.json"
+"""The results file's name in a report directory."""
 
 SCHEMA_VERSION = 1
 """Version of the results file layout; bumped on incompatible changes."""
