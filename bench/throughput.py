@@ -39,7 +39,8 @@ from pytest_mleval.inference import (
     RetryPolicy,
     shared_loop,
 )
-from pytest_mleval.inference.worker import LiteLLMWorker, LiteLLMWorkerProvider
+from pytest_mleval.inference.providers.litellm_worker import LiteLLMWorkerProvider
+from pytest_mleval.inference.worker import LiteLLMWorker
 
 
 @dataclass

@@ -17,13 +17,9 @@ from pytest_mleval.errors import ProviderError
 from pytest_mleval.inference import ChatRequest, InferenceEngine
 from pytest_mleval.inference.cache import ResponseCache
 from pytest_mleval.inference.limits import RetryPolicy
-from pytest_mleval.inference.providers.litellm import (
-    FakeProvider,
-    LiteLLMProvider,
-    import_litellm,
-    reply_text,
-    unusable_reply,
-)
+from pytest_mleval.inference.providers.base import reply_text, unusable_reply
+from pytest_mleval.inference.providers.fake import FakeProvider
+from pytest_mleval.inference.providers.litellm import LiteLLMProvider, import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, loopback_only
 from pytest_mleval.inference.types import ChatResponse, cache_key
 

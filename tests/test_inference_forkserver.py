@@ -24,8 +24,9 @@ from pytest_mleval.inference import (
     forkserver,
 )
 from pytest_mleval.inference import worker as worker_module
+from pytest_mleval.inference.providers.litellm_worker import LiteLLMWorkerProvider
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
-from pytest_mleval.inference.worker import LiteLLMWorker, LiteLLMWorkerProvider
+from pytest_mleval.inference.worker import LiteLLMWorker
 
 pytestmark = pytest.mark.skipif(
     find_spec("litellm") is None or find_spec("aiohttp") is None,

@@ -16,6 +16,7 @@ import pytest
 from pytest_mleval.errors import InferenceError
 from pytest_mleval.errors import TimeoutError as CallTimeoutError
 from pytest_mleval.inference import AutoProvider, ChatRequest, InferenceEngine, RetryPolicy
+from pytest_mleval.inference.providers.litellm_worker import LiteLLMWorkerProvider
 from pytest_mleval.inference.testserver import (
     Fault,
     OpenAITestServer,
@@ -23,7 +24,7 @@ from pytest_mleval.inference.testserver import (
     hashed_embedding,
     loopback_only,
 )
-from pytest_mleval.inference.worker import LiteLLMWorker, LiteLLMWorkerProvider
+from pytest_mleval.inference.worker import LiteLLMWorker
 
 pytestmark = pytest.mark.skipif(
     find_spec("litellm") is None or find_spec("aiohttp") is None,

@@ -19,33 +19,32 @@ if TYPE_CHECKING:
         cache_prune,
         cache_stats,
     )
-    from .engine import InferenceEngine, shared_loop
+    from .current import run_engine, set_run_engine
+    from .engine import InferenceEngine
     from .limits import RateLimiter, RetryPolicy, TokenBucket
-    from .providers.litellm import (
-        AutoProvider,
-        FakeProvider,
-        LiteLLMProvider,
-        Provider,
-        import_litellm,
-        litellm_import_seconds,
-        scrub,
-    )
+    from .loop import shared_loop
+    from .providers.auto import AutoProvider
+    from .providers.base import Provider
+    from .providers.fake import FakeProvider
+    from .providers.litellm import LiteLLMProvider, import_litellm, litellm_import_seconds
+    from .providers.litellm_worker import LiteLLMWorkerProvider
+    from .scrubbing import scrub
     from .types import ChatRequest, ChatResponse, ModelStats, Usage, cache_key, percentile
-    from .worker import LiteLLMWorker, LiteLLMWorkerProvider, start_litellm_worker
+    from .worker import LiteLLMWorker, start_litellm_worker
 
 _MODULES = {
-    "AutoProvider": "providers.litellm",
+    "AutoProvider": "providers.auto",
     "CacheWarning": "cache",
     "ChatRequest": "types",
     "ChatResponse": "types",
     "DEFAULT_CACHE_PATH": "cache",
-    "FakeProvider": "providers.litellm",
+    "FakeProvider": "providers.fake",
     "InferenceEngine": "engine",
     "LiteLLMProvider": "providers.litellm",
     "LiteLLMWorker": "worker",
-    "LiteLLMWorkerProvider": "worker",
+    "LiteLLMWorkerProvider": "providers.litellm_worker",
     "ModelStats": "types",
-    "Provider": "providers.litellm",
+    "Provider": "providers.base",
     "RateLimiter": "limits",
     "ResponseCache": "cache",
     "RetryPolicy": "limits",
@@ -58,8 +57,10 @@ _MODULES = {
     "import_litellm": "providers.litellm",
     "litellm_import_seconds": "providers.litellm",
     "percentile": "types",
-    "scrub": "providers.litellm",
-    "shared_loop": "engine",
+    "run_engine": "current",
+    "scrub": "scrubbing",
+    "set_run_engine": "current",
+    "shared_loop": "loop",
     "start_litellm_worker": "worker",
 }
 
@@ -89,7 +90,9 @@ __all__ = [
     "import_litellm",
     "litellm_import_seconds",
     "percentile",
+    "run_engine",
     "scrub",
+    "set_run_engine",
     "shared_loop",
     "start_litellm_worker",
 ]

@@ -1,25 +1,23 @@
 """The inference engine: concurrent model calls for a synchronous caller (pytest runs items
 one at a time), with cache/replay, dedup, rate limits, retries, fallbacks and a cost budget.
 
-All engines of a process share one asyncio loop in a daemon thread. litellm keeps its HTTP
-clients per event loop, so a single long-lived loop lets every engine reuse them and never
-hands a client a loop that has been closed.
+All engines of a process share one asyncio loop in a daemon thread (:mod:`.loop`).
+
+Over 600 lines for a reason: it is one class, whose chat and embedding paths share its locks,
+statistics, limits, retries and budget.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import concurrent.futures
-import contextlib
 import copy
 import dataclasses
 import hashlib
 import logging
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import (
@@ -32,7 +30,10 @@ from ..errors import (
 from ..errors import TimeoutError as CallTimeoutError
 from .cache import ResponseCache
 from .limits import CallLimiter, RateLimiter, RetryPolicy, request_estimate
-from .providers.litellm import AutoProvider, Provider, scrub, unusable_reply
+from .loop import run_sync, shared_loop
+from .providers.auto import AutoProvider
+from .providers.base import Provider, unusable_reply
+from .scrubbing import scrub
 from .types import ChatRequest, ChatResponse, ModelStats, cache_key
 
 __all__ = ["CANCELLED_MESSAGE", "InferenceEngine", "run_sync", "shared_loop"]
@@ -41,42 +42,6 @@ logger = logging.getLogger("pytest_mleval.inference")
 T = TypeVar("T")
 
 CANCELLED_MESSAGE = "model call cancelled: the run stopped (-x, --maxfail or Ctrl-C) before it ran"
-
-_LOOP: asyncio.AbstractEventLoop | None = None
-_LOOP_LOCK = threading.Lock()
-
-
-def shared_loop() -> asyncio.AbstractEventLoop:
-    """The process-wide inference loop, started on first use in a daemon thread."""
-    global _LOOP
-    with _LOOP_LOCK:
-        if _LOOP is None or _LOOP.is_closed():
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="mleval-inference", daemon=True)
-            thread.start()
-            _LOOP = loop
-            atexit.register(_shutdown_loop, loop, thread)
-        return _LOOP
-
-
-def _shutdown_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    async def finish() -> None:
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        litellm = sys.modules.get("litellm")
-        closer = getattr(litellm, "close_litellm_async_clients", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):  # best effort at interpreter exit
-                await closer()
-
-    if loop.is_closed() or not loop.is_running():
-        return
-    with contextlib.suppress(Exception):  # best effort at interpreter exit
-        asyncio.run_coroutine_threadsafe(finish(), loop).result(timeout=5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
 
 
 def _embed_key(model: str, api_base: str | None, text: str) -> str:
@@ -673,11 +638,6 @@ def _settle(
             fut.set_result(result)
     except concurrent.futures.InvalidStateError:
         pass  # the caller cancelled it or cancel_pending settled it first
-
-
-def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-    """Run a coroutine on the shared inference loop from synchronous code."""
-    return asyncio.run_coroutine_threadsafe(coro, shared_loop()).result(timeout)
 
 
 def _is_local(model: str) -> bool:

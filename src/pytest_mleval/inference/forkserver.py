@@ -5,8 +5,9 @@ server on (``--mleval-litellm-server``, on by default except in CI), a run whose
 worker had to import litellm itself starts this server as it ends. The server imports
 litellm once and waits; the next run's worker connects, hands over that run's environment,
 and is served by a fresh fork of the server, so its first call goes out at once. The worker
-process then only relays the JSON lines of :mod:`.worker` between its pipes and the socket,
-so nothing changes for the parent: cancellation, restarts and kills work as before.
+process then only relays the JSON lines of :mod:`.serve` between its pipes and the socket,
+so nothing changes for the parent: cancellation, restarts and kills work as before. (This
+module never imports :mod:`.worker`, the child's entry, which imports it.)
 
 The socket's name hashes everything that could make the server's copy of litellm stale: the
 interpreter, this package's modules and litellm (their files' modification times)
@@ -34,6 +35,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .scrubbing import may_hold_secret
+
 __all__ = [
     "DEFAULT_IDLE_SECONDS",
     "DIR_ENV",
@@ -60,7 +63,6 @@ IDLE_ENV = "MLEVAL_LITELLM_SERVER_IDLE"
 DEFAULT_IDLE_SECONDS = 900.0
 # A server that accepted the connection answers "ready" at once; one that does not is hung.
 _READY_TIMEOUT = 5.0
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
 _CI_MARKERS = ("TF_BUILD", "JENKINS_URL", "TEAMCITY_VERSION", "BUILDKITE", "GITHUB_ACTIONS")
 
 
@@ -127,7 +129,8 @@ def server_path(env: Mapping[str, str] | None = None) -> str | None:
         return None
     spec = find_spec("litellm")
     package = Path(__file__).parents[1]
-    modules = [*package.glob("*.py"), *package.glob("inference/*.py")]
+    # What a fork runs: this package's top level and the whole inference layer.
+    modules = [*package.glob("*.py"), *package.glob("inference/**/*.py")]
     key = {
         "python": [sys.executable, sys.version],
         "package": sorted((str(p.relative_to(package)), _mtime(str(p))) for p in modules),
@@ -201,7 +204,7 @@ def start_server(path: str) -> None:
     """Start a detached server for ``path`` (it exits at once if one already runs)."""
     # The server needs the variables read at import, never the run's secrets: each run
     # hands its own environment to the fork that serves it.
-    env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_WORDS)}
+    env = {k: v for k, v in os.environ.items() if not may_hold_secret(k)}
     env.pop(SERVER_ENV, None)
     with contextlib.suppress(OSError):
         subprocess.Popen(
@@ -237,7 +240,8 @@ def _serve_fork(conn: socket.socket, import_env: Mapping[str, str]) -> None:
     """
     import asyncio
 
-    from .worker import loopback_guard_from_env, serve_connection
+    from .netguard import loopback_guard_from_env
+    from .serve import serve_connection
 
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     conn.settimeout(_READY_TIMEOUT)

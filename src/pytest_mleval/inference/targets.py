@@ -72,8 +72,8 @@ def build_engine(
     cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
     provider = None
     if litellm_worker:
-        from .providers.litellm import AutoProvider
-        from .worker import LiteLLMWorkerProvider
+        from .providers.auto import AutoProvider
+        from .providers.litellm_worker import LiteLLMWorkerProvider
 
         provider = AutoProvider(LiteLLMWorkerProvider())
     return InferenceEngine(

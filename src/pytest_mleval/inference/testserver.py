@@ -14,29 +14,29 @@ messages; the default echoes the last user message). :class:`Fault` injects erro
 connection, 401 and 404, for the first K matching requests or a seeded fraction of them.
 Embeddings are hashed bag-of-words vectors (a deterministic test double, L2-normalised, not a
 semantic model). Only the loopback interface is used and every wait is bounded.
+
+:func:`hashed_embedding` (from :mod:`.providers.fake`) and :func:`loopback_only` (from
+:mod:`.netguard`) are re-exported here: production code uses them without this module.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
-import hashlib
 import json
 import math
-import os
 import random
 import re
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .worker import LOOPBACK_ENV
+from .netguard import loopback_only
+from .providers.fake import hashed_embedding
 
 __all__ = [
     "Fault",
@@ -64,8 +64,6 @@ FaultKind = Literal[
 # Faults answered with HTTP 200 and a well-formed body that holds no usable answer.
 _BAD_REPLIES = ("null_content", "empty_content", "no_choices", "non_text")
 Reply = str | Callable[[list[dict[str, Any]]], str]
-
-_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
 
 @dataclass
@@ -133,21 +131,6 @@ class Fault:
         if self.first is not None and self._seen <= self.first:
             return True
         return self.rate is not None and self._rng.random() < self.rate
-
-
-def hashed_embedding(text: str, dim: int = 64) -> list[float]:
-    """A deterministic bag-of-words vector: each lowercase word adds ±1 at a hashed index.
-
-    A test double, not a semantic model: texts sharing words get a higher cosine similarity.
-    The vector is L2-normalised (all zeros for a text without words).
-    """
-    vec = [0.0] * dim
-    for word in re.findall(r"\w+", text.lower()):
-        digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
-        value = int.from_bytes(digest, "little")
-        vec[value % dim] += 1.0 if (value >> 32) & 1 else -1.0
-    norm = math.sqrt(sum(v * v for v in vec))
-    return [v / norm for v in vec] if norm else vec
 
 
 def _count_tokens(text: str) -> int:
@@ -509,94 +492,6 @@ def _usage(prompt: str, reply: str) -> dict[str, int]:
 def _error(web: Any, status: int, message: str, code: str) -> Any:
     payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
     return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
-
-
-_CHILD_LOG: str | None = None
-
-
-def _child_log() -> str:
-    # One file per process: a litellm worker started under one guard keeps reporting to it.
-    global _CHILD_LOG
-    if _CHILD_LOG is None:
-        fd, _CHILD_LOG = tempfile.mkstemp(prefix="mleval-loopback-", suffix=".log")
-        os.close(fd)
-        atexit.register(_remove_quietly, _CHILD_LOG)
-    return _CHILD_LOG
-
-
-def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.remove(path)
-
-
-@contextmanager
-def loopback_only(on_refused: Callable[[str], None] | None = None) -> Iterator[list[str]]:
-    """Refuse every socket connection and name lookup that is not loopback, in this process
-    and in the litellm worker processes (:mod:`~.worker`) started while it is active.
-
-    Yields the list of refused destinations (empty when nothing tried to leave the machine),
-    the workers' included once the block ends. A refused attempt raises ``OSError`` in the
-    caller, so the code under test fails loudly.
-
-    Args:
-        on_refused: also called with each refused destination (the workers report this way).
-    """
-    refused: list[str] = []
-    # Nested guards (and a worker's own guard) share the file the outermost one chose.
-    log = os.environ.get(LOOPBACK_ENV) or _child_log()
-    start = os.path.getsize(log) if os.path.exists(log) else 0
-    previous_env = os.environ.get(LOOPBACK_ENV)
-    os.environ[LOOPBACK_ENV] = log
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_getaddrinfo = socket.getaddrinfo
-
-    def allowed(address: Any) -> bool:
-        if isinstance(address, tuple) and address:
-            host = str(address[0])
-            return host in _LOOPBACK_NAMES or host.startswith("127.")
-        return isinstance(address, (str, bytes))  # AF_UNIX paths stay on this machine
-
-    def refuse(what: str) -> None:
-        refused.append(what)
-        if on_refused is not None:
-            on_refused(what)
-
-    def connect(self: socket.socket, address: Any) -> None:
-        if not allowed(address):
-            refuse(repr(address))
-            raise OSError(f"loopback_only: refused connection to {address!r}")
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        if not allowed(address):
-            refuse(repr(address))
-            raise OSError(f"loopback_only: refused connection to {address!r}")
-        return real_connect_ex(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name is not None and not allowed((name,)):
-            refuse(f"dns:{name}")
-            raise OSError(f"loopback_only: refused name lookup of {name!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
-    socket.getaddrinfo = getaddrinfo
-    try:
-        yield refused
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
-        socket.getaddrinfo = real_getaddrinfo
-        if previous_env is None:
-            os.environ.pop(LOOPBACK_ENV, None)
-        else:
-            os.environ[LOOPBACK_ENV] = previous_env
-        with contextlib.suppress(OSError), open(log, encoding="utf-8") as fh:
-            fh.seek(start)
-            refused.extend(f"worker: {line.strip()}" for line in fh if line.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

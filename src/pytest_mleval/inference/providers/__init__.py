@@ -1,5 +1,5 @@
-"""Providers: one attempt per call against one backend (litellm, local Hugging Face, a scripted
-fake).
+"""Providers: one attempt per call against one backend (litellm here or in the worker process,
+local Hugging Face, a scripted fake), and the router between them.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -10,32 +10,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .litellm import (
-        AutoProvider,
-        EmbeddingVectors,
-        FakeProvider,
-        LiteLLMProvider,
-        Provider,
-        import_litellm,
-        litellm_import_seconds,
-        reply_text,
-        scrub,
-        unusable_reply,
-    )
+    from ..scrubbing import scrub
+    from .auto import AutoProvider
+    from .base import EmbeddingVectors, Provider, reply_text, unusable_reply
+    from .fake import FakeProvider, hashed_embedding
+    from .litellm import LiteLLMProvider, import_litellm, litellm_import_seconds, map_litellm_error
+    from .litellm_worker import LiteLLMWorkerProvider
     from .local import HFLocalProvider
 
 _WHERE = {
-    "AutoProvider": "litellm",
-    "EmbeddingVectors": "litellm",
-    "FakeProvider": "litellm",
-    "HFLocalProvider": "local",
-    "LiteLLMProvider": "litellm",
-    "Provider": "litellm",
-    "import_litellm": "litellm",
-    "litellm_import_seconds": "litellm",
-    "reply_text": "litellm",
-    "scrub": "litellm",
-    "unusable_reply": "litellm",
+    "AutoProvider": ".auto",
+    "EmbeddingVectors": ".base",
+    "FakeProvider": ".fake",
+    "HFLocalProvider": ".local",
+    "LiteLLMProvider": ".litellm",
+    "LiteLLMWorkerProvider": ".litellm_worker",
+    "Provider": ".base",
+    "hashed_embedding": ".fake",
+    "import_litellm": ".litellm",
+    "litellm_import_seconds": ".litellm",
+    "map_litellm_error": ".litellm",
+    "reply_text": ".base",
+    # Kept here for callers of the first layout; it lives with the inference layer's rules.
+    "scrub": "..scrubbing",
+    "unusable_reply": ".base",
 }
 
 __all__ = [
@@ -44,9 +42,12 @@ __all__ = [
     "FakeProvider",
     "HFLocalProvider",
     "LiteLLMProvider",
+    "LiteLLMWorkerProvider",
     "Provider",
+    "hashed_embedding",
     "import_litellm",
     "litellm_import_seconds",
+    "map_litellm_error",
     "reply_text",
     "scrub",
     "unusable_reply",
@@ -57,7 +58,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    return getattr(importlib.import_module(module, __name__), name)
 
 
 def __dir__() -> list[str]:

@@ -1,4 +1,5 @@
-"""Providers: the protocol, the litellm backend, a router for ``hf:`` ids, and a scripted fake.
+"""The litellm backend: its one-time offline import, its errors mapped onto the package's,
+its cost, and :class:`LiteLLMProvider` (any provider litellm reaches, in this process).
 
 A provider makes exactly one attempt per call and raises the package's own errors; the
 engine owns caching, retries, rate limits and fallbacks.
@@ -14,8 +15,8 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ...errors import (
     AuthenticationError,
@@ -25,85 +26,18 @@ from ...errors import (
     RateLimitError,
     TimeoutError,
 )
+from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
+from .base import EmbeddingVectors, reply_text, unusable_reply
 
 __all__ = [
-    "AutoProvider",
-    "FakeProvider",
     "LiteLLMProvider",
-    "Provider",
     "import_litellm",
     "litellm_import_seconds",
     "map_litellm_error",
-    "reply_text",
-    "scrub",
-    "unusable_reply",
 ]
 
 logger = logging.getLogger("pytest_mleval.inference")
-
-
-@runtime_checkable
-class Provider(Protocol):
-    """Makes one model call; raises :class:`~pytest_mleval.errors.InferenceError` subclasses."""
-
-    async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Answer one chat request (a single attempt, no retries)."""
-
-    async def aembed(
-        self,
-        model: str,
-        texts: Sequence[str],
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-    ) -> list[list[float]]:
-        """Embed ``texts`` with ``model``; one vector per text.
-
-        A provider that knows the call's usage returns :class:`EmbeddingVectors`, which the
-        engine accounts (tokens, cost, budget); a plain list counts as free.
-        """
-
-
-class EmbeddingVectors(list[list[float]]):
-    """The vectors of one embedding call, carrying what it used, for the engine's accounting.
-
-    Attributes:
-        prompt_tokens: the tokens the provider counted (0 when it reports none).
-        cost_usd: what the call cost (0 for a model litellm has no price for).
-    """
-
-    prompt_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-# --------------------------------------------------------------------------- secrets
-
-_KEY_PATTERNS = (
-    (re.compile(r"sk-[A-Za-z0-9_\-*]{4,}"), "sk-***"),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.=+/]{8,}"), r"\1***"),
-    (
-        re.compile(
-            r"(?i)((?:api[_-]?key|x-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"
-        ),
-        r"\1***",
-    ),
-)
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
-
-
-def _env_secrets() -> list[str]:
-    return [v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8]
-
-
-def scrub(text: str, secrets: Sequence[str | None] = ()) -> str:
-    """Remove API keys from a message: the given secrets, key-like env values, ``sk-...`` shapes."""
-    for secret in [*secrets, *_env_secrets()]:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern, repl in _KEY_PATTERNS:
-        text = pattern.sub(repl, text)
-    return text
 
 
 class _ScrubFilter(logging.Filter):
@@ -119,8 +53,6 @@ class _ScrubFilter(logging.Filter):
             record.msg, record.args = clean, None
         return True
 
-
-# --------------------------------------------------------------------------- litellm
 
 _LITELLM: Any = None
 _IMPORT_SECONDS: float | None = None
@@ -300,51 +232,6 @@ def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
     return float(cost), None
 
 
-def reply_text(message: Any) -> str | None:
-    """The text of an assistant message, or ``None`` when it holds none.
-
-    ``content`` may be a string, a list of OpenAI content parts (only ``text`` parts count) or
-    missing; a refusal (``refusal``, with no content) is the model's answer, so its text counts.
-    """
-
-    def get(key: str) -> Any:
-        if isinstance(message, Mapping):
-            return message.get(key)
-        return getattr(message, key, None)
-
-    content = get("content")
-    if isinstance(content, list):
-        parts = [
-            str(p.get("text"))
-            for p in content
-            if isinstance(p, Mapping) and p.get("type") in ("text", "output_text") and p.get("text")
-        ]
-        content = "".join(parts) if parts else None
-    if content is None:
-        refusal = get("refusal")
-        content = refusal if isinstance(refusal, str) and refusal.strip() else None
-    return content if isinstance(content, str) else None
-
-
-def unusable_reply(
-    text: str | None, tool_calls: Sequence[Any] = (), finish_reason: str | None = None
-) -> str | None:
-    """Why a reply is no answer (``None`` when it is one).
-
-    A reply is usable when it has text that is not blank, or tool calls (an agent's step).
-    """
-    if tool_calls:
-        return None
-    why = None
-    if text is None:
-        why = "no text content (content is null or not text)"
-    elif not text.strip():
-        why = "empty content"
-    if why is not None and finish_reason and finish_reason != "stop":
-        why += f" (finish_reason {finish_reason!r})"
-    return why
-
-
 class LiteLLMProvider:
     """Any litellm provider, including OpenAI-compatible servers given by ``api_base``.
 
@@ -470,128 +357,3 @@ class LiteLLMProvider:
         out.prompt_tokens = int(tokens or 0)
         out.cost_usd, _ = _cost(litellm, resp, model)
         return out
-
-
-class AutoProvider:
-    """Routes ``hf:PATH`` ids to a local Hugging Face model and everything else to litellm.
-
-    Args:
-        litellm_provider: the litellm backend: :class:`LiteLLMProvider` (in this process, the
-            default) or :class:`~.worker.LiteLLMWorkerProvider` (in a worker process).
-    """
-
-    def __init__(self, litellm_provider: Any = None) -> None:
-        self.litellm = litellm_provider or LiteLLMProvider()
-        self._local: dict[str, Any] = {}
-
-    def _route(self, model: str) -> Any:
-        if not model.startswith("hf:"):
-            return self.litellm
-        if model not in self._local:
-            from .local import HFLocalProvider
-
-            self._local[model] = HFLocalProvider(model[3:])
-        return self._local[model]
-
-    def prepare(self, model: str) -> None:
-        """Import litellm or load the local model before the first timed call."""
-        self._route(model).prepare(model)
-
-    def supports_response_schema(self, model: str) -> bool:
-        """Whether ``model`` takes a JSON schema as ``response_format`` (local models: no)."""
-        if model.startswith("hf:"):
-            return False
-        return bool(self.litellm.supports_response_schema(model))
-
-    async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Answer through the backend for ``req.model``."""
-        response: ChatResponse = await self._route(req.model).acomplete(req)
-        return response
-
-    async def aembed(
-        self,
-        model: str,
-        texts: Sequence[str],
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-    ) -> list[list[float]]:
-        """Embed through the backend for ``model``."""
-        vectors: list[list[float]] = await self._route(model).aembed(
-            model, texts, api_base=api_base, api_key=api_key
-        )
-        return vectors
-
-
-class FakeProvider:
-    """A scripted provider for unit tests of the engine (no network, no litellm).
-
-    Args:
-        reply: answer text, or a callable of the request (default: echo the last message).
-        latency_s: simulated call time.
-        cost_usd: cost of each successful call.
-        failures: per model, exceptions raised by its first calls, in order.
-    """
-
-    def __init__(
-        self,
-        reply: str | Callable[[ChatRequest], str] | None = None,
-        *,
-        latency_s: float = 0.0,
-        cost_usd: float = 0.0,
-        failures: Mapping[str, Sequence[BaseException]] | None = None,
-    ) -> None:
-        self.reply = reply
-        self.latency_s = latency_s
-        self.cost_usd = cost_usd
-        self.failures = {m: list(errs) for m, errs in (failures or {}).items()}
-        self.calls: list[ChatRequest] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.cancelled = 0
-
-    async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Record the call, wait ``latency_s``, then fail as scripted or answer."""
-        self.calls.append(req)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.latency_s:
-                await asyncio.sleep(self.latency_s)
-        except asyncio.CancelledError:
-            self.cancelled += 1
-            raise
-        finally:
-            self.in_flight -= 1
-        pending = self.failures.get(req.model)
-        if pending:
-            raise pending.pop(0)
-        if callable(self.reply):
-            text = self.reply(req)
-        elif self.reply is not None:
-            text = self.reply
-        else:
-            text = str(req.messages[-1].get("content", "")) if req.messages else ""
-        words = sum(len(str(m.get("content", "")).split()) for m in req.messages)
-        usage = Usage(words, len(text.split()), words + len(text.split()))
-        return ChatResponse(
-            text=text,
-            model=req.model,
-            usage=usage,
-            cost_usd=self.cost_usd,
-            latency_ms=self.latency_s * 1000.0,
-            finish_reason="stop",
-        )
-
-    async def aembed(
-        self,
-        model: str,
-        texts: Sequence[str],
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-    ) -> list[list[float]]:
-        """Hashed bag-of-words vectors (see :func:`~.testserver.hashed_embedding`)."""
-        from ..testserver import hashed_embedding
-
-        return [hashed_embedding(t) for t in texts]
