@@ -23,7 +23,8 @@ from .targets.render import render_case
 from .targets.templates import TemplateLimits, check_template
 
 if TYPE_CHECKING:
-    from _pytest._code.code import ExceptionInfo, TerminalRepr
+    # TerminalRepr, the return type of repr_failure, is not exported by pytest.
+    from _pytest._code.code import TerminalRepr
 
     from .session import MlevalSession
 
@@ -56,7 +57,7 @@ class EvalFile(pytest.File):
         _session(self.config).register_suite(suite)
         yield EvalSuite.from_parent(self, name=suite.name, suite=suite)
 
-    def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalFileError):
             return f"eval file error: {excinfo.value}"
         return super().repr_failure(excinfo)
@@ -90,6 +91,10 @@ class EvalSuite(pytest.Collector):
                     suite=self.suite,
                     line=self.suite.lines.get(case.id, 0),
                 )
+                # Private attribute, no public equivalent: pytest.Function takes `fixtureinfo=`
+                # but only hands it back as `_fixtureinfo` (`fixturenames` is just the names).
+                # Computing it per item costs a fixture-closure walk each, which 10,000 cases
+                # feel (bench/bench_plugin.py); pytest's own parametrize shares it the same way.
                 fixtureinfo = item._fixtureinfo
                 yield item
 
@@ -177,7 +182,7 @@ class EvalItem(pytest.Function):
     def _record(self, result: CaseResult) -> None:
         self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
 
-    def repr_failure(self, excinfo: ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalCaseFailure):
             return format_failure(excinfo.value.result, excinfo.value.scored)
         if isinstance(excinfo.value, MlevalError):
@@ -186,14 +191,16 @@ class EvalItem(pytest.Function):
             return self._one_line(excinfo.value)
         return super().repr_failure(excinfo)
 
-    def _repr_failure_py(  # type: ignore[override]
-        self, excinfo: ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
-        # Setup-phase errors (target, provider, replay, budget) are formatted here rather than
-        # in repr_failure; our own errors read best as one line without a traceback.
-        if isinstance(excinfo.value, MlevalError):
-            return self._one_line(excinfo.value)
-        return super()._repr_failure_py(excinfo, style)
+    def failure_line(self, exc: BaseException) -> str | None:
+        """The one-line report of our own errors (target, provider, replay, budget), else None.
+
+        Setup-phase errors reach the report through pytest's private ``_repr_failure_py``,
+        not :meth:`repr_failure`; the plugin's ``pytest_runtest_makereport`` applies this
+        line to them instead of overriding that private method.
+        """
+        if isinstance(exc, MlevalError):
+            return self._one_line(exc)
+        return None
 
     def _one_line(self, exc: BaseException) -> str:
         kind = type(exc).__name__

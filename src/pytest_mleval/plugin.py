@@ -6,7 +6,7 @@ installed, so heavy libraries load only when a run needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import pytest
 
 from . import context
 from .evalfiles import is_eval_file
-from .options import get_options, option_specs, register_options
+from .options import get_options, register_options
 
 if TYPE_CHECKING:
     from .collect import EvalFile
@@ -35,42 +35,15 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     prestart_litellm(pluginmanager.get_plugin("pytestconfig"))
 
 
-def get_option(config: pytest.Config, name: str) -> Any:
-    """The value of ``--mleval-NAME``, else its ini twin, else the default (typed).
-
-    Transitional, for session.py until it reads :func:`.options.get_options`.
-    """
-    return getattr(get_options(config), name.replace("-", "_"))
-
-
-# Transitional, for session.py until it reads :func:`.options.get_options`.
-OPTIONS = [(spec.name,) for spec in option_specs()]
-
-
-class _CurrentState:
-    """Transitional view of :mod:`.context` for judges/retrieval until they stop reading it."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = {"config": context.current_config, "item": context.current_item}[key]()
-        return default if value is None else value
-
-
-_STATE = _CurrentState()
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    from . import session as session_module
+    from .session import MlevalSession
 
     config.addinivalue_line(
         "markers", "mleval(suite=None): mark a plain test as an eval case of a suite (Python API)."
     )
-    session = session_module.MlevalSession(config)
+    session = MlevalSession(config)
     config.stash[context.SESSION_KEY] = session
-    # Transitional: until session.py takes SESSION_KEY from context, its readers use its own.
-    own_key = getattr(session_module, "SESSION_KEY", context.SESSION_KEY)
-    if own_key is not context.SESSION_KEY:
-        config.stash[own_key] = session
     config.pluginmanager.register(session, "mleval-session")
     context.push_config(config)
 
@@ -101,6 +74,21 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     finally:
         context.pop_item(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    # An eval item's own errors in setup or teardown (target, provider, replay, budget) read
+    # best as one line without a traceback; the call phase goes through its repr_failure.
+    failure_line = getattr(item, "failure_line", None)
+    if call.when != "call" and call.excinfo is not None and report.failed and failure_line:
+        line = failure_line(call.excinfo.value)
+        if line is not None:
+            report.longrepr = line
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +141,7 @@ def rag_pipeline(pytestconfig: pytest.Config) -> Any:
     path = Path(config)
     if not path.is_absolute():
         path = Path(str(pytestconfig.rootpath)) / path
-    return load_pipeline(path, services=pytestconfig.stash[context.SESSION_KEY].services)
+    return load_pipeline(path, services=pytestconfig.stash[context.SESSION_KEY].services.as_dict())
 
 
 @pytest.fixture(scope="session")
