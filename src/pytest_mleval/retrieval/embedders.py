@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, MissingDependencyError
+from ..inference.current import run_engine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -279,8 +279,9 @@ class LiteLLMEmbedder:
     """Any embedding model litellm reaches (OpenAI, Cohere, a local OpenAI-compatible server).
 
     Every request goes through an :class:`~pytest_mleval.inference.InferenceEngine`: the one
-    given, else the running pytest session's (its cache, limits, retries, cost accounting and
-    litellm worker process), else one engine per process without a response cache.
+    given, else the running pytest session's (:func:`~pytest_mleval.inference.run_engine`: its
+    cache, limits, retries, cost accounting and litellm worker process), else one engine per
+    process without a response cache.
 
     Args:
         model: the litellm model id, e.g. ``openai/text-embedding-3-small``.
@@ -326,11 +327,8 @@ class LiteLLMEmbedder:
         # (get_embedder) and outlive a pytest session's engine (e.g. in-process pytester).
         if self.engine is not None:
             return self.engine
-        session = _current_session()
-        if session is not None:
-            engine: InferenceEngine = session.engine()
-            return engine
-        return _standalone_engine()
+        engine = run_engine()
+        return engine if engine is not None else _standalone_engine()
 
     def _compute(self, texts: list[str]) -> NDArray[np.float32]:
         import numpy as np
@@ -351,17 +349,6 @@ class LiteLLMEmbedder:
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Embed ``texts`` (cached vectors are reused)."""
         return _embed_cached(self.cache, self.name, texts, self._compute, lambda: self.dim)
-
-
-def _current_session() -> Any:
-    """The running pytest session's mleval state, if any (its engine serves API embedders)."""
-    plugin = sys.modules.get("pytest_mleval.plugin")
-    config = getattr(plugin, "_STATE", {}).get("config") if plugin is not None else None
-    if config is None:
-        return None
-    from ..session import SESSION_KEY
-
-    return config.stash.get(SESSION_KEY, None)
 
 
 _STANDALONE: list[InferenceEngine] = []
