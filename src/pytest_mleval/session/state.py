@@ -1,0 +1,593 @@
+"""The run's session: run-wide services, gathering per-item results (xdist-safe), the end of run.
+
+The session owns what lives as long as the run: the inference engine, the xdist limiter,
+litellm's early start and the baseline. It gathers each item's result record from its report
+(records travel from xdist workers to the controller in ``user_properties``). At the end the
+controller hands what it gathered to :func:`..results.run.assemble_run` (aggregates, gates,
+comparisons) and the assembled run to :func:`..report.outputs.write_outputs` (every output
+file). Targets are :mod:`.targets`, the look-ahead window :mod:`.lookahead`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..context import CASE_PROPERTY
+from ..evalfiles import eval_file_names_a_model, is_eval_file, names_remote_model
+from ..options import get_options
+from .lookahead import Lookahead
+from .targets import RunServices, Targets, eval_item
+
+if TYPE_CHECKING:
+    from ..cases.suite import Suite
+    from ..collect import EvalItem
+    from ..inference.engine import InferenceEngine
+    from ..inference.limits import LimitServer
+    from ..inference.targets import EngineJudge
+    from ..judges.backend import JudgeSetup
+    from ..report.outputs import OutputPlan
+    from ..results.records import CaseResult, CollectionError, GateResult, RunMeta, RunResults
+    from ..results.run import RunSettings
+    from ..targets.registry import TargetOutput
+
+__all__ = ["MlevalSession"]
+
+
+class MlevalSession:
+    """Registered as a plugin for the run; reached through ``config.stash[SESSION_KEY]``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from .. import prestart
+
+        self.config = config
+        # Typed, read once; raises UsageError for a bad value before anything starts.
+        self.options = get_options(config)
+        self.is_worker = hasattr(config, "workerinput")
+        if prestart.started() and not self._litellm_possible():
+            prestart.cancel()  # started from the command line's look, not needed after all
+        self.suites: dict[str, Suite] = {}
+        self.results: dict[str, CaseResult] = {}
+        self.run: RunResults | None = None
+        self.gate_failures: list[GateResult] = []
+        self.written: list[Path] = []
+        self.errors: list[str] = []
+        self.collection_errors: list[CollectionError] = []
+        self._eval_nodeids: set[str] | None = None
+        self._reported: set[str] = set()
+        self._limit_server: LimitServer | None = None
+        # Started during pytest's start-up: collection need not read eval files for it again.
+        self._litellm_started = prestart.started()
+        self._warm_thread: threading.Thread | None = None
+        self.baseline: RunResults | None = None
+        if self.options.baseline:
+            # Workers read it too: pairwise judges need the baseline's outputs.
+            self.baseline = self._load_baseline(self.options.baseline)
+        self._baseline_outputs: dict[tuple[str, str, int], str] | None = None
+        self._engine: InferenceEngine | None = None
+        self.services = RunServices(
+            engine=self.engine,
+            model_override=self.options.model,
+            api_base=config.getini("mleval_api_base") or None,
+        )
+        self.targets = Targets(config, self.services)
+        self.ahead = Lookahead(config, self.targets, self.lookahead, self._warm_finish)
+        self._started = time.time()
+        from ..results.run import now_iso
+
+        self._started_iso = now_iso()
+        self._install()
+
+    def _install(self) -> None:
+        """Give the services this run's engine and judge backend; :meth:`_uninstall` puts
+        back what was there (an outer in-process run's, under pytester)."""
+        from ..inference.current import set_run_engine
+        from ..judges.backend import set_backend_factory
+        from ..targets.registry import TargetContext
+
+        self._previous_engine = set_run_engine(self.engine)
+        self._previous_judges: JudgeSetup | None = set_backend_factory(
+            self.judge_backend,
+            self.options.judge_model,
+            TargetContext(config=self.config, services=self.services.as_dict()),
+        )
+
+    def _uninstall(self) -> None:
+        from ..inference.current import set_run_engine
+        from ..judges.backend import set_backend_factory
+
+        if self._previous_judges is None:
+            return  # never installed, or put back already
+        set_backend_factory(*self._previous_judges)
+        set_run_engine(self._previous_engine)
+        self._previous_judges = None
+
+    def _load_baseline(self, path: str) -> RunResults:
+        """Read the baseline up front: a missing or unreadable one stops the run at once."""
+        from ..errors import ResultsFileError
+        from ..results.records import load_results
+
+        try:
+            return load_results(path)
+        except ResultsFileError as exc:
+            raise pytest.UsageError(f"--mleval-baseline: {exc}") from None
+
+    # ------------------------------------------------------------------ inference
+
+    def engine(self) -> InferenceEngine:
+        """The run's inference engine, created on first use (one per process)."""
+        if self._engine is None:
+            from ..errors import ConfigError
+            from ..inference.targets import build_engine, parse_rate_limits
+
+            try:
+                limits = parse_rate_limits(self.config.getini("mleval_rate_limits"))
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
+            for suite in self.suites.values():
+                rl = suite.spec.rate_limit
+                if rl is not None and suite.spec.target and suite.spec.target.startswith("model:"):
+                    model = self.options.model or suite.spec.target[len("model:") :]
+                    limits.setdefault(model, (rl.rpm, rl.tpm))
+            opts = self.options
+            self._engine = build_engine(
+                cache_mode=opts.cache,
+                cache_path=str(self._path(opts.cache_path)),
+                concurrency=opts.concurrency,
+                max_cost_usd=opts.max_cost,
+                rate_limits=limits,
+                max_retries=opts.max_retries,
+                retry_delay=opts.retry_delay,
+                timeout=opts.timeout,
+                litellm_worker=not opts.litellm_inline,
+                limits_address=self._limits_address(),
+            )
+            if not opts.litellm_inline:
+                self._use_litellm_server()
+        return self._engine
+
+    def _limits_address(self) -> str | None:
+        """The run-wide limiter's address in an xdist worker (``None`` in one process)."""
+        from ..inference.limits import LIMITS_WORKERINPUT
+
+        workerinput = getattr(self.config, "workerinput", None) or {}
+        address = workerinput.get(LIMITS_WORKERINPUT)
+        return str(address) if address else None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: one limiter for the whole run; each worker learns its address.
+
+        Without it every worker would allow ``--mleval-concurrency`` calls and each model's
+        whole rate limit by itself. A run without xdist never starts it.
+        """
+        from ..inference.limits import LIMITS_WORKERINPUT, LimitServer
+
+        spec = getattr(getattr(node, "gateway", None), "spec", None)
+        if spec is not None and not getattr(spec, "popen", False):
+            return  # a worker on another machine cannot reach a local socket: its own limits
+        if self._limit_server is None:
+            self._limit_server = LimitServer(self.options.concurrency)
+            self._limit_server.start()
+        node.workerinput[LIMITS_WORKERINPUT] = self._limit_server.address
+
+    def lookahead(self) -> int:
+        """How many generations run ahead of the item pytest runs: twice the concurrency.
+
+        Enough to keep every call slot busy while items are scored in order, and the most a
+        run stopped by ``-x``, ``--maxfail`` or Ctrl-C has paid for beyond where it stopped.
+        xdist workers split it (each covers its own queued items), so the run's total holds.
+        """
+        window = 2 * self.options.concurrency
+        workerinput = getattr(self.config, "workerinput", None) or {}
+        workers = max(1, int(workerinput.get("workercount", 1) or 1))
+        return max(1, -(-window // workers))
+
+    def judge_backend(self, model: str) -> EngineJudge:
+        """A judge backend on the run's engine."""
+        from ..inference.targets import EngineJudge
+
+        return EngineJudge(self.engine(), model, api_base=self.services.api_base)
+
+    def baseline_output(self, suite: str, case_id: str, repeat: int) -> str | None:
+        """The baseline run's output for a case (for pairwise judges)."""
+        if self.baseline is None:
+            return None
+        if self._baseline_outputs is None:
+            self._baseline_outputs = {
+                (c.suite, c.case_id, c.repeat): c.output
+                for c in self.baseline.cases
+                if c.output is not None
+            }
+        return self._baseline_outputs.get((suite, case_id, repeat)) or self._baseline_outputs.get(
+            (suite, case_id, 0)
+        )
+
+    def _path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else Path(str(self.config.rootpath)) / p
+
+    def pytest_keyboard_interrupt(self) -> None:
+        if self._engine is not None:
+            self._engine.cancel_pending()
+
+    def pytest_unconfigure(self) -> None:
+        self._uninstall()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._limit_server is not None:
+            self._limit_server.stop()
+            self._limit_server = None
+
+    # ------------------------------------------------------------------ suites and targets
+
+    def peek_eval_file(self, path: Path) -> None:
+        """Start litellm's worker before an eval file is parsed when its text names a model.
+
+        litellm's import (seconds) is the first model call's critical path; a glance at the
+        raw text starts it one import of the collection machinery and one parse earlier than
+        :meth:`register_suite` can. A false alarm costs only an import on another core,
+        stopped at the end of the run.
+        """
+        if self._litellm_started or not self._litellm_possible():
+            return
+        if names_remote_model(self.options.judge_model) or eval_file_names_a_model(path):
+            self._start_litellm()
+
+    def register_suite(self, suite: Suite) -> None:
+        """Remember a collected suite (for gates and metadata)."""
+        self.suites.setdefault(suite.name, suite)
+        if not self._litellm_started and self._needs_litellm(suite):
+            self._start_litellm()
+
+    def _start_litellm(self) -> None:
+        from ..inference.worker import start_litellm_worker
+
+        # litellm takes seconds to import: its worker process starts now, so the import
+        # overlaps the rest of collection instead of delaying the first call.
+        self._litellm_started = True
+        self._use_litellm_server()
+        start_litellm_worker()
+
+    def _use_litellm_server(self) -> None:
+        from ..inference.forkserver import server_wanted
+        from ..inference.worker import use_litellm_server
+
+        use_litellm_server(server_wanted(self.options.litellm_server))
+
+    def _litellm_possible(self) -> bool:
+        return not (
+            self.options.litellm_inline
+            or self.options.cache == "replay"  # replayed answers never need litellm
+            or self.config.option.collectonly
+        )
+
+    def _needs_litellm(self, suite: Suite) -> bool:
+        if not self._litellm_possible():
+            return False
+        models = [self.options.judge_model or suite.spec.judge_model]
+        target = suite.spec.target or ""
+        if target.startswith("model:"):
+            models.append(self.options.model or target[len("model:") :])
+        return any(names_remote_model(m) for m in models)
+
+    def target_for(self, item: EvalItem) -> Callable[..., Any]:
+        """Resolve (and cache per suite) the target of an item's suite."""
+        return self.targets.target_for(item)
+
+    def generate(self, item: EvalItem) -> TargetOutput:
+        """Produce the output of one item (a prefetched result when the target has one)."""
+        return self.targets.generate(item)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            # Under xdist the controller sees workers' failed collect reports here too; each
+            # file is listed once however many workers failed to collect it.
+            error = _collection_error(report)
+            if all(e.nodeid != error.nodeid for e in self.collection_errors):
+                self.collection_errors.append(error)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.is_worker and session.items:
+            # Known only where items are collected (not on an xdist controller): lets the end
+            # of the run tell cases that never ran (-x, --maxfail, Ctrl-C) from a full run.
+            self._eval_nodeids = {i.nodeid for i in session.items if eval_item(i) is not None}
+
+    def _only_eval_files_failed(self) -> bool:
+        return bool(self.collection_errors) and all(
+            self._is_eval_path(e.file) for e in self.collection_errors
+        )
+
+    # ------------------------------------------------------------------ look-ahead
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        # A broken eval file is one collection error; every other file still runs (pytest
+        # would otherwise stop the whole session). Other collection errors keep pytest's rule.
+        if self._only_eval_files_failed():
+            session.config.option.continue_on_collection_errors = True
+        if session.config.option.collectonly or self.is_worker:
+            return
+        # The first window starts before the first item.
+        self.ahead.start(session.items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if self.is_worker:
+            self.ahead.advance_worker(item)
+        else:
+            self.ahead.advance(item)
+
+    def _warm_finish(self) -> None:
+        """Import what the end of the run needs (statistics, scipy, the report) on a thread
+        now, while items wait for model calls, instead of after the last item."""
+        if self.is_worker or self._warm_thread is not None:
+            return
+        modules = [
+            "pytest_mleval.results.run",
+            "pytest_mleval.results.aggregate",
+            "pytest_mleval.stats",
+            "scipy.special",
+            "pytest_mleval.results.compare",
+            "pytest_mleval.report.summary",
+        ]
+        if not self.options.no_report:
+            modules += [
+                "pytest_mleval.report.outputs",
+                "pytest_mleval.report.html",
+                "pytest_mleval.report.history",
+            ]
+
+        def load() -> None:
+            for name in modules:
+                # A module that fails here fails again where it is needed, and says so there.
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+
+        self._warm_thread = threading.Thread(target=load, name="mleval-warm", daemon=True)
+        self._warm_thread.start()
+
+    # ------------------------------------------------------------------ gathering results
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            # Workers forward reports (with user_properties) to the controller untouched.
+            return
+        self._reported.add(report.nodeid)
+        if not any(name == CASE_PROPERTY for name, _ in report.user_properties):
+            return
+        from ..results.records import CaseResult
+
+        keep = []
+        for name, value in report.user_properties:
+            if name == CASE_PROPERTY:
+                result = CaseResult.model_validate_json(str(value))
+                key = f"{report.nodeid}\x00{result.suite}\x00{result.case_id}\x00{result.repeat}"
+                self.results[key] = result
+                self.config.hook.pytest_mleval_case_result(result=result, config=self.config)
+            else:
+                keep.append((name, value))
+        # The full record is large; junit keeps only the per-metric scores.
+        report.user_properties[:] = keep
+
+    # ------------------------------------------------------------------ end of run
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._warm_thread is not None:
+            # Its imports finish inside the session (in-process pytester runs unload
+            # modules imported during a run once it ends).
+            self._warm_thread.join()
+        if self._engine is not None:
+            # -x, --maxfail or an error stopped the run: calls nobody waits for are dropped.
+            self._engine.cancel_pending()
+        if self.is_worker or session.config.option.collectonly:
+            return
+        eval_errors = [e for e in self.collection_errors if self._is_eval_path(e.file)]
+        if not self.results and not eval_errors:
+            return  # no eval ran and no eval file broke: nothing to report
+        try:
+            self.run = self.build_run(int(exitstatus))
+            self.gate_failures = [g for g in self.run.gates if not g.passed]
+            if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            # Every output derives its headline from the status the run ends with.
+            self.run.meta.exit_status = int(session.exitstatus)
+            self.config.hook.pytest_mleval_run_results(run=self.run, config=self.config)
+            if not self.options.no_report:
+                self.write_outputs(self.run)
+        except Exception as exc:
+            self.errors.append(f"could not finish the run's results: {type(exc).__name__}: {exc}")
+            self._write_raw_results()
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            return
+
+    def _is_eval_path(self, file: str) -> bool:
+        return is_eval_file(Path(file), self.config.getini("mleval_files"))
+
+    def _meta(self, exit_status: int, cases: Iterable[CaseResult]) -> RunMeta:
+        """The run's metadata (``incomplete`` left empty: see :meth:`_incomplete`)."""
+        from ..results.run import run_meta
+
+        sha, branch = _git_info(Path(str(self.config.rootpath)))
+        meta = run_meta(
+            started_at=self._started_iso,
+            duration_s=time.time() - self._started,
+            cases=cases,
+            flags=self.options.flags(),
+            seed=self.options.seed,
+            exit_status=exit_status,
+            git_sha=sha,
+            git_branch=branch,
+        )
+        return meta
+
+    def _incomplete(self, exit_status: int) -> list[str]:
+        """Why this run is not the whole run (empty when it is)."""
+        from ..results.run import why_incomplete
+
+        return why_incomplete(
+            self.collection_errors,
+            interrupted=exit_status == pytest.ExitCode.INTERRUPTED,
+            internal_error=exit_status == pytest.ExitCode.INTERNAL_ERROR,
+            # Reported at all (a skipped item ran as far as it should), not only scored.
+            expected=self._eval_nodeids,
+            reported=self._reported,
+        )
+
+    def _settings(self) -> RunSettings:
+        from ..results.run import RunSettings
+
+        names = [m.strip() for m in (self.options.regression_metrics or "").split(",")]
+        return RunSettings(
+            confidence=self.options.confidence,
+            seed=self.options.seed,
+            regression_margin=self.options.regression_margin or 0.0,
+            regression_metrics=tuple(n for n in names if n) or None,
+        )
+
+    def build_run(self, exit_status: int) -> RunResults:
+        """Hand the gathered results to :func:`.results.run.assemble_run`."""
+        from ..results.run import Gathered, assemble_run
+
+        cases = list(self.results.values())
+        meta = self._meta(exit_status, cases)
+        meta.incomplete = self._incomplete(exit_status)
+        gathered = Gathered(
+            meta=meta,
+            cases=cases,
+            suites=self.suites,
+            collection_errors=list(self.collection_errors),
+            baseline=self.baseline,
+            inference=None if self._engine is None else self._engine.summary(),
+        )
+        run, notes = assemble_run(gathered, self._settings())
+        self.errors.extend(notes)
+        return run
+
+    def report_dir(self) -> Path:
+        """Where outputs go (relative paths are relative to the rootdir)."""
+        return self._path(self.options.report_dir)
+
+    def _plan(self) -> OutputPlan:
+        from ..report.outputs import OutputPlan
+
+        save = self.options.save_baseline
+        return OutputPlan(
+            report_dir=self.report_dir(),
+            history=self.options.history,
+            # As given (relative to the working directory), like the other file arguments.
+            save_baseline=Path(save) if save else None,
+        )
+
+    def write_outputs(self, run: RunResults) -> None:
+        """Hand the run to :func:`.report.outputs.write_outputs` (the controller only)."""
+        from ..report.outputs import Written, write_outputs
+
+        written = Written(paths=self.written, errors=self.errors)
+        write_outputs(run, self._plan(), written, baseline=self.baseline)
+
+    def _write_raw_results(self) -> None:
+        """Last resort: keep the per-case results even when assembling the run failed."""
+        from ..report.outputs import Written, write_raw_results
+        from ..results.records import RunResults
+
+        written = Written(paths=self.written, errors=self.errors)
+        try:
+            run = RunResults(meta=self._meta(-1, []), cases=list(self.results.values()))
+        except Exception as exc:
+            self.errors.append(f"could not write raw results either: {exc}")
+            return
+        write_raw_results(run, self._plan(), written)
+
+    # ------------------------------------------------------------------ terminal
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker:
+            return
+        tr = terminalreporter
+        for err in self.errors:
+            tr.write_line(f"mleval: {err}", red=True)
+        if self.run is None:
+            return
+        from ..report.summary import terminal_lines
+
+        tr.write_sep("=", "mleval summary")
+        for line, style in terminal_lines(self.run):
+            tr.write_line(line, **style)
+        for path in self.written:
+            tr.write_line(f"mleval: wrote {_display(path, self.config)}")
+        litellm_line = self._litellm_line()
+        if litellm_line:
+            tr.write_line(f"mleval: {litellm_line}")
+
+    def _litellm_line(self) -> str | None:
+        # Only a worker this run started: the module is not imported to ask.
+        worker_module = sys.modules.get("pytest_mleval.inference.worker")
+        worker = getattr(worker_module, "_WORKER", None)
+        if worker is None or worker.import_seconds is None:
+            return None  # no litellm worker became ready in this run
+        if worker.warm:
+            return "litellm calls ran in a fork of the warm litellm server (no import)"
+        if worker.server_used:
+            return (
+                f"litellm imported in {worker.import_seconds:.1f} s; a background server now "
+                "keeps it imported for the next runs (it exits after 15 idle minutes; "
+                "--mleval-litellm-server off)"
+            )
+        return None
+
+
+_WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d+):", re.M)
+
+
+def _collection_error(report: pytest.CollectReport) -> CollectionError:
+    """The record of a failed collection: file, line when the message names one, text."""
+    from ..results.records import CollectionError
+
+    text = report.longreprtext.strip() or "collection failed"
+    file = report.nodeid.split("::", 1)[0] or report.fspath
+    line = None
+    match = _WHERE.search(text)
+    if match and Path(match["file"]).name == Path(file).name:
+        line = int(match["line"])
+        if match.start() == 0:
+            # file and line have fields of their own: the message says what is wrong.
+            text = text[match.end() :].strip() or text
+    if len(text) > 4000:  # a long traceback: its end says what failed
+        text = "…" + text[-4000:]
+    return CollectionError(nodeid=report.nodeid or file, file=file, line=line, message=text)
+
+
+def _display(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(Path(str(config.rootpath))))
+    except ValueError:
+        return str(path)
+
+
+def _git_info(root: Path) -> tuple[str | None, str | None]:
+    """The working tree's commit and branch (``None`` each outside a git repository)."""
+
+    def run(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() or None if out.returncode == 0 else None
+
+    return run("rev-parse", "HEAD"), run("rev-parse", "--abbrev-ref", "HEAD")
