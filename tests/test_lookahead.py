@@ -88,7 +88,7 @@ def test_a_full_run_still_generates_every_case_once_and_concurrently(
 def test_window_is_twice_the_concurrency_split_across_xdist_workers(
     pytester: pytest.Pytester,
 ) -> None:
-    from pytest_mleval.session import SESSION_KEY
+    from pytest_mleval.context import SESSION_KEY
 
     config = pytester.parseconfigure("--mleval-concurrency", "5")
     session = config.stash[SESSION_KEY]

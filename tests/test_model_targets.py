@@ -284,7 +284,7 @@ def pytest_sessionfinish(session):
     ],
 )
 def test_eval_file_text_that_starts_the_litellm_worker(text: str, names_one: bool) -> None:
-    from pytest_mleval.session import _NAMES_A_MODEL
+    from pytest_mleval.evalfiles import _NAMES_A_MODEL
 
     assert bool(_NAMES_A_MODEL.search(f"suite: s\n{text}\ncases: []\n".encode())) is names_one
 

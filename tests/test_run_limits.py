@@ -227,7 +227,7 @@ def test_one_process_runs_start_no_limiter(pytester: pytest.Pytester) -> None:
         """
 import json
 def pytest_sessionfinish(session):
-    from pytest_mleval.session import SESSION_KEY
+    from pytest_mleval.context import SESSION_KEY
     s = session.config.stash[SESSION_KEY]
     print("LIMITS", json.dumps([s._limit_server is None, type(s.engine().limiter).__name__]))
 """
@@ -244,7 +244,7 @@ def test_limiter_address_reaches_the_workers(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
 def pytest_sessionfinish(session):
-    from pytest_mleval.session import SESSION_KEY
+    from pytest_mleval.context import SESSION_KEY
     if hasattr(session.config, "workerinput"):
         s = session.config.stash[SESSION_KEY]
         with open(f"limiter-{session.config.workerinput['workerid']}.txt", "w") as fh:
@@ -265,7 +265,7 @@ def test_only_workers_on_this_machine_share_the_limiter(pytester: pytest.Pyteste
     import execnet
 
     from pytest_mleval.inference.limits import LIMITS_WORKERINPUT
-    from pytest_mleval.session import SESSION_KEY
+    from pytest_mleval.context import SESSION_KEY
 
     config = pytester.parseconfigure("--mleval-concurrency", "3")
     session = config.stash[SESSION_KEY]
