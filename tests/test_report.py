@@ -12,15 +12,9 @@ from typing import Any
 
 import pytest
 
+from pytest_mleval.report.charts import delta_charts, histogram_bins, histograms, sparkline
 from pytest_mleval.report.html import render_report, safe_json, write_report
-from pytest_mleval.report.views import (
-    case_payload,
-    comparison_view,
-    delta_charts,
-    histogram_bins,
-    histograms,
-    sparkline,
-)
+from pytest_mleval.report.views import case_payload, comparison_view
 from pytest_mleval.results.records import (
     Aggregate,
     CaseResult,
@@ -507,7 +501,7 @@ def test_cli_report_renders_a_stored_run(
 ) -> None:
     import argparse
 
-    from pytest_mleval.report.html import add_report_commands
+    from pytest_mleval.cli.runs import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))
@@ -526,7 +520,7 @@ def test_cli_report_renders_a_stored_run(
 def test_cli_report_with_baseline(tmp_path: Path) -> None:
     import argparse
 
-    from pytest_mleval.report.html import add_report_commands
+    from pytest_mleval.cli.runs import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))
@@ -543,8 +537,8 @@ def test_cli_report_with_baseline(tmp_path: Path) -> None:
 def test_cli_report_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     import argparse
 
+    from pytest_mleval.cli.runs import add_report_commands
     from pytest_mleval.errors import ResultsFileError
-    from pytest_mleval.report.html import add_report_commands
 
     parser = argparse.ArgumentParser()
     add_report_commands(parser.add_subparsers(dest="command", required=True))

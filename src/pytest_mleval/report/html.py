@@ -14,16 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..results.records import RESULTS_FILE
 from ..results.units import fmt_interval, fmt_metric, fmt_usd
-from .views import (
-    case_payload,
-    comparison_view,
-    delta_charts,
-    header_view,
-    histograms,
-    suite_tables,
-    usage_rows,
-)
+from .charts import delta_charts, histograms
+from .views import case_payload, comparison_view, header_view, suite_tables, usage_rows
 
 if TYPE_CHECKING:
     import argparse
@@ -237,7 +231,7 @@ def write_report(
 
 
 def _default_output(results: Path) -> Path:
-    if results.name == "mleval-results.json":
+    if results.name == RESULTS_FILE:
         return results.with_name(REPORT_FILE)
     return results.with_suffix(".html")
 
@@ -324,7 +318,7 @@ def _cmd_history(args: argparse.Namespace) -> int:
 def add_report_commands(subparsers: Any) -> None:
     """Register ``mleval report`` and ``mleval history`` on the ``mleval`` subparsers."""
     p = subparsers.add_parser("report", help="render a stored run as a self-contained HTML file")
-    p.add_argument("results", help="results JSON (e.g. reports/mleval-results.json)")
+    p.add_argument("results", help=f"results JSON (e.g. reports/{RESULTS_FILE})")
     p.add_argument(
         "-o", "--output", default=None, help="output HTML (default: beside the results file)"
     )
