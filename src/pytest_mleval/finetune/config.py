@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
+from ..results.records import PASS_RATE
 
 __all__ = [
     "ColumnMap",
@@ -147,7 +148,7 @@ class EvalAfter(_Model):
 
     suites: list[str] = Field(min_length=1)
     """Eval files or directories (paths relative to the job file)."""
-    metric: str = "pass_rate"
+    metric: str = PASS_RATE
     """The metric that must improve significantly for the gate to pass."""
     margin: float = Field(default=0.0, ge=0)
     """Non-inferiority margin: smaller drops on other metrics never fail the gate."""

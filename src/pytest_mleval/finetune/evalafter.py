@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import FinetuneError
+from ..results.records import RESULTS_FILE
 from .config import JobConfig
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def run_suites(
     ]
     env = {**os.environ, "MLEVAL_MODEL_DIR": model_dir, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    results = report_dir / "mleval-results.json"
+    results = report_dir / RESULTS_FILE
     # 0: all passed, 1: some cases failed (expected for a base model); anything else is an error.
     if proc.returncode not in (0, 1) or not results.is_file():
         tail = (proc.stdout + proc.stderr)[-2000:]
