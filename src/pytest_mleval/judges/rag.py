@@ -334,7 +334,8 @@ def answer_relevance(
 
 
 def _register() -> None:
-    # Importing this module replaces the lazy entries with the functions themselves.
+    # Importing this module registers its metrics with their options models and descriptions
+    # (the registry imports it through the pytest_mleval.metrics entry points).
     for name, fn, options, description in (
         (
             "faithfulness",

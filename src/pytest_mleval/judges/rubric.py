@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..errors import MetricError
-from ..metrics.registry import MetricValue, Sample, SkipMetric, _typed, register_metric
+from ..metrics.base import MetricValue, Sample, SkipMetric, typed_reading
+from ..metrics.registry import register_metric
 from .backend import (
     _SAFETY,
     JudgeModelOptions,
@@ -73,7 +74,9 @@ class JudgeOptions(JudgeModelOptions):
                 data[name] = data.pop(alias)
         if "scale" in data:
             try:
-                _scale(_typed(data["scale"]))  # a scale that cannot be read fails at collection
+                _scale(
+                    typed_reading(data["scale"])
+                )  # a scale that cannot be read fails at collection
             except MetricError as exc:
                 raise ValueError(str(exc)) from None
         return data
@@ -329,7 +332,8 @@ def _opponent_output(sample: Sample, spec: str) -> str:
 
 
 def _register() -> None:
-    # Importing this module replaces the lazy entries with the functions themselves.
+    # Importing this module registers its metrics with their options models and descriptions
+    # (the registry imports it through the pytest_mleval.metrics entry points).
     register_metric(
         "judge",
         judge,

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..metrics.registry import MetricOptions, MetricValue, Sample, SkipMetric
+from ..metrics.registry import MetricOptions, MetricValue, Sample, SkipMetric, register_metric
 
 __all__ = [
     "FaithfulnessOfflineOptions",
@@ -111,3 +111,24 @@ def faithfulness_offline(
             "weakest": weakest,
         },
     )
+
+
+def _register() -> None:
+    # Importing this module registers its metrics with their options models (the registry
+    # finds the module through the pytest_mleval.metrics entry points), so unknown options
+    # stay collection errors.
+    register_metric(
+        "semantic_similarity",
+        semantic_similarity,
+        description="cosine similarity of output and expected embeddings",
+        options=SemanticSimilarityOptions,
+    )
+    register_metric(
+        "faithfulness_offline",
+        faithfulness_offline,
+        description="share of output sentences supported by the context (embeddings, offline)",
+        options=FaithfulnessOfflineOptions,
+    )
+
+
+_register()
