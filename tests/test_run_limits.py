@@ -264,8 +264,8 @@ def test_only_workers_on_this_machine_share_the_limiter(pytester: pytest.Pyteste
 
     import execnet
 
-    from pytest_mleval.inference.limits import LIMITS_WORKERINPUT
     from pytest_mleval.context import SESSION_KEY
+    from pytest_mleval.inference.limits import LIMITS_WORKERINPUT
 
     config = pytester.parseconfigure("--mleval-concurrency", "3")
     session = config.stash[SESSION_KEY]

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# The one definition of the results file's name (the CLI and finetune read it too).
+from ..results.records import RESULTS_FILE
+
 if TYPE_CHECKING:
     from ..results.records import RunResults
 
@@ -23,8 +26,6 @@ __all__ = [
     "write_raw_results",
 ]
 
-RESULTS_FILE = "mleval-results.json"
-"""Name of the results file in the report directory."""
 SUMMARY_FILE = "mleval-summary.md"
 """Name of the Markdown summary in the report directory."""
 

@@ -534,7 +534,8 @@ class MlevalSession:
             tr.write_line(f"mleval: {litellm_line}")
 
     def _litellm_line(self) -> str | None:
-        # Only a worker this run started: the module is not imported to ask.
+        # Only a worker this run started: the module is not imported to ask. inference.worker
+        # has no public accessor for an existing worker (litellm_worker() would start one).
         worker_module = sys.modules.get("pytest_mleval.inference.worker")
         worker = getattr(worker_module, "_WORKER", None)
         if worker is None or worker.import_seconds is None:
