@@ -36,9 +36,6 @@ from .base import (
 )
 from .builtin import BUILTIN_METRICS
 
-# judges.rubric still imports the old private spelling; drop once it imports typed_reading.
-_typed = typed_reading
-
 __all__ = [
     "ENTRY_POINT_GROUP",
     "RESERVED_OPTIONS",
