@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_mleval.cli.runs import add_report_commands
 from pytest_mleval.errors import ConfigError
 from pytest_mleval.report.history import (
     metric_trend,
@@ -25,7 +26,7 @@ from pytest_mleval.report.history import (
     resolve_url,
     sqlite_path,
 )
-from pytest_mleval.report.html import add_report_commands, write_report
+from pytest_mleval.report.html import write_report
 from pytest_mleval.results.records import RunResults
 from test_report import make_run
 

@@ -1,0 +1,372 @@
+"""The ``mleval`` commands over stored runs: schema, compare, power, calibrate, report,
+history (registered by :func:`pytest_mleval.cli.build_parser`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..results.records import RunResults
+
+__all__ = [
+    "add_calibrate",
+    "add_compare",
+    "add_history",
+    "add_power",
+    "add_report",
+    "add_report_commands",
+    "add_schema",
+]
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.which == "results":
+        from ..results.records import RunResults
+
+        schema = RunResults.model_json_schema()
+        schema["title"] = "pytest-mleval results"
+    else:
+        from ..cases.schema import eval_file_json_schema
+
+        # Metric names and options come from the registry's options models.
+        schema = eval_file_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..report.summary import comparison_markdown, comparison_terminal
+    from ..results.compare import regression_check
+    from ..results.records import load_results
+
+    base, cand = load_results(args.baseline), load_results(args.candidate)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    # The same rule as the run's regression gate: each suite's margin and gating metrics come
+    # from the candidate's results unless given here.
+    comparison, _ = regression_check(
+        base,
+        cand,
+        margin=args.margin,
+        metrics=metrics,
+        alpha=args.alpha,
+        seed=args.seed,
+        confidence=args.confidence,
+    )
+    data = comparison.model_dump(mode="json")
+    if args.format == "md":
+        print("\n".join(comparison_markdown(data)))
+    elif args.format == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(comparison_terminal(data)))
+    return 1 if comparison.regressed else 0
+
+
+def _binary(arr: Any) -> bool:
+    """Pass/fail outcomes (every value 0 or 1): paired proportions, not paired means."""
+    return bool(((arr == 0.0) | (arr == 1.0)).all())
+
+
+def _binary_power(args: argparse.Namespace, n: int, sd_diff: float) -> None:
+    """Connor's (1987) paired-proportion formulas: the test the gate runs on pass/fail."""
+    from .. import stats
+
+    # For 0/1 outcomes the variance of a paired difference is the share of cases that flip.
+    discordant = min(sd_diff * sd_diff, 1.0)
+    print(
+        f"  pass/fail outcomes: paired proportions (Connor 1987), expected share of cases "
+        f"flipping between runs {discordant:.4f}"
+    )
+    mde = stats.min_detectable_effect_binary(
+        n, discordant=discordant, alpha=args.alpha, power=args.power
+    )
+    print(
+        f"  minimum detectable effect at n={n} (alpha={args.alpha:g}, power={args.power:g}): "
+        f"{mde:.4f}"
+    )
+    if args.effect is None:
+        return
+    if abs(args.effect) > discordant:
+        print(
+            f"  cases needed to detect {args.effect:g}: a change that large needs more than "
+            f"{discordant:.4f} of the cases to flip; lower --correlation if runs differ more"
+        )
+        return
+    need = stats.required_n_binary(
+        args.effect, discordant=discordant, alpha=args.alpha, power=args.power
+    )
+    verdict = "enough" if need <= n else f"{need - n} more needed"
+    print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .. import stats
+    from ..results.aggregate import is_raw_measure, per_case
+    from ..results.records import load_results, metric_kind
+
+    run = load_results(args.baseline)
+    suites = sorted({c.suite for c in run.cases})
+    if args.suite:
+        suites = [args.suite]
+    metric = None if args.metric == "pass_rate" else args.metric
+    shown = 0
+    for suite in suites:
+        cases = [c for c in run.cases if c.suite == suite]
+        _, values, _, _ = per_case(cases, metric)
+        if not values:
+            if args.suite:
+                print(f"{suite}: no scores for {args.metric!r}")
+            continue
+        shown += 1
+        arr = np.asarray(values, dtype=float)
+        sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+        # One run gives the spread of scores, not of paired differences: for two runs with
+        # correlation rho, sd(diff) = sd * sqrt(2 (1 - rho)).
+        sd_diff = sd * float(np.sqrt(2.0 * (1.0 - args.correlation)))
+        n = len(arr)
+        print(f"suite {suite}, metric {args.metric}: n={n}, mean={arr.mean():.4f}, sd={sd:.4f}")
+        print(f"  assumed correlation of paired runs {args.correlation:g}: sd(diff)={sd_diff:.4f}")
+        if sd == 0:
+            # A perfect (or constant) baseline has no spread to plan with: a variance bound
+            # valid on [0, 1] still gives a case count.
+            report = stats.constant_baseline_report(
+                n,
+                float(arr.mean()),
+                args.effect,
+                binary=_binary(arr),
+                alpha=args.alpha,
+                power=args.power,
+                raw=metric is not None and is_raw_measure(metric_kind(cases, metric), values),
+            )
+            print("\n".join(report))
+            continue
+        if sd_diff == 0:
+            print(
+                "  every score is identical: any non-zero change is detectable; no estimate needed"
+            )
+            continue
+        if _binary(arr):
+            _binary_power(args, n, sd_diff)
+            continue
+        mde = stats.min_detectable_effect(n, sd_diff=sd_diff, alpha=args.alpha, power=args.power)
+        print(
+            f"  minimum detectable effect at n={n} (alpha={args.alpha:g}, power={args.power:g}): "
+            f"{mde:.4f}"
+        )
+        if args.effect is not None:
+            need = stats.required_n(
+                args.effect, sd_diff=sd_diff, alpha=args.alpha, power=args.power
+            )
+            verdict = "enough" if need <= n else f"{need - n} more needed"
+            print(f"  cases needed to detect {args.effect:g}: {need} ({verdict})")
+    if not shown:
+        print(
+            f"mleval power: no suite in {args.baseline} has scores for {args.metric!r}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..judges.calibrate import calibrate, judge_labels_from_results, load_pairs
+
+    if args.results:
+        judged = judge_labels_from_results(args.results, args.metric)
+        humans, _ = load_pairs(args.labels, human=args.human, judge=args.id_column)
+        ids = load_pairs(args.labels, human=args.id_column, judge=args.id_column)[0]
+        pairs = [(h, judged[str(i)]) for h, i in zip(humans, ids, strict=True) if str(i) in judged]
+        if not pairs:
+            print("mleval calibrate: no labelled case found in the results", file=sys.stderr)
+            return 2
+        human, judge = [p[0] for p in pairs], [p[1] for p in pairs]
+    else:
+        human, judge = load_pairs(args.labels, human=args.human, judge=args.judge)
+    print(calibrate(human, judge).render())
+    return 0
+
+
+def _default_output(results: Path) -> Path:
+    from ..report.html import REPORT_FILE
+    from ..results.records import RESULTS_FILE
+
+    if results.name == RESULTS_FILE:
+        return results.with_name(REPORT_FILE)
+    return results.with_suffix(".html")
+
+
+def _with_comparison(run: RunResults, baseline: RunResults) -> None:
+    """Compare the run with an explicitly given baseline (the run's own seed)."""
+    from ..results.compare import regression_check
+
+    comparison, _ = regression_check(baseline, run, seed=run.meta.seed)
+    run.comparison = comparison.model_dump(mode="json")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ..report.history import DEFAULT_FILE, resolve_url
+    from ..report.html import write_report
+    from ..results.records import load_results
+
+    results = Path(args.results)
+    run = load_results(results)
+    baseline = load_results(args.baseline) if args.baseline else None
+    if baseline is not None:
+        _with_comparison(run, baseline)
+    url: str | None = None
+    if args.history:
+        url = resolve_url(args.history)
+    elif not args.no_history and (results.parent / DEFAULT_FILE).exists():
+        url = resolve_url(str(results.parent / DEFAULT_FILE))
+    output = args.output or _default_output(results)
+    out = write_report(output, run, baseline=baseline, history_url=url)
+    print(f"mleval: wrote {out}")
+    return 0
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from ..report.history import metric_trend, recent_runs, resolve_url
+
+    url = resolve_url(args.url)
+    if args.metric:
+        suite, sep, metric = args.metric.partition(":")
+        if not sep:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--metric takes SUITE:METRIC, got {args.metric!r}")
+        points = metric_trend(url, suite, metric, args.limit)
+        if not points:
+            print(f"no recorded values of {suite}:{metric}")
+            return 0
+        print(f"{'run':>5}  {'started':<25} {'commit':<10} {'estimate':>9}  {'CI':<19} {'n':>6}")
+        for p in points:
+            ci = f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
+            print(
+                f"{p.run_id:>5}  {p.started_at:<25} {(p.git_sha or '')[:10]:<10} "
+                f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}"
+            )
+        return 0
+    from ..results.units import fmt_usd
+
+    runs = recent_runs(url, args.limit)
+    if not runs:
+        print(f"no runs recorded in {url}")
+        return 0
+    print(
+        f"{'run':>5}  {'started':<25} {'commit':<10} {'branch':<16} {'results':>7} "
+        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
+    )
+    for r in runs:
+        rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "–"
+        gates = f"{r.gates_total - r.gates_failed}/{r.gates_total}"
+        print(
+            f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
+            f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
+            f"{gates:>7} {fmt_usd(r.cost_usd):>11} {r.duration_s:>8.1f}"
+            + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
+        )
+    return 0
+
+
+def add_schema(sub: Any) -> None:
+    """Register ``mleval schema``."""
+    p = sub.add_parser("schema", help="print a JSON Schema (eval files or results)")
+    p.add_argument("which", choices=["cases", "results"])
+    p.set_defaults(func=_cmd_schema)
+
+
+def add_compare(sub: Any) -> None:
+    """Register ``mleval compare``."""
+    p = sub.add_parser("compare", help="paired comparison of two results files")
+    p.add_argument("baseline", help="baseline results JSON")
+    p.add_argument("candidate", help="candidate results JSON")
+    p.add_argument("--format", choices=["text", "md", "json"], default="text")
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="non-inferiority margin for every suite (default: each suite's own, else 0)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma-separated gating metrics for every suite (default: each suite's own "
+        "regression_metrics, else every metric in both runs but latency and cost)",
+    )
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_compare)
+
+
+def add_power(sub: Any) -> None:
+    """Register ``mleval power``."""
+    p = sub.add_parser("power", help="sample size and minimum detectable effect from a run")
+    p.add_argument("--baseline", required=True, help="results JSON whose spread is used")
+    p.add_argument("--metric", required=True, help="metric name, or pass_rate")
+    p.add_argument("--effect", type=float, default=None, help="difference to detect")
+    p.add_argument("--suite", default=None)
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument(
+        "--correlation", type=float, default=0.5, help="assumed correlation of paired runs"
+    )
+    p.set_defaults(func=_cmd_power)
+
+
+def add_calibrate(sub: Any) -> None:
+    """Register ``mleval calibrate``."""
+    p = sub.add_parser("calibrate", help="agreement of judge scores with human labels")
+    p.add_argument("labels", help="JSONL or CSV with human labels (and judge scores, or case ids)")
+    p.add_argument("--human", default="human", help="column of human labels (default: human)")
+    p.add_argument("--judge", default="judge", help="column of judge scores (default: judge)")
+    p.add_argument("--results", default=None, help="results JSON whose judge scores to use")
+    p.add_argument("--metric", default="judge", help="judge metric in the results (default: judge)")
+    p.add_argument("--id-column", default="id", help="column of SUITE::CASE ids with --results")
+    p.set_defaults(func=_cmd_calibrate)
+
+
+def add_report(sub: Any) -> None:
+    """Register ``mleval report``."""
+    from ..results.records import RESULTS_FILE
+
+    p = sub.add_parser("report", help="render a stored run as a self-contained HTML file")
+    p.add_argument("results", help=f"results JSON (e.g. reports/{RESULTS_FILE})")
+    p.add_argument(
+        "-o", "--output", default=None, help="output HTML (default: beside the results file)"
+    )
+    p.add_argument("--baseline", default=None, help="baseline results JSON: paired comparison")
+    p.add_argument(
+        "--history",
+        default=None,
+        help="run-history URL or SQLite file for metric trends "
+        "(default: mleval-history.sqlite beside the results file, if present)",
+    )
+    p.add_argument("--no-history", action="store_true", help="leave the metric trends out")
+    p.set_defaults(func=_cmd_report)
+
+
+def add_history(sub: Any) -> None:
+    """Register ``mleval history``."""
+    p = sub.add_parser("history", help="list recorded runs, or one metric's trend")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="SQLAlchemy URL or SQLite file (default: reports/mleval-history.sqlite)",
+    )
+    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
+    p.add_argument("--metric", default=None, help="SUITE:METRIC: that metric's trend instead")
+    p.set_defaults(func=_cmd_history)
+
+
+def add_report_commands(sub: Any) -> None:
+    """Register ``mleval report`` and ``mleval history`` on the ``mleval`` subparsers."""
+    add_report(sub)
+    add_history(sub)
