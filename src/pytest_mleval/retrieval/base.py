@@ -1,16 +1,28 @@
-"""Shared by every index: the hit shape, metadata filters, and the retrieval warnings."""
+"""Shared by every index and stage: the hit shape, the retrieved chunk (the pipeline returns it,
+rerankers reorder it), metadata filters, and the retrieval warnings."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Hit", "IngestWarning", "MetadataFilter", "RetrievalWarning", "matches"]
+__all__ = ["Hit", "IngestWarning", "MetadataFilter", "RetrievalWarning", "Retrieved", "matches"]
 
 MetadataFilter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
 
 Hit = tuple[str, float]
 """An index's answer: ``(id, score)``, best first."""
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """One retrieved chunk: ``id`` is its document's id; offsets are in ``metadata``."""
+
+    id: str
+    text: str
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class RetrievalWarning(UserWarning):

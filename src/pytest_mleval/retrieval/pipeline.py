@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, IndexCorruptError, MissingDependencyError
-from .base import MetadataFilter, RetrievalWarning
+from .base import MetadataFilter, RetrievalWarning, Retrieved
 from .bm25 import BM25Index
 from .chunking import Chunk, TokenSpans, chunk_text, hf_token_spans, sentence_spans, word_spans
 from .config import RagConfig
@@ -48,16 +48,6 @@ Complete = Callable[[str], str]
 NO_ANSWER = "No relevant passages were found."
 
 _STORE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    """One retrieved chunk: ``id`` is its document's id; offsets are in ``metadata``."""
-
-    id: str
-    text: str
-    score: float
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

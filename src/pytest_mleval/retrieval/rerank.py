@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
-    from .pipeline import Retrieved
+    from .base import Retrieved
 
 __all__ = [
     "CrossEncoderReranker",
