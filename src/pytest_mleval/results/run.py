@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import sys
+import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +68,14 @@ class Gathered:
     """The inference engine's summary (calls, cache, cost), when the run had an engine."""
 
 
-def now_iso() -> str:
-    """The current time in UTC, ISO 8601 to the second."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+def now_iso(timestamp: float | None = None) -> str:
+    """A time (default: now) in UTC, ISO 8601 to the second."""
+    when = (
+        _dt.datetime.now(_dt.timezone.utc)
+        if timestamp is None
+        else (_dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc))
+    )
+    return when.isoformat(timespec="seconds")
 
 
 def tool_version() -> str:
@@ -84,8 +90,7 @@ def tool_version() -> str:
 
 def run_meta(
     *,
-    started_at: str,
-    duration_s: float,
+    started: float,
     cases: Iterable[CaseResult],
     flags: Mapping[str, Any],
     seed: int,
@@ -96,8 +101,7 @@ def run_meta(
     """The metadata of a run that ends now.
 
     Args:
-        started_at: ISO 8601 start time (see :func:`now_iso`).
-        duration_s: Wall time of the run so far.
+        started: When the run started (``time.time()``); it ends now.
         cases: The run's results (the models they used are listed).
         flags: The mleval options in effect (``None`` values are left out).
         seed: The run's seed.
@@ -110,9 +114,9 @@ def run_meta(
     """
     return RunMeta(
         tool_version=tool_version(),
-        started_at=started_at,
+        started_at=now_iso(started),
         finished_at=now_iso(),
-        duration_s=round(duration_s, 3),
+        duration_s=round(time.time() - started, 3),
         git_sha=git_sha,
         git_branch=git_branch,
         python=sys.version.split()[0],

@@ -92,11 +92,11 @@ class Lookahead:
 
     def issuable(self, item: pytest.Item) -> bool:
         """Whether an item's generation can be issued before the item runs."""
-        from ..targets.registry import is_per_item
-
         found = eval_item(item)
         if found is None:
             return False
+        from ..targets.registry import is_per_item
+
         target = found.suite.spec.target
         if not target:
             return False

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..inference.engine import InferenceEngine
     from ..inference.limits import LimitServer
     from ..inference.targets import EngineJudge
-    from ..judges.backend import JudgeSetup
+    from ..judges import JudgeSetup
     from ..report.outputs import OutputPlan
     from ..results.records import CaseResult, CollectionError, GateResult, RunMeta, RunResults
     from ..results.run import RunSettings
@@ -83,34 +83,50 @@ class MlevalSession:
         self.targets = Targets(config, self.services)
         self.ahead = Lookahead(config, self.targets, self.lookahead, self._warm_finish)
         self._started = time.time()
-        from ..results.run import now_iso
+        from ..inference import set_run_engine
 
-        self._started_iso = now_iso()
-        self._install()
+        # Services reach this run's engine through inference.run_engine(); the outer run's
+        # getter (an in-process pytester run's outer session) comes back at unconfigure.
+        self._previous_engine = set_run_engine(self.engine)
+        self._previous_judges: JudgeSetup | None = None
+        self._judges_installed = False
+        self.install_judges(only_if_loaded=True)
 
-    def _install(self) -> None:
-        """Give the services this run's engine and judge backend; :meth:`_uninstall` puts
-        back what was there (an outer in-process run's, under pytester)."""
-        from ..inference.current import set_run_engine
-        from ..judges.backend import set_backend_factory
+    def install_judges(self, *, only_if_loaded: bool = False) -> None:
+        """Give judges this run's backend (on its engine), default judge model and target
+        context; :meth:`pytest_unconfigure` puts back the setup that was there before.
+
+        Done when something could score a judge metric (an eval file collected, a test that
+        has scoring or judges loaded), not at start-up: loading the judges costs a plain
+        pytest run (no evals) a tenth of its start-up.
+
+        Args:
+            only_if_loaded: Install only if judges or scoring are already imported.
+        """
+        if self._judges_installed:
+            return
+        if only_if_loaded and not any(m in sys.modules for m in _JUDGE_USERS):
+            return
+        from ..judges import set_backend_factory
         from ..targets.registry import TargetContext
 
-        self._previous_engine = set_run_engine(self.engine)
-        self._previous_judges: JudgeSetup | None = set_backend_factory(
+        self._judges_installed = True
+        self._previous_judges = set_backend_factory(
             self.judge_backend,
             self.options.judge_model,
             TargetContext(config=self.config, services=self.services.as_dict()),
         )
 
     def _uninstall(self) -> None:
-        from ..inference.current import set_run_engine
-        from ..judges.backend import set_backend_factory
+        from ..inference import set_run_engine
 
-        if self._previous_judges is None:
-            return  # never installed, or put back already
-        set_backend_factory(*self._previous_judges)
         set_run_engine(self._previous_engine)
+        if self._judges_installed and self._previous_judges is not None:
+            from ..judges import set_backend_factory
+
+            set_backend_factory(*self._previous_judges)
         self._previous_judges = None
+        self._judges_installed = False
 
     def _load_baseline(self, path: str) -> RunResults:
         """Read the baseline up front: a missing or unreadable one stops the run at once."""
@@ -221,6 +237,17 @@ class MlevalSession:
         if self._engine is not None:
             self._engine.cancel_pending()
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # A test's module may have imported check() or the judges at collection: a judge
+        # metric can run in this test's fixtures or body.
+        self.install_judges(only_if_loaded=True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        # The mleval fixture (set up after the hook above) imports scoring.
+        self.install_judges(only_if_loaded=True)
+
     def pytest_unconfigure(self) -> None:
         self._uninstall()
         if self._engine is not None:
@@ -248,6 +275,7 @@ class MlevalSession:
     def register_suite(self, suite: Suite) -> None:
         """Remember a collected suite (for gates and metadata)."""
         self.suites.setdefault(suite.name, suite)
+        self.install_judges()
         if not self._litellm_started and self._needs_litellm(suite):
             self._start_litellm()
 
@@ -423,8 +451,7 @@ class MlevalSession:
 
         sha, branch = _git_info(Path(str(self.config.rootpath)))
         meta = run_meta(
-            started_at=self._started_iso,
-            duration_s=time.time() - self._started,
+            started=self._started,
             cases=cases,
             flags=self.options.flags(),
             seed=self.options.seed,
@@ -550,6 +577,10 @@ class MlevalSession:
             )
         return None
 
+
+# Modules whose presence means a judge metric may be scored in this process: the judges
+# themselves, or scoring (eval items, check() and the mleval fixture all score through it).
+_JUDGE_USERS = ("pytest_mleval.judges.backend", "pytest_mleval.results.scoring")
 
 _WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d+):", re.M)
 
