@@ -126,9 +126,7 @@ def test_the_cycle_check_can_fail() -> None:
     assert _cycles(graph) == [["a.x", "a.y", "a.z"]]
 
 
-_NAMES_MODULE = re.compile(
-    r"pytest_mleval\.(?P<mod>" + "|".join(SERVICES + GLUE) + r")\b"
-)
+_NAMES_MODULE = re.compile(r"pytest_mleval\.(?P<mod>" + "|".join(SERVICES + GLUE) + r")\b")
 
 
 @pytest.mark.parametrize("folder", CORE)
@@ -175,8 +173,7 @@ def _private_imports() -> list[str]:
                 module = full if full in mods else target
                 there = _folder(module, mods.get(module, Path()).name == "__init__.py")
                 private_module = any(
-                    part.startswith("_") and not part.startswith("__")
-                    for part in module.split(".")
+                    part.startswith("_") and not part.startswith("__") for part in module.split(".")
                 )
                 private_name = alias.name.startswith("_") and not alias.name.startswith("__")
                 if (private_module or private_name) and there != here:

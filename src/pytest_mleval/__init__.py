@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .api import Checker, check, load_cases
-    from .cases.suite import Case, Suite, load_suite
+    from .cases.schema import Case
+    from .cases.suite import Suite, load_suite
     from .errors import MlevalError
     from .metrics.registry import MetricValue, Sample, metric, register_metric
     from .report.notebook import load_run
@@ -43,7 +44,7 @@ _WHERE = {
     "Checker": "api",
     "check": "api",
     "load_cases": "api",
-    "Case": "cases.suite",
+    "Case": "cases.schema",
     "Suite": "cases.suite",
     "load_suite": "cases.suite",
     "MlevalError": "errors",

@@ -141,7 +141,7 @@ def rag_pipeline(pytestconfig: pytest.Config) -> Any:
     path = Path(config)
     if not path.is_absolute():
         path = Path(str(pytestconfig.rootpath)) / path
-    return load_pipeline(path, services=pytestconfig.stash[context.SESSION_KEY].services.as_dict())
+    return load_pipeline(path, services=pytestconfig.stash[context.SESSION_KEY].services)
 
 
 @pytest.fixture(scope="session")

@@ -109,13 +109,13 @@ def _cmd_power(args: argparse.Namespace) -> int:
 
     from .. import stats
     from ..results.aggregate import is_raw_measure, per_case
-    from ..results.records import load_results, metric_kind
+    from ..results.records import PASS_RATE, load_results, metric_kind
 
     run = load_results(args.baseline)
     suites = sorted({c.suite for c in run.cases})
     if args.suite:
         suites = [args.suite]
-    metric = None if args.metric == "pass_rate" else args.metric
+    metric = None if args.metric == PASS_RATE else args.metric
     shown = 0
     for suite in suites:
         cases = [c for c in run.cases if c.suite == suite]

@@ -155,10 +155,10 @@ class ModelTarget:
 
 
 def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
-    engine = ctx.services.get("engine")
+    engine = ctx.services.engine
     if engine is None:
         raise TargetError("model: targets need the run's inference engine (run under pytest)")
-    override = ctx.services.get("model_override")
+    override = ctx.services.model_override
     model = override or ref
     if model.startswith("hf:"):
         path = model[3:]
@@ -167,10 +167,10 @@ def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
             if candidate.exists():
                 model = f"hf:{candidate}"
     spec = ctx.suite.spec if ctx.suite else None
-    api_base = (spec.api_base if spec else None) or ctx.services.get("api_base")
+    api_base = (spec.api_base if spec else None) or ctx.services.api_base
     return ModelTarget(
         model,
-        engine() if callable(engine) else engine,
+        engine(),
         api_base=api_base,
         fallbacks=spec.fallbacks if spec else (),
         timeout=spec.timeout_s if spec else None,

@@ -308,6 +308,7 @@ _OPPONENTS: dict[tuple[str, str], Callable[..., Any]] = {}
 def _opponent_output(sample: Sample, spec: str) -> str:
     """The output of a second target for the same case (resolved once per process)."""
     from ..targets.registry import EvalCase, TargetContext, call_target, resolve_target
+    from ..targets.services import RunServices
 
     key = (spec, str(sample.base_dir))
     if key not in _OPPONENTS:
@@ -317,7 +318,7 @@ def _opponent_output(sample: Sample, spec: str) -> str:
         ctx = TargetContext(
             base_dir=sample.base_dir,
             config=None if run is None else run.config,
-            services={} if run is None else run.services,
+            services=RunServices() if run is None else run.services,
         )
         _OPPONENTS[key] = resolve_target(spec, ctx)
     case = EvalCase(

@@ -14,20 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..results.records import RESULTS_FILE
 from ..results.units import fmt_interval, fmt_metric, fmt_usd
 from .charts import delta_charts, histograms
 from .views import case_payload, comparison_view, header_view, suite_tables, usage_rows
 
 if TYPE_CHECKING:
-    import argparse
-
     from ..results.records import RunResults
     from .history import TrendPoint
 
 __all__ = [
     "REPORT_FILE",
-    "add_report_commands",
     "render_report",
     "safe_json",
     "write_report",
@@ -225,119 +221,3 @@ def write_report(
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     return out
-
-
-# ---------------------------------------------------------------------- the mleval commands
-
-
-def _default_output(results: Path) -> Path:
-    if results.name == RESULTS_FILE:
-        return results.with_name(REPORT_FILE)
-    return results.with_suffix(".html")
-
-
-def _with_comparison(run: RunResults, baseline: RunResults) -> list[str]:
-    """Compare the run with an explicitly given baseline; returns warnings."""
-    import importlib.util
-
-    if importlib.util.find_spec("pytest_mleval.stats") is None:
-        run.comparison = None
-        return ["paired statistics unavailable (pytest_mleval.stats missing): no comparison"]
-    from ..results.compare import regression_check
-
-    seed = run.meta.seed
-    comparison, _ = regression_check(baseline, run, seed=seed)
-    run.comparison = comparison.model_dump(mode="json")
-    return []
-
-
-def _cmd_report(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..results.records import load_results
-    from .history import DEFAULT_FILE, resolve_url
-
-    results = Path(args.results)
-    run = load_results(results)
-    baseline = load_results(args.baseline) if args.baseline else None
-    for warning in _with_comparison(run, baseline) if baseline is not None else []:
-        print(f"mleval: warning: {warning}", file=sys.stderr)
-    url: str | None = None
-    if args.history:
-        url = resolve_url(args.history)
-    elif not args.no_history and (results.parent / DEFAULT_FILE).exists():
-        url = resolve_url(str(results.parent / DEFAULT_FILE))
-    output = args.output or _default_output(results)
-    out = write_report(output, run, baseline=baseline, history_url=url)
-    print(f"mleval: wrote {out}")
-    return 0
-
-
-def _cmd_history(args: argparse.Namespace) -> int:
-    from .history import metric_trend, recent_runs, resolve_url
-
-    url = resolve_url(args.url)
-    if args.metric:
-        suite, sep, metric = args.metric.partition(":")
-        if not sep:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"--metric takes SUITE:METRIC, got {args.metric!r}")
-        points = metric_trend(url, suite, metric, args.limit)
-        if not points:
-            print(f"no recorded values of {suite}:{metric}")
-            return 0
-        print(f"{'run':>5}  {'started':<25} {'commit':<10} {'estimate':>9}  {'CI':<19} {'n':>6}")
-        for p in points:
-            ci = f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
-            print(
-                f"{p.run_id:>5}  {p.started_at:<25} {(p.git_sha or '')[:10]:<10} "
-                f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}"
-            )
-        return 0
-    runs = recent_runs(url, args.limit)
-    if not runs:
-        print(f"no runs recorded in {url}")
-        return 0
-    print(
-        f"{'run':>5}  {'started':<25} {'commit':<10} {'branch':<16} {'results':>7} "
-        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
-    )
-    for r in runs:
-        rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "–"
-        gates = f"{r.gates_total - r.gates_failed}/{r.gates_total}"
-        print(
-            f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
-            f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
-            f"{gates:>7} {fmt_usd(r.cost_usd):>11} {r.duration_s:>8.1f}"
-            + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
-        )
-    return 0
-
-
-def add_report_commands(subparsers: Any) -> None:
-    """Register ``mleval report`` and ``mleval history`` on the ``mleval`` subparsers."""
-    p = subparsers.add_parser("report", help="render a stored run as a self-contained HTML file")
-    p.add_argument("results", help=f"results JSON (e.g. reports/{RESULTS_FILE})")
-    p.add_argument(
-        "-o", "--output", default=None, help="output HTML (default: beside the results file)"
-    )
-    p.add_argument("--baseline", default=None, help="baseline results JSON: paired comparison")
-    p.add_argument(
-        "--history",
-        default=None,
-        help="run-history URL or SQLite file for metric trends "
-        "(default: mleval-history.sqlite beside the results file, if present)",
-    )
-    p.add_argument("--no-history", action="store_true", help="leave the metric trends out")
-    p.set_defaults(func=_cmd_report)
-
-    p = subparsers.add_parser("history", help="list recorded runs, or one metric's trend")
-    p.add_argument(
-        "--url",
-        default=None,
-        help="SQLAlchemy URL or SQLite file (default: reports/mleval-history.sqlite)",
-    )
-    p.add_argument("--limit", type=int, default=20, help="how many runs (default 20)")
-    p.add_argument("--metric", default=None, help="SUITE:METRIC: that metric's trend instead")
-    p.set_defaults(func=_cmd_history)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import TargetError
 from ..targets.registry import EvalCase, TargetContext, register_target_kind
+from ..targets.services import RunServices
 
 __all__ = ["RagTarget", "load_pipeline", "model_completer"]
 
@@ -26,7 +27,7 @@ def model_completer(engine: Any, model: str, api_base: str | None = None) -> Cal
     return complete
 
 
-def load_pipeline(config: str | Path, *, services: dict[str, Any] | None = None) -> Any:
+def load_pipeline(config: str | Path, *, services: RunServices | None = None) -> Any:
     """The ingested pipeline of a RAG config (cached per process)."""
     from .pipeline import RagConfig, RagPipeline
 
@@ -38,11 +39,8 @@ def load_pipeline(config: str | Path, *, services: dict[str, Any] | None = None)
         cfg = RagConfig.from_yaml(path) if hasattr(RagConfig, "from_yaml") else None
         complete = None
         generator = getattr(cfg, "generator", None) if cfg is not None else None
-        if generator and services is not None and services.get("engine") is not None:
-            engine = services["engine"]
-            complete = model_completer(
-                engine() if callable(engine) else engine, str(generator), services.get("api_base")
-            )
+        if generator and services is not None and services.engine is not None:
+            complete = model_completer(services.engine(), str(generator), services.api_base)
         pipeline = RagPipeline.from_yaml(path, complete=complete)
         pipeline.ingest()
         _PIPELINES[key] = pipeline

@@ -114,7 +114,7 @@ class MlevalSession:
         self._previous_judges = set_backend_factory(
             self.judge_backend,
             self.options.judge_model,
-            TargetContext(config=self.config, services=self.services.as_dict()),
+            TargetContext(config=self.config, services=self.services),
         )
 
     def _uninstall(self) -> None:

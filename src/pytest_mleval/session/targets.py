@@ -4,38 +4,17 @@ services the run offers them (glue: the targets need the running item's fixtures
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from ..targets.services import RunServices
+
 if TYPE_CHECKING:
     from ..collect import EvalItem
-    from ..inference.engine import InferenceEngine
     from ..targets.registry import TargetContext, TargetOutput
 
 __all__ = ["RunServices", "Targets", "eval_item"]
-
-
-@dataclass(frozen=True)
-class RunServices:
-    """What the run offers the targets it builds (``model:`` targets, RAG generators)."""
-
-    engine: Callable[[], InferenceEngine]
-    """The run's inference engine (created on first use)."""
-    model_override: str | None = None
-    """``--mleval-model``: the model of every ``model:`` target."""
-    api_base: str | None = None
-    """Ini ``mleval_api_base``: the default ``api_base`` of ``model:`` targets."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """The services keyed by name, as :class:`~..targets.registry.TargetContext` and
-        :func:`~..retrieval.targets.load_pipeline` take them."""
-        return {
-            "engine": self.engine,
-            "model_override": self.model_override,
-            "api_base": self.api_base,
-        }
 
 
 def eval_item(item: pytest.Item) -> EvalItem | None:
@@ -95,7 +74,7 @@ class Targets:
             config=self.config,
             getfixturevalue=_fixture_lookup(item),
             base_dir=item.suite.path.parent,
-            services=self.services.as_dict(),
+            services=self.services,
         )
 
     def _make(self, spec: str, ctx: TargetContext) -> Callable[..., Any]:

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
         resolve_target,
     )
     from .render import eval_cases, render_case
+    from .services import RunServices
     from .templates import TemplateLimits, check_template, render_template
 
 _WHERE = {
+    "RunServices": "services",
     "EvalCase": "registry",
     "TargetContext": "registry",
     "TargetOutput": "registry",
@@ -42,6 +44,7 @@ _WHERE = {
 
 __all__ = [
     "EvalCase",
+    "RunServices",
     "TargetContext",
     "TargetOutput",
     "TemplateLimits",

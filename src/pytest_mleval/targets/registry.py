@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..cases.schema import MetricSpec
 from ..cases.suite import Suite
 from ..errors import TargetError
+from .services import RunServices
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -108,8 +109,8 @@ class TargetContext:
     getfixturevalue: Callable[[str], Any] | None = None
     """Fixture lookup of the current item (for ``fixture:`` targets)."""
     base_dir: Path | None = None
-    services: dict[str, Any] = field(default_factory=dict)
-    """Shared run services (e.g. the inference engine) keyed by name."""
+    services: RunServices = field(default_factory=RunServices)
+    """What the run offers its targets (the inference engine, model overrides)."""
 
 
 TargetFactory = Callable[[str, TargetContext], Callable[[EvalCase], Any]]
