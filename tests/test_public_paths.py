@@ -49,12 +49,38 @@ def test_entry_points_resolve() -> None:
     assert script.load() is importlib.import_module("pytest_mleval.cli").main
 
 
-@pytest.mark.parametrize(
-    "module", ["pytest_mleval.cli", "pytest_mleval.inference.testserver"]
-)
+@pytest.mark.parametrize("module", ["pytest_mleval.cli", "pytest_mleval.inference.testserver"])
 def test_python_dash_m_entries_run(module: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage" in proc.stdout.lower()
+
+
+def _documented_paths() -> list[str]:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    found = set()
+    for page in pages:
+        found |= set(re.findall(r"pytest_mleval(?:\.[A-Za-z_]\w*)+", page.read_text("utf-8")))
+    return sorted(found)
+
+
+@pytest.mark.parametrize("dotted", _documented_paths())
+def test_every_path_the_docs_name_exists(dotted: str) -> None:
+    # A module path in the README or docs/ must import (or be an attribute of one that does):
+    # the restructure moved modules, and a stale path in the docs is a broken example.
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return
+    raise AssertionError(f"{dotted} does not exist")
