@@ -9,12 +9,12 @@ import pytest
 
 from pytest_mleval import context
 from pytest_mleval.evalfiles import eval_file_names_a_model, is_eval_file, names_remote_model
-from pytest_mleval.options import MlevalOptions, get_options, option_specs
+from pytest_mleval.options import IniSettings, MlevalOptions, get_options, option_specs
 
 
 def test_every_option_is_one_typed_field_with_its_default() -> None:
     specs = {s.name: s for s in option_specs()}
-    fields = {f.name: f for f in dataclasses.fields(MlevalOptions)}
+    fields = {f.name: f for f in dataclasses.fields(MlevalOptions) if f.name != "ini"}
     assert [s.field for s in option_specs()] == list(fields)
     assert specs["concurrency"].type is int and specs["concurrency"].default == 8
     assert "(default: 8)" in specs["concurrency"].help
@@ -26,6 +26,30 @@ def test_every_option_is_one_typed_field_with_its_default() -> None:
         assert fields[spec.field].default == spec.default
     assert MlevalOptions().flags()["report-dir"] == "reports"
     assert "baseline" not in MlevalOptions().flags()
+
+
+def test_ini_only_keys_are_typed_fields_too(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        "[pytest]\nmleval_api_base = http://127.0.0.1:9\n"
+        "mleval_rate_limits =\n    m1 rpm=5\n    m2 tpm=9\n"
+    )
+    pytester.makeconftest(
+        "from pytest_mleval.options import get_options\n"
+        "def pytest_configure(config):\n"
+        "    ini = get_options(config).ini\n"
+        "    print('INI', ini.api_base, ini.rate_limits, ini.files[0], ini.embedder)\n"
+    )
+    result = pytester.runpytest_subprocess("-s", "--co", "-q")
+    result.stdout.fnmatch_lines(
+        ["INI http://127.0.0.1:9 ('m1 rpm=5', 'm2 tpm=9') *.eval.yaml None"]
+    )
+    assert {f.name for f in dataclasses.fields(IniSettings)} == {
+        "files",
+        "api_base",
+        "embedder",
+        "rag_config",
+        "rate_limits",
+    }
 
 
 def test_options_read_flag_then_ini_then_default(pytestconfig: pytest.Config) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -28,7 +29,7 @@ _NAMES_A_MODEL = re.compile(
 )
 
 
-def is_eval_file(path: Path, patterns: list[str]) -> bool:
+def is_eval_file(path: Path, patterns: Sequence[str]) -> bool:
     """Whether a path's name matches one of the eval-file patterns.
 
     Args:

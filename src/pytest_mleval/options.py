@@ -20,6 +20,7 @@ from .evalfiles import DEFAULT_PATTERNS
 __all__ = [
     "CACHE_MODES",
     "LITELLM_SERVER_MODES",
+    "IniSettings",
     "MlevalOptions",
     "OptionSpec",
     "get_options",
@@ -34,6 +35,32 @@ LITELLM_SERVER_MODES = ("auto", "on", "off")
 def _opt(default: Any, metavar: str | None, help_text: str) -> Any:
     """A field of :class:`MlevalOptions`; ``{default}`` in the help shows the default."""
     return field(default=default, metadata={"metavar": metavar, "help": help_text})
+
+
+def _ini(default: Any, kind: str, help_text: str) -> Any:
+    """A field of :class:`IniSettings`: an ini key without a flag, of pytest ini type ``kind``."""
+    return field(default=default, metadata={"kind": kind, "help": help_text})
+
+
+@dataclass(frozen=True)
+class IniSettings:
+    """The ini-only keys (``mleval_NAME`` in pytest's ini file; no command-line flag)."""
+
+    files: tuple[str, ...] = _ini(
+        DEFAULT_PATTERNS,
+        "args",
+        f"glob patterns of eval files (default: {' '.join(DEFAULT_PATTERNS)}).",
+    )
+    api_base: str | None = _ini(None, "string", "default api_base for model: targets.")
+    embedder: str | None = _ini(
+        None,
+        "string",
+        "embedder of the embedder fixture and embedding metrics: local (default), litellm:MODEL.",
+    )
+    rag_config: str | None = _ini(None, "string", "RAG config YAML of the rag_pipeline fixture.")
+    rate_limits: tuple[str, ...] = _ini(
+        (), "linelist", "per-model rate limits, one per line: MODEL rpm=N tpm=N."
+    )
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,8 @@ class MlevalOptions:
         "idle minutes, so model calls start without waiting for litellm's import "
         "(default: {default}, which is on except when the CI variable is set).",
     )
+    ini: IniSettings = field(default_factory=IniSettings)
+    """The ini-only keys (no flag)."""
 
     def flags(self) -> dict[str, Any]:
         """The options that have a value, by flag name (``report-dir``), for run metadata."""
@@ -182,6 +211,8 @@ def option_specs() -> list[OptionSpec]:
     if not _SPECS:
         hints = typing.get_type_hints(MlevalOptions)
         for f in dataclasses.fields(MlevalOptions):
+            if f.name == "ini":
+                continue
             _SPECS.append(
                 OptionSpec(
                     field=f.name,
@@ -217,34 +248,12 @@ def register_options(parser: pytest.Parser) -> None:
             )
             default = None if spec.default is None else str(spec.default)
             parser.addini(spec.dest, spec.help, type="string", default=default)
-    # Ini-only keys: read where they are used (config.getini).
-    parser.addini(
-        "mleval_files",
-        f"glob patterns of eval files (default: {' '.join(DEFAULT_PATTERNS)}).",
-        type="args",
-        default=list(DEFAULT_PATTERNS),
-    )
-    parser.addini(
-        "mleval_api_base", "default api_base for model: targets.", type="string", default=None
-    )
-    parser.addini(
-        "mleval_embedder",
-        "embedder of the embedder fixture and embedding metrics: local (default), litellm:MODEL.",
-        type="string",
-        default=None,
-    )
-    parser.addini(
-        "mleval_rag_config",
-        "RAG config YAML of the rag_pipeline fixture.",
-        type="string",
-        default=None,
-    )
-    parser.addini(
-        "mleval_rate_limits",
-        "per-model rate limits, one per line: MODEL rpm=N tpm=N.",
-        type="linelist",
-        default=[],
-    )
+    # Ini-only keys, from IniSettings (read by get_options into MlevalOptions.ini).
+    for f in dataclasses.fields(IniSettings):
+        ini_default: Any = list(f.default) if isinstance(f.default, tuple) else f.default
+        parser.addini(
+            f"mleval_{f.name}", f.metadata["help"], type=f.metadata["kind"], default=ini_default
+        )
 
 
 def _read(config: pytest.Config, spec: OptionSpec) -> Any:
@@ -264,6 +273,13 @@ def _read(config: pytest.Config, spec: OptionSpec) -> Any:
         ) from None
 
 
+def _read_ini(config: pytest.Config, f: dataclasses.Field[Any]) -> Any:
+    value = config.getini(f"mleval_{f.name}")
+    if isinstance(f.default, tuple):
+        return tuple(str(v) for v in value or ())
+    return value or None
+
+
 _OPTIONS_KEY = pytest.StashKey[MlevalOptions]()
 
 
@@ -277,7 +293,8 @@ def get_options(config: pytest.Config) -> MlevalOptions:
     cached = config.stash.get(_OPTIONS_KEY, None)
     if cached is not None:
         return cached
-    options = MlevalOptions(**{spec.field: _read(config, spec) for spec in option_specs()})
+    ini = IniSettings(**{f.name: _read_ini(config, f) for f in dataclasses.fields(IniSettings)})
+    options = MlevalOptions(**{spec.field: _read(config, spec) for spec in option_specs()}, ini=ini)
     if options.cache not in CACHE_MODES:
         raise pytest.UsageError(
             f"--mleval-cache must be rw, ro, off or replay, got {options.cache!r}"

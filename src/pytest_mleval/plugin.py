@@ -54,7 +54,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> EvalFile | None:
     if file_path.suffix in (".yaml", ".yml") and is_eval_file(
-        file_path, parent.config.getini("mleval_files")
+        file_path, get_options(parent.config).ini.files
     ):
         session = parent.config.stash.get(context.SESSION_KEY, None)
         if session is not None:
@@ -107,7 +107,7 @@ def llm(pytestconfig: pytest.Config) -> Any:
     return LLMClient(
         session.engine(),
         model=get_options(pytestconfig).model,
-        api_base=pytestconfig.getini("mleval_api_base") or None,
+        api_base=get_options(pytestconfig).ini.api_base,
     )
 
 
@@ -124,7 +124,7 @@ def embedder(pytestconfig: pytest.Config) -> Any:
     """The embedder named by ini ``mleval_embedder`` (local all-MiniLM-L6-v2 by default)."""
     from .retrieval.embedders import get_embedder
 
-    return get_embedder(pytestconfig.getini("mleval_embedder") or None)
+    return get_embedder(get_options(pytestconfig).ini.embedder)
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +132,7 @@ def rag_pipeline(pytestconfig: pytest.Config) -> Any:
     """The ingested RAG pipeline of ini ``mleval_rag_config`` (override it in conftest.py)."""
     from .retrieval.targets import load_pipeline
 
-    config = pytestconfig.getini("mleval_rag_config")
+    config = get_options(pytestconfig).ini.rag_config
     if not config:
         raise pytest.UsageError(
             "the rag_pipeline fixture needs ini mleval_rag_config (a RAG YAML), "

@@ -78,7 +78,7 @@ class MlevalSession:
         self.services = RunServices(
             engine=self.engine,
             model_override=self.options.model,
-            api_base=config.getini("mleval_api_base") or None,
+            api_base=self.options.ini.api_base,
         )
         self.targets = Targets(config, self.services)
         self.ahead = Lookahead(config, self.targets, self.lookahead, self._warm_finish)
@@ -147,7 +147,7 @@ class MlevalSession:
             from ..inference.targets import build_engine, parse_rate_limits
 
             try:
-                limits = parse_rate_limits(self.config.getini("mleval_rate_limits"))
+                limits = parse_rate_limits(self.options.ini.rate_limits)
             except ConfigError as exc:
                 raise pytest.UsageError(str(exc)) from None
             for suite in self.suites.values():
@@ -443,7 +443,7 @@ class MlevalSession:
             return
 
     def _is_eval_path(self, file: str) -> bool:
-        return is_eval_file(Path(file), self.config.getini("mleval_files"))
+        return is_eval_file(Path(file), list(self.options.ini.files))
 
     def _meta(self, exit_status: int, cases: Iterable[CaseResult]) -> RunMeta:
         """The run's metadata (``incomplete`` left empty: see :meth:`_incomplete`)."""
