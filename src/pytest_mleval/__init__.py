@@ -45,6 +45,7 @@ _WHERE = {
     "check": "api",
     "load_cases": "api",
     "Case": "cases.schema",
+    "EvalCase": "cases.case",
     "Suite": "cases.suite",
     "load_suite": "cases.suite",
     "MlevalError": "errors",
@@ -56,7 +57,6 @@ _WHERE = {
     "RunResults": "results.records",
     "load_results": "results.records",
     "load_run": "report.notebook",
-    "EvalCase": "targets.registry",
     "TargetOutput": "targets.registry",
     "register_target_kind": "targets.registry",
 }

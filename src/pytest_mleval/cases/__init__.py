@@ -1,5 +1,5 @@
-"""Eval files: the suite schema, the strict YAML reader and the dataset readers (core: no
-pytest, no network).
+"""Eval files: the suite schema, the case ready to run, the strict YAML reader and the dataset
+readers (core: no pytest, no network).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .case import EvalCase
     from .schema import (
         Case,
         GateSpec,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 _WHERE = {
     "Case": "schema",
+    "EvalCase": "case",
     "GateSpec": "schema",
     "MetricSpec": "schema",
     "Suite": "suite",
@@ -33,6 +35,7 @@ _WHERE = {
 
 __all__ = [
     "Case",
+    "EvalCase",
     "GateSpec",
     "MetricSpec",
     "Suite",

@@ -1,4 +1,4 @@
-"""What a metric function sees and answers: the sample, the value, the options model.
+"""What a metric function sees and answers: the case and sample, the value, the options model.
 
 The lowest module of :mod:`pytest_mleval.metrics`: the built-in metrics and the registry both
 build on it, so neither needs the other to define a metric.
@@ -22,6 +22,7 @@ __all__ = [
     "MetricOptionError",
     "MetricOptions",
     "MetricValue",
+    "RenderedCase",
     "Sample",
     "SkipMetric",
     "SourceScalar",
@@ -30,24 +31,166 @@ __all__ = [
 
 
 @dataclass
-class Sample:
-    """Everything a metric may look at for one generated output."""
+class RenderedCase:
+    """One case as targets and metrics see it: suite defaults merged in, templates rendered.
 
-    output: str
-    input: Any = None
+    The fields a case has once it is ready to run, other than what scores it: the eval-file
+    spec (:class:`pytest_mleval.cases.schema.Case`, raw templates) is rendered into this, and
+    :class:`pytest_mleval.cases.case.EvalCase` adds the metric entries and the pass rule. It
+    lives here, the lowest layer that reads a case, so a :class:`Sample` can hold one.
+    """
+
+    id: str
+    suite: str
+    input: Any
     expected: Any = None
     context: list[str] = field(default_factory=list)
-    retrieved: list[str] = field(default_factory=list)
-    relevant: list[str] | dict[str, float] | None = None
-    latency_ms: float | None = None
-    cost_usd: float | None = None
-    usage: dict[str, int] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    cluster: str | None = None
+    relevant: list[str] | dict[str, float] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    case_id: str = ""
-    suite: str = ""
-    base_dir: Path | None = None
-    """Directory of the eval file, for metric parameters that name files."""
+    prompt: str | None = None
+    """The rendered prompt template (model targets send it as the user message)."""
+    system: str | None = None
+    """The rendered system message."""
+    params: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 0
+    file: str | None = None
+    """The eval file the case comes from."""
+
+    @property
+    def text(self) -> str:
+        """What a text target should answer: the rendered prompt, else the input as text."""
+        if self.prompt is not None:
+            return self.prompt
+        return self.input if isinstance(self.input, str) else str(self.input)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Directory of the eval file, for metric parameters that name files."""
+        return Path(self.file).parent if self.file else None
+
+
+@dataclass(init=False)
+class Sample:
+    """Everything a metric may look at for one generated output: the case and the output.
+
+    The case's fields are read through it (``sample.input``, ``sample.expected``...); the
+    output's fields are the sample's own. ``context`` is what the output was grounded on when
+    the target said so, else the case's; ``metadata`` merges the case's, the output's and
+    the scorer's extra context (judge model, a baseline's output).
+
+    Build one with keywords, as a custom metric's test does (``Sample(output="x",
+    input="q", expected="y")``): the case is made from them. The scorer passes ``case=``.
+    """
+
+    case: RenderedCase
+    output: str
+    context: list[str]
+    retrieved: list[str]
+    latency_ms: float | None
+    cost_usd: float | None
+    usage: dict[str, int]
+    metadata: dict[str, Any]
+    base_dir_override: Path | None
+    """A directory given for this sample alone (``base_dir=``), else the case's."""
+
+    def __init__(
+        self,
+        output: str,
+        input: Any = None,
+        expected: Any = None,
+        context: list[str] | None = None,
+        retrieved: list[str] | None = None,
+        relevant: list[str] | dict[str, float] | None = None,
+        latency_ms: float | None = None,
+        cost_usd: float | None = None,
+        usage: dict[str, int] | None = None,
+        vars: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        case_id: str = "",
+        suite: str = "",
+        base_dir: Path | None = None,
+        *,
+        case: RenderedCase | None = None,
+        base_dir_override: Path | None = None,
+    ) -> None:
+        """A sample of ``case`` (or of a case made from the case keywords) and an output.
+
+        Args:
+            output: The generated text.
+            input: The case's input (without ``case``).
+            expected: The case's reference output (without ``case``).
+            context: The context the metric sees; defaults to the case's.
+            retrieved: Document ids the target retrieved.
+            relevant: The case's relevant document ids (without ``case``).
+            latency_ms: The target call's latency.
+            cost_usd: The target call's cost.
+            usage: Token counts.
+            vars: The case's variables (without ``case``).
+            metadata: What the metric sees as metadata; defaults to the case's.
+            case_id: The case's id (without ``case``).
+            suite: The case's suite (without ``case``).
+            base_dir: Directory for relative file names in metric options; defaults to the
+                case's eval-file directory.
+            case: The rendered case; the case keywords are then ignored.
+            base_dir_override: ``base_dir`` under its field name (for ``dataclasses.replace``).
+        """
+        if case is None:
+            case = RenderedCase(
+                id=case_id,
+                suite=suite,
+                input=input,
+                expected=expected,
+                context=list(context or []),
+                vars=dict(vars or {}),
+                relevant=relevant,
+            )
+        self.case = case
+        self.output = output
+        self.context = list(case.context if context is None else context)
+        self.retrieved = list(retrieved or [])
+        self.latency_ms = latency_ms
+        self.cost_usd = cost_usd
+        self.usage = dict(usage or {})
+        self.metadata = dict(case.metadata if metadata is None else metadata)
+        self.base_dir_override = base_dir if base_dir is not None else base_dir_override
+
+    @property
+    def input(self) -> Any:
+        """The case's input."""
+        return self.case.input
+
+    @property
+    def expected(self) -> Any:
+        """The case's reference output."""
+        return self.case.expected
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        """The case's rendered variables."""
+        return self.case.vars
+
+    @property
+    def relevant(self) -> list[str] | dict[str, float] | None:
+        """The case's relevant document ids (or id -> graded relevance)."""
+        return self.case.relevant
+
+    @property
+    def case_id(self) -> str:
+        """The case's id."""
+        return self.case.id
+
+    @property
+    def suite(self) -> str:
+        """The case's suite."""
+        return self.case.suite
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Directory of the eval file, for metric parameters that name files."""
+        return self.base_dir_override or self.case.base_dir
 
 
 @dataclass(frozen=True)

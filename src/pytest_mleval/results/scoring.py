@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
+from ..cases.case import EvalCase
 from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
-from ..targets.registry import EvalCase, TargetOutput
+from ..targets.registry import TargetOutput
 from .records import CaseResult, MetricScore, Usage
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
@@ -33,21 +33,17 @@ def stored_text(
 
 
 def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None) -> Sample:
+    # The sample holds the case itself; the output's context, when the target gave one,
+    # replaces the case's, and metadata merges the case's, the output's and the scorer's.
     return Sample(
         output=out.output,
-        input=ec.input,
-        expected=ec.expected,
-        context=list(out.context if out.context is not None else ec.context),
-        retrieved=list(out.retrieved or []),
-        relevant=ec.relevant,
+        case=ec,
+        context=out.context,
+        retrieved=out.retrieved,
         latency_ms=out.latency_ms,
         cost_usd=out.cost_usd,
-        usage=dict(out.usage),
-        vars=dict(ec.vars),
+        usage=out.usage,
         metadata={**ec.metadata, **out.metadata, **(extra or {})},
-        case_id=ec.id,
-        suite=ec.suite,
-        base_dir=Path(ec.file).parent if ec.file else None,
     )
 
 

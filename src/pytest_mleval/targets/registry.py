@@ -2,8 +2,9 @@
 
 A target spec is ``KIND:REF``. Kinds register a factory; ``python:`` and ``fixture:`` are
 built in, ``model:`` and ``rag:`` are registered by the inference and retrieval layers.
-A target is any callable taking an :class:`EvalCase`; it may also offer ``prefetch(cases)``
-so the session can start all generations up front.
+A target is any callable taking an :class:`~pytest_mleval.cases.case.EvalCase` (defined with
+the other case records, re-exported here); it may also offer ``prefetch(cases)`` so the session
+can start all generations up front.
 
 Rendering a case's templates is :mod:`.render` (sandbox: :mod:`.templates`).
 """
@@ -19,7 +20,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..cases.schema import MetricSpec
+from ..cases.case import EvalCase
 from ..cases.suite import Suite
 from ..errors import TargetError
 from .services import RunServices
@@ -38,40 +39,6 @@ __all__ = [
     "resolve_target",
     "target_kinds",
 ]
-
-
-@dataclass
-class EvalCase:
-    """A case ready to run: templates rendered, suite defaults merged in."""
-
-    id: str
-    suite: str
-    input: Any
-    expected: Any = None
-    context: list[str] = field(default_factory=list)
-    vars: dict[str, Any] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-    cluster: str | None = None
-    relevant: list[str] | dict[str, float] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    prompt: str | None = None
-    """The rendered prompt template (model targets send it as the user message)."""
-    system: str | None = None
-    """The rendered system message."""
-    params: dict[str, Any] = field(default_factory=dict)
-    metrics: list[MetricSpec] = field(default_factory=list)
-    repeat: int = 0
-    file: str | None = None
-    pass_score: float | None = None
-    render_error: str | None = None
-    """A template that could not render; the case errors with this message."""
-
-    @property
-    def text(self) -> str:
-        """What a text target should answer: the rendered prompt, else the input as text."""
-        if self.prompt is not None:
-            return self.prompt
-        return self.input if isinstance(self.input, str) else str(self.input)
 
 
 @dataclass

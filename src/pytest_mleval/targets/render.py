@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..cases.case import EvalCase
 from ..cases.schema import Case
 from ..cases.suite import Suite
 from ..errors import EvalFileError, TargetError
-from .registry import EvalCase
 from .templates import TemplateLimits, render_template
 
 __all__ = ["eval_cases", "render_case"]
@@ -19,6 +19,9 @@ def render_case(
     suite: Suite, case: Case, repeat: int = 0, *, limits: TemplateLimits | None = None
 ) -> EvalCase:
     """Merge suite defaults into a case and render its templates.
+
+    The spec as written (``case``) stays as read; the result is the case as rendered, the one
+    record targets run and metrics score (see :mod:`pytest_mleval.cases.case`).
 
     A template that cannot render (or crosses ``limits``) leaves ``render_error`` set: one
     line naming the file, the case and the field; the case errors with it.
