@@ -204,3 +204,55 @@ def test_a_discarded_process_wide_worker_is_replaced_by_the_next_use() -> None:
     worker_module.discard_litellm_worker()
     second = worker_module.litellm_worker()
     assert second is not first and first._closed and not second._closed
+
+
+def test_the_running_worker_sees_the_environment_of_each_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The child outlives the environment it started with (a later in-process run, a test's
+    # monkeypatch): litellm there must read the key this process has when it calls.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    w = LiteLLMWorker()
+    w.wait_ready(120)
+    once = RetryPolicy(max_retries=0)
+    try:
+        provider = AutoProvider(LiteLLMWorkerProvider(worker=w))
+        with OpenAITestServer() as srv, InferenceEngine(provider, retry=once) as eng:  # type: ignore[arg-type]
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-set-after-the-start")
+            assert eng.complete(ask(srv, "one")).text == "one"
+            monkeypatch.delenv("OPENAI_API_KEY")
+            with pytest.raises(InferenceError, match="OPENAI_API_KEY"):
+                eng.complete(ask(srv, "two"))
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test-set-again")
+            assert eng.complete(ask(srv, "three")).text == "three"
+        assert w.starts == 1  # updated in place, not restarted
+    finally:
+        w.close()
+
+
+SUITE = """\
+suite: envs
+target: model:openai/test-model
+api_base: {base}
+prompt: 'Say: {{{{ input }}}}'
+metrics: [exact]
+judge_model: null
+cases:
+  - {{id: c0, input: w0, expected: 'Say: w0'}}
+"""
+
+
+def test_an_in_process_run_after_one_without_the_key_gets_the_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reported order dependence: an earlier in-process run started the process-wide
+    # worker without OPENAI_API_KEY; a later run that has it got "Missing credentials".
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with OpenAITestServer() as srv:
+        pytester.makefile(".eval.yaml", t=SUITE.format(base=srv.base_url))
+        args = ("-p", "no:cacheprovider", "--mleval-cache", "off", "--mleval-max-retries", "0")
+        first = pytester.runpytest_inprocess(*args)
+        first.assert_outcomes(errors=1)
+        first.stdout.fnmatch_lines(["*OPENAI_API_KEY*"])
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-second-run")
+        pytester.runpytest_inprocess(*args).assert_outcomes(passed=1)

@@ -1,10 +1,12 @@
 """The litellm worker's wire protocol, both ends' codecs, and the child's serving loop.
 
 The protocol is one JSON object per line. Parent to child: ``{"op": "complete", "id": N,
-"req": {...}}``, ``{"op": "embed", ...}``, ``{"op": "supports_schema", ...}`` and
-``{"op": "cancel", "id": N}``. Child to parent: ``{"op": "ready", "import_seconds": S}`` (or
-``"error"``) once litellm is imported, then ``{"id": N, "ok": ...}`` or ``{"id": N, "error":
-{"type": ..., "message": ..., "retry_after": ...}}``. API keys travel only over the pipe;
+"req": {...}}``, ``{"op": "embed", ...}``, ``{"op": "supports_schema", ...}``,
+``{"op": "cancel", "id": N}`` and ``{"op": "env", "set": {...}, "unset": [...]}`` (the parent's
+environment changed since the child started; it applies to the calls sent after it). Child to
+parent: ``{"op": "ready", "import_seconds": S}`` (or ``"error"``) once litellm is imported,
+then ``{"id": N, "ok": ...}`` or ``{"id": N, "error": {"type": ..., "message": ...,
+"retry_after": ...}}``. API keys travel only over the pipe;
 the child's log lines are scrubbed before the parent logs them.
 
 The parent side (:mod:`.worker`, :mod:`.providers.litellm_worker`) and the serving side (the
@@ -33,6 +35,7 @@ from .types import ChatRequest, ChatResponse
 
 __all__ = [
     "LINE_LIMIT",
+    "adopt_env",
     "encode",
     "error_from_payload",
     "error_payload",
@@ -137,6 +140,24 @@ async def _handle(provider: Any, msg: Mapping[str, Any], send: Send) -> None:
         send({"id": ident, "error": error_payload(exc)})
 
 
+def adopt_env(msg: Mapping[str, Any]) -> None:
+    """Apply an ``env`` message: the parent's environment changed since this process started
+    (a later run in the parent's process, a key set by a test); litellm reads API keys and
+    endpoints from the environment when it makes a call.
+
+    Args:
+        msg: the message: ``set`` maps names to their new values, ``unset`` lists the names
+            the parent no longer has.
+    """
+    changed = msg.get("set")
+    if isinstance(changed, dict):
+        os.environ.update({str(k): str(v) for k, v in changed.items()})
+    gone = msg.get("unset")
+    if isinstance(gone, list):
+        for name in gone:
+            os.environ.pop(str(name), None)
+
+
 def _forget(tasks: dict[Any, asyncio.Task[None]], ident: Any, _task: object) -> None:
     tasks.pop(ident, None)
 
@@ -217,6 +238,10 @@ async def _serve_requests(litellm: Any, reader: asyncio.StreamReader, send: Send
         except ValueError:
             continue
         ident = msg.get("id")
+        if msg.get("op") == "env":
+            # Applied before the next line is read, so the calls sent after it see it.
+            adopt_env(msg)
+            continue
         if msg.get("op") == "cancel":
             task = tasks.get(ident)
             if task is not None:

@@ -14,6 +14,12 @@ server, which has litellm imported already.
 
 This module is the parent's handle on the child (:class:`LiteLLMWorker`) and the child's
 entry; the child imports only what it runs before litellm's own import.
+
+The child is process-wide and outlives a run: later runs in the same process (pytester's
+in-process runs, a notebook) and tests that set variables share it. litellm reads API keys
+and endpoints from the environment at call time, so before a call the child is sent what
+changed in this process's environment since it started (an ``env`` message): a call sees the
+environment of the moment it is made, as an inline litellm call would.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ __all__ = [
 
 logger = logging.getLogger("pytest_mleval.inference")
 
+# The directory this package is imported from (a source checkout too): the child's first
+# PYTHONPATH entry.
+_ROOT = str(Path(__file__).resolve().parents[2])
 _WORKER: LiteLLMWorker | None = None
 _WORKER_LOCK = threading.Lock()
 # Whether workers use (and start) the warm litellm server of :mod:`.forkserver`.
@@ -93,14 +102,17 @@ class LiteLLMWorker:
     retryable :class:`~pytest_mleval.errors.ProviderError`.
 
     Args:
-        env: environment variables for the child on top of this process's environment (read
-            when the child starts).
+        env: environment variables for the child on top of this process's environment (this
+            process's environment is the one of each call: changes reach the running child).
     """
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.env = dict(env or {})
         self._loop = shared_loop()
         self._proc: asyncio.subprocess.Process | None = None
+        # The environment the running child has (what it started with, plus the updates
+        # sent since): compared with this process's before each call.
+        self._proc_env: dict[str, str] = {}
         self._ready: asyncio.Future[None] | None = None
         # Call id -> (the process it went to, its future): a dying process fails only its own.
         self._pending: dict[int, tuple[asyncio.subprocess.Process, asyncio.Future[Any]]] = {}
@@ -178,14 +190,30 @@ class LiteLLMWorker:
         """Wait until the child is ready (starting it if needed)."""
         await asyncio.shield(self._ensure_started())
 
-    async def _spawn(self, ready: asyncio.Future[None]) -> None:
+    def _child_env(self) -> dict[str, str]:
+        """The environment the child should have now: this process's, with the overrides."""
         env = {**os.environ, **self.env}
         # Must precede litellm's import in the child: otherwise it fetches its cost map.
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         env.setdefault("LITELLM_TELEMETRY", "False")
         # The child imports this package from wherever the parent did (a source checkout too).
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        return env
+
+    def _env_update(self) -> dict[str, Any] | None:
+        """The message that brings the running child's environment up to this process's, or
+        None when nothing changed since the child started or was last updated."""
+        env = self._child_env()
+        old = self._proc_env
+        if env == old:
+            return None
+        self._proc_env = env
+        changed = {k: v for k, v in env.items() if old.get(k) != v}
+        return {"op": "env", "set": changed, "unset": [k for k in old if k not in env]}
+
+    async def _spawn(self, ready: asyncio.Future[None]) -> None:
+        env = self._child_env()
+        child_env = dict(env)  # without the server's socket: the child takes that one out
         # A warm server's forks log nowhere: a run debugging litellm imports it itself.
         if _USE_SERVER and not env.get("LITELLM_LOG"):
             from .forkserver import SERVER_ENV, server_path
@@ -215,6 +243,7 @@ class LiteLLMWorker:
                 ready.set_exception(self._fatal)
             return
         self._proc = proc
+        self._proc_env = child_env
         self.starts += 1
         if self._closed:  # closed while it was being started
             await self._stop(0)
@@ -295,7 +324,11 @@ class LiteLLMWorker:
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._pending[ident] = (proc, fut)
         try:
-            await self._send(proc, {"op": op, "id": ident, **payload})
+            # The environment first: the child reads lines in order, so the call sees it.
+            update = self._env_update()
+            await self._send(
+                proc, *([update] if update else []), {"op": op, "id": ident, **payload}
+            )
             return await fut
         except asyncio.CancelledError:
             # The caller gave up (timeout, -x, Ctrl-C): the child abandons the call too.
@@ -306,11 +339,11 @@ class LiteLLMWorker:
         finally:
             self._pending.pop(ident, None)
 
-    async def _send(self, proc: asyncio.subprocess.Process, msg: Mapping[str, Any]) -> None:
+    async def _send(self, proc: asyncio.subprocess.Process, *msgs: Mapping[str, Any]) -> None:
         assert proc.stdin is not None
-        line = encode(msg)
+        data = "".join(encode(msg) for msg in msgs).encode("utf-8")
         try:
-            proc.stdin.write(line.encode("utf-8"))
+            proc.stdin.write(data)
             await proc.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as exc:
             raise ProviderError(f"the litellm worker process is gone: {exc}") from None
