@@ -14,7 +14,7 @@ import pytest
 from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
 
-import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
+import_litellm()  # see tests/inference/test_model_targets.py: loaded before in-process runs
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import pytest
 from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, loopback_only
 
-# Loaded before the first in-process pytester run (see tests/test_model_targets.py).
+# Loaded before the first in-process pytester run (see tests/inference/test_model_targets.py).
 import_litellm()
 
 PATHS = pytest.mark.parametrize("inline", [False, True], ids=["worker", "inline"])

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pytest_mleval.report.html import write_report
 from test_report import HOSTILE, comparison_dict, make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+from pytest_mleval.report.html import write_report
+
+ROOT = Path(__file__).resolve().parents[2]
 FLAGS = [
     "--headless",
     "--no-sandbox",

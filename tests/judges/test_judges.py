@@ -12,7 +12,7 @@ from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
 from pytest_mleval.judges import parse_json_verdict
 
-import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
+import_litellm()  # see tests/inference/test_model_targets.py: loaded before in-process runs
 
 APP = """
 def echo(case):

@@ -100,7 +100,7 @@ def _bench() -> Any:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "bench" / "stats_simulation.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "stats_simulation.py"
     spec = importlib.util.spec_from_file_location("mleval_stats_simulation", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -17,7 +17,7 @@ from pytest_mleval.inference.providers.litellm import import_litellm
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
 from pytest_mleval.judges import backend as judges
 
-import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
+import_litellm()  # see tests/inference/test_model_targets.py: loaded before in-process runs
 
 APP = """
 def echo(case):

@@ -168,7 +168,7 @@ def test_clustered_se_matches_statsmodels_cluster_robust_ols(seed: int) -> None:
     cr1, _ = clustered._cluster_variances(x, codes, c)
     assert math.sqrt(cr1) == pytest.approx(fit.bse[0], rel=1e-10)
     # The interval is statsmodels' whenever it is wider than the naive t interval (it is for
-    # these cluster effects); otherwise the naive one (tests/test_stats_intervals.py).
+    # these cluster effects); otherwise the naive one (tests/stats/test_stats_intervals.py).
     assert est.method == f"clustered t (CR1, {c} clusters)"
     assert (est.ci_low, est.ci_high) == pytest.approx((lo, hi), rel=1e-10)
     assert est.estimate == pytest.approx(fit.params[0], rel=1e-12)

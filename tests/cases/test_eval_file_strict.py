@@ -157,7 +157,7 @@ def test_yes_answer_passes_end_to_end(pytester: pytest.Pytester) -> None:
 
 
 def test_project_support_file_reads_its_gate(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     suite = load_suite(root / "evals" / "support.eval.yaml")
     assert any(g.on == "ci_low" for g in suite.spec.gates)
 
@@ -401,7 +401,7 @@ def test_schema_validates_every_file_in_evals(capsys: pytest.CaptureFixture[str]
 
     schema = _cases_schema(capsys)
     validator = jsonschema.Draft202012Validator(schema)
-    root = Path(__file__).resolve().parents[1] / "evals"
+    root = Path(__file__).resolve().parents[2] / "evals"
     eval_files = sorted(root.rglob("*.eval.yaml"))
     assert len(eval_files) >= 4
     for f in eval_files:
@@ -533,7 +533,7 @@ def test_metrics_reference_page_is_generated_and_current() -> None:
     from pytest_mleval.cli.metrics_doc import metrics_markdown
     from pytest_mleval.metrics.registry import get_metric, metric_names
 
-    page = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
     generated = metrics_markdown()
     assert page.read_text(encoding="utf-8") == generated, (
         "docs/metrics.md is out of date: run scripts/gen_metrics_doc.py"

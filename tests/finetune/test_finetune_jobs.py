@@ -28,7 +28,7 @@ from pytest_mleval.finetune.jobs import (
     run_job,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "fixtures" / "tiny_lm"
 N_QA = 20
 

@@ -19,7 +19,7 @@ from pytest_mleval.errors import ConfigError, FinetuneError
 from pytest_mleval.finetune import JobConfig, check_job, export_script, load_job_config
 from pytest_mleval.finetune.jobs import JobStore, cancel_job, run_job
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "fixtures" / "tiny_lm"
 
 

@@ -15,7 +15,7 @@ from pytest_mleval.inference import ChatRequest, InferenceEngine, RetryPolicy
 from pytest_mleval.inference.providers.local import HFLocalProvider, format_messages
 from pytest_mleval.inference.testserver import loopback_only
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILDER = ROOT / "fixtures" / "tiny_lm" / "build_tiny_lm.py"
 NO_RETRY = RetryPolicy(max_retries=0)
 

@@ -25,7 +25,7 @@ from pytest_mleval.inference.testserver import (
 )
 from pytest_mleval.retrieval.embedders import LiteLLMEmbedder
 
-import_litellm()  # see tests/test_model_targets.py: loaded before in-process runs
+import_litellm()  # see tests/inference/test_model_targets.py: loaded before in-process runs
 
 # A priced model (litellm's cost map), so the cost of a call is not 0.
 MODEL = "openai/text-embedding-3-small"

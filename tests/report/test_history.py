@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_report import make_run
 
 from pytest_mleval.cli.runs import add_report_commands
 from pytest_mleval.errors import ConfigError
@@ -28,9 +29,8 @@ from pytest_mleval.report.history import (
 )
 from pytest_mleval.report.html import write_report
 from pytest_mleval.results.records import RunResults
-from test_report import make_run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _runs(n: int) -> list[RunResults]:

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_report import HOSTILE, make_run
 
 from pytest_mleval.errors import ResultsFileError
 from pytest_mleval.report.notebook import Comparison, Run, load_run
 from pytest_mleval.results.records import RunResults, write_results
-from test_report import HOSTILE, make_run
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pytest_mleval.inference.providers.litellm import LiteLLMProvider, import_li
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, loopback_only
 from pytest_mleval.inference.types import ChatResponse, cache_key
 
-# Loaded before the first in-process pytester run (see tests/test_model_targets.py).
+# Loaded before the first in-process pytester run (see tests/inference/test_model_targets.py).
 import_litellm()
 
 BAD = ["null_content", "empty_content", "no_choices", "non_text"]
