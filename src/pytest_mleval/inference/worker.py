@@ -46,6 +46,7 @@ from .serve import LINE_LIMIT, encode, error_from_payload
 __all__ = [
     "LiteLLMWorker",
     "discard_litellm_worker",
+    "existing_litellm_worker",
     "litellm_worker",
     "main",
     "start_litellm_worker",
@@ -70,6 +71,11 @@ def litellm_worker() -> LiteLLMWorker:
         if _WORKER is None:
             _WORKER = LiteLLMWorker()
         return _WORKER
+
+
+def existing_litellm_worker() -> LiteLLMWorker | None:
+    """The process-wide litellm worker if one was created, without creating one."""
+    return _WORKER
 
 
 def discard_litellm_worker() -> None:

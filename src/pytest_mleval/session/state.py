@@ -561,10 +561,10 @@ class MlevalSession:
             tr.write_line(f"mleval: {litellm_line}")
 
     def _litellm_line(self) -> str | None:
-        # Only a worker this run started: the module is not imported to ask. inference.worker
-        # has no public accessor for an existing worker (litellm_worker() would start one).
+        # Only a worker this run started: the module is not imported just to ask (a run that
+        # made no model call never loaded it).
         worker_module = sys.modules.get("pytest_mleval.inference.worker")
-        worker = getattr(worker_module, "_WORKER", None)
+        worker = None if worker_module is None else worker_module.existing_litellm_worker()
         if worker is None or worker.import_seconds is None:
             return None  # no litellm worker became ready in this run
         if worker.warm:
