@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "report"))
+
+from test_report import comparison_dict, make_run  # noqa: E402
+from test_report_browser import Chromium, find_chromium  # noqa: E402
 
 from pytest_mleval.report.html import write_report  # noqa: E402
 from pytest_mleval.results.records import RunResults  # noqa: E402
-from test_report import comparison_dict, make_run  # noqa: E402
-from test_report_browser import Chromium, find_chromium  # noqa: E402
 
 REFERENCE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>reference</title>
 <style>td{border-bottom:1px solid #ddd;padding:3px;vertical-align:top}pre{white-space:pre-wrap}</style>
