@@ -6,6 +6,9 @@ litellm's early start and the baseline. It gathers each item's result record fro
 controller hands what it gathered to :func:`..results.run.assemble_run` (aggregates, gates,
 comparisons) and the assembled run to :func:`..report.outputs.write_outputs` (every output
 file). Targets are :mod:`.targets`, the look-ahead window :mod:`.lookahead`.
+
+One file (~630 lines): the pytest hooks below share the run-wide state they create and
+release; what could leave (assembling, writing, targets, the window) has left.
 """
 
 from __future__ import annotations
