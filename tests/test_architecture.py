@@ -198,3 +198,14 @@ def test_every_folder_has_a_public_face() -> None:
             if isinstance(target, ast.Name)
         }
         assert "__all__" in names, f"{init.relative_to(ROOT)} has no __all__"
+
+
+def test_every_public_name_of_every_face_loads() -> None:
+    # A face maps names to modules by string; a wrong entry fails only when someone uses it.
+    import importlib
+
+    for init in sorted(SRC.rglob("__init__.py")):
+        package = importlib.import_module(_module_name(init))
+        assert set(package.__all__) <= set(dir(package)), package.__name__
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"

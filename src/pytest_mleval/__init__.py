@@ -6,8 +6,9 @@ that has it installed, so importing it must stay cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_face
 
 if TYPE_CHECKING:
     from .api import Checker, check, load_cases
@@ -62,13 +63,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pytest_mleval' has no attribute {name!r}")
-    # Not cached in globals(): the submodule stays the single source of truth.
-    return getattr(importlib.import_module(f".{module}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_face(__name__, _WHERE)
