@@ -1,5 +1,5 @@
-"""The session gives judges its backend when something could score a judge metric, not at
-start-up: eval files, the mleval fixture and check() outside it all judge on the run's engine."""
+"""The session gives judges its backend at start-up without loading the judges: eval files, the
+mleval fixture and check() outside it all judge on the run's engine."""
 
 from __future__ import annotations
 

@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_face
 
 if TYPE_CHECKING:
-    from .backend import (
-        AmbiguousVerdictError,
-        JudgeBackend,
-        JudgeModelOptions,
-        JudgeSetup,
-        parse_json_verdict,
-        set_backend_factory,
-    )
+    from .backend import AmbiguousVerdictError, JudgeBackend, JudgeModelOptions, parse_json_verdict
     from .calibrate import calibrate, cohen_kappa, judge_labels_from_results, load_pairs
     from .rag import (
         AnswerRelevanceOptions,
@@ -36,6 +29,7 @@ if TYPE_CHECKING:
         faithfulness_offline,
         semantic_similarity,
     )
+    from .setup import JudgeSetup, set_backend_factory
 
 _WHERE = {
     "AmbiguousVerdictError": "backend",
@@ -44,7 +38,7 @@ _WHERE = {
     "JudgeBackend": "backend",
     "JudgeModelOptions": "backend",
     "JudgeOptions": "rubric",
-    "JudgeSetup": "backend",
+    "JudgeSetup": "setup",
     "PairwiseOptions": "rubric",
     "SemanticSimilarityOptions": "semantic",
     "answer_relevance": "rag",
@@ -61,7 +55,7 @@ _WHERE = {
     "pairwise": "rubric",
     "parse_json_verdict": "backend",
     "semantic_similarity": "semantic",
-    "set_backend_factory": "backend",
+    "set_backend_factory": "setup",
 }
 
 __all__ = [

@@ -18,13 +18,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from pydantic import Field
 
 from ..errors import MetricError
 from ..metrics.registry import MetricOptions, Sample, SkipMetric
-from ..targets.registry import TargetContext
+from .setup import JudgeSetup, current_setup, set_backend_factory
 
 __all__ = [
     "AmbiguousVerdictError",
@@ -56,59 +56,14 @@ class JudgeBackend(Protocol):
         """Return the model's reply to ``messages``."""
 
 
-class JudgeSetup(NamedTuple):
-    """How judges reach models: what :func:`set_backend_factory` installs (and returns)."""
-
-    factory: Callable[[str], JudgeBackend] | None = None
-    """Model id -> backend; ``None``: judge metrics skip (no backend)."""
-    default_model: str | None = None
-    """The judge model when the metric names none (``--mleval-judge-model``)."""
-    target_context: TargetContext | None = None
-    """The run's target context (pytest config, services) for the targets judges call
-    themselves (``pairwise``'s ``against:``); ``None`` outside a run."""
-
-
-# One setup per process: the session installs its own at start and restores the previous one at
-# the end, so nested runs in one process (pytester) each judge with their own engine.
-_SETUP = JudgeSetup()
-
-
-def set_backend_factory(
-    factory: Callable[[str], JudgeBackend] | None,
-    default_model: str | None = None,
-    target_context: TargetContext | None = None,
-) -> JudgeSetup:
-    """Install how judges reach models, and the model used when a suite names none.
-
-    Args:
-        factory: Model id -> backend (``None`` removes it: judge metrics then skip).
-        default_model: The judge model when the metric names none (see
-            :func:`backend_for` for the order).
-        target_context: The run's target context, for targets a judge calls itself
-            (``pairwise`` with ``against:``).
-
-    Returns:
-        The setup installed before, so a caller can restore it:
-        ``set_backend_factory(*previous)``.
-    """
-    global _SETUP
-    previous = _SETUP
-    _SETUP = JudgeSetup(factory, default_model, target_context)
-    return previous
-
-
-def current_setup() -> JudgeSetup:
-    """The installed setup (factory, default model, target context)."""
-    return _SETUP
-
-
 def backend_for(sample: Sample, model: str | None) -> JudgeBackend:
     """The backend of a judge call: the metric's ``model:``, else the default, else the suite's.
 
     Raises:
         SkipMetric: no judge model is configured, or no backend is installed.
     """
-    factory, default = _SETUP.factory, _SETUP.default_model
+    setup = current_setup()
+    factory, default = setup.factory, setup.default_model
     # The metric's own `model:` wins, then --mleval-judge-model, then the suite's judge_model.
     chosen = model or default or sample.metadata.get("judge_model")
     if not chosen:

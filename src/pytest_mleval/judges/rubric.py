@@ -314,11 +314,11 @@ def _opponent_output(sample: Sample, spec: str) -> str:
     if key not in _OPPONENTS:
         # The run's context (its config and services, as the session installed them) with this
         # case's directory; outside a run, a bare context.
-        run = current_setup().target_context
+        run = current_setup()
         ctx = TargetContext(
             base_dir=sample.base_dir,
-            config=None if run is None else run.config,
-            services=RunServices() if run is None else run.services,
+            config=run.config,
+            services=RunServices() if run.services is None else run.services,
         )
         _OPPONENTS[key] = resolve_target(spec, ctx)
     case = EvalCase(

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from ..inference.engine import InferenceEngine
     from ..inference.limits import LimitServer
     from ..inference.targets import EngineJudge
-    from ..judges import JudgeSetup
     from ..report.outputs import OutputPlan
     from ..results.records import CaseResult, CollectionError, GateResult, RunMeta, RunResults
     from ..results.run import RunSettings
@@ -91,45 +90,21 @@ class MlevalSession:
         # Services reach this run's engine through inference.run_engine(); the outer run's
         # getter (an in-process pytester run's outer session) comes back at unconfigure.
         self._previous_engine = set_run_engine(self.engine)
-        self._previous_judges: JudgeSetup | None = None
-        self._judges_installed = False
-        self.install_judges(only_if_loaded=True)
+        # Judges reach this run's backend, default judge model, config and services; the setup
+        # of an outer in-process run comes back at unconfigure. judges.setup is cheap to
+        # import: the judges themselves load when a judge metric is scored.
+        from ..judges.setup import set_backend_factory
 
-    def install_judges(self, *, only_if_loaded: bool = False) -> None:
-        """Give judges this run's backend (on its engine), default judge model and target
-        context; :meth:`pytest_unconfigure` puts back the setup that was there before.
-
-        Done when something could score a judge metric (an eval file collected, a test that
-        has scoring or judges loaded), not at start-up: loading the judges costs a plain
-        pytest run (no evals) a tenth of its start-up.
-
-        Args:
-            only_if_loaded: Install only if judges or scoring are already imported.
-        """
-        if self._judges_installed:
-            return
-        if only_if_loaded and not any(m in sys.modules for m in _JUDGE_USERS):
-            return
-        from ..judges import set_backend_factory
-        from ..targets.registry import TargetContext
-
-        self._judges_installed = True
         self._previous_judges = set_backend_factory(
-            self.judge_backend,
-            self.options.judge_model,
-            TargetContext(config=self.config, services=self.services),
+            self.judge_backend, self.options.judge_model, self.config, self.services
         )
 
     def _uninstall(self) -> None:
         from ..inference import set_run_engine
+        from ..judges.setup import set_backend_factory
 
         set_run_engine(self._previous_engine)
-        if self._judges_installed and self._previous_judges is not None:
-            from ..judges import set_backend_factory
-
-            set_backend_factory(*self._previous_judges)
-        self._previous_judges = None
-        self._judges_installed = False
+        set_backend_factory(*self._previous_judges)
 
     def _load_baseline(self, path: str) -> RunResults:
         """Read the baseline up front: a missing or unreadable one stops the run at once."""
@@ -240,17 +215,6 @@ class MlevalSession:
         if self._engine is not None:
             self._engine.cancel_pending()
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        # A test's module may have imported check() or the judges at collection: a judge
-        # metric can run in this test's fixtures or body.
-        self.install_judges(only_if_loaded=True)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        # The mleval fixture (set up after the hook above) imports scoring.
-        self.install_judges(only_if_loaded=True)
-
     def pytest_unconfigure(self) -> None:
         self._uninstall()
         if self._engine is not None:
@@ -278,7 +242,6 @@ class MlevalSession:
     def register_suite(self, suite: Suite) -> None:
         """Remember a collected suite (for gates and metadata)."""
         self.suites.setdefault(suite.name, suite)
-        self.install_judges()
         if not self._litellm_started and self._needs_litellm(suite):
             self._start_litellm()
 
@@ -580,10 +543,6 @@ class MlevalSession:
             )
         return None
 
-
-# Modules whose presence means a judge metric may be scored in this process: the judges
-# themselves, or scoring (eval items, check() and the mleval fixture all score through it).
-_JUDGE_USERS = ("pytest_mleval.judges.backend", "pytest_mleval.results.scoring")
 
 _WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d+):", re.M)
 
