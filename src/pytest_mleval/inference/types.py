@@ -145,6 +145,11 @@ class ChatResponse:
         fallback_used: the fallback model that answered, ``None`` for the primary.
         finish_reason: the provider's finish reason (``stop``, ``length``, ...).
         tool_calls: tool calls the model asked for, as OpenAI-style dicts.
+        client: which client made the call (``native``, ``litellm``, ``local``), for the record.
+        ttft_ms: time to the first content token of a streamed call (``None`` unstreamed);
+            a cached answer keeps the recorded call's.
+        itl_ms: mean time between content chunks after the first (streamed calls).
+        output_tokens_per_s: completion tokens per second after the first token (streamed).
     """
 
     text: str
@@ -159,6 +164,10 @@ class ChatResponse:
     fallback_used: str | None = None
     finish_reason: str | None = None
     tool_calls: tuple[Mapping[str, Any], ...] = ()
+    client: str | None = None
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    output_tokens_per_s: float | None = None
 
     def to_cache(self) -> dict[str, Any]:
         """The fields worth keeping in the cache: the answer, never headers or credentials."""
@@ -171,6 +180,9 @@ class ChatResponse:
             "latency_ms": self.latency_ms,
             "finish_reason": self.finish_reason,
             "tool_calls": [dict(t) for t in self.tool_calls],
+            "ttft_ms": self.ttft_ms,
+            "itl_ms": self.itl_ms,
+            "output_tokens_per_s": self.output_tokens_per_s,
         }
 
     @classmethod
@@ -189,7 +201,14 @@ class ChatResponse:
             retries=0,
             finish_reason=data.get("finish_reason"),
             tool_calls=tuple(data.get("tool_calls") or ()),
+            ttft_ms=_opt_float(data.get("ttft_ms")),
+            itl_ms=_opt_float(data.get("itl_ms")),
+            output_tokens_per_s=_opt_float(data.get("output_tokens_per_s")),
         )
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
