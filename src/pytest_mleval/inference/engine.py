@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -327,6 +328,11 @@ class InferenceEngine:
         self.cancel_pending()
         with self._lock:
             self._closed = True
+        closer = getattr(self.provider, "aclose", None)
+        if closer is not None and not self._loop.is_closed():
+            # The native client's pooled connections end with the engine that opened them.
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(closer(), self._loop).result(5)
         if self.cache is not None:
             self.cache.close()
 
@@ -348,13 +354,14 @@ class InferenceEngine:
             return {m: copy.deepcopy(s) for m, s in sorted(self._stats.items())}
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready totals: per model and overall, latency percentiles instead of lists."""
+        """JSON-ready totals: per model and overall, latency and TTFT percentiles (of the
+        streamed calls) instead of lists."""
         stats = self.stats()
         total = ModelStats()
         for s in stats.values():
             for f in dataclasses.fields(ModelStats):
-                if f.name == "latencies_ms":
-                    total.latencies_ms.extend(s.latencies_ms)
+                if f.name in ("latencies_ms", "ttfts_ms", "output_tokens_per_s"):
+                    getattr(total, f.name).extend(getattr(s, f.name))
                 else:
                     setattr(total, f.name, getattr(total, f.name) + getattr(s, f.name))
         return {
@@ -517,6 +524,8 @@ class InferenceEngine:
                 resp.usage.prompt_tokens,
                 resp.usage.completion_tokens,
                 latency,
+                ttft_ms=resp.ttft_ms,
+                output_tokens_per_s=resp.output_tokens_per_s,
             )
             return dataclasses.replace(resp, latency_ms=latency, cached=False)
 
@@ -536,9 +545,18 @@ class InferenceEngine:
         return resp, tries
 
     def _account(
-        self, model: str, cost: float, prompt: int, completion: int, latency_ms: float
+        self,
+        model: str,
+        cost: float,
+        prompt: int,
+        completion: int,
+        latency_ms: float,
+        *,
+        ttft_ms: float | None = None,
+        output_tokens_per_s: float | None = None,
     ) -> None:
-        """Add one answered call's spend, tokens and latency to the run's totals."""
+        """Add one answered call's spend, tokens and latency (and, for a streamed call, its
+        time to first token and output speed) to the run's totals."""
         with self._lock:
             self._spent += cost
             st = self._model_stats(model)
@@ -546,6 +564,10 @@ class InferenceEngine:
             st.completion_tokens += completion
             st.cost_usd += cost
             st.latencies_ms.append(latency_ms)
+            if ttft_ms is not None:
+                st.ttfts_ms.append(ttft_ms)
+            if output_tokens_per_s is not None:
+                st.output_tokens_per_s.append(output_tokens_per_s)
 
     async def _retrying(self, model: str, call: Callable[[], Awaitable[T]]) -> T:
         attempt = 0

@@ -9,7 +9,10 @@ litellm path a real provider takes::
         assert srv.count == 1
 
 Answers are scripted by :class:`Rule` (regex on the last user message, or a callable of the
-messages; the default echoes the last user message). :class:`Fault` injects errors on demand:
+messages; the default echoes the last user message; optionally tool calls). A request with
+``stream: true`` is answered with Server-Sent Events as OpenAI streams them (a role chunk,
+word-sized content deltas ``token_latency_s`` apart, the finish chunk, the usage chunk when
+``stream_options.include_usage`` asks for it, ``[DONE]``). :class:`Fault` injects errors on demand:
 429 with ``Retry-After``, 500, a hang past the client's timeout, malformed JSON, a dropped
 connection, 401 and 404, for the first K matching requests or a seeded fraction of them.
 Embeddings are hashed bag-of-words vectors (a deterministic test double, L2-normalised, not a
@@ -79,6 +82,9 @@ class Rule:
     match: str | None = None
     reply: Reply = ""
     model: str | None = None
+    tool_calls: Sequence[Mapping[str, Any]] = ()
+    """Tool calls the answer asks for: ``{"name": ..., "arguments": str | dict}`` each (an
+    ``id`` is made up when missing). The reply text may then be empty."""
 
     def applies(self, text: str, model: str) -> bool:
         """Whether this rule answers a request with this last user message and model."""
@@ -97,7 +103,10 @@ class Fault:
             body that is not JSON), ``drop`` (the connection is closed without a reply), or a
             well-formed HTTP 200 without a usable answer: ``null_content`` (``content: null``),
             ``empty_content`` (``content: ""``), ``no_choices`` (``choices: []``) or
-            ``non_text`` (an image content part instead of text).
+            ``non_text`` (an image content part instead of text). A streamed request gets
+            the HTTP errors before its stream starts; ``malformed``, ``drop`` and the
+            unusable answers happen inside the stream (``drop`` cuts it after the first
+            content chunk).
         first: fail the first K requests that match (counted per fault).
         rate: fail this fraction of matching requests, drawn from ``random.Random(seed)``.
         match: regex on the last user message; ``None`` matches every request.
@@ -163,7 +172,10 @@ class OpenAITestServer:
     Args:
         rules: scripted answers, first match wins; the default echoes the last user message.
         faults: injected failures, checked in order before the answer.
-        latency_s: delay before every answer (simulates a model's generation time).
+        latency_s: delay before every answer (before the first chunk of a streamed one).
+        token_latency_s: pause between the content chunks of a streamed answer (simulates the
+            model's generation per token); a non-streamed answer waits as long in all before
+            it is sent, so both take the same time.
         models: the model names the server knows; others get a 404. ``None`` accepts any.
         embedding_dim: length of the hashed embedding vectors.
     """
@@ -174,12 +186,14 @@ class OpenAITestServer:
         *,
         faults: Sequence[Fault] = (),
         latency_s: float = 0.0,
+        token_latency_s: float = 0.0,
         models: Sequence[str] | None = None,
         embedding_dim: int = 64,
     ) -> None:
         self.rules = list(rules)
         self.faults = list(faults)
         self.latency_s = latency_s
+        self.token_latency_s = token_latency_s
         self.models = None if models is None else list(models)
         self.embedding_dim = embedding_dim
         self.requests: list[dict[str, Any]] = []
@@ -322,13 +336,31 @@ class OpenAITestServer:
             messages = body.get("messages") or []
             text = _last_user_text(messages)
             model = str(body.get("model", ""))
-            early = await self._apply_fault(web, request, text, model)
+            stream = body.get("stream") is True
+            early = await self._apply_fault(web, request, text, model, stream=stream)
+            if isinstance(early, _InStream):
+                if self.latency_s:
+                    await self._sleep(self.latency_s)
+                return await self._stream_fault(request, body, early.kind, model)
             if early is not None:
                 return early
             if self.latency_s:
                 await self._sleep(self.latency_s)
-            reply = self._reply(messages, text, model)
+            reply, calls = self._answer(messages, text, model)
             usage = _usage(" ".join(_content_text(m.get("content")) for m in messages), reply)
+            if stream:
+                return await self._stream(request, body, model, reply, calls, usage)
+            pieces = len(_chunks(reply)) + sum(
+                len(_chunks(c["function"]["arguments"])) for c in calls
+            )
+            if self.token_latency_s and pieces > 1:
+                # As long as the streamed answer takes from its first chunk to its last.
+                await self._sleep(self.token_latency_s * (pieces - 1))
+            message: dict[str, Any] = {"role": "assistant", "content": reply or None}
+            if calls:
+                message["tool_calls"] = calls
+            else:
+                message["content"] = reply
             return web.json_response(
                 {
                     "id": f"chatcmpl-test-{len(self.requests)}",
@@ -338,8 +370,8 @@ class OpenAITestServer:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": reply},
-                            "finish_reason": "stop",
+                            "message": message,
+                            "finish_reason": "tool_calls" if calls else "stop",
                         }
                     ],
                     "usage": usage,
@@ -347,6 +379,94 @@ class OpenAITestServer:
             )
         finally:
             self._done()
+
+    # ------------------------------------------------------------------ streaming
+
+    async def _open_stream(self, request: Any) -> Any:
+        from aiohttp import web
+
+        resp = web.StreamResponse(
+            status=200,
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"},
+        )
+        await resp.prepare(request)
+        return resp
+
+    async def _stream(
+        self,
+        request: Any,
+        body: Mapping[str, Any],
+        model: str,
+        reply: str,
+        calls: list[dict[str, Any]],
+        usage: dict[str, int],
+    ) -> Any:
+        """Answer as OpenAI streams: role chunk, content deltas, tool-call deltas, finish, usage."""
+        chunk = _Chunker(body, model, len(self.requests))
+        resp = await self._open_stream(request)
+        with suppress(ConnectionError):
+            await _send(resp, chunk({"role": "assistant", "content": ""}))
+            first = True
+            for piece in _chunks(reply):
+                if not first and self.token_latency_s:
+                    await self._sleep(self.token_latency_s)
+                first = False
+                await _send(resp, chunk({"content": piece}))
+            for index, call in enumerate(calls):
+                # The first delta of a call names it; its arguments follow in pieces.
+                head = {
+                    "index": index,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""},
+                }
+                if not first and self.token_latency_s:
+                    await self._sleep(self.token_latency_s)
+                first = False
+                await _send(resp, chunk({"tool_calls": [head]}))
+                for piece in _chunks(call["function"]["arguments"]):
+                    if self.token_latency_s:
+                        await self._sleep(self.token_latency_s)
+                    part = {"index": index, "function": {"arguments": piece}}
+                    await _send(resp, chunk({"tool_calls": [part]}))
+            await _send(resp, chunk({}, finish_reason="tool_calls" if calls else "stop"))
+            if chunk.include_usage:
+                await _send(resp, chunk.usage(usage))
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        return resp
+
+    async def _stream_fault(
+        self, request: Any, body: Mapping[str, Any], kind: str, model: str
+    ) -> Any:
+        """A streamed answer that goes wrong after the stream has started (HTTP 200)."""
+        chunk = _Chunker(body, model, len(self.requests))
+        resp = await self._open_stream(request)
+        with suppress(ConnectionError):
+            if kind == "malformed":
+                await resp.write(b'data: {"id": "x", "choices": [ {not json\n\n')
+            elif kind == "drop":
+                await _send(resp, chunk({"role": "assistant", "content": ""}))
+                await _send(resp, chunk({"content": "partial"}))
+                transport = request.transport
+                if transport is not None:
+                    transport.abort()
+                raise asyncio.CancelledError
+            elif kind == "no_choices":
+                await _send(resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0}))
+            else:  # null_content, empty_content, non_text
+                content: Any = {
+                    "null_content": None,
+                    "empty_content": "",
+                    "non_text": [{"type": "image_url", "image_url": {"url": "data:,"}}],
+                }[kind]
+                await _send(resp, chunk({"role": "assistant", "content": content}))
+                await _send(resp, chunk({}, finish_reason="stop"))
+                if chunk.include_usage:
+                    await _send(resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0}))
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        return resp
 
     async def _embeddings(self, request: Any) -> Any:
         from aiohttp import web
@@ -412,7 +532,11 @@ class OpenAITestServer:
         with suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
-    async def _apply_fault(self, web: Any, request: Any, text: str, model: str) -> Any:
+    async def _apply_fault(
+        self, web: Any, request: Any, text: str, model: str, *, stream: bool = False
+    ) -> Any:
+        """An early error response, ``None`` to answer normally, or (for a streamed request
+        whose fault happens inside the stream) an :class:`_InStream` marker."""
         if self.models is not None and model not in self.models:
             return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
         fault = self._fault_for(text)
@@ -433,6 +557,8 @@ class OpenAITestServer:
             return _error(web, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
         if kind == "404":
             return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
+        if stream and (kind in ("malformed", "drop") or kind in _BAD_REPLIES):
+            return _InStream(kind)
         if kind == "malformed":
             return web.Response(
                 status=200,
@@ -449,11 +575,76 @@ class OpenAITestServer:
         await self._sleep(fault.hang_s)  # "hang": then answer normally
         return None
 
-    def _reply(self, messages: list[dict[str, Any]], text: str, model: str) -> str:
+    def _answer(
+        self, messages: list[dict[str, Any]], text: str, model: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The reply text and the tool calls (OpenAI-style dicts) of the first rule that applies."""
         for rule in self.rules:
             if rule.applies(text, model):
-                return rule.reply(messages) if callable(rule.reply) else rule.reply
-        return text
+                reply = rule.reply(messages) if callable(rule.reply) else rule.reply
+                return reply, [_tool_call(i, c) for i, c in enumerate(rule.tool_calls)]
+        return text, []
+
+
+@dataclass(frozen=True)
+class _InStream:
+    """A fault that happens inside a streamed answer (after HTTP 200 and the headers)."""
+
+    kind: str
+
+
+class _Chunker:
+    """Builds the ``chat.completion.chunk`` objects of one streamed answer."""
+
+    def __init__(self, body: Mapping[str, Any], model: str, n: int) -> None:
+        options = body.get("stream_options")
+        self.include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        self.base = {
+            "id": f"chatcmpl-test-{n}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": None,
+        }
+
+    def __call__(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        out: dict[str, Any] = {**self.base, "choices": [choice]}
+        if self.include_usage:
+            out["usage"] = None  # as OpenAI: every chunk but the last has a null usage
+        return out
+
+    def usage(self, usage: Mapping[str, int]) -> dict[str, Any]:
+        p, c = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        return {
+            **self.base,
+            "choices": [],
+            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
+        }
+
+
+async def _send(resp: Any, obj: Mapping[str, Any]) -> None:
+    await resp.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+
+def _chunks(text: str) -> list[str]:
+    """``text`` in word-sized pieces, each with the whitespace before it (they join to ``text``)."""
+    pieces = re.findall(r"\s*\S+", text)
+    rest = text[sum(map(len, pieces)) :]
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def _tool_call(index: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    arguments = spec.get("arguments", "")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {
+        "id": str(spec.get("id") or f"call_test_{index}"),
+        "type": "function",
+        "function": {"name": str(spec["name"]), "arguments": arguments},
+    }
 
 
 def _bad_reply(kind: str, model: str) -> dict[str, Any]:
@@ -504,10 +695,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="OpenAI-compatible test server on 127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--token-latency",
+        type=float,
+        default=0.0,
+        help="seconds between the content chunks of a streamed answer",
+    )
     parser.add_argument("--reply", default=None, help="answer every request with this text")
     args = parser.parse_args(argv)
     rules = [Rule(reply=args.reply)] if args.reply is not None else []
-    with OpenAITestServer(rules, latency_s=args.latency) as srv:
+    with OpenAITestServer(rules, latency_s=args.latency, token_latency_s=args.token_latency) as srv:
         print(srv.base_url, flush=True)
         # Serve until stdin closes (the parent exits) or Ctrl-C.
         with contextlib.suppress(KeyboardInterrupt):

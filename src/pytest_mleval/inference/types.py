@@ -233,7 +233,9 @@ class ModelStats:
 
     ``requests`` counts answers asked for, ``calls`` provider attempts (retries included),
     ``cost_usd`` what this run spent (cache hits cost nothing again) and ``latencies_ms`` the
-    latency of each successful provider call.
+    latency of each successful provider call. ``ttfts_ms`` and ``output_tokens_per_s`` hold
+    the time to first token and the output speed of each successful streamed call this run
+    made (answers from the cache keep their recorded timings but are not measured again here).
     """
 
     requests: int = 0
@@ -246,6 +248,8 @@ class ModelStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    ttfts_ms: list[float] = field(default_factory=list)
+    output_tokens_per_s: list[float] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:
@@ -256,8 +260,18 @@ class ModelStats:
         """p50, p95 and p99 of the call latencies in milliseconds (``nan`` without calls)."""
         return {f"p{q}": percentile(self.latencies_ms, q) for q in (50, 95, 99)}
 
+    def ttft_percentiles(self) -> dict[str, float]:
+        """p50, p95 and p99 of the streamed calls' time to first token in milliseconds
+        (``nan`` without streamed calls)."""
+        return {f"p{q}": percentile(self.ttfts_ms, q) for q in (50, 95, 99)}
+
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary (latency percentiles instead of the raw list)."""
+        """A JSON-ready summary (latency and TTFT percentiles instead of the raw lists).
+
+        ``streamed`` counts the streamed calls measured; ``ttft_ms`` holds their p50/p95/p99
+        and ``output_tokens_per_s`` their mean output speed (``None`` without any).
+        """
+        speeds = self.output_tokens_per_s
         return {
             "requests": self.requests,
             "calls": self.calls,
@@ -272,4 +286,9 @@ class ModelStats:
             "latency_ms": {
                 k: (None if math.isnan(v) else v) for k, v in self.latency_percentiles().items()
             },
+            "streamed": len(self.ttfts_ms),
+            "ttft_ms": {
+                k: (None if math.isnan(v) else v) for k, v in self.ttft_percentiles().items()
+            },
+            "output_tokens_per_s": sum(speeds) / len(speeds) if speeds else None,
         }

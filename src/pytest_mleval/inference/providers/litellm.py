@@ -1,6 +1,10 @@
 """The litellm backend: its one-time offline import, its errors mapped onto the package's,
 its cost, and :class:`LiteLLMProvider` (any provider litellm reaches, in this process).
 
+A request whose params say ``stream: true`` is streamed: the chunks are assembled into one
+answer (text, finish reason, usage, tool calls merged from their indexed deltas) and the
+call's time to first token, inter-token latency and output tokens/s are measured.
+
 A provider makes exactly one attempt per call and raises the package's own errors; the
 engine owns caching, retries, rate limits and fallbacks.
 """
@@ -29,6 +33,7 @@ from ...errors import (
 from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
 from .base import EmbeddingVectors, reply_text, unusable_reply
+from .streaming import StreamAssembly, stream_timings
 
 __all__ = [
     "LiteLLMProvider",
@@ -232,6 +237,28 @@ def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
     return float(cost), None
 
 
+def _tokens_cost(
+    litellm: Any, model: str, prompt: int, completion: int
+) -> tuple[float, str | None]:
+    """The cost of a streamed call from its token counts (litellm's offline cost map).
+
+    A stream has no completion object for ``completion_cost``; ``cost_per_token`` prices
+    the same counts the same way.
+    """
+    unpriced = f"model {model!r} is not in litellm's cost map: cost counted as 0"
+    if model in _UNPRICED:
+        return 0.0, unpriced
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt, completion_tokens=completion
+        )
+        return float(prompt_cost) + float(completion_cost), None
+    except Exception:  # unmapped model: litellm raises many kinds
+        _UNPRICED.add(model)
+        _register_zero_price(litellm, model)
+        return 0.0, unpriced
+
+
 class LiteLLMProvider:
     """Any litellm provider, including OpenAI-compatible servers given by ``api_base``.
 
@@ -271,6 +298,8 @@ class LiteLLMProvider:
             kwargs["tools"] = [dict(t) for t in req.tools]
         if req.timeout is not None:
             kwargs["timeout"] = req.timeout
+        if req.params.get("stream") is True:
+            return await self._acomplete_stream(litellm, kwargs, req, api_key)
         start = time.perf_counter()
         try:
             resp = await litellm.acompletion(**kwargs)
@@ -315,6 +344,56 @@ class LiteLLMProvider:
             latency_ms=latency_ms,
             finish_reason=finish_reason,
             tool_calls=tool_calls,
+            client="litellm",
+        )
+
+    async def _acomplete_stream(
+        self, litellm: Any, kwargs: dict[str, Any], req: ChatRequest, api_key: str | None
+    ) -> ChatResponse:
+        """One streamed ``litellm.acompletion`` attempt, assembled and timed."""
+        options = kwargs.get("stream_options")
+        # The usage chunk gives the token counts (and so the cost) a stream otherwise lacks.
+        kwargs["stream_options"] = {
+            **(options if isinstance(options, Mapping) else {}),
+            "include_usage": True,
+        }
+        kwargs["stream"] = True
+        acc = StreamAssembly()
+        start = time.perf_counter()
+        try:
+            stream = await litellm.acompletion(**kwargs)
+            async for chunk in stream:
+                acc.add(chunk, time.perf_counter())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Mid-stream failures too (a dropped connection, a chunk that is not JSON): litellm
+            # raises them from the iteration, mapped like any other error (retryable or not).
+            raise map_litellm_error(exc, req.model, [api_key]) from None
+        end = time.perf_counter()
+        text = acc.text()
+        tool_calls = acc.tool_calls()
+        if not acc.choices_seen:
+            raise ProviderError(f"model {req.model!r}: unusable reply: it has no choices")
+        problem = unusable_reply(text, tool_calls, acc.finish_reason)
+        if problem is not None:
+            raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
+        usage = acc.usage()
+        cost, note = _tokens_cost(litellm, req.model, usage.prompt_tokens, usage.completion_tokens)
+        timings = stream_timings(acc.token_times, start, usage.completion_tokens)
+        return ChatResponse(
+            text=text or "",
+            model=req.model,
+            usage=usage,
+            cost_usd=cost,
+            cost_note=note,
+            latency_ms=(end - start) * 1000.0,
+            finish_reason=acc.finish_reason,
+            tool_calls=tool_calls,
+            client="litellm",
+            ttft_ms=timings[0],
+            itl_ms=timings[1],
+            output_tokens_per_s=timings[2],
         )
 
     async def aembed(
