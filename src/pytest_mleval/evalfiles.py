@@ -13,6 +13,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_PATTERNS",
+    "eval_file_models",
     "eval_file_names_a_model",
     "is_eval_file",
     "names_remote_model",
@@ -25,6 +26,13 @@ DEFAULT_PATTERNS = ("*.eval.yaml", "*.eval.yml", "eval_*.yaml", "eval_*.yml")
 _NAMES_A_MODEL = re.compile(
     rb"^[ \t]*(?:target:[ \t]*[\"']?model:(?![ \t]*[\"']?hf:)"
     rb"|judge_model:[ \t]*[\"']?(?!hf:|null\b|~)[\w.-])",
+    re.MULTILINE,
+)
+
+
+# The model id of such a line (quoted or not); `hf:` ids, null and ~ are filtered after.
+_MODEL_ID = re.compile(
+    rb"^[ \t]*(?:target:[ \t]*[\"']?model:|judge_model:)[ \t]*[\"']?([^\s\"'#,}]+)",
     re.MULTILINE,
 )
 
@@ -45,6 +53,24 @@ def is_eval_file(path: Path, patterns: Sequence[str]) -> bool:
 def names_remote_model(model: str | None) -> bool:
     """Whether a model id names a remote model (one litellm calls), not a local ``hf:`` one."""
     return bool(model) and not str(model).startswith("hf:")
+
+
+def eval_file_models(path: Path) -> list[str]:
+    """The remote model ids an eval file's raw text names (a glance, before parsing).
+
+    Args:
+        path: The eval file.
+
+    Returns:
+        The ids of its ``target: model:...`` and ``judge_model:`` lines, without local
+        ``hf:`` ones; empty also when the file cannot be read (collection reports that).
+    """
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return []  # collection reports it
+    ids = (m.group(1).decode("utf-8", "replace") for m in _MODEL_ID.finditer(text))
+    return [i for i in ids if i not in ("null", "~") and names_remote_model(i)]
 
 
 def eval_file_names_a_model(path: Path) -> bool:

@@ -19,6 +19,7 @@ from .evalfiles import DEFAULT_PATTERNS
 
 __all__ = [
     "CACHE_MODES",
+    "CLIENT_MODES",
     "LITELLM_SERVER_MODES",
     "IniSettings",
     "MlevalOptions",
@@ -30,6 +31,8 @@ __all__ = [
 
 CACHE_MODES = ("rw", "ro", "off", "replay")
 LITELLM_SERVER_MODES = ("auto", "on", "off")
+# As in pytest_mleval.inference.clients (not imported here: options load at pytest start-up).
+CLIENT_MODES = ("auto", "native", "litellm")
 
 
 def _opt(default: Any, metavar: str | None, help_text: str) -> Any:
@@ -145,6 +148,14 @@ class MlevalOptions:
         "N",
         "outputs longer than N characters are stored truncated in the results and reports, "
         "with their full length and SHA-256 (default: {default}).",
+    )
+    client: str = _opt(
+        "auto",
+        "auto|native|litellm",
+        "which client makes model calls: auto (default) calls OpenAI-compatible endpoints "
+        "(openai/..., hosted_vllm/..., lm_studio/..., any id without a provider at an api_base) "
+        "with the native client and every other provider through litellm; native also calls "
+        "any PROVIDER/NAME at an api_base natively; litellm sends every call through litellm.",
     )
     litellm_inline: bool = _opt(
         False,
@@ -288,7 +299,7 @@ def get_options(config: pytest.Config) -> MlevalOptions:
 
     Raises:
         pytest.UsageError: an ini value of the wrong type, or a ``cache`` or
-            ``litellm-server`` value that is not one of the allowed modes.
+            ``litellm-server`` or ``client`` value that is not one of the allowed modes.
     """
     cached = config.stash.get(_OPTIONS_KEY, None)
     if cached is not None:
@@ -302,6 +313,10 @@ def get_options(config: pytest.Config) -> MlevalOptions:
     if str(options.litellm_server).strip().lower() not in LITELLM_SERVER_MODES:
         raise pytest.UsageError(
             f"--mleval-litellm-server must be auto, on or off, got {options.litellm_server!r}"
+        )
+    if options.client not in CLIENT_MODES:
+        raise pytest.UsageError(
+            f"--mleval-client must be auto, native or litellm, got {options.client!r}"
         )
     config.stash[_OPTIONS_KEY] = options
     return options

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .evalfiles import eval_file_names_a_model, is_eval_file
+from .evalfiles import eval_file_models, is_eval_file
 
 __all__ = ["cancel", "prestart_litellm", "started"]
 
@@ -124,9 +124,22 @@ def _eval_files(paths: Sequence[Path], patterns: list[str]) -> Iterator[Path]:
                 return
 
 
-def _scan(paths: Sequence[Path], patterns: list[str], server: str | None) -> None:
+def _scan(
+    paths: Sequence[Path],
+    patterns: list[str],
+    server: str | None,
+    client: str = "auto",
+    api_base: str | None = None,
+    model: str | None = None,
+) -> None:
+    from .inference.clients import needs_litellm
+
     for path in _eval_files(paths, patterns):
-        if eval_file_names_a_model(path):
+        # Models the native client serves need no litellm: only the others start its worker.
+        named = eval_file_models(path)
+        if named and model:
+            named.append(model)  # --mleval-model replaces the targets' models
+        if any(needs_litellm(m, client, api_base) for m in named):
             from .inference.forkserver import server_wanted
             from .inference.worker import start_litellm_worker, use_litellm_server
 
@@ -160,6 +173,11 @@ def prestart_litellm(config: Any) -> None:
         server = _option_value(args, "--mleval-litellm-server") or config.getini(
             "mleval_litellm_server"
         )
+        client = str(
+            _option_value(args, "--mleval-client") or config.getini("mleval_client") or "auto"
+        ).strip()
+        api_base = config.getini("mleval_api_base") or None
+        model = _option_value(args, "--mleval-model")
     except Exception:  # only an optimisation: never in the way of pytest's start-up
         return
     if paths:
@@ -169,4 +187,4 @@ def prestart_litellm(config: Any) -> None:
         # the modules it imports are the ones the run needs for its model calls anyway.
         # An optimisation only: if anything goes wrong, collection starts the worker anyway.
         with contextlib.suppress(Exception):
-            _scan(paths, patterns, server)
+            _scan(paths, patterns, server, client, api_base, model)

@@ -65,7 +65,7 @@ def _kill_servers(directory: Path) -> None:
 
 
 def ask(worker: LiteLLMWorker, srv: OpenAITestServer, text: str) -> str:
-    provider = AutoProvider(LiteLLMWorkerProvider(worker=worker))
+    provider = AutoProvider(LiteLLMWorkerProvider(worker=worker), client="litellm")
     retry = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.05, seed=0)
     with InferenceEngine(provider, retry=retry) as eng:
         return eng.complete(ChatRequest.from_prompt("openai/m", text, api_base=srv.base_url)).text
@@ -124,7 +124,9 @@ def test_a_fork_is_guarded_like_the_worker_it_serves(server_dir: Path) -> None:
     with loopback_only() as refused:
         warm = started_worker()
         assert warm.warm
-        provider = AutoProvider(LiteLLMWorkerProvider(api_key=SECRET, worker=warm))
+        provider = AutoProvider(
+            LiteLLMWorkerProvider(api_key=SECRET, worker=warm), client="litellm"
+        )
         retry = RetryPolicy(max_retries=0)
         with InferenceEngine(provider, retry=retry) as eng, pytest.raises(InferenceError):
             eng.complete(ChatRequest.from_prompt("openai/m", "x", api_base="http://10.255.0.1:9"))
@@ -240,7 +242,15 @@ def test_plugin_runs_start_then_use_the_warm_server(
             llm=f"target: model:openai/m\napi_base: {srv.base_url}\n"
             "metrics: [{exact: {value: ok}}]\ncases:\n  - {id: a, input: x}\n  - {id: b, input: y}\n",
         )
-        args = ("--mleval-litellm-server", "on", "--mleval-cache", "off")
+        # The litellm path (the native client would serve this OpenAI-compatible model).
+        args = (
+            "--mleval-litellm-server",
+            "on",
+            "--mleval-cache",
+            "off",
+            "--mleval-client",
+            "litellm",
+        )
         first = pytester.runpytest_subprocess(*args)
         first.assert_outcomes(passed=2)
         first.stdout.fnmatch_lines(["*litellm imported in *a background server now keeps it*"])
@@ -249,7 +259,7 @@ def test_plugin_runs_start_then_use_the_warm_server(
         second.assert_outcomes(passed=2)
         second.stdout.fnmatch_lines(["*ran in a fork of the warm litellm server*"])
         off = pytester.runpytest_subprocess(
-            "--mleval-litellm-server", "off", "--mleval-cache", "off"
+            "--mleval-litellm-server", "off", "--mleval-cache", "off", "--mleval-client", "litellm"
         )
         off.assert_outcomes(passed=2)
         assert "litellm server" not in off.stdout.str()

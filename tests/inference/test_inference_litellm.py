@@ -1,5 +1,7 @@
-"""The inference layer end to end: litellm to the in-process OpenAI-compatible test server,
-exactly as a real provider is reached. Nothing may leave the machine (loopback guard)."""
+"""The inference layer end to end, through each client (the native OpenAI-compatible one and
+litellm) to the in-process OpenAI-compatible test server, exactly as a real provider is
+reached: every test runs once per client, so both meet the same faults with the same error
+classes, retries, usage and cost. Nothing may leave the machine (loopback guard)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from pytest_mleval.inference import (
     RetryPolicy,
     cache_stats,
 )
+from pytest_mleval.inference.providers.auto import AutoProvider
 from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
 
 pytestmark = pytest.mark.skipif(
@@ -36,6 +39,17 @@ pytestmark = pytest.mark.skipif(
 
 SECRET = "sk-test-SECRET123"
 MODEL = "openai/test-model"
+
+
+_CLIENT = ["native"]
+
+
+@pytest.fixture(autouse=True, params=["native", "litellm"])
+def client(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test of this module runs through each client."""
+    _CLIENT[0] = request.param
+    yield request.param
+    _CLIENT[0] = "native"
 
 
 def fast(max_retries: int = 3) -> RetryPolicy:
@@ -61,7 +75,8 @@ def ask(srv: OpenAITestServer, text: str, model: str = MODEL, **kw: object) -> C
 
 def engine(cache: ResponseCache | None = None, **kw: object) -> InferenceEngine:
     kw.setdefault("retry", fast())
-    return InferenceEngine(cache=cache, api_key=SECRET, **kw)  # type: ignore[arg-type]
+    provider = AutoProvider(client=_CLIENT[0])
+    return InferenceEngine(provider, cache=cache, api_key=SECRET, **kw)  # type: ignore[arg-type]
 
 
 def test_answer_through_litellm(server: OpenAITestServer) -> None:
@@ -84,16 +99,21 @@ def test_cost_from_offline_cost_map(server: OpenAITestServer) -> None:
         assert eng.summary()["total"]["cost_usd"] == pytest.approx(resp.cost_usd)
 
 
-def test_unpriced_model_gets_a_zero_price_and_keeps_its_note(server: OpenAITestServer) -> None:
-    import litellm
-
-    from pytest_mleval.inference.providers.litellm import _register_zero_price
-
+def test_unpriced_model_gets_a_zero_price_and_keeps_its_note(
+    server: OpenAITestServer, client: str
+) -> None:
     model = "openai/unpriced-model-for-this-test"
     with engine() as eng:
         replies = [eng.complete(ask(server, f"question {i}", model=model)) for i in range(3)]
     for resp in replies:
         assert resp.cost_usd == 0 and "not in litellm's cost map" in (resp.cost_note or "")
+        assert resp.client == client
+    if client == "native":
+        return
+    import litellm
+
+    from pytest_mleval.inference.providers.litellm import _register_zero_price
+
     # litellm no longer searches its map (and guesses at similar models) on every call.
     assert litellm.model_cost[model]["input_cost_per_token"] == 0
     # A model litellm can price never gets the zero entry, whatever made a cost fail.

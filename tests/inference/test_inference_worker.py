@@ -54,7 +54,7 @@ def worker() -> Iterator[LiteLLMWorker]:
 
 def engine(worker: LiteLLMWorker, **kw: object) -> InferenceEngine:
     kw.setdefault("retry", RetryPolicy(max_retries=3, base_delay=0.01, max_delay=0.05, seed=0))
-    provider = AutoProvider(LiteLLMWorkerProvider(api_key=SECRET, worker=worker))
+    provider = AutoProvider(LiteLLMWorkerProvider(api_key=SECRET, worker=worker), client="litellm")
     return InferenceEngine(provider, **kw)  # type: ignore[arg-type]
 
 
@@ -216,7 +216,7 @@ def test_the_running_worker_sees_the_environment_of_each_call(
     w.wait_ready(120)
     once = RetryPolicy(max_retries=0)
     try:
-        provider = AutoProvider(LiteLLMWorkerProvider(worker=w))
+        provider = AutoProvider(LiteLLMWorkerProvider(worker=w), client="litellm")
         with OpenAITestServer() as srv, InferenceEngine(provider, retry=once) as eng:  # type: ignore[arg-type]
             monkeypatch.setenv("OPENAI_API_KEY", "sk-test-set-after-the-start")
             assert eng.complete(ask(srv, "one")).text == "one"
@@ -251,6 +251,7 @@ def test_an_in_process_run_after_one_without_the_key_gets_the_key(
     with OpenAITestServer() as srv:
         pytester.makefile(".eval.yaml", t=SUITE.format(base=srv.base_url))
         args = ("-p", "no:cacheprovider", "--mleval-cache", "off", "--mleval-max-retries", "0")
+        args += ("--mleval-client", "litellm")  # the native client sends no key, asks for none
         first = pytester.runpytest_inprocess(*args)
         first.assert_outcomes(errors=1)
         first.stdout.fnmatch_lines(["*OPENAI_API_KEY*"])

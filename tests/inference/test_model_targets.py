@@ -197,28 +197,38 @@ def test_xdist_workers_generate_only_their_own_cases(pytester: pytest.Pytester) 
         assert len(results(pytester)["cases"]) == 16
 
 
-@pytest.mark.parametrize("inline", [False, True], ids=["worker", "inline"])
+@pytest.mark.parametrize(
+    ("client", "inline", "in_pytest", "worker_starts"),
+    [("litellm", False, False, 1), ("litellm", True, True, 0), ("auto", False, False, 0)],
+    ids=["worker", "inline", "native"],
+)
 def test_litellm_runs_in_a_worker_process_unless_inline(
-    pytester: pytest.Pytester, inline: bool
+    pytester: pytest.Pytester, client: str, inline: bool, in_pytest: bool, worker_starts: int
 ) -> None:
-    # A fresh interpreter: this test process has litellm loaded already.
+    # A fresh interpreter: this test process has litellm loaded already. The native client
+    # (the default for this OpenAI-compatible model) needs litellm nowhere: no import, no worker.
     pytester.makeconftest(
         """
 import sys
 def pytest_sessionfinish(session):
     print("LITELLM_IN_PYTEST", "litellm" in sys.modules)
+    worker = sys.modules.get("pytest_mleval.inference.worker")
+    print("WORKER_STARTS", worker._WORKER.starts if worker and worker._WORKER else 0)
 """
     )
     with OpenAITestServer(rules=[Rule(reply=reply)], latency_s=0.05) as srv:
         pytester.makefile(".eval.yaml", llm=suite(srv, n=6))
-        args = fast("--mleval-cache", "off", "-s")
+        args = fast("--mleval-cache", "off", "-s", "--mleval-client", client)
         result = pytester.runpytest_subprocess(
             *args, *(["--mleval-litellm-inline"] if inline else [])
         )
         result.assert_outcomes(passed=6)
         assert srv.count == 6
-    result.stdout.fnmatch_lines([f"*LITELLM_IN_PYTEST {inline}*"])
-    assert all(c["usage"]["total_tokens"] > 0 for c in results(pytester)["cases"])
+    result.stdout.fnmatch_lines(
+        [f"*LITELLM_IN_PYTEST {in_pytest}*", f"*WORKER_STARTS {worker_starts}*"]
+    )
+    cases = results(pytester)["cases"]
+    assert all(c["usage"]["total_tokens"] > 0 for c in cases)
 
 
 def test_replayed_run_starts_no_litellm_worker(pytester: pytest.Pytester) -> None:
@@ -232,7 +242,7 @@ def pytest_sessionfinish(session):
     )
     with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
         pytester.makefile(".eval.yaml", llm=suite(srv, n=4))
-        first = pytester.runpytest_subprocess(*fast("-s"))
+        first = pytester.runpytest_subprocess(*fast("-s", "--mleval-client", "litellm"))
         first.assert_outcomes(passed=4)
         first.stdout.fnmatch_lines(["*WORKER_STARTS 1*"])
         replay = pytester.runpytest_subprocess(*fast("-s", "--mleval-cache", "replay"))
@@ -256,9 +266,13 @@ def pytest_sessionfinish(session):
         # The case's unknown field fails validation: the suite is never registered, so only
         # the glance at the file's text can have started the worker.
         pytester.makefile(".eval.yaml", llm=suite(srv, n=2) + "  - {id: c9, inptu: typo}\n")
-        broken = pytester.runpytest_subprocess("-s")
+        broken = pytester.runpytest_subprocess("-s", "--mleval-client", "litellm")
         broken.assert_outcomes(errors=1)
         broken.stdout.fnmatch_lines(["*WORKER_STARTS 1*"])
+        # The same file, its model served by the native client: no worker to start.
+        native = pytester.runpytest_subprocess("-s")
+        native.assert_outcomes(errors=1)
+        native.stdout.fnmatch_lines(["*WORKER_STARTS 0*"])
         assert srv.count == 0
     pytester.makepyfile(app="def answer(case):\n    return 'ok'\n")
     pytester.makefile(
@@ -271,34 +285,46 @@ def pytest_sessionfinish(session):
 
 
 @pytest.mark.parametrize(
-    ("text", "names_one"),
+    ("text", "named", "litellm"),
     [
-        ("target: model:openai/gpt-4o-mini", True),
-        ("target: 'model:ollama/llama3'", True),
-        ("target: model:hf:./tiny", False),
-        ("target: python:app:answer", False),
-        ("judge_model: openai/gpt-4o-mini", True),
-        ("judge_model: hf:./tiny", False),
-        ("judge_model: null", False),
-        ("# target: model:openai/x", False),
+        ("target: model:openai/gpt-4o-mini", ["openai/gpt-4o-mini"], False),
+        ("target: 'model:ollama/llama3'", ["ollama/llama3"], True),
+        ("target: model:hf:./tiny", [], False),
+        ("target: python:app:answer", [], False),
+        ("judge_model: anthropic/claude-3-haiku  # cheap", ["anthropic/claude-3-haiku"], True),
+        # No endpoint at a glance (no api_base, no HOSTED_VLLM_API_BASE): litellm is started.
+        ('judge_model: "hosted_vllm/m"', ["hosted_vllm/m"], True),
+        ("judge_model: hf:./tiny", [], False),
+        ("judge_model: null", [], False),
+        ("# target: model:openai/x", [], False),
     ],
 )
-def test_eval_file_text_that_starts_the_litellm_worker(text: str, names_one: bool) -> None:
-    from pytest_mleval.evalfiles import _NAMES_A_MODEL
+def test_eval_file_text_that_starts_the_litellm_worker(
+    tmp_path: Path, text: str, named: list[str], litellm: bool
+) -> None:
+    from pytest_mleval.evalfiles import eval_file_models, eval_file_names_a_model
+    from pytest_mleval.inference.clients import needs_litellm
 
-    assert bool(_NAMES_A_MODEL.search(f"suite: s\n{text}\ncases: []\n".encode())) is names_one
+    path = tmp_path / "s.eval.yaml"
+    path.write_text(f"suite: s\n{text}\ncases: []\n")
+    assert eval_file_models(path) == named
+    assert eval_file_names_a_model(path) is bool(named)
+    # Only a model the native client does not serve needs litellm's worker.
+    assert any(needs_litellm(m) for m in named) is litellm
+    assert any(needs_litellm(m, "litellm") for m in named) is bool(named)
 
 
 @pytest.mark.parametrize(
     ("extra", "prestarted"),
     [
-        ((), True),
-        (("--mleval-cache", "replay"), False),
-        (("--collect-only",), False),
-        (("--mleval-litellm-inline",), False),
-        (("-n", "2", "-p", "xdist"), False),
+        (("--mleval-client", "litellm"), True),
+        (("--mleval-client", "litellm", "--mleval-cache", "replay"), False),
+        (("--mleval-client", "litellm", "--collect-only"), False),
+        (("--mleval-client", "litellm", "--mleval-litellm-inline"), False),
+        (("--mleval-client", "litellm", "-n", "2", "-p", "xdist"), False),
+        ((), False),
     ],
-    ids=["model-suite", "replay", "collect-only", "inline", "xdist-controller"],
+    ids=["model-suite", "replay", "collect-only", "inline", "xdist-controller", "native-client"],
 )
 def test_litellm_worker_starts_during_pytest_start_up_when_the_paths_name_models(
     pytester: pytest.Pytester, extra: tuple[str, ...], prestarted: bool

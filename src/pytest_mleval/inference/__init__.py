@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         cache_prune,
         cache_stats,
     )
+    from .clients import CLIENT_MODES, native_endpoint
     from .current import run_engine, set_run_engine
     from .engine import InferenceEngine
     from .limits import RateLimiter, RetryPolicy, TokenBucket
@@ -29,12 +30,14 @@ if TYPE_CHECKING:
     from .providers.fake import FakeProvider
     from .providers.litellm import LiteLLMProvider, import_litellm, litellm_import_seconds
     from .providers.litellm_worker import LiteLLMWorkerProvider
+    from .providers.native import NativeProvider
     from .scrubbing import scrub
     from .types import ChatRequest, ChatResponse, ModelStats, Usage, cache_key, percentile
     from .worker import LiteLLMWorker, start_litellm_worker
 
 _MODULES = {
     "AutoProvider": "providers.auto",
+    "CLIENT_MODES": "clients",
     "CacheWarning": "cache",
     "ChatRequest": "types",
     "ChatResponse": "types",
@@ -45,6 +48,7 @@ _MODULES = {
     "LiteLLMWorker": "worker",
     "LiteLLMWorkerProvider": "providers.litellm_worker",
     "ModelStats": "types",
+    "NativeProvider": "providers.native",
     "Provider": "providers.base",
     "RateLimiter": "limits",
     "ResponseCache": "cache",
@@ -57,6 +61,7 @@ _MODULES = {
     "cache_stats": "cache",
     "import_litellm": "providers.litellm",
     "litellm_import_seconds": "providers.litellm",
+    "native_endpoint": "clients",
     "percentile": "types",
     "run_engine": "current",
     "scrub": "scrubbing",
@@ -67,6 +72,7 @@ _MODULES = {
 
 
 __all__ = [
+    "CLIENT_MODES",
     "DEFAULT_CACHE_PATH",
     "AutoProvider",
     "CacheWarning",
@@ -78,6 +84,7 @@ __all__ = [
     "LiteLLMWorker",
     "LiteLLMWorkerProvider",
     "ModelStats",
+    "NativeProvider",
     "Provider",
     "RateLimiter",
     "ResponseCache",
@@ -90,6 +97,7 @@ __all__ = [
     "cache_stats",
     "import_litellm",
     "litellm_import_seconds",
+    "native_endpoint",
     "percentile",
     "run_engine",
     "scrub",

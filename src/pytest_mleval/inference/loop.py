@@ -12,15 +12,34 @@ import atexit
 import contextlib
 import sys
 import threading
-from collections.abc import Coroutine
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run_sync", "shared_loop"]
+__all__ = ["is_shared_loop", "on_loop_shutdown", "run_sync", "shared_loop"]
 
 T = TypeVar("T")
 
 _LOOP: asyncio.AbstractEventLoop | None = None
 _LOOP_LOCK = threading.Lock()
+# Closers of HTTP sessions living on the shared loop, as weak methods: a provider that is gone
+# needs no closing.
+_CLOSERS: list[weakref.WeakMethod[Callable[[], Awaitable[None]]]] = []
+
+
+def is_shared_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is the shared inference loop (never starts one)."""
+    return loop is _LOOP
+
+
+def on_loop_shutdown(closer: Callable[[], Awaitable[None]]) -> None:
+    """Have ``closer`` (a bound async method) awaited on the shared loop before it stops.
+
+    The native client closes its pooled connections there, so nothing warns of an unclosed
+    session at exit.
+    """
+    with _LOOP_LOCK:
+        _CLOSERS.append(weakref.WeakMethod(closer))
 
 
 def shared_loop() -> asyncio.AbstractEventLoop:
@@ -42,6 +61,11 @@ def _shutdown_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) ->
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for ref in list(_CLOSERS):
+            closer_method = ref()
+            if closer_method is not None:
+                with contextlib.suppress(Exception):  # best effort at interpreter exit
+                    await closer_method()
         litellm = sys.modules.get("litellm")
         closer = getattr(litellm, "close_litellm_async_clients", None)
         if closer is not None:

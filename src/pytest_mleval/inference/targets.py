@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, TargetError
+from ..results.records import STREAM_TIMINGS
 from ..targets.registry import EvalCase, TargetContext, TargetOutput, register_target_kind
 from .cache import ResponseCache
 from .engine import InferenceEngine
@@ -55,6 +56,7 @@ def build_engine(
     timeout: float | None = 120.0,
     litellm_worker: bool = True,
     limits_address: str | None = None,
+    client: str = "auto",
 ) -> InferenceEngine:
     """The run's engine: one per process (each xdist worker has its own, sharing the cache file).
 
@@ -65,17 +67,20 @@ def build_engine(
     With ``litellm_worker`` (the default) litellm runs in a worker process
     (:mod:`~.worker`): its import and per-call CPU stay off pytest's interpreter lock.
     ``False`` runs it in this process, where a conftest's litellm settings (callbacks,
-    custom providers) apply.
+    custom providers) apply. ``client`` (``auto``, ``native``, ``litellm``) says which calls
+    the native OpenAI-compatible client makes instead (:mod:`~.clients`).
     """
     if cache_mode not in ("rw", "ro", "off", "replay"):
         raise ConfigError(f"--mleval-cache must be rw, ro, off or replay, got {cache_mode!r}")
     cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
-    provider = None
+    from .providers.auto import AutoProvider
+
+    litellm_provider = None
     if litellm_worker:
-        from .providers.auto import AutoProvider
         from .providers.litellm_worker import LiteLLMWorkerProvider
 
-        provider = AutoProvider(LiteLLMWorkerProvider())
+        litellm_provider = LiteLLMWorkerProvider()
+    provider = AutoProvider(litellm_provider, client=client)
     return InferenceEngine(
         provider,
         cache=cache,
@@ -89,12 +94,20 @@ def build_engine(
 
 
 def to_output(resp: ChatResponse) -> TargetOutput:
-    """A target output carrying the call's usage, cost, latency and provenance."""
+    """A target output carrying the call's usage, cost, latency and provenance.
+
+    A streamed call's timings (:data:`STREAM_TIMINGS`) go into the metadata, a cached
+    answer's as recorded (``cached`` says they were not measured in this run).
+    """
     metadata: dict[str, Any] = {}
     if resp.cost_note:
         metadata["cost_note"] = resp.cost_note
     if resp.finish_reason:
         metadata["finish_reason"] = resp.finish_reason
+    for name in STREAM_TIMINGS:
+        value = getattr(resp, name)
+        if value is not None:
+            metadata[name] = value
     return TargetOutput(
         output=resp.text,
         usage=resp.usage.as_dict(),
@@ -109,7 +122,11 @@ def to_output(resp: ChatResponse) -> TargetOutput:
 
 
 class ModelTarget:
-    """A chat completion per case: the rendered prompt (or input) and system message."""
+    """A chat completion per case: the rendered prompt (or input) and system message.
+
+    With ``stream`` (the suite's ``stream: true``) every request streams: ``stream: true``
+    joins the case's params (a ``stream`` already there wins), so it is part of the cache key.
+    """
 
     def __init__(
         self,
@@ -119,20 +136,25 @@ class ModelTarget:
         api_base: str | None = None,
         fallbacks: Sequence[str] = (),
         timeout: float | None = None,
+        stream: bool = False,
     ) -> None:
         self.model = model
         self.engine = engine
         self.api_base = api_base
         self.fallbacks = tuple(fallbacks)
         self.timeout = timeout
+        self.stream = stream
 
     def request(self, case: EvalCase) -> ChatRequest:
         """The request for one case; repeats are distinct samples, not one answer reused."""
+        params = case.params
+        if self.stream and "stream" not in params:
+            params = {**params, "stream": True}
         return ChatRequest.from_prompt(
             self.model,
             case.text,
             system=case.system,
-            params=case.params,
+            params=params,
             api_base=self.api_base,
             fallbacks=self.fallbacks,
             timeout=self.timeout,
@@ -174,6 +196,7 @@ def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
         api_base=api_base,
         fallbacks=spec.fallbacks if spec else (),
         timeout=spec.timeout_s if spec else None,
+        stream=spec.stream if spec else False,
     )
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..context import CASE_PROPERTY
-from ..evalfiles import eval_file_names_a_model, is_eval_file, names_remote_model
+from ..evalfiles import eval_file_models, is_eval_file
 from ..options import get_options
 from .lookahead import Lookahead
 from .targets import RunServices, Targets, eval_item
@@ -145,6 +145,7 @@ class MlevalSession:
                 timeout=opts.timeout,
                 litellm_worker=not opts.litellm_inline,
                 limits_address=self._limits_address(),
+                client=opts.client,
             )
             if not opts.litellm_inline:
                 self._use_litellm_server()
@@ -236,7 +237,10 @@ class MlevalSession:
         """
         if self._litellm_started or not self._litellm_possible():
             return
-        if names_remote_model(self.options.judge_model) or eval_file_names_a_model(path):
+        models = [self.options.judge_model, *eval_file_models(path)]
+        if self.options.model:
+            models.append(self.options.model)
+        if any(self._model_needs_litellm(m) for m in models):
             self._start_litellm()
 
     def register_suite(self, suite: Suite) -> None:
@@ -274,7 +278,13 @@ class MlevalSession:
         target = suite.spec.target or ""
         if target.startswith("model:"):
             models.append(self.options.model or target[len("model:") :])
-        return any(names_remote_model(m) for m in models)
+        return any(self._model_needs_litellm(m, suite.spec.api_base) for m in models)
+
+    def _model_needs_litellm(self, model: str | None, api_base: str | None = None) -> bool:
+        # Calls the native client serves need no litellm: its worker is not started for them.
+        from ..inference.clients import needs_litellm
+
+        return needs_litellm(model, self.options.client, api_base or self.options.ini.api_base)
 
     def target_for(self, item: EvalItem) -> Callable[..., Any]:
         """Resolve (and cache per suite) the target of an item's suite."""

@@ -1,5 +1,6 @@
-"""Providers: one attempt per call against one backend (litellm here or in the worker process,
-local Hugging Face, a scripted fake), and the router between them.
+"""Providers: one attempt per call against one backend (the native OpenAI-compatible client,
+litellm here or in the worker process, local Hugging Face, a scripted fake), and the router
+between them.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .litellm import LiteLLMProvider, import_litellm, litellm_import_seconds, map_litellm_error
     from .litellm_worker import LiteLLMWorkerProvider
     from .local import HFLocalProvider
+    from .native import NativeProvider
 
 _WHERE = {
     "AutoProvider": ".auto",
@@ -26,6 +28,7 @@ _WHERE = {
     "HFLocalProvider": ".local",
     "LiteLLMProvider": ".litellm",
     "LiteLLMWorkerProvider": ".litellm_worker",
+    "NativeProvider": ".native",
     "Provider": ".base",
     "hashed_embedding": ".fake",
     "import_litellm": ".litellm",
@@ -44,6 +47,7 @@ __all__ = [
     "HFLocalProvider",
     "LiteLLMProvider",
     "LiteLLMWorkerProvider",
+    "NativeProvider",
     "Provider",
     "hashed_embedding",
     "import_litellm",

@@ -1,51 +1,130 @@
-"""The default provider: ``hf:PATH`` ids go to a local Hugging Face model, everything else to
-litellm (in this process, or in the litellm worker process)."""
+"""The default provider: ``hf:PATH`` ids go to a local Hugging Face model, OpenAI-compatible
+endpoints to the native client, everything else to litellm (in this process, or in the
+litellm worker process). The rule of which is which lives in :mod:`..clients`."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ..clients import CLIENT_MODES, native_endpoint, native_unsupported
 from ..types import ChatRequest, ChatResponse
-from .litellm import LiteLLMProvider
 
 __all__ = ["AutoProvider"]
 
+logger = logging.getLogger("pytest_mleval.inference")
+
 
 class AutoProvider:
-    """Routes ``hf:PATH`` ids to a local Hugging Face model and everything else to litellm.
+    """Routes each call to the backend that serves it.
 
     Args:
-        litellm_provider: the litellm backend: :class:`LiteLLMProvider` (in this process, the
-            default) or :class:`~.litellm_worker.LiteLLMWorkerProvider` (in a worker process).
+        litellm_provider: the litellm backend: :class:`~.litellm.LiteLLMProvider` (in this
+            process, the default) or :class:`~.litellm_worker.LiteLLMWorkerProvider` (in a
+            worker process). Made on first use, so a run served natively never builds it.
+        client: ``auto`` (default), ``native`` or ``litellm``: which calls the native
+            OpenAI-compatible client makes (see :mod:`..clients`).
+        native_provider: the native backend (default a :class:`~.native.NativeProvider`).
     """
 
-    def __init__(self, litellm_provider: Any = None) -> None:
-        self.litellm = litellm_provider or LiteLLMProvider()
+    def __init__(
+        self,
+        litellm_provider: Any = None,
+        *,
+        client: str = "auto",
+        native_provider: Any = None,
+    ) -> None:
+        if client not in CLIENT_MODES:
+            raise ValueError(f"client must be one of {', '.join(CLIENT_MODES)}, got {client!r}")
+        self.client = client
+        self._litellm = litellm_provider
+        self._native = native_provider
         self._local: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.fallbacks: dict[tuple[str, str], int] = {}
+        """Requests of an otherwise native model that litellm served: (model, why) -> count."""
 
-    def _route(self, model: str) -> Any:
-        if not model.startswith("hf:"):
-            return self.litellm
+    @property
+    def litellm(self) -> Any:
+        """The litellm backend (built on first use)."""
+        if self._litellm is None:
+            from .litellm import LiteLLMProvider
+
+            self._litellm = LiteLLMProvider()
+        return self._litellm
+
+    @property
+    def native(self) -> Any:
+        """The native OpenAI-compatible backend (built on first use)."""
+        if self._native is None:
+            from .native import NativeProvider
+
+            self._native = NativeProvider(mode=self.client)
+        return self._native
+
+    async def aclose(self) -> None:
+        """Close the native client's HTTP session on this loop (if it was ever opened)."""
+        if self._native is not None:
+            await self._native.aclose()
+
+    def _local_for(self, model: str) -> Any:
         if model not in self._local:
             from .local import HFLocalProvider
 
             self._local[model] = HFLocalProvider(model[3:])
         return self._local[model]
 
+    def serves_natively(self, model: str, api_base: str | None = None) -> bool:
+        """Whether calls to ``model`` (at ``api_base``) go to the native client."""
+        return native_endpoint(model, api_base, self.client) is not None
+
+    def _route(self, req: ChatRequest) -> Any:
+        if req.model.startswith("hf:"):
+            return self._local_for(req.model)
+        if not self.serves_natively(req.model, req.api_base):
+            return self.litellm
+        why = native_unsupported(req.params)
+        if why is None:
+            return self.native
+        with self._lock:
+            first = (req.model, why) not in self.fallbacks
+            self.fallbacks[(req.model, why)] = self.fallbacks.get((req.model, why), 0) + 1
+        if first:
+            logger.warning("model %r: %s: litellm serves these requests", req.model, why)
+        return self.litellm
+
     def prepare(self, model: str) -> None:
-        """Import litellm or load the local model before the first timed call."""
-        self._route(model).prepare(model)
+        """Load what the first call to ``model`` needs, before it is timed."""
+        if model.startswith("hf:"):
+            self._local_for(model).prepare(model)
+        elif self.client != "litellm" and (
+            native_endpoint(model, None, self.client) is not None or "/" not in model
+        ):
+            # Whether the call goes native can depend on its api_base: an id without a
+            # provider is native only with one. The native client's set-up is cheap anyway.
+            self.native.prepare(model)
+        else:
+            self.litellm.prepare(model)
 
     def supports_response_schema(self, model: str) -> bool:
         """Whether ``model`` takes a JSON schema as ``response_format`` (local models: no)."""
         if model.startswith("hf:"):
             return False
+        if self.serves_natively(model):
+            return bool(self.native.supports_response_schema(model))
         return bool(self.litellm.supports_response_schema(model))
 
     async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Answer through the backend for ``req.model``."""
-        response: ChatResponse = await self._route(req.model).acomplete(req)
+        """Answer through the backend for ``req``."""
+        backend = self._route(req)
+        response: ChatResponse = await backend.acomplete(req)
+        if response.client is None:
+            # Which client answered is part of the record (and of a cached entry).
+            kind = "local" if req.model.startswith("hf:") else "litellm"
+            response = dataclasses.replace(response, client=kind)
         return response
 
     async def aembed(
@@ -57,7 +136,13 @@ class AutoProvider:
         api_key: str | None = None,
     ) -> list[list[float]]:
         """Embed through the backend for ``model``."""
-        vectors: list[list[float]] = await self._route(model).aembed(
+        if model.startswith("hf:"):
+            backend = self._local_for(model)
+        elif self.serves_natively(model, api_base):
+            backend = self.native
+        else:
+            backend = self.litellm
+        vectors: list[list[float]] = await backend.aembed(
             model, texts, api_base=api_base, api_key=api_key
         )
         return vectors
