@@ -296,6 +296,10 @@ class SuiteSpec(BaseModel):
     """Rate limits for the target model."""
     timeout_s: float | None = None
     """Per-call timeout for model targets."""
+    stream: bool = False
+    """Stream every ``model:`` target call (sets ``stream: true`` in the calls' params, so
+    it is part of their cache key): records each call's time to first token (metric
+    ``ttft_ms``), inter-token latency and output tokens/s. A ``stream`` in ``params`` wins."""
     judge_model: str | None = None
     """Model used by judge metrics in this suite."""
     repeats: int = Field(default=1, ge=1)

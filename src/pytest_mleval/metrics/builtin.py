@@ -467,6 +467,26 @@ def latency_ms(sample: Sample) -> MetricValue:
     return MetricValue(float(sample.latency_ms))
 
 
+def ttft_ms(sample: Sample) -> MetricValue:
+    """Time to first token of a streamed model call in milliseconds (a raw measure: gate it
+    with ``max:``); needs ``stream: true`` on the suite (or ``params: {stream: true}``).
+
+    A case whose call was not streamed errors rather than skip: a ``max:`` gate that is
+    silently not enforced is worse than none. An answer replayed from the cache has the
+    time its recorded call took.
+    """
+    value = sample.metadata.get("ttft_ms")
+    if value is None:
+        raise MetricError(
+            "ttft_ms needs a streamed call: set `stream: true` on the suite "
+            "(or `params: {stream: true}`); this case's call was not streamed"
+        )
+    try:
+        return MetricValue(float(value))
+    except (TypeError, ValueError):
+        raise MetricError(f"the target's time to first token is not a number: {value!r}") from None
+
+
 def cost_usd(sample: Sample) -> MetricValue:
     """The target's cost in US dollars (a raw measure: gate it with ``max:``)."""
     return MetricValue(float(sample.cost_usd or 0.0))
@@ -523,6 +543,7 @@ BUILTIN_METRICS: tuple[BuiltinMetric, ...] = (
     BuiltinMetric("rouge_l", rouge_l, RougeOptions),
     BuiltinMetric("bleu", bleu, BleuOptions),
     BuiltinMetric("latency_ms", latency_ms, NoOptions, raw=True),
+    BuiltinMetric("ttft_ms", ttft_ms, NoOptions, raw=True),
     BuiltinMetric("cost_usd", cost_usd, NoOptions, raw=True),
     *(
         BuiltinMetric(name, _retrieval_metric(name), RetrievalOptions)

@@ -22,6 +22,7 @@ __all__ = [
     "PASS_RATE",
     "RESULTS_FILE",
     "SCHEMA_VERSION",
+    "STREAM_TIMINGS",
     "Aggregate",
     "CaseResult",
     "CollectionError",
@@ -43,6 +44,10 @@ RESULTS_FILE = "mleval-results.json"
 
 SCHEMA_VERSION = 1
 """Version of the results file layout; bumped on incompatible changes."""
+
+STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
+"""A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
+reads them) and fields of :class:`CaseResult` (where the results keep them)."""
 
 
 class _Model(BaseModel):
@@ -126,6 +131,13 @@ class CaseResult(_Model):
     """Cluster key for clustered standard errors."""
     latency_ms: float | None = None
     """Wall time of the target call."""
+    ttft_ms: float | None = None
+    """Time to first token of a streamed model call (ms); an answer from the cache carries
+    its recorded call's (``cached`` says so)."""
+    itl_ms: float | None = None
+    """Mean time between the content chunks of a streamed call after the first (ms)."""
+    output_tokens_per_s: float | None = None
+    """Completion tokens per second of a streamed call, from its first token to its last."""
     usage: Usage = Field(default_factory=Usage)
     """Tokens used."""
     cost_usd: float | None = None

@@ -8,7 +8,7 @@ from typing import Any
 from ..cases.case import EvalCase
 from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from ..targets.registry import TargetOutput
-from .records import CaseResult, MetricScore, Usage
+from .records import STREAM_TIMINGS, CaseResult, MetricScore, Usage
 
 __all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
 
@@ -35,6 +35,9 @@ def stored_text(
 def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None) -> Sample:
     # The sample holds the case itself; the output's context, when the target gave one,
     # replaces the case's, and metadata merges the case's, the output's and the scorer's.
+    # A streamed call's timings come from the output only: a case's own metadata of that
+    # name (a column of an earlier run's data, say) is never taken for a measurement.
+    case_metadata = {k: v for k, v in ec.metadata.items() if k not in STREAM_TIMINGS}
     return Sample(
         output=out.output,
         case=ec,
@@ -43,8 +46,16 @@ def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None
         latency_ms=out.latency_ms,
         cost_usd=out.cost_usd,
         usage=out.usage,
-        metadata={**ec.metadata, **out.metadata, **(extra or {})},
+        metadata={**case_metadata, **out.metadata, **(extra or {})},
     )
+
+
+def _timing(value: Any) -> float | None:
+    """A timing a target reported, as a number (``None`` for none or one that is not)."""
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _to_score(s: Scored, metric: str) -> MetricScore:
@@ -138,6 +149,10 @@ def score_case(
     )
     if out.metadata:
         result.metadata.update(out.metadata)
+        # The timings have their own fields in the record: not repeated in its metadata.
+        for name in STREAM_TIMINGS:
+            if name in out.metadata:
+                setattr(result, name, _timing(result.metadata.pop(name)))
     return result, scored
 
 
