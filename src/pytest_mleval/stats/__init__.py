@@ -1,7 +1,10 @@
 """Pure statistics for eval results: intervals, paired tests, multiplicity, power.
 
-numpy at module level; ``scipy.special`` only inside the functions that need a distribution
-(``scipy.stats`` costs ten times as much to import and is never needed). Every random draw
+numpy at module level. The distributions a run needs (normal and t CDF and quantile, the
+binomial at one half) are pure Python (``_dist``, checked against ``scipy.special``), so the end
+of a run never imports scipy; ``scipy.special`` is imported only inside the functions that need
+another distribution (Clopper-Pearson, power of the t test), and ``scipy.stats`` (ten times its
+import cost) never. Every random draw
 comes from ``numpy.random.default_rng(seed)``, so results are reproducible by seed; the
 bootstrap draws exactly the indices ``scipy.stats.bootstrap`` draws from the same generator.
 Degenerate input (n=0, n=1, zero variance, all-zero differences) gives defined numbers and

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ._dist import ndtri, stdtrit
+
 __all__ = [
     "Estimate",
     "PairedResult",
@@ -75,15 +77,12 @@ def _correlation(b: np.ndarray, c: np.ndarray) -> float | None:
 
 
 def _t_quantile(confidence: float, df: float) -> float:
-    from scipy import special
-
-    return float(special.stdtrit(df, 0.5 + confidence / 2.0))
+    # Pure Python (._dist): scipy.special's import alone outweighs a whole run's statistics.
+    return stdtrit(df, 0.5 + confidence / 2.0)
 
 
 def _z(p: float) -> float:
-    from scipy import special
-
-    return float(special.ndtri(p))
+    return ndtri(p)
 
 
 def _point(x: float, n: int, method: str, confidence: float, note: str) -> Estimate:

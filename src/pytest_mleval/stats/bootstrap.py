@@ -53,12 +53,12 @@ def _bca_levels(
     theta_b: np.ndarray, point: float, jack: list[np.ndarray], alpha: float
 ) -> tuple[float, float]:
     """BCa percentile levels, as scipy.stats.bootstrap computes them (Efron 1987)."""
-    from scipy import special
+    from ._dist import ndtr, ndtri
 
     r = theta_b.size
     prop = (np.count_nonzero(theta_b < point) + np.count_nonzero(theta_b <= point)) / (2 * r)
     # scipy returns NaN when every resample lies on one side; clip to the resolution instead.
-    z0 = float(special.ndtri(min(max(prop, 1 / (2 * r)), 1 - 1 / (2 * r))))
+    z0 = float(ndtri(min(max(prop, 1 / (2 * r)), 1 - 1 / (2 * r))))
     num = den = 0.0
     for theta_i in jack:
         k = float(theta_i.size)
@@ -66,11 +66,11 @@ def _bca_levels(
         num += float((u**3).sum()) / k**3
         den += float((u**2).sum()) / k**2
     a = num / (6.0 * den**1.5) if den > 0 else 0.0
-    za = float(special.ndtri(alpha))
+    za = float(ndtri(alpha))
     levels = []
     for zq in (za, -za):
         s = z0 + zq
-        levels.append(float(special.ndtr(z0 + s / (1.0 - a * s))))
+        levels.append(float(ndtr(z0 + s / (1.0 - a * s))))
     return levels[0], levels[1]
 
 

@@ -82,9 +82,9 @@ def wilcoxon_pratt(diffs: Any, *, alternative: str = "two-sided", method: str = 
 
 
 def _binom_cdf(k: int, n: int) -> float:
-    from scipy import special
+    from ._dist import bdtr_half
 
-    return float(special.bdtr(k, n, 0.5))
+    return bdtr_half(k, n)
 
 
 def sign_test(diffs: Any) -> float:
@@ -205,10 +205,10 @@ def paired_test(
         if sd == 0.0:
             p, note = 0.0, "constant non-zero difference: no sampling error"
         else:
-            from scipy import special
+            from ._dist import stdtr
 
             tstat = diff / (sd / math.sqrt(n))
-            p = float(2.0 * special.stdtr(n - 1, -abs(tstat)))
+            p = 2.0 * stdtr(n - 1, -abs(tstat))
     if sd == 0.0 and test != "mcnemar" and bounds is not None:
         lo, hi = _flat_bound(diff, n, confidence, bounds)
         why = "one case" if n == 1 else "every paired difference is identical"

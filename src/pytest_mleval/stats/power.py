@@ -1,8 +1,9 @@
 """The regression gate (non-inferiority) and its planning: power, sample size, detectable effect.
 
-Pure functions over numbers and arrays. numpy at module level; ``scipy.special`` (about a tenth
-of the import cost of ``scipy.stats``) is imported inside the functions that need a
-distribution. :mod:`pytest_mleval.stats` re-exports everything public here.
+Pure functions over numbers and arrays. numpy at module level; the normal and t distributions
+of the regression gate are pure Python (``_dist``); ``scipy.special`` (for the noncentral t of
+the power functions) is imported inside the functions that need it.
+:mod:`pytest_mleval.stats` re-exports everything public here.
 
 Two models of a paired difference are used:
 
@@ -94,15 +95,15 @@ def tango_score(up: int, down: int, n: int, delta0: float) -> float:
 
 
 def _ndtr(z: float) -> float:
-    from scipy import special
+    from ._dist import ndtr
 
-    return float(special.ndtr(z))
+    return ndtr(z)
 
 
 def _z(p: float) -> float:
-    from scipy import special
+    from ._dist import ndtri
 
-    return float(special.ndtri(p))
+    return ndtri(p)
 
 
 def paired_proportion_ci(
@@ -196,9 +197,9 @@ def noninferiority_pvalue(diffs: Any, margin: float, *, method: str = "auto") ->
     if sd == 0.0:
         # No spread: the data decide the question without sampling error.
         return 0.0 if mean < 0 else 1.0
-    from scipy import special
+    from ._dist import stdtr
 
-    return float(special.stdtr(d.size - 1, mean / (sd / math.sqrt(d.size))))
+    return stdtr(d.size - 1, mean / (sd / math.sqrt(d.size)))
 
 
 def regression_detected(

@@ -238,7 +238,7 @@ def wilcoxon_pvalue(
     cost = r.size * int(weights.sum())
     if method == "exact" or (method == "auto" and cost <= _WILCOXON_EXACT_COST):
         return _signed_rank_exact(weights, int(weights[positive].sum()), alternative), True
-    from scipy import special
+    from ._dist import ndtr
 
     count, zeros = float(diffs.size), float(diffs.size - r.size)
     mean = count * (count + 1) / 4 - zeros * (zeros + 1) / 4
@@ -247,7 +247,7 @@ def wilcoxon_pvalue(
     se = math.sqrt((var - float((ties**3 - ties).sum()) / 2) / 24)
     z = (float(r[positive].sum()) - mean) / se
     if alternative == "greater":
-        return float(special.ndtr(-z)), False
+        return ndtr(-z), False
     if alternative == "less":
-        return float(special.ndtr(z)), False
-    return min(1.0, float(2.0 * special.ndtr(-abs(z)))), False
+        return ndtr(z), False
+    return min(1.0, 2.0 * ndtr(-abs(z))), False
