@@ -34,6 +34,7 @@ from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
 from .base import EmbeddingVectors, reply_text, unusable_reply
 from .costmap import cost_map
+from .streaming import StreamAssembly, stream_timings
 
 __all__ = ["NativeProvider", "import_aiohttp", "native_body"]
 
@@ -70,7 +71,8 @@ def native_body(req: ChatRequest, wire_model: str) -> tuple[dict[str, Any], dict
     elif "tool_choice" in body:
         del body["tool_choice"]  # litellm drops a tool choice without tools, as servers reject it
     if isinstance(extra_body, Mapping):
-        body.update(extra_body)
+        for key, value in extra_body.items():
+            body.setdefault(key, value)  # as litellm: a parameter given itself wins
     if body.get("stream"):
         options = dict(body.get("stream_options") or {})
         options.setdefault("include_usage", True)
@@ -159,78 +161,6 @@ def _usage(raw: Any) -> tuple[Usage, Mapping[str, Any]]:
     completion = int(data.get("completion_tokens") or 0)
     total = int(data.get("total_tokens") or 0) or prompt + completion
     return Usage(prompt, completion, total), data
-
-
-class _Stream:
-    """Assembles a streamed reply and times it."""
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.parts: list[str] = []
-        self.calls: dict[int, dict[str, Any]] = {}
-        self.finish_reason: str | None = None
-        self.usage: Any = None
-        self.first: float | None = None
-        self.last: float | None = None
-        self.chunks = 0
-        self.refusal: list[str] = []
-
-    def feed(self, chunk: Mapping[str, Any], now: float) -> None:
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            got = False
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                self.parts.append(content)
-                got = True
-            if isinstance(delta.get("refusal"), str) and delta["refusal"]:
-                self.refusal.append(delta["refusal"])
-                got = True
-            for call in delta.get("tool_calls") or ():
-                slot = self.calls.setdefault(
-                    int(call.get("index", len(self.calls))),
-                    {"function": {"arguments": "", "name": None}, "id": None, "type": "function"},
-                )
-                if call.get("id"):
-                    slot["id"] = call["id"]
-                if call.get("type"):
-                    slot["type"] = call["type"]
-                function = call.get("function") or {}
-                if function.get("name"):
-                    slot["function"]["name"] = function["name"]
-                if function.get("arguments"):
-                    slot["function"]["arguments"] += function["arguments"]
-                got = True
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-            if got:
-                self.chunks += 1
-                self.first = now if self.first is None else self.first
-                self.last = now
-
-    def message(self) -> dict[str, Any]:
-        content = "".join(self.parts) if self.parts else None
-        message: dict[str, Any] = {"role": "assistant", "content": content}
-        if self.refusal:
-            message["refusal"] = "".join(self.refusal)
-        if self.calls:
-            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
-        return message
-
-    def timings(self, completion_tokens: int) -> tuple[float | None, float | None, float | None]:
-        if self.first is None or self.last is None:
-            return None, None, None
-        ttft = (self.first - self.start) * 1000.0
-        span = self.last - self.first
-        itl = span * 1000.0 / (self.chunks - 1) if self.chunks > 1 else None
-        tokens = completion_tokens or self.chunks
-        # Tokens after the first over the time they took: the decode rate, not the prefill.
-        rate = (tokens - 1) / span if span > 0 and tokens > 1 else None
-        return ttft, itl, rate
 
 
 class NativeProvider:
@@ -325,20 +255,23 @@ class NativeProvider:
         resp = await self._post(
             endpoint.base_url + "/chat/completions", body, headers, key, req.model, req.timeout
         )
-        stream = None
+        stream: StreamAssembly | None = None
+        data: Any = None
         try:
             if resp.status >= 400:
                 text = await resp.text(errors="replace")
                 raise http_error(resp.status, text, resp.headers, req.model, [key])
             if body.get("stream"):
-                stream = _Stream(start)
-                data = await self._read_stream(resp, stream, req.model, key)
+                stream = StreamAssembly()
+                await self._read_stream(resp, stream, req.model, key)
             else:
                 data = await self._read_json(resp, req.model, key)
         finally:
             resp.release()
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return self._answer(req, data, stream, latency_ms)
+        if stream is not None:
+            return self._streamed_answer(req, stream, start, latency_ms)
+        return self._answer(req, data, latency_ms)
 
     async def _read_json(self, resp: Any, model: str, key: str | None) -> Any:
         try:
@@ -354,7 +287,9 @@ class NativeProvider:
                 f"model {model!r}: unusable reply: not a valid completion (the body is not JSON)"
             ) from None
 
-    async def _read_stream(self, resp: Any, stream: _Stream, model: str, key: str | None) -> Any:
+    async def _read_stream(
+        self, resp: Any, stream: StreamAssembly, model: str, key: str | None
+    ) -> None:
         try:
             async for raw in resp.content:
                 line = raw.strip()
@@ -372,21 +307,41 @@ class NativeProvider:
                 if isinstance(chunk, Mapping):
                     if chunk.get("error"):
                         raise http_error(500, json.dumps(chunk), {}, model, [key])
-                    stream.feed(chunk, time.perf_counter())
+                    stream.add(chunk, time.perf_counter())
         except (asyncio.CancelledError, InferenceError):
             raise
         except Exception as exc:
             raise _transport_error(exc, model, key) from None
-        return {
-            "choices": [
-                {"index": 0, "message": stream.message(), "finish_reason": stream.finish_reason}
-            ],
-            "usage": stream.usage,
-        }
 
-    def _answer(
-        self, req: ChatRequest, data: Any, stream: _Stream | None, latency_ms: float
+    def _streamed_answer(
+        self, req: ChatRequest, stream: StreamAssembly, start: float, latency_ms: float
     ) -> ChatResponse:
+        if not stream.choices_seen:
+            raise ProviderError(f"model {req.model!r}: unusable reply: it has no choices")
+        text, tool_calls = stream.text(), stream.tool_calls()
+        problem = unusable_reply(text, tool_calls, stream.finish_reason)
+        if problem is not None:
+            raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
+        usage = stream.usage()
+        raw = stream.raw_usage if isinstance(stream.raw_usage, Mapping) else usage.as_dict()
+        cost, note = cost_map().chat_cost(req.model, raw)
+        ttft, itl, rate = stream_timings(stream.token_times, start, usage.completion_tokens)
+        return ChatResponse(
+            text=text or "",
+            model=req.model,
+            usage=usage,
+            cost_usd=cost,
+            cost_note=note,
+            latency_ms=latency_ms,
+            finish_reason=stream.finish_reason,
+            tool_calls=tool_calls,
+            client="native",
+            ttft_ms=ttft,
+            itl_ms=itl,
+            output_tokens_per_s=rate,
+        )
+
+    def _answer(self, req: ChatRequest, data: Any, latency_ms: float) -> ChatResponse:
         model = req.model
         choices = data.get("choices") if isinstance(data, Mapping) else None
         if not choices:
@@ -404,9 +359,6 @@ class NativeProvider:
             raise ProviderError(f"model {model!r}: unusable reply: {problem}")
         usage, raw_usage = _usage(data.get("usage"))
         cost, note = cost_map().chat_cost(model, raw_usage)
-        ttft = itl = rate = None
-        if stream is not None:
-            ttft, itl, rate = stream.timings(usage.completion_tokens)
         return ChatResponse(
             text=text or "",
             model=model,
@@ -417,9 +369,6 @@ class NativeProvider:
             finish_reason=finish_reason,
             tool_calls=tool_calls,
             client="native",
-            ttft_ms=ttft,
-            itl_ms=itl,
-            output_tokens_per_s=rate,
         )
 
     async def aembed(
