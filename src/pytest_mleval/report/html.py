@@ -142,6 +142,7 @@ def render_report(
     from markupsafe import Markup
 
     payload = case_payload(run, baseline)
+    usage = usage_rows(run)
     data_json = safe_json(payload)
     # A nonce derived from the content keeps the output deterministic while the CSP still
     # refuses any script (or inline handler) that did not come from this file.
@@ -150,7 +151,9 @@ def render_report(
         "title": title,
         "notes": list(notes),
         "header": header_view(run),
-        "usage": usage_rows(run),
+        "usage": usage,
+        # TTFT columns only when something was streamed: most runs stream nothing.
+        "usage_streamed": any(t["streamed"] for _, _, t in usage),
         "gates": run.gates,
         "collection_errors": run.collection_errors,
         "incomplete": run.meta.incomplete,

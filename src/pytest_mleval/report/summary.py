@@ -36,7 +36,27 @@ def _usage_line(t: dict[str, Any]) -> str:
         f"{t.get('completion_tokens', 0):,} out), {fmt_usd(t.get('cost_usd'))}, "
         f"latency p50 {lat.get('p50', 0):.0f} ms / p95 {lat.get('p95', 0):.0f} ms / "
         f"p99 {lat.get('p99', 0):.0f} ms, {t.get('cached', 0)} cached, "
-        f"{t.get('retries', 0)} retries"
+        f"{t.get('retries', 0)} retries" + _ttft_text(t)
+    )
+
+
+def _streamed_note(t: dict[str, Any]) -> str:
+    """``N streamed`` and, when some answers came from the cache, that their timings are the
+    recorded calls'."""
+    cached = int(t.get("streamed_cached") or 0)
+    note = f"{t.get('streamed', 0)} streamed"
+    return note + (f", {cached} recorded, from cache" if cached else "")
+
+
+def _ttft_text(t: dict[str, Any]) -> str:
+    """``, ttft p50 ... ms (N streamed), X tok/s`` for a usage row with streamed cases."""
+    q = t.get("ttft_ms")
+    if not t.get("streamed") or not q:
+        return ""
+    speed = t.get("output_tokens_per_s")
+    return (
+        f", ttft p50 {q['p50']:.0f} ms / p95 {q['p95']:.0f} ms / p99 {q['p99']:.0f} ms "
+        f"({_streamed_note(t)})" + (f", {speed:.1f} tokens/s" if speed else "")
     )
 
 
@@ -285,8 +305,15 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     if rows:
         out.append("### Usage")
         out.append("")
-        out.append("| | tokens (in / out) | cost | latency p50 / p95 | cached | retries |")
-        out.append("|---|---:|---:|---:|---:|---:|")
+        # TTFT columns only where something was streamed: most runs stream nothing.
+        streamed = any(t.get("streamed") for _, _, t in rows)
+        ttft_head, ttft_rule = (
+            (" TTFT p50 / p95 / p99 | tokens/s |", "---:|---:|") if streamed else ("", "")
+        )
+        out.append(
+            f"| | tokens (in / out) | cost | latency p50 / p95 | cached | retries |{ttft_head}"
+        )
+        out.append(f"|---|---:|---:|---:|---:|---:|{ttft_rule}")
         for kind, name, t in rows:
             lat = t.get("latency_ms") or {}
             label = "**total**" if kind == "total" else f"{kind} {md_code(name, table=True)}"
@@ -295,6 +322,19 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
                 f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "
                 f"{lat.get('p50', 0):.0f} / {lat.get('p95', 0):.0f} ms | "
                 f"{t.get('cached', 0)} | {t.get('retries', 0)} |"
+                + (_ttft_cells(t) if streamed else "")
             )
         out.append("")
     return "\n".join(out)
+
+
+def _ttft_cells(t: dict[str, Any]) -> str:
+    """The Markdown usage table's TTFT and tokens/s cells of one row."""
+    q = t.get("ttft_ms")
+    if not t.get("streamed") or not q:
+        return " – | – |"
+    speed = t.get("output_tokens_per_s")
+    return (
+        f" {q['p50']:.0f} / {q['p95']:.0f} / {q['p99']:.0f} ms ({_streamed_note(t)}) | "
+        f"{f'{speed:.1f}' if speed else '–'} |"
+    )

@@ -92,8 +92,10 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
     retrieved ids, ``sc`` scores (``m`` metric index, ``v`` score, ``p`` passed, ``t``/``x``
     bounds, ``e`` explanation, ``er`` error, ``sk`` skipped, ``d`` data), ``tg`` tag indexes,
     ``md`` metadata,
-    ``lat``, ``tok`` [prompt, completion, total], ``cost``, ``mo`` model, ``err``, ``b`` the
-    baseline's status, output and scores of the same case and repeat.
+    ``lat``, ``tok`` [prompt, completion, total], ``cost``, ``mo`` model, ``err``, ``ca``
+    answered from the cache, ``tt``/``itl``/``tps`` a streamed call's time to first token,
+    inter-token latency and output tokens/s, ``b`` the baseline's status, output and scores
+    of the same case and repeat.
     """
     suites, metrics, tags, docs = _Interner(), _Interner(), _Interner(), _Interner()
     for s in run.suites:
@@ -114,6 +116,9 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
             "exp": _text(c.expected),
             "err": c.error,
             "lat": c.latency_ms,
+            "tt": c.ttft_ms,
+            "itl": c.itl_ms,
+            "tps": c.output_tokens_per_s,
             "cost": c.cost_usd,
             "mo": c.model,
             "fb": c.fallback_used,
@@ -220,13 +225,20 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
 
     Totals are read tolerantly (a results file from an older version may lack keys) and
     always carry ``total_tokens``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``,
-    ``cached``, ``retries`` and ``latency_ms`` (``p50``, ``p95``, ``p99``).
+    ``cached``, ``retries``, ``latency_ms`` (``p50``, ``p95``, ``p99``), ``streamed`` (cases
+    with a time to first token), ``streamed_cached`` (of those, answers from the cache: their
+    timings are the recorded calls'), ``ttft_ms`` (``p50``, ``p95``, ``p99``; ``None``
+    without streamed cases) and ``output_tokens_per_s`` (mean, or ``None``).
     """
     usage = run.usage or {}
     rows: list[tuple[str, str, dict[str, Any]]] = []
 
     def norm(t: dict[str, Any]) -> dict[str, Any]:
         lat = t.get("latency_ms") or {}
+        raw_ttft = t.get("ttft_ms")
+        ttft: dict[str, Any] = raw_ttft if isinstance(raw_ttft, dict) else {}
+        streamed = int(t.get("streamed") or 0) if ttft else 0
+        speed = t.get("output_tokens_per_s")
         return {
             "total_tokens": int(t.get("total_tokens") or 0),
             "prompt_tokens": int(t.get("prompt_tokens") or 0),
@@ -235,6 +247,12 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
             "cached": int(t.get("cached") or 0),
             "retries": int(t.get("retries") or 0),
             "latency_ms": {q: float(lat.get(q) or 0.0) for q in ("p50", "p95", "p99")},
+            "streamed": streamed,
+            "streamed_cached": int(t.get("streamed_cached") or 0) if streamed else 0,
+            "ttft_ms": {q: float(ttft.get(q) or 0.0) for q in ("p50", "p95", "p99")}
+            if streamed
+            else None,
+            "output_tokens_per_s": float(speed) if streamed and speed else None,
         }
 
     total = usage.get("total")

@@ -171,11 +171,16 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
-    """Tokens, cost and latency percentiles over the run, per suite and per model."""
+    """Tokens, cost and latency percentiles over the run, per suite and per model.
+
+    Where cases were streamed, their time to first token too: ``ttft_ms`` (p50, p95, p99,
+    mean), ``streamed`` (cases with one), ``streamed_cached`` (of those, answers from the
+    cache, whose timings are their recorded calls') and ``output_tokens_per_s`` (mean).
+    """
 
     def totals(group: Sequence[CaseResult]) -> dict[str, Any]:
         lat = [c.latency_ms for c in group if c.latency_ms is not None]
-        return {
+        out: dict[str, Any] = {
             "cases": len(group),
             "prompt_tokens": sum(c.usage.prompt_tokens for c in group),
             "completion_tokens": sum(c.usage.completion_tokens for c in group),
@@ -190,6 +195,20 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
                 "mean": sum(lat) / len(lat) if lat else 0.0,
             },
         }
+        streamed = [c for c in group if c.ttft_ms is not None]
+        if streamed:
+            ttft = [float(c.ttft_ms) for c in streamed if c.ttft_ms is not None]
+            speeds = [c.output_tokens_per_s for c in streamed if c.output_tokens_per_s]
+            out["streamed"] = len(streamed)
+            out["streamed_cached"] = sum(1 for c in streamed if c.cached)
+            out["ttft_ms"] = {
+                "p50": percentile(ttft, 50),
+                "p95": percentile(ttft, 95),
+                "p99": percentile(ttft, 99),
+                "mean": sum(ttft) / len(ttft),
+            }
+            out["output_tokens_per_s"] = sum(speeds) / len(speeds) if speeds else None
+        return out
 
     by_suite: dict[str, list[CaseResult]] = {}
     by_model: dict[str, list[CaseResult]] = {}

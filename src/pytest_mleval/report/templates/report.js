@@ -263,7 +263,12 @@
     if (c.sc) grid.appendChild(scoresBlock(c));
     var kv = el("div", "kv");
     function item(k, v) { if (v === undefined || v === null || v === "") return; var s = el("span"); s.appendChild(el("b", null, k)); s.appendChild(document.createTextNode(String(v))); kv.appendChild(s); }
-    item("latency", c.lat === undefined ? undefined : fmt(c.lat, 1) + " ms");
+    // An answer from the cache shows its recorded call's timings: say so next to them.
+    var recorded = c.ca ? " (recorded; from cache)" : "";
+    item("latency", c.lat === undefined ? undefined : fmt(c.lat, 1) + " ms" + recorded);
+    item("ttft", c.tt === undefined ? undefined : fmt(c.tt, 0) + " ms" + recorded);
+    item("inter-token", c.itl === undefined ? undefined : fmt(c.itl, 1) + " ms" + recorded);
+    item("output speed", c.tps === undefined ? undefined : fmt(c.tps, 1) + " tokens/s" + recorded);
     item("tokens", c.tok ? c.tok[0] + " prompt + " + c.tok[1] + " completion = " + c.tok[2] : undefined);
     item("cost", c.cost === undefined ? undefined : "$" + fmt(c.cost, 6));
     item("model", c.mo);
