@@ -414,3 +414,36 @@ def test_streamed_cost_matches_the_unstreamed_one() -> None:
     assert streamed.usage == plain.usage
     assert streamed.cost_usd > 0 and streamed.cost_note is None
     assert streamed.cost_usd == pytest.approx(plain.cost_usd)
+
+
+def test_model_target_streams_when_the_suite_says_and_params_win() -> None:
+    from pytest_mleval.cases.case import EvalCase
+    from pytest_mleval.inference.targets import ModelTarget
+
+    def params(stream: bool, case_params: dict[str, Any]) -> dict[str, Any]:
+        target = ModelTarget(MODEL, None, stream=stream)  # type: ignore[arg-type]
+        ec = EvalCase(id="a", suite="s", input="q", params=case_params)
+        return dict(target.request(ec).params)
+
+    assert params(True, {"temperature": 0}) == {"temperature": 0, "stream": True}
+    assert params(True, {"stream": False}) == {"stream": False}
+    assert params(False, {"temperature": 0}) == {"temperature": 0}
+
+
+def test_to_output_carries_the_timings_in_the_metadata() -> None:
+    import dataclasses
+
+    from pytest_mleval.inference import ChatResponse
+    from pytest_mleval.inference.targets import to_output
+
+    resp = ChatResponse(text="x", model=MODEL, ttft_ms=12.0, itl_ms=3.0, output_tokens_per_s=50.0)
+    assert {
+        k: to_output(resp).metadata[k] for k in ("ttft_ms", "itl_ms", "output_tokens_per_s")
+    } == {
+        "ttft_ms": 12.0,
+        "itl_ms": 3.0,
+        "output_tokens_per_s": 50.0,
+    }
+    cached = to_output(dataclasses.replace(resp, cached=True))
+    assert cached.cached and cached.metadata["ttft_ms"] == 12.0
+    assert "ttft_ms" not in to_output(ChatResponse(text="x", model=MODEL)).metadata
