@@ -6,10 +6,12 @@ import argparse
 import glob
 import os
 import pwd
+import re
 import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ import pytest
 from test_report import make_run
 
 from pytest_mleval.cli.runs import add_report_commands
-from pytest_mleval.errors import ConfigError
+from pytest_mleval.errors import ConfigError, ResultsFileError
 from pytest_mleval.report.history import (
     metric_trend,
     metric_trends,
@@ -102,6 +104,79 @@ def test_reading_a_missing_history_creates_nothing(tmp_path: Path) -> None:
     assert recent_runs(url) == []
     assert metric_trends(url) == {}
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_sqlalchemy_path_on_sqlite(tmp_path: Path) -> None:
+    # A driver in the URL takes the SQLAlchemy path (a plain sqlite:/// file the stdlib one).
+    url = f"sqlite+pysqlite:///{tmp_path / 'h.sqlite'}"
+    assert sqlite_path(url) is None
+    _check_history(url)
+
+
+def test_stdlib_sqlite_and_sqlalchemy_read_each_others_history(tmp_path: Path) -> None:
+    file = tmp_path / "h.sqlite"
+    plain, with_driver = f"sqlite:///{file}", f"sqlite+pysqlite:///{file}"
+    runs = _runs(4)
+    ids = [record_run(plain, runs[0]), record_run(with_driver, runs[1])]
+    ids += [record_run(plain, runs[2]), record_run(with_driver, runs[3])]
+    assert ids == [1, 2, 3, 4]
+    # The same run again is the same row, whichever side recorded it first.
+    assert record_run(with_driver, runs[0]) == 1 and record_run(plain, runs[1]) == 2
+    assert recent_runs(plain) == recent_runs(with_driver)
+    assert metric_trends(plain) == metric_trends(with_driver)
+    assert metric_trends(plain, limit=2) == metric_trends(with_driver, limit=2)
+    for suite, metric in [("support-bot", "rouge_l"), ("rag-qa", "pass_rate")]:
+        assert metric_trend(plain, suite, metric, 3) == metric_trend(with_driver, suite, metric, 3)
+    with sqlite3.connect(file) as conn:
+        n_metrics = conn.execute("SELECT count(*) FROM mleval_metrics").fetchone()[0]
+    assert n_metrics == sum(len(r.aggregates) for r in runs)
+
+
+def test_stdlib_sqlite_tables_are_sqlalchemys() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from pytest_mleval.report import history
+
+    meta, _, _ = history._tables(sa)
+    want = []
+    for table in meta.sorted_tables:
+        want.append(str(CreateTable(table).compile(dialect=sqlite.dialect())))
+        want += [str(CreateIndex(i).compile(dialect=sqlite.dialect())) for i in table.indexes]
+    # Whitespace aside, with IF NOT EXISTS (SQLAlchemy's checkfirst).
+    want = [
+        re.sub(r"^CREATE (TABLE|INDEX) ", r"CREATE \1 IF NOT EXISTS ", " ".join(w.split()))
+        .replace("( ", "(")
+        .replace(" )", ")")
+        for w in want
+    ]
+    assert list(history._SQLITE_DDL) == want
+
+
+def test_recording_a_run_in_sqlite_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    # SQLAlchemy's import (~0.1-0.15 s) was most of the history's share of a run's end.
+    code = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_report import make_run
+from pytest_mleval.report.history import metric_trends, recent_runs, record_run, resolve_url
+url = resolve_url(None, {str(tmp_path)!r})
+record_run(url, make_run(20))
+assert recent_runs(url) and metric_trends(url)
+print("sqlalchemy" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_unwritable_sqlite_history_is_a_results_file_error(tmp_path: Path) -> None:
+    (tmp_path / "h.sqlite").mkdir()  # a directory where the file should be
+    url = resolve_url(str(tmp_path / "h.sqlite"))
+    with pytest.raises(ResultsFileError, match="run history sqlite:///"):
+        record_run(url, make_run(2))
+    with pytest.raises(ResultsFileError, match="run history sqlite:///"):
+        recent_runs(url)
 
 
 def test_bad_urls_are_config_errors(tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 """Run history: each run's summary appended to a database, read back as trends.
 
 SQLite in the report dir by default; any SQLAlchemy URL (PostgreSQL for a team's CI fleet).
-SQLAlchemy is imported inside the functions: the plugin must stay cheap to load.
+A plain SQLite file (``sqlite:///PATH``, the default) is written and read with the standard
+library's ``sqlite3``, in one transaction per run: importing SQLAlchemy (~0.1-0.15 s) cost more
+than the rest of recording a run. The tables are the ones SQLAlchemy creates (the DDL below
+is checked against SQLAlchemy's in the tests), so either side reads what the other wrote;
+every other URL goes through SQLAlchemy, imported inside the functions (the plugin must stay
+cheap to load).
 """
 
 from __future__ import annotations
@@ -94,6 +99,176 @@ def sqlite_path(url: str) -> Path | None:
     if not url.startswith(prefix) or url in (prefix, f"{prefix}:memory:"):
         return None
     return Path(url[len(prefix) :])
+
+
+def _stdlib_sqlite(url: str) -> Path | None:
+    """The file of a plain SQLite URL (no driver named, no query options), which the standard
+    library's sqlite3 handles; ``None`` for every URL that needs SQLAlchemy."""
+    path = sqlite_path(url)
+    return None if path is None or "?" in url else path
+
+
+# What SQLAlchemy's create_all emits for _tables() on SQLite (tests/report/test_history.py
+# compares them), with IF NOT EXISTS as its checkfirst.
+_SQLITE_DDL = (
+    "CREATE TABLE IF NOT EXISTS mleval_runs ("
+    "id INTEGER NOT NULL, run_key VARCHAR(64) NOT NULL, started_at VARCHAR(40) NOT NULL, "
+    "finished_at VARCHAR(40) NOT NULL, recorded_at VARCHAR(40) NOT NULL, git_sha VARCHAR(64), "
+    "git_branch VARCHAR(255), tool_version VARCHAR(64), duration_s FLOAT NOT NULL, "
+    "n_cases INTEGER NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL, "
+    "n_errored INTEGER NOT NULL, cost_usd FLOAT NOT NULL, total_tokens INTEGER NOT NULL, "
+    "gates_total INTEGER NOT NULL, gates_failed INTEGER NOT NULL, exit_status INTEGER, "
+    "models TEXT NOT NULL, incomplete TEXT, PRIMARY KEY (id), UNIQUE (run_key))",
+    "CREATE TABLE IF NOT EXISTS mleval_metrics ("
+    "id INTEGER NOT NULL, run_id INTEGER NOT NULL, suite VARCHAR(255) NOT NULL, "
+    "metric VARCHAR(255) NOT NULL, estimate FLOAT NOT NULL, ci_low FLOAT NOT NULL, "
+    "ci_high FLOAT NOT NULL, n INTEGER NOT NULL, method VARCHAR(255) NOT NULL, "
+    "PRIMARY KEY (id), FOREIGN KEY(run_id) REFERENCES mleval_runs (id) ON DELETE CASCADE)",
+    "CREATE INDEX IF NOT EXISTS ix_mleval_metrics_run_id ON mleval_metrics (run_id)",
+    "CREATE INDEX IF NOT EXISTS ix_mleval_metrics_suite_metric ON mleval_metrics (suite, metric)",
+)
+_RUN_COLUMNS = (
+    "run_key",
+    "started_at",
+    "finished_at",
+    "recorded_at",
+    "git_sha",
+    "git_branch",
+    "tool_version",
+    "duration_s",
+    "n_cases",
+    "n_passed",
+    "n_failed",
+    "n_errored",
+    "cost_usd",
+    "total_tokens",
+    "gates_total",
+    "gates_failed",
+    "exit_status",
+    "models",
+    "incomplete",
+)
+_METRIC_COLUMNS = (
+    "mleval_metrics.id, mleval_metrics.run_id, mleval_metrics.suite, mleval_metrics.metric, "
+    "mleval_metrics.estimate, mleval_metrics.ci_low, mleval_metrics.ci_high, mleval_metrics.n, "
+    "mleval_metrics.method, mleval_runs.started_at, mleval_runs.git_sha"
+)
+
+
+class _Row:
+    """A result row read by attribute, as SQLAlchemy's rows are."""
+
+    def __init__(self, names: list[str], values: tuple[Any, ...]) -> None:
+        self.__dict__.update(zip(names, values, strict=True))
+
+
+def _sqlite_connect(path: Path) -> Any:
+    import sqlite3
+
+    # Autocommit mode: the transactions below are explicit. Five seconds' wait for a lock is
+    # sqlite3's default and so SQLAlchemy's (another run writing the same file).
+    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    conn.row_factory = lambda cur, row: _Row([d[0] for d in cur.description], row)
+    return conn
+
+
+def _sqlite_migrate(conn: Any) -> None:
+    """:func:`_migrate` in sqlite3: the ``incomplete`` column for a history of an older version."""
+    columns = {r.name for r in conn.execute("PRAGMA table_info(mleval_runs)")}
+    if columns and "incomplete" not in columns:
+        conn.execute("ALTER TABLE mleval_runs ADD COLUMN incomplete TEXT")
+
+
+def _sqlite_error(url: str, exc: Exception) -> ResultsFileError:
+    return ResultsFileError(f"run history {url}: {type(exc).__name__}: {exc}")
+
+
+def _record_sqlite(path: Path, url: str, run: RunResults) -> int:
+    """:func:`record_run` on a SQLite file with the standard library: one transaction."""
+    import sqlite3
+
+    row = _run_row(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = _sqlite_connect(path)
+    except sqlite3.Error as exc:
+        raise _sqlite_error(url, exc) from None
+    try:
+        # IMMEDIATE: the write lock up front, so two runs recording at once queue on it rather
+        # than fail upgrading a read lock.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SQLITE_DDL:
+                conn.execute(statement)
+            _sqlite_migrate(conn)
+            existing = conn.execute(
+                "SELECT id FROM mleval_runs WHERE run_key = ?", (row["run_key"],)
+            ).fetchone()
+            if existing is not None:
+                conn.execute("COMMIT")
+                return int(existing.id)
+            cur = conn.execute(
+                f"INSERT INTO mleval_runs ({', '.join(_RUN_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+                [row[n] for n in _RUN_COLUMNS],
+            )
+            run_id = int(cur.lastrowid)
+            conn.executemany(
+                "INSERT INTO mleval_metrics (run_id, suite, metric, estimate, ci_low, ci_high, "
+                "n, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        a.suite,
+                        a.metric,
+                        float(a.estimate),
+                        float(a.ci_low),
+                        float(a.ci_high),
+                        int(a.n),
+                        a.method[:255],
+                    )
+                    for a in run.aggregates
+                ],
+            )
+            conn.execute("COMMIT")
+            return run_id
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise _sqlite_error(url, exc) from None
+    finally:
+        conn.close()
+
+
+def _read_sqlite(path: Path, url: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """:func:`_read` on a SQLite file with the standard library."""
+    import sqlite3
+
+    if not path.exists():
+        return []
+    try:
+        conn = _sqlite_connect(path)
+    except sqlite3.Error as exc:
+        raise _sqlite_error(url, exc) from None
+    try:
+        conn.execute("BEGIN")
+        try:
+            found = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'mleval_runs'"
+            ).fetchone()
+            if found is None:
+                return []
+            _sqlite_migrate(conn)
+            return list(conn.execute(sql, params))
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _sqlite_error(url, exc) from None
+    finally:
+        conn.close()
 
 
 def _sqlalchemy() -> Any:
@@ -238,6 +413,9 @@ def record_run(url: str, run: RunResults) -> int:
         ConfigError: The URL is invalid or its driver is missing.
         ResultsFileError: The database cannot be written.
     """
+    path = _stdlib_sqlite(url)
+    if path is not None:
+        return _record_sqlite(path, url, run)
     sa = _sqlalchemy()
     meta, runs, metrics = _tables(sa)
     engine = _engine(sa, url, create=True)
@@ -274,8 +452,12 @@ def record_run(url: str, run: RunResults) -> int:
         engine.dispose()
 
 
-def _read(url: str, query: Any) -> list[Any]:
-    """Run a read query; an absent SQLite file or table reads as an empty history."""
+def _read(url: str, query: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Run a read query (``query`` builds it in SQLAlchemy, ``sql`` is the same query for the
+    standard library's sqlite3); an absent SQLite file or table reads as an empty history."""
+    stdlib = _stdlib_sqlite(url)
+    if stdlib is not None:
+        return _read_sqlite(stdlib, url, sql, params)
     sa = _sqlalchemy()
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -324,7 +506,12 @@ def recent_runs(url: str, limit: int = 20) -> list[HistoryRun]:
             models=tuple(json.loads(r.models or "[]")),
             incomplete=r.incomplete,
         )
-        for r in _read(url, query)
+        for r in _read(
+            url,
+            query,
+            "SELECT * FROM mleval_runs ORDER BY started_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
     ]
 
 
@@ -359,7 +546,13 @@ def metric_trend(url: str, suite: str, metric: str, limit: int = 20) -> list[Tre
             .limit(limit)
         )
 
-    return [_point(r) for r in reversed(_read(url, query))]
+    sql = (
+        f"SELECT {_METRIC_COLUMNS} FROM mleval_metrics "
+        "JOIN mleval_runs ON mleval_runs.id = mleval_metrics.run_id "
+        "WHERE mleval_metrics.suite = ? AND mleval_metrics.metric = ? "
+        "ORDER BY mleval_runs.started_at DESC, mleval_runs.id DESC LIMIT ?"
+    )
+    return [_point(r) for r in reversed(_read(url, query, sql, (suite, metric, limit)))]
 
 
 def metric_trends(url: str, limit: int = 20) -> dict[tuple[str, str], list[TrendPoint]]:
@@ -384,7 +577,14 @@ def metric_trends(url: str, limit: int = 20) -> dict[tuple[str, str], list[Trend
             .order_by(runs.c.started_at, runs.c.id)
         )
 
+    sql = (
+        f"SELECT {_METRIC_COLUMNS} FROM mleval_metrics "
+        "JOIN mleval_runs ON mleval_runs.id = mleval_metrics.run_id "
+        "WHERE mleval_metrics.run_id IN (SELECT id FROM mleval_runs "
+        "ORDER BY started_at DESC, id DESC LIMIT ?) "
+        "ORDER BY mleval_runs.started_at, mleval_runs.id"
+    )
     out: dict[tuple[str, str], list[TrendPoint]] = {}
-    for r in _read(url, query):
+    for r in _read(url, query, sql, (limit,)):
         out.setdefault((r.suite, r.metric), []).append(_point(r))
     return out
