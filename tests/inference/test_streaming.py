@@ -398,7 +398,7 @@ def test_mid_stream_error_maps_to_a_provider_error() -> None:
 
 
 @needs_litellm
-@pytest.mark.parametrize("kind", ["empty_content", "null_content", "no_choices"])
+@pytest.mark.parametrize("kind", ["empty_content", "null_content", "no_choices", "non_text"])
 def test_unusable_streamed_replies_are_provider_errors(kind: str) -> None:
     server = OpenAITestServer(faults=[Fault(kind)])  # type: ignore[arg-type]
     engine = litellm_engine(retry=fast(max_retries=0))
