@@ -89,16 +89,19 @@ def _makes_no_calls(args: Sequence[str], config: Any) -> bool:
 
 def _candidates(config: Any) -> list[Path]:
     base = Path(config.invocation_params.dir)
-    given = list(getattr(config.known_args_namespace, "file_or_dir", None) or [])
-    if not given:
-        given = [str(Path(config.rootpath) / p) for p in (config.getini("testpaths") or [])]
-    paths = []
-    for arg in given or [str(base)]:
-        # Unknown options' values also land here (e.g. "32" of --mleval-concurrency 32).
-        path = base / str(arg).split("::", 1)[0]
-        if path.exists():
-            paths.append(path)
-    return paths
+
+    def existing(args: Sequence[str]) -> list[Path]:
+        # Unknown options' values also land among the paths (e.g. "32" of
+        # --mleval-concurrency 32, "off" of --mleval-cache off): only real paths count.
+        found = (base / str(arg).split("::", 1)[0] for arg in args)
+        return [path for path in found if path.exists()]
+
+    given = existing(list(getattr(config.known_args_namespace, "file_or_dir", None) or []))
+    if given:
+        return given
+    # No path named (or only options' values): pytest runs testpaths, else the directory.
+    testpaths = [str(Path(config.rootpath) / p) for p in (config.getini("testpaths") or [])]
+    return existing(testpaths) or [base]
 
 
 def _eval_files(paths: Sequence[Path], patterns: list[str]) -> Iterator[Path]:
@@ -132,13 +135,15 @@ def _scan(
     api_base: str | None = None,
     model: str | None = None,
 ) -> None:
-    from .inference.clients import needs_litellm
+    from .inference.clients import native_endpoint, needs_litellm, warm_native_client
 
     for path in _eval_files(paths, patterns):
         # Models the native client serves need no litellm: only the others start its worker.
         named = eval_file_models(path)
         if named and model:
             named.append(model)  # --mleval-model replaces the targets' models
+        if any(native_endpoint(m, api_base, client) for m in named):
+            warm_native_client()
         if any(needs_litellm(m, client, api_base) for m in named):
             from .inference.forkserver import server_wanted
             from .inference.worker import start_litellm_worker, use_litellm_server

@@ -357,3 +357,27 @@ def test_prestart_finds_model_suites_only_where_the_run_looks(tmp_path: Path) ->
     (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr\n")
     found = list(_eval_files([tmp_path], ["*.eval.yaml"]))
     assert found == [tmp_path / "evals" / "deep" / "a.eval.yaml"]
+
+
+def test_prestart_looks_in_the_run_directory_when_only_option_values_are_left(
+    tmp_path: Path,
+) -> None:
+    # `pytest -p no:cacheprovider --mleval-cache off` leaves "no:cacheprovider" and "off"
+    # where pytest's early parse keeps paths: the run still looks at its directory.
+    from types import SimpleNamespace
+
+    from pytest_mleval.prestart import _candidates
+
+    (tmp_path / "tests").mkdir()
+
+    def config(args: list[str], testpaths: list[str]) -> SimpleNamespace:
+        return SimpleNamespace(
+            invocation_params=SimpleNamespace(dir=tmp_path),
+            known_args_namespace=SimpleNamespace(file_or_dir=args),
+            rootpath=tmp_path,
+            getini=lambda name: testpaths if name == "testpaths" else None,
+        )
+
+    assert _candidates(config(["no:cacheprovider", "off"], [])) == [tmp_path]
+    assert _candidates(config(["off"], ["tests", "missing"])) == [tmp_path / "tests"]
+    assert _candidates(config(["tests", "32"], [])) == [tmp_path / "tests"]

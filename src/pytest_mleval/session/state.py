@@ -240,6 +240,11 @@ class MlevalSession:
         models = [self.options.judge_model, *eval_file_models(path)]
         if self.options.model:
             models.append(self.options.model)
+        from ..inference.clients import native_endpoint, warm_native_client
+
+        api_base = self.options.ini.api_base
+        if any(m and native_endpoint(m, api_base, self.options.client) for m in models):
+            warm_native_client()
         if any(self._model_needs_litellm(m) for m in models):
             self._start_litellm()
 
