@@ -5,8 +5,10 @@
 At 0 ms server latency, the same number of chat completions go to the OpenAI-compatible test
 server (in a subprocess, so the server's CPU is not ours) through
   (1) a raw aiohttp client with a semaphore of the same concurrency (the reference),
-  (2) the InferenceEngine with litellm (what `model:` targets use),
-  (3) the InferenceEngine with a fake provider (the engine's own overhead, no litellm, no HTTP).
+  (2) the InferenceEngine with the native client (what `model:openai/...` targets use),
+  (3) the InferenceEngine with litellm in this process and in its worker process (what other
+      providers use),
+  (4) the InferenceEngine with a fake provider (the engine's own overhead, no litellm, no HTTP).
 It prints requests/s, CPU ms per call, the ratio engine/raw, where the engine's CPU goes
 (cProfile of the inference loop thread, grouped by package) and litellm's import time.
 
@@ -207,7 +209,37 @@ def main(argv: list[str] | None = None) -> int:
     with serve_for_bench(0.0) as srv:
         raw_wall, raw_cpu = bench_raw(srv.base_url, n, c)
 
-        engine = InferenceEngine(concurrency=c, retry=no_retry, api_key="sk-bench")
+        native = InferenceEngine(
+            AutoProvider(client="native"), concurrency=c, retry=no_retry, api_key="sk-bench"
+        )
+        native.warmup(["openai/test-model"]).result()
+        bench_engine(
+            native,
+            [
+                ChatRequest.from_prompt("openai/test-model", f"n{i}", api_base=srv.base_url)
+                for i in range(50)
+            ],
+        )
+        nat_wall, nat_cpu, _ = bench_engine(
+            native,
+            [
+                ChatRequest.from_prompt("openai/test-model", f"m{i}", api_base=srv.base_url)
+                for i in range(n)
+            ],
+        )
+        _, _, nat_prof = bench_engine(
+            native,
+            [
+                ChatRequest.from_prompt("openai/test-model", f"o{i}", api_base=srv.base_url)
+                for i in range(min(n, 300))
+            ],
+            profile=True,
+        )
+        native.close()
+
+        engine = InferenceEngine(
+            AutoProvider(client="litellm"), concurrency=c, retry=no_retry, api_key="sk-bench"
+        )
         warm_start = time.perf_counter()
         engine.warmup(["openai/test-model"]).result()
         warm_s = time.perf_counter() - warm_start
@@ -231,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         # litellm in its worker process (what the plugin uses): parent and child CPU apart.
         worker = LiteLLMWorker()
         wengine = InferenceEngine(
-            AutoProvider(LiteLLMWorkerProvider(api_key="sk-bench", worker=worker)),
+            AutoProvider(
+                LiteLLMWorkerProvider(api_key="sk-bench", worker=worker), client="litellm"
+            ),
             concurrency=c,
             retry=no_retry,
         )
@@ -256,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         f"  raw aiohttp client          {raw_rps:8.0f} req/s   CPU {1000 * raw_cpu / n:6.2f} ms/call"
     )
     print(
+        f"  engine + native client      {n / nat_wall:8.0f} req/s   CPU {1000 * nat_cpu / n:6.2f} ms/call"
+    )
+    print(
         f"  engine + litellm            {eng_rps:8.0f} req/s   CPU {1000 * eng_cpu / n:6.2f} ms/call"
     )
     print(
@@ -265,14 +302,22 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  engine + fake provider      {fake_rps:8.0f} req/s   CPU {1000 * fake_cpu / n:6.2f} ms/call"
     )
+    print(f"  ratio engine+native / raw   {n / nat_wall / raw_rps:8.3f}")
+    print(
+        f"  harness CPU per call, native: {1000 * (nat_cpu - raw_cpu) / n:.2f} ms over raw aiohttp"
+        f" ({1000 * nat_cpu / n:.2f} ms in all)"
+    )
     print(f"  ratio engine+litellm / raw  {eng_rps / raw_rps:8.3f}")
     print(f"  ratio engine+worker / raw   {n / w_wall / raw_rps:8.3f}")
     print(
         f"  litellm import              {import_s:8.2f} s (paid once per process; warmup() took {warm_s:.2f} s)"
     )
     print(f"  server saw                  {server_count} requests")
+    print("  where the native engine's loop-thread CPU goes (own time):")
+    for key, share in where_time_goes(nat_prof).items():
+        print(f"    {share:6.1%}  {key}")
     if prof is not None:
-        print("  where the engine's loop-thread CPU goes (own time):")
+        print("  where the litellm engine's loop-thread CPU goes (own time):")
         for key, share in where_time_goes(prof).items():
             print(f"    {share:6.1%}  {key}")
         print("  top functions by own time:")
