@@ -317,3 +317,35 @@ def test_native_calls_never_import_litellm(tmp_path: Path) -> None:
     )
     assert out.stdout.split() == ["ok", "native", "True", "64", "False"], out.stderr
     assert "Unclosed" not in out.stderr
+
+
+def test_the_run_says_which_requests_litellm_served_instead(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key")
+    with OpenAITestServer(rules=[Rule(reply="ok")]) as srv:
+        pytester.makefile(
+            ".eval.yaml",
+            t=f"suite: t\ntarget: model:openai/m\napi_base: {srv.base_url}\n"
+            "params: {api_version: '2024-01'}\nmetrics: [{exact: {value: ok}}]\n"
+            "cases:\n  - {id: a, input: x}\n  - {id: b, input: y}\n",
+        )
+        result = pytester.runpytest("--mleval-cache", "off", "--mleval-litellm-inline")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*mleval: litellm served 2 requests of openai/m (litellm-only parameter api_version*"]
+    )
+
+
+def test_a_missing_key_through_litellm_is_an_auth_error_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The OpenAI SDK raises its missing-key error inside litellm, which reports a 500.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with (
+        OpenAITestServer() as srv,
+        InferenceEngine(AutoProvider(client="litellm"), retry=RetryPolicy(base_delay=0)) as eng,
+    ):
+        with pytest.raises(AuthenticationError, match="API key"):
+            eng.complete(ChatRequest.from_prompt("openai/m", "hi", api_base=srv.base_url))
+        assert eng.stats()["openai/m"].calls == 1

@@ -540,6 +540,18 @@ class MlevalSession:
         litellm_line = self._litellm_line()
         if litellm_line:
             tr.write_line(f"mleval: {litellm_line}")
+        for line in self._client_fallback_lines():
+            tr.write_line(f"mleval: {line}", yellow=True)
+
+    def _client_fallback_lines(self) -> list[str]:
+        # Requests the native client could not make went to litellm: the run says which.
+        provider = getattr(self._engine, "provider", None)
+        counts = getattr(provider, "fallbacks", None) or {}
+        return [
+            f"litellm served {n} request{'s' if n != 1 else ''} of {model} ({why}; the native "
+            "client does not send it)"
+            for (model, why), n in sorted(counts.items())
+        ]
 
     def _litellm_line(self) -> str | None:
         # Only a worker this run started: the module is not imported just to ask (a run that

@@ -138,7 +138,9 @@ def map_litellm_error(
         return RateLimitError(f"{where}: rate limited (429): {detail}", _retry_after(exc))
     if "Timeout" in names or "APITimeoutError" in names or isinstance(exc, asyncio.TimeoutError):
         return TimeoutError(f"{where}: timed out: {detail}")
-    if "AuthenticationError" in names or "PermissionDeniedError" in names:
+    # The OpenAI SDK's missing-key error reaches litellm as a 500: no retry brings a key.
+    missing_key = "Missing credentials" in str(exc) or "api_key client option" in str(exc)
+    if "AuthenticationError" in names or "PermissionDeniedError" in names or missing_key:
         return AuthenticationError(
             f"{where}: authentication failed ({status or 401}): {detail}; "
             "check the API key for this provider (it is not shown here)"
