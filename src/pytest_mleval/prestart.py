@@ -135,7 +135,8 @@ def _scan(
     api_base: str | None = None,
     model: str | None = None,
 ) -> None:
-    from .inference.clients import native_endpoint, needs_litellm, warm_native_client
+    from .inference.clients import native_endpoint, needs_litellm
+    from .inference.warmup import warm_native_client
 
     for path in _eval_files(paths, patterns):
         # Models the native client serves need no litellm: only the others start its worker.

@@ -19,7 +19,6 @@ why, and the run reports it.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,6 @@ __all__ = [
     "native_endpoint",
     "native_unsupported",
     "needs_litellm",
-    "warm_native_client",
 ]
 
 CLIENT_MODES = ("auto", "native", "litellm")
@@ -129,29 +127,3 @@ def needs_litellm(model: str | None, mode: str = "auto", api_base: str | None = 
     if not model or str(model).startswith("hf:"):
         return False
     return native_endpoint(str(model), api_base, mode) is None
-
-
-_WARMING: list[threading.Thread] = []
-
-
-def warm_native_client() -> None:
-    """Import aiohttp and read the cost map in a background thread, once per process.
-
-    Called when a run is seen to call a model natively (at start-up or collection): the
-    import (~0.15 s) then overlaps pytest's own start-up instead of waiting for the first
-    call, where it competed with the rendering of the look-ahead window.
-    """
-    if _WARMING:
-        return
-
-    def warm() -> None:
-        try:
-            from .providers.native import NativeProvider
-
-            NativeProvider().prepare("")
-        except Exception:  # only an optimisation: the first call reports what is missing
-            return
-
-    thread = threading.Thread(target=warm, name="mleval-native-warm", daemon=True)
-    _WARMING.append(thread)
-    thread.start()

@@ -240,7 +240,8 @@ class MlevalSession:
         models = [self.options.judge_model, *eval_file_models(path)]
         if self.options.model:
             models.append(self.options.model)
-        from ..inference.clients import native_endpoint, warm_native_client
+        from ..inference.clients import native_endpoint
+        from ..inference.warmup import warm_native_client
 
         api_base = self.options.ini.api_base
         if any(m and native_endpoint(m, api_base, self.options.client) for m in models):
