@@ -125,11 +125,13 @@ WRAP = {
 def timed(name, fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
         finally:
             T[name] = T.get(name, 0.0) + time.perf_counter() - start
+            # CPU time too: on a shared machine wall time grows with the load, CPU time less.
+            T[name + " cpu"] = T.get(name + " cpu", 0.0) + time.process_time() - cpu
     return wrapper
 
 
@@ -395,17 +397,18 @@ def _table(variants: list[str], samples: dict[str, dict[str, list[float]]]) -> N
     """Per part and variant: median and min-max over the runs, in ms."""
     for v in variants:
         runs = samples[v]
-        runs["plugin's own (sum)"] = [
-            a + b + c
-            for a, b, c in zip(
-                runs["session.sessionfinish"],
-                runs["session.terminal"],
-                runs["session.unconfigure"],
-                strict=True,
-            )
-        ]
+        for suffix in ("", " cpu"):
+            runs["plugin's own (sum)" + suffix] = [
+                a + b + c
+                for a, b, c in zip(
+                    runs["session.sessionfinish" + suffix],
+                    runs["session.terminal" + suffix],
+                    runs["session.unconfigure" + suffix],
+                    strict=True,
+                )
+            ]
     print(f"{'part (ms)':<26}" + "".join(f"{v:>24}" for v in variants))
-    for name in [*PARTS, "plugin's own (sum)", "exit"]:
+    for name in [*PARTS, "plugin's own (sum)", "plugin's own (sum) cpu", "exit"]:
         cells = []
         for v in variants:
             values = samples[v].get(name)
