@@ -164,10 +164,20 @@ def why_incomplete(
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile of ``values`` (0 for none)."""
-    import numpy as np
+    """The ``q``-th percentile of ``values`` (0 for none), as ``numpy.percentile``'s default.
 
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else 0.0
+    In pure Python (numpy's percentile imports ``numpy.ma``, ~10 ms of the end of a run); the
+    interpolation is numpy's own, so the figures are bit for bit the same.
+    """
+    if not values:
+        return 0.0
+    xs = sorted(float(v) for v in values)
+    pos = (q / 100.0) * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    t = pos - lo
+    a, b = xs[lo], xs[hi]
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
 def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
