@@ -1,0 +1,35 @@
+"""What loading the plugin costs pytest: the package's own modules are not assert-rewritten
+(pytest would parse and compile each one again on every fresh install), users' tests are."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_package_is_imported_plainly_and_user_asserts_are_still_rewritten(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+import sys
+def pytest_sessionfinish(session):
+    for name in ("pytest_mleval.collect", "pytest_mleval.session.state"):
+        print("LOADER", name, type(sys.modules[name].__spec__.loader).__name__)
+"""
+    )
+    pytester.makepyfile(test_user="def test_user():\n    x = [1, 2]\n    assert x == [1, 3]\n")
+    pytester.makepyfile(app="def answer(case):\n    return 'x'\n")
+    pytester.makefile(
+        ".eval.yaml",
+        e="target: python:app:answer\nmetrics: [exact]\ncases: [{id: a, input: x, expected: x}]\n",
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*LOADER pytest_mleval.collect SourceFileLoader*",
+            "*LOADER pytest_mleval.session.state SourceFileLoader*",
+            # The user's failing assert still shows pytest's introspection.
+            "*At index 1 diff: 2 != 3*",
+        ]
+    )
