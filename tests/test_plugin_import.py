@@ -33,3 +33,22 @@ def pytest_sessionfinish(session):
             "*At index 1 diff: 2 != 3*",
         ]
     )
+
+
+def test_what_collection_built_is_frozen_out_of_the_cyclic_collector(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        "import gc\ndef pytest_sessionfinish(session):\n    print('FROZEN', gc.get_freeze_count() > 0)\n"
+    )
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    plain = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    plain.stdout.fnmatch_lines(["*FROZEN False*"])  # not a run of eval cases: left alone
+    pytester.makepyfile(app="def answer(case):\n    return 'x'\n")
+    pytester.makefile(
+        ".eval.yaml",
+        e="target: python:app:answer\nmetrics: [exact]\ncases: [{id: a, input: x, expected: x}]\n",
+    )
+    evals = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    evals.assert_outcomes(passed=2)
+    evals.stdout.fnmatch_lines(["*FROZEN True*"])

@@ -14,6 +14,7 @@ release; what could leave (assembling, writing, targets, the window) has left.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import re
 import subprocess
@@ -309,10 +310,17 @@ class MlevalSession:
                 self.collection_errors.append(error)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        evals = {i.nodeid for i in session.items if eval_item(i) is not None}
         if not self.is_worker and session.items:
             # Known only where items are collected (not on an xdist controller): lets the end
             # of the run tell cases that never ran (-x, --maxfail, Ctrl-C) from a full run.
-            self._eval_nodeids = {i.nodeid for i in session.items if eval_item(i) is not None}
+            self._eval_nodeids = evals
+        if evals and not session.config.option.collectonly:
+            # What start-up and collection built (modules, suites, items) lives to the end of
+            # the run: out of the cyclic collector's way, the collections during the run and
+            # pytest's at its end skip it (~0.2 s of a 1,000-case run). Objects are still
+            # freed when their references go; only cycles among them would wait for exit.
+            gc.freeze()
 
     def _only_eval_files_failed(self) -> bool:
         return bool(self.collection_errors) and all(
