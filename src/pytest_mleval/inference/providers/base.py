@@ -7,12 +7,14 @@ engine owns caching, retries, rate limits and fallbacks.
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..types import ChatRequest, ChatResponse
 
-__all__ = ["EmbeddingVectors", "Provider", "reply_text", "unusable_reply"]
+__all__ = ["EmbeddingVectors", "Provider", "reply_text", "retry_after_seconds", "unusable_reply"]
 
 
 @runtime_checkable
@@ -92,3 +94,22 @@ def unusable_reply(
     if why is not None and finish_reason and finish_reason != "stop":
         why += f" (finish_reason {finish_reason!r})"
     return why
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """How long a 429's headers ask to wait: ``retry-after-ms``, else ``retry-after`` (seconds
+    or an HTTP date); ``None`` when they say nothing readable."""
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000.0)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, AttributeError):
+        return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
 import os
 import re
@@ -32,8 +31,8 @@ from ...errors import (
 )
 from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
-from .base import EmbeddingVectors, reply_text, unusable_reply
-from .streaming import StreamAssembly, stream_timings
+from .base import EmbeddingVectors, reply_text, retry_after_seconds, unusable_reply
+from .streaming import StreamAssembly, streamed_response
 
 __all__ = [
     "LiteLLMProvider",
@@ -104,20 +103,7 @@ def litellm_import_seconds() -> float | None:
 def _retry_after(exc: BaseException) -> float | None:
     response = getattr(exc, "response", None)
     headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000.0)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, AttributeError):
-        return None
+    return retry_after_seconds(headers)
 
 
 _PREFIX = re.compile(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?")
@@ -372,30 +358,15 @@ class LiteLLMProvider:
             # Mid-stream failures too (a dropped connection, a chunk that is not JSON): litellm
             # raises them from the iteration, mapped like any other error (retryable or not).
             raise map_litellm_error(exc, req.model, [api_key]) from None
-        end = time.perf_counter()
-        text = acc.text()
-        tool_calls = acc.tool_calls()
-        if not acc.choices_seen:
-            raise ProviderError(f"model {req.model!r}: unusable reply: it has no choices")
-        problem = unusable_reply(text, tool_calls, acc.finish_reason)
-        if problem is not None:
-            raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
-        usage = acc.usage()
-        cost, note = _tokens_cost(litellm, req.model, usage.prompt_tokens, usage.completion_tokens)
-        timings = stream_timings(acc.token_times, start, usage.completion_tokens)
-        return ChatResponse(
-            text=text or "",
+        return streamed_response(
+            acc,
             model=req.model,
-            usage=usage,
-            cost_usd=cost,
-            cost_note=note,
-            latency_ms=(end - start) * 1000.0,
-            finish_reason=acc.finish_reason,
-            tool_calls=tool_calls,
+            start=start,
+            end=time.perf_counter(),
             client="litellm",
-            ttft_ms=timings[0],
-            itl_ms=timings[1],
-            output_tokens_per_s=timings[2],
+            price=lambda usage, _raw: _tokens_cost(
+                litellm, req.model, usage.prompt_tokens, usage.completion_tokens
+            ),
         )
 
     async def aembed(

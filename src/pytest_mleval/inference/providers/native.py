@@ -13,7 +13,6 @@ cache keys, retries and statistics cannot tell the clients apart. Streamed calls
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import time
@@ -32,9 +31,9 @@ from ..clients import NativeEndpoint, native_endpoint
 from ..loop import is_shared_loop, on_loop_shutdown
 from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
-from .base import EmbeddingVectors, reply_text, unusable_reply
+from .base import EmbeddingVectors, reply_text, retry_after_seconds, unusable_reply
 from .costmap import cost_map
-from .streaming import StreamAssembly, stream_timings
+from .streaming import StreamAssembly, streamed_response
 
 __all__ = ["NativeProvider", "import_aiohttp", "native_body"]
 
@@ -83,23 +82,6 @@ def native_body(req: ChatRequest, wire_model: str) -> tuple[dict[str, Any], dict
     return body, headers
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000.0)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError, AttributeError):
-        return None
-
-
 def _error_detail(text: str) -> str:
     try:
         data = json.loads(text)
@@ -120,7 +102,8 @@ def http_error(
     detail = scrub(_error_detail(text), secrets) or f"HTTP {status}"
     where = f"model {model!r}"
     if status == 429:
-        return RateLimitError(f"{where}: rate limited (429): {detail}", _retry_after(headers))
+        wait = retry_after_seconds(headers)
+        return RateLimitError(f"{where}: rate limited (429): {detail}", wait)
     if status in (401, 403):
         return AuthenticationError(
             f"{where}: authentication failed ({status}): {detail}; "
@@ -259,8 +242,9 @@ class NativeProvider:
         data: Any = None
         try:
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
-                raise http_error(resp.status, text, resp.headers, req.model, [key])
+                raise http_error(
+                    resp.status, await _error_body(resp), resp.headers, req.model, [key]
+                )
             if body.get("stream"):
                 stream = StreamAssembly()
                 await self._read_stream(resp, stream, req.model, key)
@@ -268,10 +252,13 @@ class NativeProvider:
                 data = await self._read_json(resp, req.model, key)
         finally:
             resp.release()
-        latency_ms = (time.perf_counter() - start) * 1000.0
+        end = time.perf_counter()
         if stream is not None:
-            return self._streamed_answer(req, stream, start, latency_ms)
-        return self._answer(req, data, latency_ms)
+            price = _stream_price(req.model)
+            return streamed_response(
+                stream, model=req.model, start=start, end=end, client="native", price=price
+            )
+        return self._answer(req, data, (end - start) * 1000.0)
 
     async def _read_json(self, resp: Any, model: str, key: str | None) -> Any:
         try:
@@ -312,34 +299,6 @@ class NativeProvider:
             raise
         except Exception as exc:
             raise _transport_error(exc, model, key) from None
-
-    def _streamed_answer(
-        self, req: ChatRequest, stream: StreamAssembly, start: float, latency_ms: float
-    ) -> ChatResponse:
-        if not stream.choices_seen:
-            raise ProviderError(f"model {req.model!r}: unusable reply: it has no choices")
-        text, tool_calls = stream.text(), stream.tool_calls()
-        problem = unusable_reply(text, tool_calls, stream.finish_reason)
-        if problem is not None:
-            raise ProviderError(f"model {req.model!r}: unusable reply: {problem}")
-        usage = stream.usage()
-        raw = stream.raw_usage if isinstance(stream.raw_usage, Mapping) else usage.as_dict()
-        cost, note = cost_map().chat_cost(req.model, raw)
-        ttft, itl, rate = stream_timings(stream.token_times, start, usage.completion_tokens)
-        return ChatResponse(
-            text=text or "",
-            model=req.model,
-            usage=usage,
-            cost_usd=cost,
-            cost_note=note,
-            latency_ms=latency_ms,
-            finish_reason=stream.finish_reason,
-            tool_calls=tool_calls,
-            client="native",
-            ttft_ms=ttft,
-            itl_ms=itl,
-            output_tokens_per_s=rate,
-        )
 
     def _answer(self, req: ChatRequest, data: Any, latency_ms: float) -> ChatResponse:
         model = req.model
@@ -388,8 +347,7 @@ class NativeProvider:
         resp = await self._post(endpoint.base_url + "/embeddings", body, {}, key, model, None)
         try:
             if resp.status >= 400:
-                text = await resp.text(errors="replace")
-                raise http_error(resp.status, text, resp.headers, model, [key])
+                raise http_error(resp.status, await _error_body(resp), resp.headers, model, [key])
             data = await self._read_json(resp, model, key)
         finally:
             resp.release()
@@ -407,6 +365,25 @@ class NativeProvider:
         out.prompt_tokens = int(usage.get("prompt_tokens") or 0)
         out.cost_usd = cost_map().embedding_cost(model, out.prompt_tokens)
         return out
+
+
+async def _error_body(resp: Any) -> str:
+    """An error reply's text; empty when even that cannot be read (the status still says)."""
+    try:
+        text: str = await resp.text(errors="replace")
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # a connection cut while the error body was read
+        return ""
+    return text
+
+
+def _stream_price(model: str) -> Any:
+    def price(usage: Usage, raw: Any) -> tuple[float, str | None]:
+        # The usage chunk as sent (cached prompt tokens included) when there is one.
+        return cost_map().chat_cost(model, raw if isinstance(raw, Mapping) else usage.as_dict())
+
+    return price
 
 
 def _transport_error(exc: BaseException, model: str, key: str | None) -> InferenceError:

@@ -8,12 +8,14 @@ measures time to first token, inter-token latency and output tokens/s the same w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..types import Usage
+from ...errors import ProviderError
+from ..types import ChatResponse, Usage
+from .base import unusable_reply
 
-__all__ = ["StreamAssembly", "stream_timings"]
+__all__ = ["StreamAssembly", "stream_timings", "streamed_response"]
 
 
 def stream_timings(
@@ -164,3 +166,51 @@ class StreamAssembly:
         completion = int(_get(raw, "completion_tokens") or 0) if raw is not None else 0
         total = int(_get(raw, "total_tokens") or 0) if raw is not None else 0
         return Usage(prompt, completion, total or prompt + completion)
+
+
+def streamed_response(
+    acc: StreamAssembly,
+    *,
+    model: str,
+    start: float,
+    end: float,
+    client: str,
+    price: Callable[[Usage, Any], tuple[float, str | None]],
+) -> ChatResponse:
+    """The answer a finished stream holds, checked and timed as every client does it.
+
+    Args:
+        acc: the stream's chunks, put together.
+        model: the request's model id.
+        start: ``time.perf_counter()`` when the request was sent.
+        end: ``time.perf_counter()`` when the stream ended.
+        client: which client streamed it (``native``, ``litellm``).
+        price: the client's cost of the call from the usage (and the raw usage chunk):
+            ``(cost_usd, note)``.
+
+    Raises:
+        ProviderError: the stream held no choices or no usable answer (retryable).
+    """
+    if not acc.choices_seen:
+        raise ProviderError(f"model {model!r}: unusable reply: it has no choices")
+    text, tool_calls = acc.text(), acc.tool_calls()
+    problem = unusable_reply(text, tool_calls, acc.finish_reason)
+    if problem is not None:
+        raise ProviderError(f"model {model!r}: unusable reply: {problem}")
+    usage = acc.usage()
+    cost, note = price(usage, acc.raw_usage)
+    ttft, itl, rate = stream_timings(acc.token_times, start, usage.completion_tokens)
+    return ChatResponse(
+        text=text or "",  # a tool-call step carries no text
+        model=model,
+        usage=usage,
+        cost_usd=cost,
+        cost_note=note,
+        latency_ms=(end - start) * 1000.0,
+        finish_reason=acc.finish_reason,
+        tool_calls=tool_calls,
+        client=client,
+        ttft_ms=ttft,
+        itl_ms=itl,
+        output_tokens_per_s=rate,
+    )
