@@ -20,13 +20,15 @@ semantic model). Only the loopback interface is used and every wait is bounded.
 
 :func:`hashed_embedding` (from :mod:`.providers.fake`) and :func:`loopback_only` (from
 :mod:`.netguard`) are re-exported here: production code uses them without this module.
+
+A little over 600 lines for a reason: one server class, whose chat, streaming and embedding
+handlers share its lock, request log, rules and faults; the wire format is :mod:`.testwire`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import random
 import re
@@ -40,6 +42,19 @@ from typing import Any, Literal
 
 from .netguard import loopback_only
 from .providers.fake import hashed_embedding
+from .testwire import (
+    Chunker,
+    InStream,
+    bad_reply,
+    content_text,
+    count_tokens,
+    error_response,
+    last_user_text,
+    send_event,
+    tool_call,
+    usage_of,
+    word_chunks,
+)
 
 __all__ = [
     "Fault",
@@ -140,25 +155,6 @@ class Fault:
         if self.first is not None and self._seen <= self.first:
             return True
         return self.rate is not None and self._rng.random() < self.rate
-
-
-def _count_tokens(text: str) -> int:
-    return len(text.split())
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return "" if content is None else str(content)
-
-
-def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    for msg in reversed(messages):
-        if msg.get("role") == "user":
-            return _content_text(msg.get("content"))
-    return ""
 
 
 class OpenAITestServer:
@@ -330,15 +326,17 @@ class OpenAITestServer:
 
         body = await self._read_json(request)
         if body is None:
-            return _error(web, 400, "request body is not a JSON object", "invalid_request_error")
+            return error_response(
+                web, 400, "request body is not a JSON object", "invalid_request_error"
+            )
         self._record(body)
         try:
             messages = body.get("messages") or []
-            text = _last_user_text(messages)
+            text = last_user_text(messages)
             model = str(body.get("model", ""))
             stream = body.get("stream") is True
             early = await self._apply_fault(web, request, text, model, stream=stream)
-            if isinstance(early, _InStream):
+            if isinstance(early, InStream):
                 if self.latency_s:
                     await self._sleep(self.latency_s)
                 return await self._stream_fault(request, body, early.kind, model)
@@ -347,11 +345,11 @@ class OpenAITestServer:
             if self.latency_s:
                 await self._sleep(self.latency_s)
             reply, calls = self._answer(messages, text, model)
-            usage = _usage(" ".join(_content_text(m.get("content")) for m in messages), reply)
+            usage = usage_of(" ".join(content_text(m.get("content")) for m in messages), reply)
             if stream:
                 return await self._stream(request, body, model, reply, calls, usage)
-            pieces = len(_chunks(reply)) + sum(
-                len(_chunks(c["function"]["arguments"])) for c in calls
+            pieces = len(word_chunks(reply)) + sum(
+                len(word_chunks(c["function"]["arguments"])) for c in calls
             )
             if self.token_latency_s and pieces > 1:
                 # As long as the streamed answer takes from its first chunk to its last.
@@ -402,16 +400,16 @@ class OpenAITestServer:
         usage: dict[str, int],
     ) -> Any:
         """Answer as OpenAI streams: role chunk, content deltas, tool-call deltas, finish, usage."""
-        chunk = _Chunker(body, model, len(self.requests))
+        chunk = Chunker(body, model, len(self.requests))
         resp = await self._open_stream(request)
         with suppress(ConnectionError):
-            await _send(resp, chunk({"role": "assistant", "content": ""}))
+            await send_event(resp, chunk({"role": "assistant", "content": ""}))
             first = True
-            for piece in _chunks(reply):
+            for piece in word_chunks(reply):
                 if not first and self.token_latency_s:
                     await self._sleep(self.token_latency_s)
                 first = False
-                await _send(resp, chunk({"content": piece}))
+                await send_event(resp, chunk({"content": piece}))
             for index, call in enumerate(calls):
                 # The first delta of a call names it; its arguments follow in pieces.
                 head = {
@@ -423,15 +421,15 @@ class OpenAITestServer:
                 if not first and self.token_latency_s:
                     await self._sleep(self.token_latency_s)
                 first = False
-                await _send(resp, chunk({"tool_calls": [head]}))
-                for piece in _chunks(call["function"]["arguments"]):
+                await send_event(resp, chunk({"tool_calls": [head]}))
+                for piece in word_chunks(call["function"]["arguments"]):
                     if self.token_latency_s:
                         await self._sleep(self.token_latency_s)
                     part = {"index": index, "function": {"arguments": piece}}
-                    await _send(resp, chunk({"tool_calls": [part]}))
-            await _send(resp, chunk({}, finish_reason="tool_calls" if calls else "stop"))
+                    await send_event(resp, chunk({"tool_calls": [part]}))
+            await send_event(resp, chunk({}, finish_reason="tool_calls" if calls else "stop"))
             if chunk.include_usage:
-                await _send(resp, chunk.usage(usage))
+                await send_event(resp, chunk.usage(usage))
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         return resp
@@ -440,30 +438,32 @@ class OpenAITestServer:
         self, request: Any, body: Mapping[str, Any], kind: str, model: str
     ) -> Any:
         """A streamed answer that goes wrong after the stream has started (HTTP 200)."""
-        chunk = _Chunker(body, model, len(self.requests))
+        chunk = Chunker(body, model, len(self.requests))
         resp = await self._open_stream(request)
         with suppress(ConnectionError):
             if kind == "malformed":
                 await resp.write(b'data: {"id": "x", "choices": [ {not json\n\n')
             elif kind == "drop":
-                await _send(resp, chunk({"role": "assistant", "content": ""}))
-                await _send(resp, chunk({"content": "partial"}))
+                await send_event(resp, chunk({"role": "assistant", "content": ""}))
+                await send_event(resp, chunk({"content": "partial"}))
                 transport = request.transport
                 if transport is not None:
                     transport.abort()
                 raise asyncio.CancelledError
             elif kind == "no_choices":
-                await _send(resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0}))
+                await send_event(resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0}))
             else:  # null_content, empty_content, non_text
                 content: Any = {
                     "null_content": None,
                     "empty_content": "",
                     "non_text": [{"type": "image_url", "image_url": {"url": "data:,"}}],
                 }[kind]
-                await _send(resp, chunk({"role": "assistant", "content": content}))
-                await _send(resp, chunk({}, finish_reason="stop"))
+                await send_event(resp, chunk({"role": "assistant", "content": content}))
+                await send_event(resp, chunk({}, finish_reason="stop"))
                 if chunk.include_usage:
-                    await _send(resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0}))
+                    await send_event(
+                        resp, chunk.usage({"prompt_tokens": 1, "completion_tokens": 0})
+                    )
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         return resp
@@ -473,7 +473,9 @@ class OpenAITestServer:
 
         body = await self._read_json(request)
         if body is None:
-            return _error(web, 400, "request body is not a JSON object", "invalid_request_error")
+            return error_response(
+                web, 400, "request body is not a JSON object", "invalid_request_error"
+            )
         self._record(body)
         try:
             raw = body.get("input", [])
@@ -492,7 +494,7 @@ class OpenAITestServer:
                 }
                 for i, t in enumerate(texts)
             ]
-            tokens = sum(_count_tokens(t) for t in texts)
+            tokens = sum(count_tokens(t) for t in texts)
             return web.json_response(
                 {
                     "object": "list",
@@ -536,29 +538,35 @@ class OpenAITestServer:
         self, web: Any, request: Any, text: str, model: str, *, stream: bool = False
     ) -> Any:
         """An early error response, ``None`` to answer normally, or (for a streamed request
-        whose fault happens inside the stream) an :class:`_InStream` marker."""
+        whose fault happens inside the stream) an :class:`InStream` marker."""
         if self.models is not None and model not in self.models:
-            return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
+            return error_response(
+                web, 404, f"The model `{model}` does not exist", "model_not_found"
+            )
         fault = self._fault_for(text)
         if fault is None:
             return None
         kind = fault.kind
         if kind == "429":
             wait = max(fault.retry_after, 0.0)
-            resp = _error(web, 429, "Rate limit reached for test-model", "rate_limit_exceeded")
+            resp = error_response(
+                web, 429, "Rate limit reached for test-model", "rate_limit_exceeded"
+            )
             resp.headers["Retry-After"] = str(max(1, math.ceil(wait)) if wait else 0)
             resp.headers["retry-after-ms"] = str(int(wait * 1000))
             return resp
         if kind in ("500", "503"):
-            return _error(web, int(kind), "The server had an error", "server_error")
+            return error_response(web, int(kind), "The server had an error", "server_error")
         if kind == "401":
             # Echo the key as some providers do, so tests can prove callers scrub it.
             key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            return _error(web, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
+            return error_response(web, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
         if kind == "404":
-            return _error(web, 404, f"The model `{model}` does not exist", "model_not_found")
+            return error_response(
+                web, 404, f"The model `{model}` does not exist", "model_not_found"
+            )
         if stream and (kind in ("malformed", "drop") or kind in _BAD_REPLIES):
-            return _InStream(kind)
+            return InStream(kind)
         if kind == "malformed":
             return web.Response(
                 status=200,
@@ -566,7 +574,7 @@ class OpenAITestServer:
                 content_type="application/json",
             )
         if kind in _BAD_REPLIES:
-            return web.json_response(_bad_reply(kind, model))
+            return web.json_response(bad_reply(kind, model))
         if kind == "drop":
             transport = request.transport
             if transport is not None:
@@ -582,107 +590,8 @@ class OpenAITestServer:
         for rule in self.rules:
             if rule.applies(text, model):
                 reply = rule.reply(messages) if callable(rule.reply) else rule.reply
-                return reply, [_tool_call(i, c) for i, c in enumerate(rule.tool_calls)]
+                return reply, [tool_call(i, c) for i, c in enumerate(rule.tool_calls)]
         return text, []
-
-
-@dataclass(frozen=True)
-class _InStream:
-    """A fault that happens inside a streamed answer (after HTTP 200 and the headers)."""
-
-    kind: str
-
-
-class _Chunker:
-    """Builds the ``chat.completion.chunk`` objects of one streamed answer."""
-
-    def __init__(self, body: Mapping[str, Any], model: str, n: int) -> None:
-        options = body.get("stream_options")
-        self.include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
-        self.base = {
-            "id": f"chatcmpl-test-{n}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "system_fingerprint": None,
-        }
-
-    def __call__(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        out: dict[str, Any] = {**self.base, "choices": [choice]}
-        if self.include_usage:
-            out["usage"] = None  # as OpenAI: every chunk but the last has a null usage
-        return out
-
-    def usage(self, usage: Mapping[str, int]) -> dict[str, Any]:
-        p, c = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-        return {
-            **self.base,
-            "choices": [],
-            "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c},
-        }
-
-
-async def _send(resp: Any, obj: Mapping[str, Any]) -> None:
-    await resp.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
-
-
-def _chunks(text: str) -> list[str]:
-    """``text`` in word-sized pieces, each with the whitespace before it (they join to ``text``)."""
-    pieces = re.findall(r"\s*\S+", text)
-    rest = text[sum(map(len, pieces)) :]
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _tool_call(index: int, spec: Mapping[str, Any]) -> dict[str, Any]:
-    arguments = spec.get("arguments", "")
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments)
-    return {
-        "id": str(spec.get("id") or f"call_test_{index}"),
-        "type": "function",
-        "function": {"name": str(spec["name"]), "arguments": arguments},
-    }
-
-
-def _bad_reply(kind: str, model: str) -> dict[str, Any]:
-    """A well-formed completion that holds no usable answer (see :data:`FaultKind`)."""
-    content: Any = {
-        "null_content": None,
-        "empty_content": "",
-        "non_text": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}],
-    }.get(kind)
-    choices = (
-        []
-        if kind == "no_choices"
-        else [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ]
-    )
-    return {
-        "id": "chatcmpl-test-bad",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1},
-    }
-
-
-def _usage(prompt: str, reply: str) -> dict[str, int]:
-    p, c = _count_tokens(prompt), _count_tokens(reply)
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-def _error(web: Any, status: int, message: str, code: str) -> Any:
-    payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
-    return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
