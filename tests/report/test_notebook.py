@@ -153,3 +153,14 @@ def test_import_is_light() -> None:
     code = "import sys, pytest_mleval.report.notebook; print('pandas' in sys.modules, 'sqlalchemy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_streamed_timings_are_columns_of_the_cases_frame(tmp_path: Path) -> None:
+    pytest.importorskip("pandas")
+    run = make_run(4)
+    run.cases[0].ttft_ms, run.cases[0].itl_ms, run.cases[0].output_tokens_per_s = 120.0, 8.5, 90.0
+    run.cases[0].cached = True
+    cases = load_run(write_results(tmp_path / "s.json", run)).cases
+    assert {"ttft_ms", "itl_ms", "output_tokens_per_s", "cached"} <= set(cases.columns)
+    assert cases.loc[0, "ttft_ms"] == 120.0 and bool(cases.loc[0, "cached"])
+    assert cases["ttft_ms"].isna().sum() == 3  # not streamed

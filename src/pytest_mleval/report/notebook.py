@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.records import PASS_RATE, CaseResult, RunResults, load_results
+from ..results.records import PASS_RATE, STREAM_TIMINGS, CaseResult, RunResults, load_results
 from .views import STATUSES, case_status
 
 __all__ = ["Comparison", "Run", "load_run"]
@@ -226,6 +226,9 @@ class Run:
                 "error": c.error,
                 "tags": list(c.tags),
                 "latency_ms": c.latency_ms,
+                # A streamed call's timings (None when it was not streamed).
+                **{key: getattr(c, key) for key in STREAM_TIMINGS},
+                "cached": c.cached,
                 "total_tokens": c.usage.total_tokens,
                 "cost_usd": c.cost_usd,
                 "model": c.model,
