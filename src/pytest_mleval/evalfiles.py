@@ -22,15 +22,8 @@ __all__ = [
 DEFAULT_PATTERNS = ("*.eval.yaml", "*.eval.yml", "eval_*.yaml", "eval_*.yml")
 """Glob patterns of eval files when ini ``mleval_files`` is not set."""
 
-# A `target: model:...` (not a local `hf:` one) or a `judge_model:` line in an eval file's text.
-_NAMES_A_MODEL = re.compile(
-    rb"^[ \t]*(?:target:[ \t]*[\"']?model:(?![ \t]*[\"']?hf:)"
-    rb"|judge_model:[ \t]*[\"']?(?!hf:|null\b|~)[\w.-])",
-    re.MULTILINE,
-)
-
-
-# The model id of such a line (quoted or not); `hf:` ids, null and ~ are filtered after.
+# The model id of a `target: model:...` or `judge_model:` line in an eval file's text (quoted
+# or not); `hf:` ids, null and ~ are filtered after.
 _MODEL_ID = re.compile(
     rb"^[ \t]*(?:target:[ \t]*[\"']?model:|judge_model:)[ \t]*[\"']?([^\s\"'#,}]+)",
     re.MULTILINE,
@@ -80,10 +73,7 @@ def eval_file_names_a_model(path: Path) -> bool:
         path: The eval file.
 
     Returns:
-        True when a ``target: model:...`` (not ``hf:``) or ``judge_model:`` line appears;
-        False also when the file cannot be read (collection reports that).
+        True when :func:`eval_file_models` finds one; False also when the file cannot be read
+        (collection reports that).
     """
-    try:
-        return bool(_NAMES_A_MODEL.search(path.read_bytes()))
-    except OSError:
-        return False  # collection reports it
+    return bool(eval_file_models(path))
