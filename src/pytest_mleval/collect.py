@@ -12,6 +12,7 @@ import pytest
 
 from .cases.suite import Suite, load_suite
 from .context import CASE_PROPERTY, SESSION_KEY
+from .conversation.trajectory import Trajectory
 from .errors import EvalFileError, MlevalError
 from .metrics.registry import Scored, unknown_metric_problem
 from .options import get_options
@@ -143,11 +144,14 @@ class EvalItem(pytest.Function):
                 raise
             # The inference engine marks its errors with the retries spent and the model asked.
             retries, model = getattr(exc, "retries", 0), getattr(exc, "model", None)
+            # A tool loop that failed (max_turns, a model call) carries what it did so far.
+            trajectory = getattr(exc, "trajectory", None)
             result = error_result(
                 ec,
                 f"{type(exc).__name__}: {exc}",
                 nodeid=self.nodeid,
                 retries=retries if isinstance(retries, int) else 0,
+                trajectory=trajectory if isinstance(trajectory, Trajectory) else None,
             )
             if isinstance(model, str):
                 result.model = model

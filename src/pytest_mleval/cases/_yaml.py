@@ -107,6 +107,9 @@ _CASE_SHAPE: dict[str, Any] = {
     "cluster": _TEXT,
     "relevant": _TEXT,
     "metrics": _METRICS,
+    "messages": {"*": _TEXT, "tool_calls": _TYPED},
+    "images": _TEXT,
+    "tools": {"*": _TEXT, "schema": _TYPED, "parameters": _TYPED, "timeout_s": _TYPED},
 }
 _DATASET_SHAPE: dict[str, Any] = {"*": _TYPED, "path": _TEXT, "format": _TEXT, "mapping": _VARS}
 SUITE_SHAPE: dict[str, Any] = {
@@ -122,6 +125,7 @@ SUITE_SHAPE: dict[str, Any] = {
     "compare_to": _TEXT,
     "tags": _TEXT,
     "regression_metrics": _TEXT,
+    "tools": {"*": _TEXT, "schema": _TYPED, "parameters": _TYPED, "timeout_s": _TYPED},
     "metrics": _METRICS,
     "gates": _GATE_SHAPE,
     "dataset": _DATASET_SHAPE,
@@ -320,6 +324,14 @@ def validate_case(
     data = dict(raw)
     data.setdefault("id", default_id)
     case_id = str(data.get("id"))
+    if "input" not in data and data.get("messages") is None:
+        raise EvalFileError(
+            "required field is missing (or give a conversation in `messages:`)",
+            path=str(path),
+            line=line_of(()),
+            case_id=case_id,
+            field="input",
+        )
     try:
         return Case.model_validate(data)
     except ValidationError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..metrics.base import RenderedCase
-from .schema import MetricSpec
+from .schema import MetricSpec, ToolResultSpec, ToolSpec
 
 __all__ = ["EvalCase"]
 
@@ -28,3 +28,11 @@ class EvalCase(RenderedCase):
     pass_score: float | None = None
     render_error: str | None = None
     """A template that could not render; the case errors with this message."""
+    tools: list[ToolSpec] = field(default_factory=list)
+    """The tools a ``model:`` target offers the model (the suite's, the case's by name)."""
+    tool_results: list[ToolResultSpec] = field(default_factory=list)
+    """Scripted results of schema-only tools."""
+    max_turns: int = 10
+    """Model replies the tool loop may take."""
+    tool_timeout_s: float = 30.0
+    """Seconds one tool call may take."""

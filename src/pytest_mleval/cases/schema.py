@@ -4,6 +4,7 @@ the JSON Schema editors complete eval files with (``mleval schema cases``).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..conversation.messages import check_messages
 from ..metrics.registry import RESERVED_OPTIONS, MetricOptions, get_metric, metric_names
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "MetricSpec",
     "RateLimitSpec",
     "SuiteSpec",
+    "ToolResultSpec",
+    "ToolSpec",
     "eval_file_json_schema",
     "metrics_json_schema",
     "parse_metric_entries",
@@ -218,6 +222,93 @@ class DatasetSpec(BaseModel):
     """Read at most this many rows."""
 
 
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolSpec(BaseModel):
+    """A tool a ``model:`` target may call: a Python function, or a schema whose results each
+    case scripts (``tool_results:``).
+
+    Written as ``- python:MODULE:FUNC`` (its JSON schema from the signature and docstring),
+    ``- {python: MODULE:FUNC, name: ..., description: ...}`` (overriding either), or
+    ``- {name: NAME, description: ..., schema: {JSON schema of the arguments}}``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
+
+    name: str | None = None
+    """The name the model calls it by (default: the function's name)."""
+    description: str | None = None
+    """What the tool does, for the model (default: the function docstring's first paragraph)."""
+    python: str | None = None
+    """The function run for each call: ``python:MODULE:FUNC`` (or ``MODULE:FUNC``)."""
+    parameters: dict[str, Any] | None = Field(default=None, alias="schema")
+    """JSON schema of the arguments (``schema:``); a function's is built from its signature."""
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Seconds one call may take before it fails as timed out (default: the suite's
+    ``tool_timeout_s``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"python": data}
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> ToolSpec:
+        if self.python is None and (self.name is None or self.parameters is None):
+            raise ValueError(
+                "a tool is `python:MODULE:FUNC` or `{name: ..., schema: {...}}` "
+                "(a schema-only tool, its results scripted per case in `tool_results:`)"
+            )
+        if self.python is not None:
+            ref = self.python.removeprefix("python:")
+            module, _, attr = ref.rpartition(":")
+            if not module or not attr:
+                raise ValueError(f"tool python:{ref} must be python:MODULE:FUNC")
+        if self.name is not None and not _TOOL_NAME.match(self.name):
+            raise ValueError(
+                f"tool name {self.name!r} must be 1-64 letters, digits, `_` or `-` "
+                "(what providers accept)"
+            )
+        if self.parameters is not None and self.parameters.get("type", "object") != "object":
+            raise ValueError(
+                "a tool's `schema` describes its arguments: a JSON schema of type object"
+            )
+        return self
+
+    @property
+    def ref(self) -> str | None:
+        """``MODULE:FUNC`` of a Python tool (``None`` for a schema-only one)."""
+        return None if self.python is None else self.python.removeprefix("python:")
+
+
+class ToolResultSpec(BaseModel):
+    """A scripted answer of a schema-only tool: for calls of ``name`` whose arguments include
+    ``args`` (every call without it), the ``result`` or the ``error``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    name: str
+    """The tool."""
+    args: dict[str, Any] | None = None
+    """Only calls whose arguments include these (a subset match); first matching entry wins."""
+    result: Any = None
+    """What the call returns to the model (text, or data sent as JSON)."""
+    error: str | None = None
+    """Fail the call with this message instead (returned to the model as a tool error)."""
+
+
+def _tool_results(value: Any) -> Any:
+    # `{NAME: RESULT}` is the shorthand of `[{name: NAME, result: RESULT}]`.
+    if isinstance(value, dict):
+        return [{"name": name, "result": result} for name, result in value.items()]
+    return [] if value is None else value
+
+
 class Case(BaseModel):
     """One eval case."""
 
@@ -225,8 +316,22 @@ class Case(BaseModel):
 
     id: str
     """Unique within the suite; the pytest id."""
-    input: Any
-    """What the target receives: a string or structured data."""
+    input: Any = None
+    """What the target receives: a string or structured data (required unless the case gives
+    ``messages:``)."""
+    messages: list[dict[str, Any]] | None = None
+    """A conversation instead of ``input:``: OpenAI-style ``{role, content}`` messages
+    (system, user, assistant with ``tool_calls``, tool); each content is a template."""
+    images: list[str] = Field(default_factory=list)
+    """Images sent with the last user message: files relative to the eval file, or ``data:``
+    URLs (never fetched from the network)."""
+    tools: list[ToolSpec] = Field(default_factory=list)
+    """Tools added to (or replacing by name) the suite's for this case."""
+    tool_results: list[ToolResultSpec] = Field(default_factory=list)
+    """Scripted results of schema-only tools: ``{NAME: RESULT}`` or a list of
+    ``{name, args, result | error}`` entries."""
+    max_turns: int | None = Field(default=None, ge=1)
+    """Model replies the tool loop may take for this case (default: the suite's)."""
     expected: Any = None
     """Reference output for reference-based metrics."""
     context: list[str] = Field(default_factory=list)
@@ -255,6 +360,29 @@ class Case(BaseModel):
     @classmethod
     def _metrics(cls, value: Any) -> Any:
         return parse_metric_entries(value)
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _messages(cls, value: Any) -> Any:
+        return None if value is None else check_messages(value)
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _images(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        return [] if value is None else value
+
+    @field_validator("tool_results", mode="before")
+    @classmethod
+    def _results(cls, value: Any) -> Any:
+        return _tool_results(value)
+
+    @model_validator(mode="after")
+    def _has_input(self) -> Case:
+        if self.messages is None and "input" not in self.model_fields_set:
+            raise ValueError("a case needs `input:` (or a conversation in `messages:`)")
+        return self
 
     @field_validator("context", mode="before")
     @classmethod
@@ -302,6 +430,16 @@ class SuiteSpec(BaseModel):
     ``ttft_ms``), inter-token latency and output tokens/s. A ``stream`` in ``params`` wins."""
     judge_model: str | None = None
     """Model used by judge metrics in this suite."""
+    tools: list[ToolSpec] = Field(default_factory=list)
+    """Tools every case's ``model:`` target may call (the tool loop runs them locally)."""
+    max_turns: int = Field(default=10, ge=1)
+    """Model replies the tool loop may take; a case still calling tools past this errors."""
+    tool_timeout_s: float = Field(default=30.0, gt=0)
+    """Seconds one tool call may take before it fails as timed out."""
+    allow_tool_errors: bool = False
+    """Let a case pass although a tool call failed (unknown tool, bad arguments, the tool
+    raised or timed out). Off by default: a suite with tools scores ``tool_error`` on every
+    case unless it lists that metric itself."""
     repeats: int = Field(default=1, ge=1)
     """Samples per case; statistics average them per case."""
     metrics: MetricList = Field(default_factory=list)
@@ -459,7 +597,17 @@ def eval_file_json_schema() -> dict[str, Any]:
     defs = schema.setdefault("$defs", {})
     defs.update(case_schema.pop("$defs", {}))
     props = case_schema["properties"]
-    for name in ("id", "input", "expected", "context", "vars", "tags", "cluster", "relevant"):
+    for name in (
+        "id",
+        "input",
+        "expected",
+        "context",
+        "vars",
+        "tags",
+        "cluster",
+        "relevant",
+        "images",
+    ):
         props[name] = _text_as_written(props[name])
     defs["Case"] = case_schema
     schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}

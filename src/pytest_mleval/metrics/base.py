@@ -14,6 +14,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from ..conversation.images import ImageRef, image_part
+from ..conversation.messages import with_images
+from ..conversation.trajectory import Trajectory
 from ..errors import MetricError
 
 __all__ = [
@@ -58,6 +61,22 @@ class RenderedCase:
     repeat: int = 0
     file: str | None = None
     """The eval file the case comes from."""
+    messages: list[dict[str, Any]] | None = None
+    """The case's conversation as rendered (``messages:``), the suite's system message first
+    and its prompt template applied to the last user message; ``None`` for an ``input:`` case."""
+    images: list[ImageRef] = field(default_factory=list)
+    """The case's images, read and checked (sent with the last user message)."""
+
+    def chat_messages(self) -> list[dict[str, Any]]:
+        """The messages a ``model:`` target sends: the conversation (or the system message and
+        the prompt as the user message), with the images as content parts of the last user
+        message."""
+        if self.messages is not None:
+            base = [dict(m) for m in self.messages]
+        else:
+            base = [] if self.system is None else [{"role": "system", "content": self.system}]
+            base.append({"role": "user", "content": self.text})
+        return with_images(base, [image_part(image) for image in self.images])
 
     @property
     def text(self) -> str:
@@ -95,6 +114,9 @@ class Sample:
     metadata: dict[str, Any]
     base_dir_override: Path | None
     """A directory given for this sample alone (``base_dir=``), else the case's."""
+    trajectory: Trajectory | None
+    """What the target did turn by turn (tool calls, messages), when it said: a ``model:``
+    target with tools or a conversation, or a target that returned ``messages``."""
 
     def __init__(
         self,
@@ -115,6 +137,7 @@ class Sample:
         *,
         case: RenderedCase | None = None,
         base_dir_override: Path | None = None,
+        trajectory: Trajectory | None = None,
     ) -> None:
         """A sample of ``case`` (or of a case made from the case keywords) and an output.
 
@@ -136,6 +159,7 @@ class Sample:
                 case's eval-file directory.
             case: The rendered case; the case keywords are then ignored.
             base_dir_override: ``base_dir`` under its field name (for ``dataclasses.replace``).
+            trajectory: What the target did turn by turn (for the trajectory metrics).
         """
         if case is None:
             case = RenderedCase(
@@ -156,6 +180,7 @@ class Sample:
         self.usage = dict(usage or {})
         self.metadata = dict(case.metadata if metadata is None else metadata)
         self.base_dir_override = base_dir if base_dir is not None else base_dir_override
+        self.trajectory = trajectory
 
     @property
     def input(self) -> Any:

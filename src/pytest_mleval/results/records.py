@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..cases.schema import PASS_RATE
+from ..conversation.trajectory import Trajectory
 from ..errors import ResultsFileError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CaseResult",
     "CollectionError",
     "GateResult",
+    "ImageRecord",
     "MetricScore",
     "RunMeta",
     "RunResults",
@@ -88,6 +90,21 @@ class Usage(_Model):
     """Tokens generated."""
     total_tokens: int = 0
     """Sum of both."""
+
+
+class ImageRecord(_Model):
+    """One image a case sent."""
+
+    source: str
+    """The path (relative to the eval file) or the start of the data URL, as written."""
+    mime: str
+    """Its type (``image/png``...)."""
+    sha256: str
+    """SHA-256 (hex) of its bytes."""
+    size: int
+    """Its size in bytes."""
+    data_url: str | None = None
+    """The image as a data URL, when small enough to keep (the report's thumbnail)."""
 
 
 class CaseResult(_Model):
@@ -152,6 +169,15 @@ class CaseResult(_Model):
     """The fallback model that answered, if any."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data from the case and the target."""
+    messages: list[dict[str, Any]] | None = None
+    """The case's conversation as sent (``messages:`` cases), images shown as references
+    into ``images``."""
+    images: list[ImageRecord] = Field(default_factory=list)
+    """The case's images: source, type, size, SHA-256 (and the data of a small one)."""
+    trajectory: Trajectory | None = None
+    """What the target did turn by turn: every message, each tool call with its arguments,
+    result or error, each model call's latency and tokens (tool-using and conversation cases,
+    and targets that return ``messages``)."""
 
 
 class Aggregate(_Model):

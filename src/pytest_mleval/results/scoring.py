@@ -6,11 +6,19 @@ import hashlib
 from typing import Any
 
 from ..cases.case import EvalCase
+from ..conversation.images import without_image_data
+from ..conversation.trajectory import Trajectory
 from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from ..targets.registry import TargetOutput
 from .records import STREAM_TIMINGS, CaseResult, MetricScore, Usage
 
-__all__ = ["DEFAULT_MAX_OUTPUT_CHARS", "error_result", "score_case", "stored_text"]
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_CHARS",
+    "error_result",
+    "score_case",
+    "stored_text",
+    "stored_trajectory",
+]
 
 DEFAULT_MAX_OUTPUT_CHARS = 100_000
 """Outputs longer than this are stored truncated (``mleval_max_output_chars``)."""
@@ -47,6 +55,7 @@ def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None
         cost_usd=out.cost_usd,
         usage=out.usage,
         metadata={**case_metadata, **out.metadata, **(extra or {})},
+        trajectory=out.trajectory,
     )
 
 
@@ -89,7 +98,16 @@ def _base(ec: EvalCase, nodeid: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> d
         "tags": list(ec.tags),
         "cluster": ec.cluster,
         "metadata": dict(ec.metadata),
+        "messages": None if ec.messages is None else without_image_data(ec.messages),
+        "images": [image.record() for image in ec.images],
     }
+
+
+def stored_trajectory(trajectory: Trajectory | None) -> Trajectory | None:
+    """The trajectory as the results keep it: its images as references (see ``images``)."""
+    if trajectory is None:
+        return None
+    return trajectory.model_copy(update={"messages": without_image_data(trajectory.messages)})
 
 
 def score_case(
@@ -146,6 +164,7 @@ def score_case(
         cached=out.cached,
         retries=out.retries,
         fallback_used=out.fallback_used,
+        trajectory=stored_trajectory(out.trajectory),
     )
     if out.metadata:
         result.metadata.update(out.metadata)
@@ -163,13 +182,21 @@ def error_result(
     nodeid: str = "",
     out: TargetOutput | None = None,
     retries: int = 0,
+    trajectory: Trajectory | None = None,
 ) -> CaseResult:
     """The record of a case whose target failed: never a pass.
 
     ``retries`` are the model call's retries before it gave up: the provider answered (and
-    may have billed) each of them, so the run's retry count includes them.
+    may have billed) each of them, so the run's retry count includes them. ``trajectory`` is
+    what a tool loop did before it failed (cut off at ``max_turns``, a model call failing).
     """
-    result = CaseResult(**_base(ec, nodeid), error=error, passed=False, retries=retries)
+    result = CaseResult(
+        **_base(ec, nodeid),
+        error=error,
+        passed=False,
+        retries=retries,
+        trajectory=stored_trajectory(trajectory),
+    )
     if out is not None:
         result.output, result.output_chars, result.output_sha256 = stored_text(out.output)
         result.latency_ms = out.latency_ms

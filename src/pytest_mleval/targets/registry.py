@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import time
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..cases.case import EvalCase
 from ..cases.suite import Suite
+from ..conversation.messages import check_messages, message_text
+from ..conversation.trajectory import Trajectory
 from ..errors import TargetError
 from .services import RunServices
 
@@ -56,6 +58,9 @@ class TargetOutput:
     retries: int = 0
     fallback_used: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    trajectory: Trajectory | None = None
+    """What the target did turn by turn: the tool loop's record, or one read from the
+    ``messages`` a target returned."""
 
 
 @runtime_checkable
@@ -219,19 +224,37 @@ register_target_kind("fixture", _fixture_target, per_item=True)
 # --------------------------------------------------------------------------- outputs
 
 
-def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOutput:
+def normalize_output(
+    value: Any,
+    *,
+    latency_ms: float | None = None,
+    given: Sequence[Mapping[str, Any]] | None = None,
+) -> TargetOutput:
     """Turn whatever a target returned into a :class:`TargetOutput`.
 
+    A mapping (or object) may carry ``messages``: the conversation in OpenAI form, tool calls
+    and results included (an agent built with any framework). It becomes the output's
+    :class:`Trajectory`; ``output`` then defaults to the last assistant message's text.
+
+    Args:
+        value: What the target returned.
+        latency_ms: The call's measured wall time (unless the value gives its own).
+        given: The case's conversation: returned messages that begin with it are read as
+            the case's own, not as the agent's turns.
+
     Raises:
-        TargetError: the value has no usable ``output``.
+        TargetError: the value has no usable ``output``, or its ``messages`` are malformed.
     """
     if isinstance(value, TargetOutput):
         out = value
     elif isinstance(value, str):
         out = TargetOutput(output=value)
-    elif isinstance(value, Mapping) or hasattr(value, "output"):
+    elif isinstance(value, Mapping) or hasattr(value, "output") or hasattr(value, "messages"):
         get = value.get if isinstance(value, Mapping) else (lambda k, d=None: getattr(value, k, d))
+        trajectory = _trajectory(get("messages"), given)
         text = get("output")
+        if text is None and trajectory is not None:
+            text = trajectory.answer
         if text is None:
             raise TargetError(f"target returned {type(value).__name__} without `output`")
         usage = get("usage") or {}
@@ -256,6 +279,7 @@ def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOu
             retries=int(get("retries", 0) or 0),
             fallback_used=get("fallback_used"),
             metadata=dict(get("metadata") or {}),
+            trajectory=trajectory,
         )
     elif value is None:
         raise TargetError("target returned None; it must return a string or a dict with `output`")
@@ -264,6 +288,30 @@ def normalize_output(value: Any, *, latency_ms: float | None = None) -> TargetOu
     if out.latency_ms is None:
         out.latency_ms = latency_ms
     return out
+
+
+def _trajectory(messages: Any, given: Sequence[Mapping[str, Any]] | None) -> Trajectory | None:
+    if messages is None:
+        return None
+    if isinstance(messages, Trajectory):
+        return messages
+    try:
+        checked = check_messages(list(messages), where="the target's `messages`")
+    except (TypeError, ValueError) as exc:
+        raise TargetError(str(exc)) from None
+    return Trajectory.from_messages(checked, given=_shared_start(checked, given or ()))
+
+
+def _shared_start(messages: Sequence[Mapping[str, Any]], given: Sequence[Mapping[str, Any]]) -> int:
+    """How many leading messages repeat the case's own conversation (role and text)."""
+    n = 0
+    for mine, theirs in zip(messages, given, strict=False):
+        if mine.get("role") != theirs.get("role") or message_text(
+            mine.get("content")
+        ) != message_text(theirs.get("content")):
+            break
+        n += 1
+    return n
 
 
 def _opt_float(value: Any) -> float | None:
@@ -283,4 +331,9 @@ def call_target(fn: Callable[[EvalCase], Any], case: EvalCase) -> TargetOutput:
     start = time.perf_counter()
     value = fn(case)
     elapsed = (time.perf_counter() - start) * 1000.0
-    return normalize_output(value, latency_ms=elapsed)
+    # The case's conversation is built only for a value that returned one to compare with.
+    returned = (
+        value.get("messages") if isinstance(value, Mapping) else getattr(value, "messages", None)
+    )
+    given = case.chat_messages() if returned is not None else None
+    return normalize_output(value, latency_ms=elapsed, given=given)
