@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ..conversation.messages import MessageError, check_messages
 from ..errors import EvalFileError
 from ..metrics.base import SourceScalar
 from .schema import Case
@@ -332,6 +333,15 @@ def validate_case(
             case_id=case_id,
             field="input",
         )
+    if data.get("messages") is not None:
+        # Checked here first so the error points at the message at fault, not the list.
+        try:
+            data["messages"] = check_messages(data["messages"])
+        except MessageError as exc:
+            loc: tuple[Any, ...] = ("messages",) if exc.index is None else ("messages", exc.index)
+            raise EvalFileError(
+                str(exc), path=str(path), line=line_of(loc), case_id=case_id, field="messages"
+            ) from None
     try:
         return Case.model_validate(data)
     except ValidationError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .images import ImageError, ImageRef, image_part, load_image
 from .messages import (
     MESSAGE_ROLES,
+    MessageError,
     check_messages,
     last_user_text,
     message_text,
@@ -21,6 +22,7 @@ __all__ = [
     "MESSAGE_ROLES",
     "ImageError",
     "ImageRef",
+    "MessageError",
     "ToolCall",
     "Trajectory",
     "Turn",

@@ -14,12 +14,27 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["MESSAGE_ROLES", "check_messages", "last_user_text", "message_text", "with_images"]
+__all__ = [
+    "MESSAGE_ROLES",
+    "MessageError",
+    "check_messages",
+    "last_user_text",
+    "message_text",
+    "with_images",
+]
 
 MESSAGE_ROLES = ("system", "developer", "user", "assistant", "tool")
 """The roles a message may have."""
 
 _PART_TYPES = ("text", "image_url")
+
+
+class MessageError(ValueError):
+    """A malformed conversation: ``index`` is the message at fault (``None``: the list)."""
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def message_text(content: Any) -> str:
@@ -77,41 +92,49 @@ def check_messages(raw: Any, *, where: str = "messages") -> list[dict[str, Any]]
         with ``arguments`` as JSON text.
 
     Raises:
-        ValueError: naming the message (``messages[2].content``) and what is wrong.
+        MessageError: naming the message (``messages[2].content``) and what is wrong.
     """
     if not isinstance(raw, list) or not raw:
-        raise ValueError(f"{where} must be a non-empty list of {{role, content}} messages")
+        raise MessageError(f"{where} must be a non-empty list of {{role, content}} messages")
     out: list[dict[str, Any]] = []
     call_ids: set[str] = set()
     for i, message in enumerate(raw):
-        at = f"{where}[{i}]"
-        if not isinstance(message, Mapping):
-            raise ValueError(f"{at} must be a mapping with `role` and `content`")
-        role = message.get("role")
-        if role not in MESSAGE_ROLES:
-            raise ValueError(f"{at}.role must be one of {', '.join(MESSAGE_ROLES)}, got {role!r}")
-        msg = {str(k): v for k, v in message.items()}
-        if role == "assistant" and msg.get("tool_calls"):
-            msg["tool_calls"] = [
-                _tool_call(call, f"{at}.tool_calls[{j}]", i, j)
-                for j, call in enumerate(_as_list(msg["tool_calls"], f"{at}.tool_calls"))
-            ]
-            call_ids.update(c["id"] for c in msg["tool_calls"])
-        elif "tool_calls" in msg:
-            if role != "assistant" or msg["tool_calls"]:
-                raise ValueError(f"{at}.tool_calls: only assistant messages call tools")
-            del msg["tool_calls"]
-        msg["content"] = _content(msg.get("content"), at, may_be_empty=bool(msg.get("tool_calls")))
-        if role == "tool":
-            call_id = msg.get("tool_call_id")
-            if not isinstance(call_id, str) or not call_id:
-                raise ValueError(f"{at}.tool_call_id: a tool message names the call it answers")
-            if call_ids and call_id not in call_ids:
-                raise ValueError(
-                    f"{at}.tool_call_id {call_id!r} answers no earlier assistant tool call"
-                )
-        out.append(msg)
+        try:
+            out.append(_message(message, f"{where}[{i}]", i, call_ids))
+        except MessageError:
+            raise
+        except ValueError as exc:
+            raise MessageError(str(exc), i) from None
     return out
+
+
+def _message(message: Any, at: str, i: int, call_ids: set[str]) -> dict[str, Any]:
+    if not isinstance(message, Mapping):
+        raise ValueError(f"{at} must be a mapping with `role` and `content`")
+    role = message.get("role")
+    if role not in MESSAGE_ROLES:
+        raise ValueError(f"{at}.role must be one of {', '.join(MESSAGE_ROLES)}, got {role!r}")
+    msg = {str(k): v for k, v in message.items()}
+    if role == "assistant" and msg.get("tool_calls"):
+        msg["tool_calls"] = [
+            _tool_call(call, f"{at}.tool_calls[{j}]", i, j)
+            for j, call in enumerate(_as_list(msg["tool_calls"], f"{at}.tool_calls"))
+        ]
+        call_ids.update(c["id"] for c in msg["tool_calls"])
+    elif "tool_calls" in msg:
+        if role != "assistant" or msg["tool_calls"]:
+            raise ValueError(f"{at}.tool_calls: only assistant messages call tools")
+        del msg["tool_calls"]
+    msg["content"] = _content(msg.get("content"), at, may_be_empty=bool(msg.get("tool_calls")))
+    if role == "tool":
+        call_id = msg.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise ValueError(f"{at}.tool_call_id: a tool message names the call it answers")
+        if call_ids and call_id not in call_ids:
+            raise ValueError(
+                f"{at}.tool_call_id {call_id!r} answers no earlier assistant tool call"
+            )
+    return msg
 
 
 def _as_list(value: Any, at: str) -> list[Any]:

@@ -131,12 +131,16 @@ class Trajectory(_Record):
                     turn=index,
                 )
                 answer = results.get(call.id)
+                # Arguments that were not JSON stay the call's error whatever the tool said.
+                problem = None
                 if answer is None:
-                    call.error = "the conversation holds no result for this call"
+                    problem = "the conversation holds no result for this call"
                 elif is_error_result(answer):
-                    call.error = _error_text(answer)
+                    problem = _error_text(answer)
                 else:
                     call.result = _result_value(answer.get("content"))
+                if problem is not None:
+                    call.error = problem if call.error is None else f"{call.error}; {problem}"
                 calls.append(call)
             text = message_text(m.get("content")) if m.get("content") is not None else None
             turns.append(Turn(index=index, text=text, tool_calls=calls))
