@@ -163,11 +163,14 @@ class EvalItem(pytest.Function):
         extra: dict[str, Any] = {}
         if self.suite.spec.judge_model:
             extra["judge_model"] = self.suite.spec.judge_model
-        baseline = session.baseline_output(
+        baseline = session.baseline_case(
             self.eval_case.suite, self.eval_case.id, self.eval_case.repeat
         )
         if baseline is not None:
-            extra["baseline_output"] = baseline
+            extra["baseline_output"] = baseline.output
+            if baseline.trajectory is not None:
+                # For `pairwise` with `over: trajectory` against the baseline run.
+                extra["baseline_trajectory"] = baseline.trajectory
         result, scored = score_case(
             self.eval_case,
             self._output,

@@ -76,7 +76,7 @@ class MlevalSession:
         if self.options.baseline:
             # Workers read it too: pairwise judges need the baseline's outputs.
             self.baseline = self._load_baseline(self.options.baseline)
-        self._baseline_outputs: dict[tuple[str, str, int], str] | None = None
+        self._baseline_cases: dict[tuple[str, str, int], CaseResult] | None = None
         self._engine: InferenceEngine | None = None
         self.services = RunServices(
             engine=self.engine,
@@ -195,17 +195,16 @@ class MlevalSession:
 
         return EngineJudge(self.engine(), model, api_base=self.services.api_base)
 
-    def baseline_output(self, suite: str, case_id: str, repeat: int) -> str | None:
-        """The baseline run's output for a case (for pairwise judges)."""
+    def baseline_case(self, suite: str, case_id: str, repeat: int) -> CaseResult | None:
+        """The baseline run's record of a case with an output (its repeat, else repeat 0), for
+        pairwise judges (its output, and its trajectory for ``over: trajectory``)."""
         if self.baseline is None:
             return None
-        if self._baseline_outputs is None:
-            self._baseline_outputs = {
-                (c.suite, c.case_id, c.repeat): c.output
-                for c in self.baseline.cases
-                if c.output is not None
+        if self._baseline_cases is None:
+            self._baseline_cases = {
+                (c.suite, c.case_id, c.repeat): c for c in self.baseline.cases if c.output
             }
-        return self._baseline_outputs.get((suite, case_id, repeat)) or self._baseline_outputs.get(
+        return self._baseline_cases.get((suite, case_id, repeat)) or self._baseline_cases.get(
             (suite, case_id, 0)
         )
 
