@@ -210,8 +210,9 @@ class Run:
 
     @property
     def cases(self) -> Any:
-        """One row per case result: ids, status, texts, usage and a ``score.<metric>`` column
-        per metric."""
+        """One row per case result: ids, status, texts, usage, ``turns``, ``tool_calls`` and
+        ``tool_errors`` (``None`` for a case without a trajectory) and a ``score.<metric>``
+        column per metric."""
         records = []
         for c in self.results.cases:
             rec: dict[str, Any] = {
@@ -232,6 +233,10 @@ class Run:
                 "total_tokens": c.usage.total_tokens,
                 "cost_usd": c.cost_usd,
                 "model": c.model,
+                # What a tool-using or conversation case did (None without a trajectory).
+                "turns": None if c.trajectory is None else len(c.trajectory.turns),
+                "tool_calls": None if c.trajectory is None else len(c.trajectory.tool_calls),
+                "tool_errors": None if c.trajectory is None else len(c.trajectory.tool_errors),
             }
             for name, ms in c.scores.items():
                 rec[f"score.{name}"] = ms.score

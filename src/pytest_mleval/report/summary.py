@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results.records import Aggregate, RunResults, run_status
+from ..results.records import Aggregate, CaseResult, RunResults, run_status
 from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
+from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .views import usage_rows
 
@@ -13,6 +14,9 @@ __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "term
 
 # Longest error text shown per failing case in the Markdown summary.
 WHY_LIMIT = 300
+# Failed tool calls named per failing case, and the length of each one's error shown.
+TOOL_ERRORS_SHOWN = 3
+TOOL_ERROR_LIMIT = 80
 VERDICT_ICON = {
     "improved": "🟢 improved",
     "regressed": "🔴 regressed",
@@ -58,6 +62,34 @@ def _ttft_text(t: dict[str, Any]) -> str:
         f", ttft p50 {q['p50']:.0f} ms / p95 {q['p95']:.0f} ms / p99 {q['p99']:.0f} ms "
         f"({_streamed_note(t)})" + (f", {speed:.1f} tokens/s" if speed else "")
     )
+
+
+def _tool_use(cases: list[CaseResult]) -> str | None:
+    """``N tool call(s) in M result(s), F failed, C cut off at max_turns`` for cases that used
+    tools (``None`` when none did)."""
+    calls, errors, cut = tool_totals(cases)
+    if not calls and not cut:
+        return None
+    n = sum(
+        1
+        for c in cases
+        if c.trajectory is not None
+        and (c.trajectory.tool_calls or c.trajectory.stop_reason == "max_turns")
+    )
+    return f"{calls} tool call(s) in {n} result(s), {errors} failed, {cut} cut off at max_turns"
+
+
+def _failed_tools_md(case: CaseResult) -> str:
+    """`` · failed tool calls: `name` (error), …`` for a case whose tools failed, else ``""``."""
+    failed = case.trajectory.tool_errors if case.trajectory is not None else []
+    if not failed:
+        return ""
+    shown = ", ".join(
+        f"{md_code(call.name[:40] or '?')} ({md_text(call.error or '', limit=TOOL_ERROR_LIMIT)})"
+        for call in failed[:TOOL_ERRORS_SHOWN]
+    )
+    more = len(failed) - TOOL_ERRORS_SHOWN
+    return f" · failed tool calls: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _p(p: float) -> str:
@@ -152,6 +184,9 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
             lines.append(
                 (f"  {metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
             )
+        tools = _tool_use(cases)
+        if tools:
+            lines.append((f"  tools: {tools}", {}))
     for kind, name, t in usage_rows(run):
         label = "usage" if kind == "total" else f"  {kind} {term_text(name)}"
         lines.append((f"{label}: {_usage_line(t)}", {}))
@@ -285,6 +320,10 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             if a.suite == suite.name:
                 out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
         out.append("")
+        tools = _tool_use([c for c in run.cases if c.suite == suite.name])
+        if tools:
+            out.append(f"**Tools:** {tools}")
+            out.append("")
         failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
         if failing:
             out.append(f"<details><summary>{len(failing)} failing case result(s)</summary>")
@@ -297,7 +336,9 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
                 )
                 # Long error texts are cut: GitHub refuses a comment over 65536 characters
                 # whole, and the HTML report keeps the full text.
-                out.append(f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}")
+                out.append(
+                    f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}" + _failed_tools_md(c)
+                )
             out.append("")
             out.append("</details>")
             out.append("")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.records import run_status
 from .charts import LOWER_IS_BETTER, sparkline
+from .conversation import ConversationPayload
 
 if TYPE_CHECKING:
     from ..results.records import CaseResult, RunResults
@@ -91,13 +92,16 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
     ``statuses``), ``in``/``pr``/``out``/``exp`` texts, ``ctx`` indexes into ``docs``, ``ret``
     retrieved ids, ``sc`` scores (``m`` metric index, ``v`` score, ``p`` passed, ``t``/``x``
     bounds, ``e`` explanation, ``er`` error, ``sk`` skipped, ``d`` data), ``tg`` tag indexes,
-    ``md`` metadata,
+    ``md`` metadata, ``img``/``cv``/``tr``/``stop`` the case's images, conversation steps,
+    trajectory counts and stop reason (see :meth:`.ConversationPayload.case_fields`; texts
+    and images are indexes into ``texts`` and ``images``, image data into ``imageData``),
     ``lat``, ``tok`` [prompt, completion, total], ``cost``, ``mo`` model, ``err``, ``ca``
     answered from the cache, ``tt``/``itl``/``tps`` a streamed call's time to first token,
     inter-token latency and output tokens/s, ``b`` the baseline's status, output and scores
     of the same case and repeat.
     """
     suites, metrics, tags, docs = _Interner(), _Interner(), _Interner(), _Interner()
+    conversations = ConversationPayload()
     for s in run.suites:
         suites(s.name)
     base_index: dict[tuple[str, str, int], CaseResult] = {}
@@ -140,6 +144,7 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
             rec["tok"] = [c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.total_tokens]
         if c.metadata:
             rec["md"] = c.metadata
+        rec.update(conversations.case_fields(c))
         b = base_index.get((c.suite, c.case_id, c.repeat)) or base_index.get(
             (c.suite, c.case_id, 0)
         )
@@ -159,6 +164,9 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
         "tags": sorted(tags.items),
         "tagIndex": tags.items,
         "docs": docs.items,
+        "texts": conversations.texts,
+        "images": conversations.images,
+        "imageData": conversations.image_data,
         "hasBaseline": baseline is not None,
         "cases": cases,
     }

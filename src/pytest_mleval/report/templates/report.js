@@ -39,7 +39,7 @@
     var h = haystacks[i];
     if (h === undefined) {
       var c = cases[i];
-      h = [c.id, c.in, c.out, c.exp, c.err, D.suites[c.s]].join("\u0000").toLowerCase();
+      h = [c.id, c.in, c.out, c.exp, c.err, D.suites[c.s], toolNames(c)].join("\u0000").toLowerCase();
       haystacks[i] = h;
     }
     return h;
@@ -238,6 +238,106 @@
     });
     return block("Scores", t, "full");
   }
+  // ---------------------------------------------------------------- conversations
+
+  // Only base64 raster data URLs become an image source (checked when the report is written,
+  // and again here): never another scheme, never SVG.
+  var SAFE_IMG = /^data:image\/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+\/]*={0,2}$/;
+  var ROLES = ["system", "user", "assistant", "tool"];
+  function T(k) { return k === undefined ? undefined : D.texts[k]; }
+  function toolNames(c) {
+    if (!c.cv) return "";
+    return c.cv.map(function (s) { return (s.tc || []).map(function (t) { return t.n; }).join(" "); }).join(" ");
+  }
+  function thumb(k) {
+    var im = D.images[k] || { src: "?", why: "missing from the report" };
+    var fig = el("figure", "thumb");
+    var url = im.d === undefined ? null : D.imageData[im.d];
+    if (typeof url === "string" && SAFE_IMG.test(url)) {
+      var img = document.createElement("img");
+      img.alt = "image " + im.src;
+      img.title = "click to enlarge";
+      img.src = url;
+      img.addEventListener("click", function () { fig.classList.toggle("zoom"); });
+      fig.appendChild(img);
+    } else {
+      fig.classList.add("missing");
+      fig.appendChild(el("div", "ph", im.why || "not shown"));
+    }
+    var cap = [im.src];
+    if (im.size) cap.push(im.size);
+    if (im.mime) cap.push(im.mime);
+    fig.appendChild(el("figcaption", null, cap.join(" · ")));
+    return fig;
+  }
+  function thumbs(list) {
+    var row = el("div", "thumbs");
+    list.forEach(function (k) { row.appendChild(thumb(k)); });
+    return row;
+  }
+  function turnLine(tn) {
+    var parts = ["turn " + (tn.i + 1)];
+    if (tn.lat !== undefined) parts.push(fmt(tn.lat, 0) + " ms");
+    if (tn.tok) parts.push(tn.tok[0] + " + " + tn.tok[1] + " tokens");
+    if (tn.cost !== undefined) parts.push("$" + fmt(tn.cost, 6));
+    if (tn.ca) parts.push("cached");
+    if (tn.mo) parts.push(tn.mo);
+    if (tn.fr) parts.push("finish: " + tn.fr);
+    return parts.join(" · ");
+  }
+  function labelled(label, cls, text) {
+    var d = el("div", "part");
+    d.appendChild(el("div", "lbl", label));
+    d.appendChild(el("pre", cls, text));
+    return d;
+  }
+  function callBox(tc, inTurn) {
+    var failed = tc.er !== undefined;
+    var d = el("div", "call" + (failed ? " failed" : ""));
+    var head = el("div", "call-head");
+    head.appendChild(el("code", "call-name", tc.n));
+    if (failed) head.appendChild(el("span", "badge bad", "✗ tool error"));
+    if (tc.lat !== undefined) head.appendChild(el("span", "muted small", fmt(tc.lat, 1) + " ms"));
+    if (tc.id) head.appendChild(el("span", "muted small", "id " + tc.id));
+    d.appendChild(head);
+    d.appendChild(labelled("arguments", "args", T(tc.a)));
+    if (failed) d.appendChild(labelled("error", "tool-error", T(tc.er)));
+    if (tc.r !== undefined) d.appendChild(labelled("result", "result", T(tc.r)));
+    if (!failed && tc.r === undefined && inTurn) d.appendChild(el("div", "muted small", "no result recorded"));
+    return d;
+  }
+  function stepBox(s) {
+    if (s.gap !== undefined) {
+      return el("div", "step gap", "… " + s.gap + " more message(s) not shown here (the results file has them all)");
+    }
+    var d = el("div", "step role-" + (ROLES.indexOf(s.ro) >= 0 ? s.ro : "other"));
+    var head = el("div", "step-head");
+    head.appendChild(el("span", "role", s.ro + (s.nm ? " (" + s.nm + ")" : "")));
+    if (s.tn) head.appendChild(el("span", "muted small", turnLine(s.tn)));
+    d.appendChild(head);
+    if (s.tx !== undefined) d.appendChild(el("pre", "text", T(s.tx)));
+    if (s.im) d.appendChild(thumbs(s.im));
+    if (s.pt) d.appendChild(el("div", "muted small", "other content: " + s.pt.join(", ")));
+    (s.tc || []).forEach(function (tc) { d.appendChild(callBox(tc, !!s.tn)); });
+    return d;
+  }
+  function conversationBlock(c) {
+    var wrap = el("div", "steps");
+    (c.cv || []).forEach(function (s) { wrap.appendChild(stepBox(s)); });
+    if (c.stop) wrap.appendChild(el("div", "stop", c.stop));
+    var title = "Conversation";
+    if (c.tr) {
+      title = "Trajectory · " + c.tr[0] + " turn(s), " + c.tr[1] + " tool call(s)" + (c.tr[2] ? ", " + c.tr[2] + " failed" : "");
+    }
+    return block(title, wrap, "full");
+  }
+  function imagesBlock(c) {
+    // Images already shown inside the conversation are not repeated.
+    var inline = {};
+    (c.cv || []).forEach(function (s) { (s.im || []).forEach(function (k) { inline[k] = true; }); });
+    var rest = c.img.filter(function (k) { return !inline[k]; });
+    return rest.length ? block("Images", thumbs(rest)) : null;
+  }
   function listBlock(title, items) {
     var ol = el("ol");
     items.forEach(function (x) { ol.appendChild(el("li", null, x)); });
@@ -252,9 +352,12 @@
     if (c.err) grid.appendChild(block("Error", c.err, "error full"));
     grid.appendChild(block("Input", c.in === undefined ? "–" : c.in));
     if (c.pr !== undefined) grid.appendChild(block("Prompt", c.pr));
+    var imgs = c.img ? imagesBlock(c) : null;
+    if (imgs) grid.appendChild(imgs);
     grid.appendChild(block("Output", c.out === undefined ? "–" : c.out));
     if (c.exp !== undefined) grid.appendChild(block("Expected", c.exp));
     if (c.exp !== undefined && c.out !== undefined) grid.appendChild(diffBlock(c.exp, c.out));
+    if (c.cv || c.stop) grid.appendChild(conversationBlock(c));
     if (c.b) {
       grid.appendChild(block("Baseline output (" + D.statuses[c.b.st] + ")", c.b.out === undefined ? "–" : c.b.out));
     }
@@ -271,6 +374,8 @@
     item("output speed", c.tps === undefined ? undefined : fmt(c.tps, 1) + " tokens/s" + recorded);
     item("tokens", c.tok ? c.tok[0] + " prompt + " + c.tok[1] + " completion = " + c.tok[2] : undefined);
     item("cost", c.cost === undefined ? undefined : "$" + fmt(c.cost, 6));
+    item("turns", c.tr ? c.tr[0] : undefined);
+    item("tool calls", c.tr ? c.tr[1] + (c.tr[2] ? " (" + c.tr[2] + " failed)" : "") : undefined);
     item("model", c.mo);
     item("fallback", c.fb);
     item("cached", c.ca ? "yes" : undefined);
