@@ -3,9 +3,12 @@ the ``llm`` fixture's client, and the judges' backend."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, TargetError
@@ -14,6 +17,8 @@ from ..targets.registry import EvalCase, TargetContext, TargetOutput, register_t
 from .cache import ResponseCache
 from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter
+from .toolloop import one_turn_trajectory, run_tool_loop
+from .tools import ToolLoader
 from .types import ChatRequest, ChatResponse
 
 __all__ = ["LLMClient", "ModelTarget", "build_engine", "parse_rate_limits", "to_output"]
@@ -122,10 +127,13 @@ def to_output(resp: ChatResponse) -> TargetOutput:
 
 
 class ModelTarget:
-    """A chat completion per case: the rendered prompt (or input) and system message.
+    """A chat completion per case: the case's conversation (or its rendered prompt and system
+    message), with its images; a case with tools runs the tool loop (:mod:`.toolloop`).
 
     With ``stream`` (the suite's ``stream: true``) every request streams: ``stream: true``
     joins the case's params (a ``stream`` already there wins), so it is part of the cache key.
+    ``base_dir`` and ``rootpath`` are where Python tools are imported from (beside the eval
+    file, then pytest's rootdir), as ``python:`` targets are.
     """
 
     def __init__(
@@ -137,6 +145,8 @@ class ModelTarget:
         fallbacks: Sequence[str] = (),
         timeout: float | None = None,
         stream: bool = False,
+        base_dir: Path | None = None,
+        rootpath: Path | None = None,
     ) -> None:
         self.model = model
         self.engine = engine
@@ -144,18 +154,26 @@ class ModelTarget:
         self.fallbacks = tuple(fallbacks)
         self.timeout = timeout
         self.stream = stream
+        self.tool_loader = ToolLoader(base_dir, rootpath)
+        self._loops: dict[tuple[Any, ...], concurrent.futures.Future[TargetOutput]] = {}
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
-    def request(self, case: EvalCase) -> ChatRequest:
-        """The request for one case; repeats are distinct samples, not one answer reused."""
+    def request(
+        self, case: EvalCase, tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> ChatRequest:
+        """The (first) request for one case; repeats are distinct samples, not one answer
+        reused. An ``input:`` case without images sends the system message and the prompt,
+        exactly as before conversations existed (so its cache key is unchanged)."""
         params = case.params
         if self.stream and "stream" not in params:
             params = {**params, "stream": True}
-        return ChatRequest.from_prompt(
-            self.model,
-            case.text,
-            system=case.system,
+        return ChatRequest(
+            model=self.model,
+            messages=case.chat_messages(),
             params=params,
             api_base=self.api_base,
+            tools=tools,
             fallbacks=self.fallbacks,
             timeout=self.timeout,
             sample=case.repeat,
@@ -166,14 +184,54 @@ class ModelTarget:
 
         The session calls it for a look-ahead window of cases ahead of the running item
         (twice the concurrency), not for every case at once, so a stopped run stops paying.
+        A case with tools runs its whole loop ahead, in a thread pool as large as the
+        engine's concurrency (a loop waits on one model call or its tools at a time).
 
         No warm-up of the provider here: answers replayed from the cache never need litellm,
         and the first real call loads it on the engine's thread anyway.
         """
-        self.engine.prefetch([self.request(c) for c in cases])
+        plain = []
+        for case in cases:
+            if not case.tools:
+                plain.append(self.request(case))
+                continue
+            key = _case_key(case)
+            with self._lock:
+                if key in self._loops:
+                    continue
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self.engine.concurrency, thread_name_prefix="mleval-toolloop"
+                    )
+                self._loops[key] = self._pool.submit(self._loop, case)
+        if plain:
+            self.engine.prefetch(plain)
 
     def __call__(self, case: EvalCase) -> TargetOutput:
-        return to_output(self.engine.complete(self.request(case)))
+        if case.tools:
+            with self._lock:
+                ahead = self._loops.pop(_case_key(case), None)
+            return ahead.result() if ahead is not None else self._loop(case)
+        req = self.request(case)
+        resp = self.engine.complete(req)
+        out = to_output(resp)
+        if case.messages is not None:
+            # Reports show the conversation and its answer, as they show a tool loop's.
+            out.trajectory = one_turn_trajectory(req.messages, resp)
+        return out
+
+    def _loop(self, case: EvalCase) -> TargetOutput:
+        toolbox = self.tool_loader.toolbox(case)  # a tool that cannot load fails before any call
+        return run_tool_loop(
+            self.engine,
+            self.request(case, toolbox.definitions()),
+            toolbox,
+            max_turns=case.max_turns,
+        )
+
+
+def _case_key(case: EvalCase) -> tuple[Any, ...]:
+    return (case.file, case.suite, case.id, case.repeat)
 
 
 def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
@@ -197,6 +255,8 @@ def _model_target(ref: str, ctx: TargetContext) -> ModelTarget:
         fallbacks=spec.fallbacks if spec else (),
         timeout=spec.timeout_s if spec else None,
         stream=spec.stream if spec else False,
+        base_dir=ctx.base_dir,
+        rootpath=Path(str(ctx.config.rootpath)) if ctx.config is not None else None,
     )
 
 

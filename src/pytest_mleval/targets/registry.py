@@ -35,6 +35,7 @@ __all__ = [
     "TargetFactory",
     "TargetOutput",
     "call_target",
+    "import_ref",
     "is_per_item",
     "normalize_output",
     "register_target_kind",
@@ -203,6 +204,32 @@ def _import_near(module: str, ctx: TargetContext) -> Any:
                 sys.path.insert(0, str(root))
                 return importlib.import_module(module)
         raise
+
+
+def import_ref(ref: str, base_dir: Path | None = None, rootpath: Path | None = None) -> Any:
+    """The object ``MODULE:ATTR`` names, imported as ``python:`` targets import theirs.
+
+    A module not on ``sys.path`` is also looked for beside the eval file (``base_dir``) and in
+    pytest's rootdir (``rootpath``). ``ATTR`` may be dotted (``Class.method``).
+
+    Raises:
+        TargetError: ``ref`` is not ``MODULE:ATTR``, the module does not import, or it has no
+            such attribute; the message names them.
+    """
+    module, _, attr = ref.rpartition(":")
+    if not module or not attr:
+        raise TargetError(f"{ref!r} must be MODULE:ATTR")
+    config = None if rootpath is None else types.SimpleNamespace(rootpath=rootpath)
+    try:
+        obj: Any = _import_near(module, TargetContext(base_dir=base_dir, config=config))
+    except ImportError as exc:
+        raise TargetError(f"cannot import module {module!r} for {ref}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module!r} has no attribute {attr!r}") from None
+    return obj
 
 
 def _fixture_target(ref: str, ctx: TargetContext) -> Callable[[EvalCase], Any]:
