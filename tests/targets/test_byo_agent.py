@@ -108,3 +108,31 @@ def test_normalize_output_defaults_output_to_the_last_answer() -> None:
 def test_messages_without_any_answer_need_an_output() -> None:
     with pytest.raises(TargetError, match="without `output`"):
         normalize_output({"messages": [{"role": "user", "content": "q"}]})
+
+
+LONG = '''
+def agent(case):
+    return {"messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "read", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c", "content": "x" * 5000},
+        {"role": "assistant", "content": "done"},
+    ]}
+'''
+
+
+def test_stored_trajectories_are_bounded_like_outputs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(longagent=LONG)
+    pytester.syspathinsert()
+    pytester.makefile(
+        ".eval.yaml",
+        long="target: python:longagent:agent\nmetrics: [{contains: {value: done}}]\ncases: [{id: l, input: q}]\n",
+    )
+    result = pytester.runpytest("-o", "mleval_max_output_chars=100")
+    result.assert_outcomes(passed=1)
+    (case,) = _results(pytester)["cases"]
+    traj = case["trajectory"]
+    result_text = traj["turns"][0]["tool_calls"][0]["result"]
+    assert result_text.startswith("x" * 100) and "[truncated: 5,000 characters" in result_text
+    assert "[truncated: 5,000 characters" in traj["messages"][2]["content"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from ..cases.case import EvalCase
@@ -103,11 +104,54 @@ def _base(ec: EvalCase, nodeid: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> d
     }
 
 
-def stored_trajectory(trajectory: Trajectory | None) -> Trajectory | None:
-    """The trajectory as the results keep it: its images as references (see ``images``)."""
+def stored_trajectory(
+    trajectory: Trajectory | None, limit: int = DEFAULT_MAX_OUTPUT_CHARS
+) -> Trajectory | None:
+    """The trajectory as the results keep it: images as references (see ``images``), and
+    each message text, turn text and tool result at most ``limit`` characters (as outputs
+    are, see :func:`stored_text`); metrics scored the whole trajectory."""
     if trajectory is None:
         return None
-    return trajectory.model_copy(update={"messages": without_image_data(trajectory.messages)})
+    messages = [_bounded_message(m, limit) for m in without_image_data(trajectory.messages)]
+    turns = []
+    for turn in trajectory.turns:
+        calls = [
+            call.model_copy(
+                update={
+                    "result": _bounded_value(call.result, limit),
+                    "arguments_raw": stored_text(call.arguments_raw, limit)[0],
+                }
+            )
+            for call in turn.tool_calls
+        ]
+        text = None if turn.text is None else stored_text(turn.text, limit)[0]
+        turns.append(turn.model_copy(update={"text": text, "tool_calls": calls}))
+    return trajectory.model_copy(update={"messages": messages, "turns": turns})
+
+
+def _bounded_message(message: dict[str, Any], limit: int) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, str) and len(content) > limit:
+        return {**message, "content": stored_text(content, limit)[0]}
+    if isinstance(content, list):
+        parts = [
+            {**p, "text": stored_text(p["text"], limit)[0]}
+            if isinstance(p, dict) and isinstance(p.get("text"), str)
+            else p
+            for p in content
+        ]
+        return {**message, "content": parts}
+    return message
+
+
+def _bounded_value(value: Any, limit: int) -> Any:
+    """A tool result within ``limit`` characters: as is, else its JSON text cut."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) <= limit:
+        return value
+    return stored_text(text, limit)[0]
 
 
 def score_case(
@@ -164,7 +208,7 @@ def score_case(
         cached=out.cached,
         retries=out.retries,
         fallback_used=out.fallback_used,
-        trajectory=stored_trajectory(out.trajectory),
+        trajectory=stored_trajectory(out.trajectory, max_output_chars),
     )
     if out.metadata:
         result.metadata.update(out.metadata)
