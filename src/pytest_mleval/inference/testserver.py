@@ -9,7 +9,9 @@ litellm path a real provider takes::
         assert srv.count == 1
 
 Answers are scripted by :class:`Rule` (regex on the last user message, or a callable of the
-messages; the default echoes the last user message; optionally tool calls). A request with
+messages; the default echoes the last user message; optionally tool calls, and answers to the
+tool results a tool loop sends back). Images must come as ``data:`` URLs of real images
+(HTTP 400 otherwise, as OpenAI answers; nothing is ever fetched). A request with
 ``stream: true`` is answered with Server-Sent Events as OpenAI streams them (a role chunk,
 word-sized content deltas ``token_latency_s`` apart, the finish chunk, the usage chunk when
 ``stream_options.include_usage`` asks for it, ``[DONE]``). :class:`Fault` injects errors on demand:
@@ -34,7 +36,6 @@ import random
 import re
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -45,11 +46,18 @@ from .providers.fake import hashed_embedding
 from .testwire import (
     Chunker,
     InStream,
+    SeenImage,
     bad_reply,
+    completion,
     content_text,
     count_tokens,
     error_response,
+    image_problem,
+    last_tool_results,
     last_user_text,
+    model_not_found,
+    not_json,
+    request_images,
     send_event,
     tool_call,
     usage_of,
@@ -61,6 +69,7 @@ __all__ = [
     "FaultKind",
     "OpenAITestServer",
     "Rule",
+    "SeenImage",
     "hashed_embedding",
     "loopback_only",
 ]
@@ -99,11 +108,23 @@ class Rule:
     model: str | None = None
     tool_calls: Sequence[Mapping[str, Any]] = ()
     """Tool calls the answer asks for: ``{"name": ..., "arguments": str | dict}`` each (an
-    ``id`` is made up when missing). The reply text may then be empty."""
+    ``id`` is made up when missing). The reply text may then be empty. Such a rule without
+    ``tool_result`` does not answer a request whose last message is a tool result, so a
+    scripted call is asked for once, not forever."""
+    tool_result: str | None = None
+    """Only requests whose last message is a tool result: regex searched in the results of
+    the last reply's calls (the trailing ``tool`` messages, one per line). A ``reply`` text
+    may hold ``{tool_result}``, replaced by those results."""
 
-    def applies(self, text: str, model: str) -> bool:
-        """Whether this rule answers a request with this last user message and model."""
+    def applies(self, text: str, model: str, tool_result: str | None = None) -> bool:
+        """Whether this rule answers a request with this last user message and model, whose
+        trailing tool results are ``tool_result`` (``None``: its last message is no tool's)."""
         if self.model is not None and self.model != model:
+            return False
+        if self.tool_result is not None:
+            if tool_result is None or re.search(self.tool_result, tool_result) is None:
+                return False
+        elif self.tool_calls and tool_result is not None:
             return False
         return self.match is None or re.search(self.match, text) is not None
 
@@ -125,6 +146,8 @@ class Fault:
         first: fail the first K requests that match (counted per fault).
         rate: fail this fraction of matching requests, drawn from ``random.Random(seed)``.
         match: regex on the last user message; ``None`` matches every request.
+        tool_result: regex on the results of the last reply's tool calls: only requests
+            that end with tool results matching it (a model call failing inside a tool loop).
         retry_after: seconds sent in ``Retry-After`` / ``retry-after-ms`` with 429 answers.
         hang_s: how long a ``hang`` waits (bounded; the server's shutdown also ends it).
         seed: seed of the fraction's random draws.
@@ -135,6 +158,7 @@ class Fault:
     first: int | None = None
     rate: float | None = None
     match: str | None = None
+    tool_result: str | None = None
     retry_after: float = 0.05
     hang_s: float = 30.0
     seed: int = 0
@@ -147,9 +171,14 @@ class Fault:
             self.first = 1_000_000_000
         self._rng = random.Random(self.seed)
 
-    def fires(self, text: str) -> bool:
-        """Decide (and count) whether this fault hits a request with this last user message."""
+    def fires(self, text: str, tool_result: str | None = None) -> bool:
+        """Decide (and count) whether this fault hits a request with this last user message
+        and these trailing tool results (``None``: it does not end with any)."""
         if self.match is not None and re.search(self.match, text) is None:
+            return False
+        if self.tool_result is not None and (
+            tool_result is None or re.search(self.tool_result, tool_result) is None
+        ):
             return False
         self._seen += 1
         if self.first is not None and self._seen <= self.first:
@@ -306,10 +335,17 @@ class OpenAITestServer:
         with self._lock:
             self.in_flight -= 1
 
-    def _fault_for(self, text: str) -> Fault | None:
+    def images(self, index: int = -1) -> list[SeenImage]:
+        """The images the ``index``-th request received carried (default: the last), decoded:
+        each with its type, SHA-256, bytes and the index of its message."""
+        with self._lock:
+            body = self.requests[index]
+        return request_images(body)
+
+    def _fault_for(self, text: str, tool_result: str | None = None) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.fires(text):
+                if fault.fires(text, tool_result):
                     fault.served += 1
                     return fault
         return None
@@ -326,16 +362,22 @@ class OpenAITestServer:
 
         body = await self._read_json(request)
         if body is None:
-            return error_response(
-                web, 400, "request body is not a JSON object", "invalid_request_error"
-            )
+            return not_json(web)
         self._record(body)
         try:
             messages = body.get("messages") or []
             text = last_user_text(messages)
             model = str(body.get("model", ""))
             stream = body.get("stream") is True
-            early = await self._apply_fault(web, request, text, model, stream=stream)
+            problem = image_problem(messages)
+            if problem is not None:  # as OpenAI answers an image it cannot read
+                return error_response(
+                    web, 400, problem, "invalid_image_format", "invalid_request_error"
+                )
+            results = last_tool_results(messages)
+            early = await self._apply_fault(
+                web, request, text, model, stream=stream, tool_result=results
+            )
             if isinstance(early, InStream):
                 if self.latency_s:
                     await self._sleep(self.latency_s)
@@ -344,7 +386,7 @@ class OpenAITestServer:
                 return early
             if self.latency_s:
                 await self._sleep(self.latency_s)
-            reply, calls = self._answer(messages, text, model)
+            reply, calls = self._answer(messages, text, model, results)
             usage = usage_of(" ".join(content_text(m.get("content")) for m in messages), reply)
             if stream:
                 return await self._stream(request, body, model, reply, calls, usage)
@@ -354,27 +396,7 @@ class OpenAITestServer:
             if self.token_latency_s and pieces > 1:
                 # As long as the streamed answer takes from its first chunk to its last.
                 await self._sleep(self.token_latency_s * (pieces - 1))
-            message: dict[str, Any] = {"role": "assistant", "content": reply or None}
-            if calls:
-                message["tool_calls"] = calls
-            else:
-                message["content"] = reply
-            return web.json_response(
-                {
-                    "id": f"chatcmpl-test-{len(self.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": message,
-                            "finish_reason": "tool_calls" if calls else "stop",
-                        }
-                    ],
-                    "usage": usage,
-                }
-            )
+            return web.json_response(completion(model, len(self.requests), reply, calls, usage))
         finally:
             self._done()
 
@@ -473,9 +495,7 @@ class OpenAITestServer:
 
         body = await self._read_json(request)
         if body is None:
-            return error_response(
-                web, 400, "request body is not a JSON object", "invalid_request_error"
-            )
+            return not_json(web)
         self._record(body)
         try:
             raw = body.get("input", [])
@@ -535,15 +555,20 @@ class OpenAITestServer:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _apply_fault(
-        self, web: Any, request: Any, text: str, model: str, *, stream: bool = False
+        self,
+        web: Any,
+        request: Any,
+        text: str,
+        model: str,
+        *,
+        stream: bool = False,
+        tool_result: str | None = None,
     ) -> Any:
         """An early error response, ``None`` to answer normally, or (for a streamed request
         whose fault happens inside the stream) an :class:`InStream` marker."""
         if self.models is not None and model not in self.models:
-            return error_response(
-                web, 404, f"The model `{model}` does not exist", "model_not_found"
-            )
-        fault = self._fault_for(text)
+            return model_not_found(web, model)
+        fault = self._fault_for(text, tool_result)
         if fault is None:
             return None
         kind = fault.kind
@@ -562,9 +587,7 @@ class OpenAITestServer:
             key = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             return error_response(web, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
         if kind == "404":
-            return error_response(
-                web, 404, f"The model `{model}` does not exist", "model_not_found"
-            )
+            return model_not_found(web, model)
         if stream and (kind in ("malformed", "drop") or kind in _BAD_REPLIES):
             return InStream(kind)
         if kind == "malformed":
@@ -584,12 +607,15 @@ class OpenAITestServer:
         return None
 
     def _answer(
-        self, messages: list[dict[str, Any]], text: str, model: str
+        self, messages: list[dict[str, Any]], text: str, model: str, results: str | None
     ) -> tuple[str, list[dict[str, Any]]]:
         """The reply text and the tool calls (OpenAI-style dicts) of the first rule that applies."""
         for rule in self.rules:
-            if rule.applies(text, model):
-                reply = rule.reply(messages) if callable(rule.reply) else rule.reply
+            if rule.applies(text, model, results):
+                if callable(rule.reply):
+                    reply = rule.reply(messages)
+                else:
+                    reply = rule.reply.replace("{tool_result}", results or "")
                 return reply, [tool_call(i, c) for i, c in enumerate(rule.tool_calls)]
         return text, []
 

@@ -4,6 +4,7 @@ server, its rules and faults) so that each stays one concept; only the test serv
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -14,11 +15,18 @@ from typing import Any
 __all__ = [
     "Chunker",
     "InStream",
+    "SeenImage",
     "bad_reply",
+    "completion",
     "content_text",
     "count_tokens",
     "error_response",
+    "image_problem",
+    "last_tool_results",
     "last_user_text",
+    "model_not_found",
+    "not_json",
+    "request_images",
     "send_event",
     "tool_call",
     "usage_of",
@@ -43,6 +51,100 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
         if msg.get("role") == "user":
             return content_text(msg.get("content"))
     return ""
+
+
+def last_tool_results(messages: Sequence[Mapping[str, Any]]) -> str | None:
+    """The results of the last reply's tool calls: the contents of the ``tool`` messages that
+    end the conversation, one per line; ``None`` when its last message is not a tool result."""
+    results: list[str] = []
+    for msg in reversed(messages):
+        if not isinstance(msg, Mapping) or msg.get("role") != "tool":
+            break
+        results.append(content_text(msg.get("content")))
+    return "\n".join(reversed(results)) if results else None
+
+
+@dataclass(frozen=True)
+class SeenImage:
+    """An image a request carried (an ``image_url`` part with a ``data:`` URL), decoded.
+
+    Attributes:
+        mime: Its type, read from its bytes (``image/png`` ...).
+        sha256: Hex digest of the bytes.
+        data: The bytes.
+        message: Index of the message that carried it.
+    """
+
+    mime: str
+    sha256: str
+    data: bytes
+    message: int
+
+
+def _image_urls(messages: Any) -> list[tuple[int, Any]]:
+    found: list[tuple[int, Any]] = []
+    for i, msg in enumerate(messages if isinstance(messages, list) else ()):
+        content = msg.get("content") if isinstance(msg, Mapping) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, Mapping) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                found.append((i, image.get("url") if isinstance(image, Mapping) else image))
+    return found
+
+
+def image_problem(messages: Any) -> str | None:
+    """Why a request's images cannot be read (as a provider answers it, with HTTP 400), or
+    ``None``: each ``image_url`` part must hold a ``data:`` URL of a PNG, JPEG, GIF or WebP
+    image; an ``http(s)`` URL is refused, since the test server never fetches anything."""
+    from ..conversation.images import ImageError, load_image
+
+    for i, url in _image_urls(messages):
+        if not isinstance(url, str) or not url:
+            return f"messages[{i}]: an image_url part needs a `url`"
+        if re.match(r"^[a-zA-Z][\w+.-]*://", url):
+            return (
+                f"messages[{i}]: image URL {url[:80]!r}: the test server never fetches images "
+                "from the network; send them as data: URLs"
+            )
+        try:
+            load_image(url, None)
+        except ImageError as exc:
+            return f"messages[{i}]: invalid image data: {exc}"
+    return None
+
+
+def request_images(body: Mapping[str, Any]) -> list[SeenImage]:
+    """The images of a request body, decoded, in the order they appear."""
+    from ..conversation.images import ImageError, load_image
+
+    seen = []
+    for i, url in _image_urls(body.get("messages")):
+        try:
+            image = load_image(str(url), None)
+        except ImageError:
+            continue  # answered with 400; nothing was seen
+        _, _, data = image.data_url.partition(",")
+        seen.append(SeenImage(image.mime, image.sha256, base64.b64decode(data), i))
+    return seen
+
+
+def completion(
+    model: str, n: int, reply: str, calls: list[dict[str, Any]], usage: dict[str, int]
+) -> dict[str, Any]:
+    """A ``chat.completion`` body: the reply's text, or its tool calls (content ``null``)."""
+    message: dict[str, Any] = {"role": "assistant", "content": reply}
+    if calls:
+        message = {"role": "assistant", "content": reply or None, "tool_calls": calls}
+    return {
+        "id": f"chatcmpl-test-{n}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        ],
+        "usage": usage,
+    }
 
 
 @dataclass(frozen=True)
@@ -139,6 +241,17 @@ def usage_of(prompt: str, reply: str) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def error_response(web: Any, status: int, message: str, code: str) -> Any:
-    payload = {"error": {"message": message, "type": code, "param": None, "code": code}}
+def error_response(web: Any, status: int, message: str, code: str, kind: str | None = None) -> Any:
+    """An OpenAI error body (``type`` is ``kind``, else the ``code``)."""
+    payload = {"error": {"message": message, "type": kind or code, "param": None, "code": code}}
     return web.Response(status=status, text=json.dumps(payload), content_type="application/json")
+
+
+def not_json(web: Any) -> Any:
+    """HTTP 400 for a request body that is not a JSON object."""
+    return error_response(web, 400, "request body is not a JSON object", "invalid_request_error")
+
+
+def model_not_found(web: Any, model: str) -> Any:
+    """HTTP 404 for a model the server does not serve, as OpenAI words it."""
+    return error_response(web, 404, f"The model `{model}` does not exist", "model_not_found")
