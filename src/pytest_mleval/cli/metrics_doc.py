@@ -15,7 +15,14 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from ..metrics.builtin import JUDGE_METRICS
-from ..metrics.registry import RESERVED_OPTIONS, MetricOptions, get_metric, metric_names
+from ..metrics.registry import (
+    RESERVED_OPTIONS,
+    MetricOptions,
+    get_metric,
+    metric_names,
+    owned_reserved,
+)
+from ..metrics.tools import TOOL_METRICS
 
 __all__ = ["metrics_markdown"]
 
@@ -26,6 +33,10 @@ _GROUPS: list[tuple[str, list[str]]] = [
     ),
     ("Similarity to the reference", ["levenshtein", "rouge_1", "rouge_2", "rouge_l", "bleu"]),
     ("Raw measures (gate with `max:`)", ["latency_ms", "ttft_ms", "cost_usd"]),
+    (
+        "Agents and tools (read the trajectory; raw counts gate with `max:`)",
+        [m.name for m in TOOL_METRICS],
+    ),
     ("Model-graded (need a judge model)", list(JUDGE_METRICS)),
     ("Embeddings (offline by default)", ["semantic_similarity", "faithfulness_offline"]),
     ("Retrieval", ["hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"]),
@@ -152,6 +163,16 @@ def _section(name: str) -> list[str]:
     else:
         facts.append("no default threshold (informational unless given one)")
     out = [f"### `{name}`", "", summary, "", f"*{'; '.join(facts)}.*", ""]
+    owned = [key for key in RESERVED_OPTIONS if key in owned_reserved(name)]
+    if owned:
+        keys = " and ".join(f"`{key}`" for key in owned)
+        # The reader passes these keys to the metric (see owned_reserved), not to the entry.
+        out += [
+            f"Here {keys} {'is' if len(owned) == 1 else 'are'} this metric's own "
+            f"option{'s' if len(owned) > 1 else ''} (below), not the "
+            f"{'one' if len(owned) == 1 else 'ones'} every metric takes.",
+            "",
+        ]
     model = mdef.options_model()
     if model is not None and model.__doc__ and "\n\n" in model.__doc__.strip():
         # The model's docstring after its first line explains its options as a whole.

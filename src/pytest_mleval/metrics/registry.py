@@ -3,7 +3,8 @@
 A metric is ``fn(sample, **params) -> float | (float, explanation)``. Scores are in [0, 1]
 unless the metric is a raw measure (``latency_ms``, ``cost_usd``), which passes by ``max:``.
 
-The deterministic built-ins (:mod:`.builtin`) are registered here when the registry loads.
+The deterministic built-ins (:mod:`.builtin`, and the trajectory metrics of :mod:`.tools`) are
+registered here when the registry loads.
 Metrics that need models (judges, embeddings) live in service packages and reach the registry
 through the ``pytest_mleval.metrics`` entry-point group: the providing module is imported only
 when a suite uses one of its metrics, and registers it (with its options model) on import.
@@ -35,6 +36,7 @@ from .base import (
     typed_reading,
 )
 from .builtin import BUILTIN_METRICS
+from .tools import TOOL_METRICS
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -50,6 +52,7 @@ __all__ = [
     "metric",
     "metric_names",
     "options_model",
+    "owned_reserved",
     "register_metric",
     "unknown_metric_problem",
     "validate_options",
@@ -270,6 +273,20 @@ def unknown_metric_problem(name: str) -> str | None:
     return None
 
 
+def owned_reserved(name: str) -> frozenset[str]:
+    """The reserved option names (``name``, ``max``...) metric ``name`` declares as its own.
+
+    ``tool_called: {name: get_weather, max: 2}`` means the tool and its most calls, not a
+    label and a score ceiling: an eval-file reader passes these keys to the metric instead
+    of reading them as the entry's. Only metrics already registered are looked at, so no
+    provider module is imported to read an eval file.
+    """
+    mdef = _REGISTRY.get(name)
+    if mdef is None or not isinstance(mdef.options, type):
+        return frozenset()
+    return frozenset(key for key in RESERVED_OPTIONS if key in mdef.options.model_fields)
+
+
 def options_model(name: str) -> type[MetricOptions] | None:
     """The options model of metric ``name`` (``None``: it accepts any options).
 
@@ -444,7 +461,7 @@ def case_passed(scored: list[Scored], pass_score: float | None = None) -> bool:
 
 
 def _register_builtins() -> None:
-    for builtin in BUILTIN_METRICS:
+    for builtin in (*BUILTIN_METRICS, *TOOL_METRICS):
         register_metric(
             builtin.name,
             builtin.fn,
