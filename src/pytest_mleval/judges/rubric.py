@@ -1,6 +1,10 @@
 """Rubric judges: ``judge`` (G-Eval style grading on a scale) and ``pairwise`` (candidate vs an
 opponent, both orders).
 
+Either judges the output (``over: output``) or the agent's whole trajectory (``over:
+trajectory``): the conversation with every tool call, its arguments and its result, as
+:func:`~pytest_mleval.conversation.trajectory.transcript` writes it.
+
 Both reach their model through :mod:`.backend` (the installed :class:`~.backend.JudgeBackend`)
 and accept only the judge's own JSON verdict (see :func:`~.backend.parse_json_verdict`).
 """
@@ -10,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from ..conversation.trajectory import Trajectory, transcript
 from ..errors import MetricError
 from ..metrics.base import MetricValue, Sample, SkipMetric, typed_reading
 from ..metrics.registry import register_metric
@@ -28,6 +33,9 @@ from .backend import (
     current_setup,
 )
 
+if TYPE_CHECKING:
+    from ..targets.registry import TargetOutput
+
 __all__ = [
     "JudgeOptions",
     "PairwiseOptions",
@@ -36,6 +44,21 @@ __all__ = [
 ]
 
 _DEFAULT_CRITERIA = "How well does the output answer the input correctly and helpfully?"
+_TRAJECTORY_CRITERIA = (
+    "How well does the agent accomplish the user's request: does it call the right tools with "
+    "the right arguments, use their results correctly, and give a correct, helpful final answer?"
+)
+_PAIRWISE_CRITERIA = "Which answer is better: more correct, complete and helpful?"
+_PAIRWISE_TRAJECTORY_CRITERIA = (
+    "Which agent handles the request better: right tools with right arguments, correct use of "
+    "their results, and a more correct, complete and helpful final answer?"
+)
+_TRAJECTORY_NOTE = (
+    "You are judging an AI agent's full trajectory, not a single answer: the whole "
+    "conversation, each tool call the agent made with its arguments, each tool result, and "
+    "the agent's final answer. Judge the process as well as the final answer."
+)
+Over = Literal["output", "trajectory"]
 
 
 class JudgeOptions(JudgeModelOptions):
@@ -59,6 +82,10 @@ class JudgeOptions(JudgeModelOptions):
     """Ask the judge this many times (distinct seeds) and average: judge noise shows."""
     use_expected: bool = True
     """Show the judge the case's ``expected`` as a reference answer when there is one."""
+    over: Over = "output"
+    """What is judged: the ``output``, or the agent's whole ``trajectory`` (the conversation
+    with its tool calls, arguments and results; the default criteria then ask about the
+    agent's tool use too)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -85,11 +112,15 @@ class JudgeOptions(JudgeModelOptions):
 class PairwiseOptions(JudgeModelOptions):
     """Options of ``pairwise``."""
 
-    criteria: str = "Which answer is better: more correct, complete and helpful?"
+    criteria: str = _PAIRWISE_CRITERIA
     """What makes one answer better than the other."""
     against: str | None = None
     """A second target (``model:ID``, ``python:MOD:FUNC``...) as the opponent, instead of the
     baseline run's output."""
+    over: Over = "output"
+    """What is compared: the two outputs (``output``), or the two agents' whole ``trajectory``
+    (conversations with tool calls, arguments and results: the baseline run's, or the
+    ``against`` target's)."""
 
 
 # --------------------------------------------------------------------------- rubric judge
@@ -134,6 +165,7 @@ def judge(
     model: str | None = None,
     reasks: int = 2,
     use_expected: bool = True,
+    over: str = "output",
 ) -> MetricValue:
     """Rubric grading (G-Eval style): criteria, optional steps, a scale; normalised to [0, 1].
 
@@ -142,36 +174,52 @@ def judge(
 
     With ``samples: K`` the judge is asked K times (distinct seeds) and the scores averaged,
     so judge noise enters the case's score rather than hiding. When ``expected`` is present
-    the judge grades against it (reference-guided correctness).
+    the judge grades against it (reference-guided correctness). With ``over: trajectory``
+    the judge reads the agent's whole conversation (tool calls, arguments, results) instead
+    of the output alone.
     """
     sc = _scale(scale)
+    judged = _judged(sample, over, "judge")
     backend = backend_for(sample, model)
+    if over == "trajectory" and criteria == _DEFAULT_CRITERIA:
+        criteria = _TRAJECTORY_CRITERIA
     reference = _text(sample.expected) if use_expected and sample.expected is not None else None
     context = "\n\n".join(sample.context) if sample.context else None
-    shown = [_text(sample.input), *(t for t in (reference, context) if t is not None)]
-    shown.append(sample.output)
+    # The trajectory holds the conversation, so its input is not shown twice.
+    question = [] if over == "trajectory" else [_text(sample.input)]
+    shown = [*question, *(t for t in (reference, context) if t is not None)]
+    shown.append(judged)
     marker = _marker(shown)
-    parts = [f"Criteria: {criteria}"]
+    parts = [_TRAJECTORY_NOTE] if over == "trajectory" else []
+    parts.append(f"Criteria: {criteria}")
     if steps:
         parts.append(
             "Evaluation steps:\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(steps))
         )
-    parts.append(_delimit("INPUT", _text(sample.input), marker))
+    if question:
+        parts.append(_delimit("INPUT", question[0], marker))
     if reference is not None:
+        what = "final answer" if over == "trajectory" else "answer"
         parts.append(
-            "A reference answer (treat as correct):\n" + _delimit("REFERENCE", reference, marker)
+            f"A reference {what} (treat as correct):\n" + _delimit("REFERENCE", reference, marker)
         )
     if context is not None:
         parts.append(_delimit("CONTEXT", context, marker))
-    parts.append(_delimit("OUTPUT", sample.output, marker))
+    if over == "trajectory":
+        parts.append("The agent's trajectory:\n" + _delimit("TRAJECTORY", judged, marker))
+    else:
+        parts.append(_delimit("OUTPUT", judged, marker))
     parts.append(
         f"Give a score from {sc.low} (worst) to {sc.high} (best). Reply with JSON only: "
         '{"reasoning": "<short reasoning>", "score": <integer>}'
     )
+    role = "an AI agent's trajectories" if over == "trajectory" else ""
     messages = [
         {
             "role": "system",
-            "content": "You are a strict, impartial evaluator. " + _SAFETY.format(marker=marker),
+            "content": "You are a strict, impartial evaluator"
+            + (f" of {role}. " if role else ". ")
+            + _SAFETY.format(marker=marker),
         },
         {"role": "user", "content": "\n\n".join(parts)},
     ]
@@ -207,8 +255,24 @@ def judge(
             "raw_scores": raw,
             "reasoning": reasons,
             "scale": [sc.low, sc.high],
+            **({"over": over} if over != "output" else {}),
         },
     )
+
+
+def _judged(sample: Sample, over: str, metric: str) -> str:
+    """The text a judge reads of the candidate: its output, or its trajectory's transcript."""
+    if over == "output":
+        return sample.output
+    if over != "trajectory":
+        raise MetricError(f"over must be output or trajectory, got {over!r}")
+    if sample.trajectory is None:
+        raise MetricError(
+            f"{metric} with `over: trajectory` needs what the agent did, and this case has no "
+            "trajectory: use a `model:` target with `tools:` or a `messages:` case, or a "
+            "`python:` target that returns `messages`"
+        )
+    return transcript(sample.trajectory)
 
 
 # --------------------------------------------------------------------------- pairwise
@@ -228,41 +292,57 @@ _PAIRWISE_SCHEMA: dict[str, Any] = {
 def pairwise(
     sample: Sample,
     *,
-    criteria: str = "Which answer is better: more correct, complete and helpful?",
+    criteria: str = _PAIRWISE_CRITERIA,
     model: str | None = None,
     reasks: int = 2,
     against: str | None = None,
+    over: str = "output",
 ) -> MetricValue:
     """Candidate vs an opponent, judged in both orders: 1 win, 0.5 tie, 0 loss.
 
     The opponent is the baseline run's output for the case (``--mleval-baseline``), or the
     output of a second target given as ``against: KIND:REF`` (e.g. ``model:openai/gpt-4o``).
     Position bias cancels: a win counts only when the judge prefers the candidate in both
-    orders; disagreement between the orders is a tie.
+    orders; disagreement between the orders is a tie. With ``over: trajectory`` the judge
+    compares the two agents' whole conversations (tool calls, arguments, results).
     """
-    other = _opponent_output(sample, against) if against else sample.metadata.get("baseline_output")
-    if other is None:
-        raise SkipMetric(
-            "pairwise needs an opponent: run with --mleval-baseline, or give `against: TARGET`"
-        )
+    mine = _judged(sample, over, "pairwise")
+    other = _opponent(sample, against, over)
     backend = backend_for(sample, model)
+    trajectories = over == "trajectory"
+    if trajectories and criteria == _PAIRWISE_CRITERIA:
+        criteria = _PAIRWISE_TRAJECTORY_CRITERIA
+    # A trajectory holds its conversation, so the input is not shown besides.
+    question = [] if trajectories else [_text(sample.input)]
+    what = "Trajectory" if trajectories else "Answer"
 
     def ask(first: str, second: str) -> str:
-        shown = [_text(sample.input), first, second]
+        shown = [*question, first, second]
         marker = _marker(shown)
         content = "\n\n".join(
             [
+                *(
+                    [
+                        "You are comparing two AI agents' full trajectories for the same "
+                        "request: each whole conversation, every tool call with its arguments, "
+                        "every tool result, and the final answer. Judge the process as well as "
+                        "the final answer."
+                    ]
+                    if trajectories
+                    else []
+                ),
                 f"Criteria: {criteria}",
-                _delimit("INPUT", _text(sample.input), marker),
-                "Answer A:\n" + _delimit("A", first, marker),
-                "Answer B:\n" + _delimit("B", second, marker),
+                *(_delimit("INPUT", q, marker) for q in question),
+                f"{what} A:\n" + _delimit("A", first, marker),
+                f"{what} B:\n" + _delimit("B", second, marker),
                 'Reply with JSON only: {"reasoning": "<short>", "winner": "A" | "B" | "tie"}',
             ]
         )
+        compared = "two agents' trajectories" if trajectories else "two answers"
         messages = [
             {
                 "role": "system",
-                "content": "You compare two answers impartially. " + _SAFETY.format(marker=marker),
+                "content": f"You compare {compared} impartially. " + _SAFETY.format(marker=marker),
             },
             {"role": "user", "content": content},
         ]
@@ -284,8 +364,8 @@ def pairwise(
         )
         return str(value)
 
-    first = ask(sample.output, str(other))  # candidate is A
-    second = ask(str(other), sample.output)  # candidate is B
+    first = ask(mine, other)  # candidate is A
+    second = ask(other, mine)  # candidate is B
     cand_first = {"A": 1.0, "B": 0.0, "TIE": 0.5}[first]
     cand_second = {"B": 1.0, "A": 0.0, "TIE": 0.5}[second]
     score = (
@@ -298,15 +378,70 @@ def pairwise(
     return MetricValue(
         score,
         f"candidate-first order: {first}; baseline-first order: {second}",
-        {"orders": [first, second], "judge_model": backend.model},
+        {
+            "orders": [first, second],
+            "judge_model": backend.model,
+            **({"over": over} if trajectories else {}),
+        },
     )
+
+
+def _opponent(sample: Sample, against: str | None, over: str) -> str:
+    """The opponent's text: the ``against`` target's, else the baseline run's, per ``over``.
+
+    Raises:
+        SkipMetric: no opponent at all (no baseline run and no ``against``).
+        MetricError: ``over: trajectory`` and the opponent has no trajectory.
+    """
+    if against:
+        out = _opponent_output(sample, against, conversation=over == "trajectory")
+        if over == "output":
+            return str(out.output)
+        if out.trajectory is None:
+            raise MetricError(
+                f"pairwise with `over: trajectory`: the opponent {against!r} returned no "
+                "trajectory (a `model:` target with `tools:` or a `messages:` case, or a "
+                "`python:` target that returns `messages`)"
+            )
+        return transcript(out.trajectory)
+    baseline = sample.metadata.get("baseline_output")
+    if over == "output":
+        if baseline is None:
+            raise SkipMetric(
+                "pairwise needs an opponent: run with --mleval-baseline, or give `against: TARGET`"
+            )
+        return str(baseline)
+    recorded = sample.metadata.get("baseline_trajectory")
+    if recorded is None:
+        if baseline is None:
+            raise SkipMetric(
+                "pairwise needs an opponent: run with --mleval-baseline, or give `against: TARGET`"
+            )
+        raise MetricError(
+            "pairwise with `over: trajectory`: the baseline run recorded no trajectory for this "
+            "case (its target returned no messages), so there is nothing to compare"
+        )
+    try:
+        trajectory = (
+            recorded if isinstance(recorded, Trajectory) else Trajectory.model_validate(recorded)
+        )
+    except ValueError as exc:
+        raise MetricError(f"the baseline run's trajectory cannot be read: {exc}") from None
+    return transcript(trajectory)
 
 
 _OPPONENTS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
-def _opponent_output(sample: Sample, spec: str) -> str:
-    """The output of a second target for the same case (resolved once per process)."""
+def _opponent_output(sample: Sample, spec: str, *, conversation: bool = False) -> TargetOutput:
+    """What a second target answers for the same case (resolved once per process).
+
+    With ``conversation`` the opponent is given the case as run (its messages, tools and
+    images), so that its trajectory answers the same request; otherwise the case's input
+    and references only.
+    """
+    from dataclasses import replace
+
     from ..targets.registry import EvalCase, TargetContext, call_target, resolve_target
     from ..targets.services import RunServices
 
@@ -321,15 +456,18 @@ def _opponent_output(sample: Sample, spec: str) -> str:
             services=RunServices() if run.services is None else run.services,
         )
         _OPPONENTS[key] = resolve_target(spec, ctx)
-    case = EvalCase(
-        id=sample.case_id,
-        suite=sample.suite,
-        input=sample.input,
-        expected=sample.expected,
-        context=list(sample.context),
-        vars=dict(sample.vars),
-    )
-    return call_target(_OPPONENTS[key], case).output
+    if conversation and isinstance(sample.case, EvalCase):
+        case = replace(sample.case, metrics=[])
+    else:
+        case = EvalCase(
+            id=sample.case_id,
+            suite=sample.suite,
+            input=sample.input,
+            expected=sample.expected,
+            context=list(sample.context),
+            vars=dict(sample.vars),
+        )
+    return call_target(_OPPONENTS[key], case)
 
 
 def _register() -> None:
