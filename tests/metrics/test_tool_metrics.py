@@ -527,11 +527,6 @@ cases:
     assert entries["turns"].max == 4 and entries["tool_calls"].max == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the eval-file reader to pass a metric's own `name`/`max` to it "
-    "(cases/schema.py; proposed in /tmp/r17/tools-owned-name-max.patch)",
-)
 def test_tool_called_reads_name_and_max_as_its_own_options(tmp_path: Path) -> None:
     body = """
 target: python:app:echo
@@ -549,6 +544,12 @@ cases:
     assert entries[0].params == {"name": "get_weather", "max": 2} and entries[0].max is None
     assert entries[1].params == {"name": "book_flight", "min": 0, "max": 0}
     assert entries[2].params["name"] == "get_weather"
+    # Entries for two tools do not clash: each is scored under METRIC:TOOL.
+    assert [m.name for m in entries] == [
+        "tool_called:get_weather",
+        "tool_called:book_flight",
+        "tool_args:get_weather",
+    ]
 
 
 def test_the_editor_schema_stays_valid_and_knows_the_options(

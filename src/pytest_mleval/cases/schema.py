@@ -17,7 +17,13 @@ from pydantic import (
 )
 
 from ..conversation.messages import check_messages
-from ..metrics.registry import RESERVED_OPTIONS, MetricOptions, get_metric, metric_names
+from ..metrics.registry import (
+    RESERVED_OPTIONS,
+    MetricOptions,
+    get_metric,
+    metric_names,
+    owned_reserved,
+)
 
 __all__ = [
     "METRICS_INPUT_SCHEMA",
@@ -107,7 +113,11 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
                 # `- threshold-less shorthand`: `- contains: "30 days"` means value.
                 body = {"value": body}
             body = dict(body)
-            out.append(_split_metric_body(name, body, label=body.pop("name", None)))
+            # `- tool_called: {name: get_weather}`: the metric's own `name` (the tool), which
+            # also labels the entry, so two tools' entries in one case do not clash.
+            owned = "name" in owned_reserved(str(name))
+            label = body.pop("name", None) if not owned else _owned_label(name, body)
+            out.append(_split_metric_body(name, body, label=label))
         else:
             raise ValueError(
                 f"cannot read metric entry {entry!r}: write `- NAME` or `- NAME: {{...}}`"
@@ -115,13 +125,20 @@ def parse_metric_entries(entries: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _owned_label(metric: Any, body: dict[str, Any]) -> Any:
+    """The label of an entry whose metric owns ``name``: ``METRIC:NAME`` (``tool_called:f``)."""
+    own = body.get("name")
+    return None if own is None else f"{metric}:{own}"
+
+
 def _split_metric_body(name: Any, body: dict[str, Any], label: Any = None) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": name, "params": {}}
     if label is not None and label != name:
         spec.update(name=label, metric=name)
     explicit = body.pop("params", None)
+    owned = owned_reserved(str(name))
     for key, value in body.items():
-        if key in _METRIC_RESERVED:
+        if key in _METRIC_RESERVED and key not in owned:
             spec[key] = value
         else:
             spec["params"][key] = value
