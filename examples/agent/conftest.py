@@ -1,0 +1,36 @@
+"""Run the example offline: without ``--mleval-model`` or an ``api_base``, ``model:`` targets
+here talk to the scripted stand-in (``standin.py``) on loopback, through the same client, tool
+loop, cache and reports as a real provider."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from standin import serve  # noqa: E402
+
+_SERVER: list[Any] = []
+
+
+def pytest_mleval_make_target(spec: str, context: Any) -> Any:
+    services = context.services
+    own_base = context.suite is not None and context.suite.spec.api_base
+    if not spec.startswith("model:") or services.model_override or services.api_base or own_base:
+        return None  # a real model was asked for: the built-in resolution
+    from pytest_mleval.targets.registry import resolve_target
+
+    if not _SERVER:
+        _SERVER.append(serve())
+    standin = dataclasses.replace(services, api_base=_SERVER[0].base_url)
+    return resolve_target(spec, dataclasses.replace(context, services=standin))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _SERVER:
+        _SERVER.pop().stop()
