@@ -35,8 +35,8 @@ eval: $(STAMP)
 	$(PY) -m pytest evals/ -p no:cacheprovider
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests bench
-	$(PY) -m ruff format --check src tests bench
+	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff format --check src tests bench examples
 	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)

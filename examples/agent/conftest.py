@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from standin import serve  # noqa: E402
+from standin import serve
 
 _SERVER: list[Any] = []
 

@@ -11,17 +11,17 @@ question, citing its file. Run a real model instead with ``--mleval-model`` (see
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
 
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule
 
-
-_STOP = frozenset(
-    "the and are can how does which what that with from for this those these into instead "
-    "you your not use".split()
-)
+_STOP = {
+    "the", "and", "are", "can", "how", "does", "which", "what", "that", "with", "from", "for",
+    "this", "those", "these", "into", "instead", "you", "your", "not", "use",
+}  # fmt: skip
 
 
 def _words(text: str) -> set[str]:
@@ -85,8 +85,6 @@ if __name__ == "__main__":
 
     server = serve()
     print(server.base_url, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         sys.stdin.read()
-    except KeyboardInterrupt:
-        pass
     server.stop()

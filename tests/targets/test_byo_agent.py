@@ -110,7 +110,7 @@ def test_messages_without_any_answer_need_an_output() -> None:
         normalize_output({"messages": [{"role": "user", "content": "q"}]})
 
 
-LONG = '''
+LONG = """
 def agent(case):
     return {"messages": [
         {"role": "user", "content": "q"},
@@ -119,7 +119,7 @@ def agent(case):
         {"role": "tool", "tool_call_id": "c", "content": "x" * 5000},
         {"role": "assistant", "content": "done"},
     ]}
-'''
+"""
 
 
 def test_stored_trajectories_are_bounded_like_outputs(pytester: pytest.Pytester) -> None:
