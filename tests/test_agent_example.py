@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "agent"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+PORT = _free_port()
+
+
 def _run(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # One stand-in port for every run of this module, as a user's fixed one: replay needs it.
     env = {**os.environ, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+    env["MLEVAL_STANDIN_PORT"] = str(PORT)
     env.pop("OPENAI_API_KEY", None)
     return subprocess.run(
         [

@@ -8,17 +8,27 @@ over ``fixtures/docs_corpus``), built once per process.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from pytest_mleval.retrieval import RagPipeline
 
 HERE = Path(__file__).resolve().parent
+_BUILD = threading.Lock()
 
 
 @lru_cache(maxsize=1)
+def _built() -> RagPipeline:
+    pipeline = RagPipeline.from_yaml(HERE / "rag.yaml")
+    pipeline.ingest()
+    return pipeline
+
+
 def _pipeline() -> RagPipeline:
-    return RagPipeline.from_yaml(HERE / "rag.yaml")
+    # Tool calls of several cases run at once, in threads: the index is built by one of them.
+    with _BUILD:
+        return _built()
 
 
 def search_docs(query: str, k: int = 3) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from typing import Any
 
@@ -75,9 +76,15 @@ RULES = [
 """The stand-in's script, first match wins (see the test server's ``Rule``)."""
 
 
+DEFAULT_PORT = 8739
+"""The stand-in's loopback port unless ``MLEVAL_STANDIN_PORT`` says another: fixed, because
+the endpoint is part of each call's cache key (a recorded run replays only against the same)."""
+
+
 def serve() -> OpenAITestServer:
-    """Start the stand-in on an ephemeral loopback port (stop it with ``.stop()``)."""
-    return OpenAITestServer(RULES).start()
+    """Start the stand-in on its loopback port (stop it with ``.stop()``)."""
+    port = int(os.environ.get("MLEVAL_STANDIN_PORT") or DEFAULT_PORT)
+    return OpenAITestServer(RULES, port=port).start()
 
 
 if __name__ == "__main__":

@@ -203,6 +203,8 @@ class OpenAITestServer:
             it is sent, so both take the same time.
         models: the model names the server knows; others get a 404. ``None`` accepts any.
         embedding_dim: length of the hashed embedding vectors.
+        port: the loopback port to listen on; 0 (the default) takes a free one. A fixed port
+            keeps ``base_url``, part of every call's cache key, the same from run to run.
     """
 
     def __init__(
@@ -214,6 +216,7 @@ class OpenAITestServer:
         token_latency_s: float = 0.0,
         models: Sequence[str] | None = None,
         embedding_dim: int = 64,
+        port: int = 0,
     ) -> None:
         self.rules = list(rules)
         self.faults = list(faults)
@@ -224,7 +227,7 @@ class OpenAITestServer:
         self.requests: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self.port = 0
+        self.port = port
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -313,7 +316,7 @@ class OpenAITestServer:
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
         site = web.SockSite(runner, sock, backlog=1024)
         await site.start()
@@ -637,9 +640,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds between the content chunks of a streamed answer",
     )
     parser.add_argument("--reply", default=None, help="answer every request with this text")
+    parser.add_argument("--port", type=int, default=0, help="loopback port (default: a free one)")
     args = parser.parse_args(argv)
     rules = [Rule(reply=args.reply)] if args.reply is not None else []
-    with OpenAITestServer(rules, latency_s=args.latency, token_latency_s=args.token_latency) as srv:
+    with OpenAITestServer(
+        rules, latency_s=args.latency, token_latency_s=args.token_latency, port=args.port
+    ) as srv:
         print(srv.base_url, flush=True)
         # Serve until stdin closes (the parent exits) or Ctrl-C.
         with contextlib.suppress(KeyboardInterrupt):
