@@ -102,3 +102,15 @@ def test_a_recorded_agent_run_replays_with_no_model_call(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     turns = [t for c in _results(workdir)["cases"] for t in c["trajectory"]["turns"]]
     assert turns and all(t["cached"] for t in turns)
+
+
+def test_the_example_runs_under_xdist(workdir: Path) -> None:
+    # One stand-in for the run (the controller's), however many workers call it.
+    proc = _run(workdir, "-n", "2", "--mleval-cache", "off")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert {c["case_id"]: c["passed"] for c in _results(workdir)["cases"]} == {
+        "which-files": True,
+        "follow-up": True,
+        "spreadsheet": True,
+        "greeting": True,
+    }

@@ -1,6 +1,10 @@
 """Run the example offline: without ``--mleval-model`` or an ``api_base``, ``model:`` targets
 here talk to the scripted stand-in (``standin.py``) on loopback, through the same client, tool
-loop, cache and reports as a real provider."""
+loop, cache and reports as a real provider.
+
+The stand-in is started once per run, by the process that configures it first (under
+pytest-xdist the controller; its workers only call it).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,23 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from standin import serve
+from standin import serve, standin_url
 
 _SERVER: list[Any] = []
+
+
+def _wants_standin(config: pytest.Config) -> bool:
+    return not (config.getoption("mleval_model", None) or config.getini("mleval_api_base"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _wants_standin(config) and not hasattr(config, "workerinput"):
+        _SERVER.append(serve())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _SERVER:
+        _SERVER.pop().stop()
 
 
 def pytest_mleval_make_target(spec: str, context: Any) -> Any:
@@ -25,12 +43,5 @@ def pytest_mleval_make_target(spec: str, context: Any) -> Any:
         return None  # a real model was asked for: the built-in resolution
     from pytest_mleval.targets.registry import resolve_target
 
-    if not _SERVER:
-        _SERVER.append(serve())
-    standin = dataclasses.replace(services, api_base=_SERVER[0].base_url)
+    standin = dataclasses.replace(services, api_base=standin_url())
     return resolve_target(spec, dataclasses.replace(context, services=standin))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    while _SERVER:
-        _SERVER.pop().stop()

@@ -81,10 +81,18 @@ DEFAULT_PORT = 8739
 the endpoint is part of each call's cache key (a recorded run replays only against the same)."""
 
 
+def _port() -> int:
+    return int(os.environ.get("MLEVAL_STANDIN_PORT") or DEFAULT_PORT)
+
+
+def standin_url() -> str:
+    """The stand-in's base URL (the ``api_base`` of the example's model target)."""
+    return f"http://127.0.0.1:{_port()}/v1"
+
+
 def serve() -> OpenAITestServer:
     """Start the stand-in on its loopback port (stop it with ``.stop()``)."""
-    port = int(os.environ.get("MLEVAL_STANDIN_PORT") or DEFAULT_PORT)
-    return OpenAITestServer(RULES, port=port).start()
+    return OpenAITestServer(RULES, port=_port()).start()
 
 
 if __name__ == "__main__":
