@@ -12,6 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..conversation.messages import last_user_text as _last_user_text
+from ..conversation.messages import message_text
+
 __all__ = [
     "Chunker",
     "InStream",
@@ -38,19 +41,9 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
-def content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return "" if content is None else str(content)
-
-
-def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
-    for msg in reversed(messages):
-        if msg.get("role") == "user":
-            return content_text(msg.get("content"))
-    return ""
+# The server reads messages as the package does (a content's text, the last question).
+content_text = message_text
+last_user_text = _last_user_text
 
 
 def last_tool_results(messages: Sequence[Mapping[str, Any]]) -> str | None:

@@ -84,6 +84,21 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
 
 
+class Interner:
+    """Indexes repeated strings so each is sent once; records hold their indexes."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, value: str) -> int:
+        idx = self._index.get(value)
+        if idx is None:
+            idx = self._index[value] = len(self.items)
+            self.items.append(value)
+        return idx
+
+
 class ConversationPayload:
     """Builds the conversation part of the report's case payload for a whole run.
 
@@ -93,8 +108,8 @@ class ConversationPayload:
     """
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
-        self._text_index: dict[str, int] = {}
+        self.intern_text = Interner()
+        """The index of a text in ``texts`` (added on first use)."""
         self.images: list[dict[str, Any]] = []
         self._image_index: dict[str, int] = {}
         self.image_data: list[str] = []
@@ -103,13 +118,10 @@ class ConversationPayload:
 
     # ------------------------------------------------------------------ interning
 
-    def intern_text(self, value: str) -> int:
-        """The index of ``value`` in ``texts`` (added on first use)."""
-        idx = self._text_index.get(value)
-        if idx is None:
-            idx = self._text_index[value] = len(self.texts)
-            self.texts.append(value)
-        return idx
+    @property
+    def texts(self) -> list[str]:
+        """The interned texts, in index order."""
+        return self.intern_text.items
 
     def intern_image(self, rec: dict[str, Any]) -> int:
         """The index of a thumbnail record in ``images`` (added on first use)."""

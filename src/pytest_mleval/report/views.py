@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.records import run_status
 from .charts import LOWER_IS_BETTER, sparkline
-from .conversation import ConversationPayload
+from .conversation import ConversationPayload, Interner
 
 if TYPE_CHECKING:
     from ..results.records import CaseResult, RunResults
@@ -49,22 +49,7 @@ def _text(value: Any) -> str | None:
         return repr(value)
 
 
-class _Interner:
-    """Indexes repeated strings (suites, metrics, tags, context passages) so each is sent once."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self._index: dict[str, int] = {}
-
-    def __call__(self, value: str) -> int:
-        idx = self._index.get(value)
-        if idx is None:
-            idx = self._index[value] = len(self.items)
-            self.items.append(value)
-        return idx
-
-
-def _score_record(metrics: _Interner, name: str, ms: Any) -> dict[str, Any]:
+def _score_record(metrics: Interner, name: str, ms: Any) -> dict[str, Any]:
     rec: dict[str, Any] = {"m": metrics(name)}
     for key, value in (
         ("v", ms.score),
@@ -100,7 +85,7 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
     inter-token latency and output tokens/s, ``b`` the baseline's status, output and scores
     of the same case and repeat.
     """
-    suites, metrics, tags, docs = _Interner(), _Interner(), _Interner(), _Interner()
+    suites, metrics, tags, docs = Interner(), Interner(), Interner(), Interner()
     conversations = ConversationPayload()
     for s in run.suites:
         suites(s.name)
