@@ -228,3 +228,23 @@ def test_tool_results_list_form(tmp_path: Path) -> None:
     first, second = case.tool_results
     assert first.args == {"card": "0123"} and first.error == "card declined"
     assert second.args is None and second.result == "ok"
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ("tool_sequence", "metrics.tool_sequence.expected"),
+        ("tool_called", "metrics.tool_called.name"),
+    ],
+)
+def test_a_metric_entry_missing_a_required_option_fails_at_load(
+    tmp_path: Path, entry: str, field: str
+) -> None:
+    # Not at scoring time, case by case, after the model calls were paid for.
+    with pytest.raises(EvalFileError) as info:
+        _suite(
+            tmp_path,
+            f"target: model:m\ncases:\n  - id: c\n    input: x\n    metrics: [exact, {entry}]\n",
+        )
+    assert info.value.field == field
+    assert "Field required" in str(info.value)

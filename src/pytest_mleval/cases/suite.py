@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import EvalFileError, MetricError
 from ..metrics.base import SourceScalar, typed_reading
-from ..metrics.registry import MetricOptionError, validate_options
+from ..metrics.registry import MetricOptionError, needs_options, validate_options
 from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
 from .schema import PASS_RATE, Case, DatasetSpec, MetricSpec, SuiteSpec
 
@@ -180,7 +180,8 @@ def _checked_metrics(
             changed = changed or params is not m.params
             continue
         try:
-            params = validate_options(m.kind, m.params) if m.params else m.params
+            check = bool(m.params) or needs_options(m.kind)
+            params = validate_options(m.kind, m.params) if check else m.params
         except MetricOptionError as exc:
             option = exc.option or ""
             # The option's own line: `- contains: {valu: x}` or `- {name: contains, valu: x}`.

@@ -51,6 +51,7 @@ __all__ = [
     "get_metric",
     "metric",
     "metric_names",
+    "needs_options",
     "options_model",
     "owned_reserved",
     "register_metric",
@@ -285,6 +286,18 @@ def owned_reserved(name: str) -> frozenset[str]:
     if mdef is None or not isinstance(mdef.options, type):
         return frozenset()
     return frozenset(key for key in RESERVED_OPTIONS if key in mdef.options.model_fields)
+
+
+def needs_options(name: str) -> bool:
+    """Whether metric ``name`` has options that must be given (``tool_called``'s ``name``),
+    so that an entry without any is checked when the eval file loads, not when it is scored.
+
+    Only metrics already registered are looked at (no provider module is imported).
+    """
+    mdef = _REGISTRY.get(name)
+    if mdef is None or not isinstance(mdef.options, type):
+        return False
+    return any(info.is_required() for info in mdef.options.model_fields.values())
 
 
 def options_model(name: str) -> type[MetricOptions] | None:
