@@ -55,8 +55,19 @@ class EvalFile(pytest.File):
                     "(add `cases:` or a `dataset:`)"
                 )
             )
-        _session(self.config).register_suite(suite)
-        yield EvalSuite.from_parent(self, name=suite.name, suite=suite)
+        only = get_options(self.config).variant_filter()
+        runs = suite.expand(only)
+        if suite.variants and not runs:
+            self.warn(
+                EvalFileWarning(
+                    f"suite {suite.name!r} in {self.nodeid}: --mleval-variants selects none "
+                    f"of its variants ({', '.join(v.name for v in suite.variants)})"
+                )
+            )
+        session = _session(self.config)
+        for run in runs:
+            session.register_suite(run)
+        yield EvalSuite.from_parent(self, name=suite.name, suite=suite, runs=runs)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalFileError):
@@ -67,9 +78,11 @@ class EvalFile(pytest.File):
 class EvalSuite(pytest.Collector):
     """One suite of an eval file."""
 
-    def __init__(self, *, suite: Suite, **kwargs: Any) -> None:
+    def __init__(self, *, suite: Suite, runs: list[Suite] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.suite = suite
+        self.runs = [suite] if runs is None else runs
+        """The suites that run: the suite itself, or one per selected variant."""
 
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
         options = get_options(self.config)
@@ -81,23 +94,28 @@ class EvalSuite(pytest.Collector):
         # so one fixture closure serves them all (as pytest does for parametrize).
         fixtureinfo = None
         for case in self.suite.cases:
-            for r in range(repeats):
-                name = case.id if repeats == 1 else f"{case.id}[r{r + 1}]"
-                item = EvalItem.from_parent(
-                    self,
-                    name=name,
-                    callobj=_eval_case_function,
-                    fixtureinfo=fixtureinfo,
-                    eval_case=render_case(self.suite, case, r, limits=limits),
-                    suite=self.suite,
-                    line=self.suite.lines.get(case.id, 0),
-                )
-                # Private attribute, no public equivalent: pytest.Function takes `fixtureinfo=`
-                # but only hands it back as `_fixtureinfo` (`fixturenames` is just the names).
-                # Computing it per item costs a fixture-closure walk each, which 10,000 cases
-                # feel (bench/bench_plugin.py); pytest's own parametrize shares it the same way.
-                fixtureinfo = item._fixtureinfo
-                yield item
+            # Case-major: a case's variants run side by side (`case[a]`, `case[b]`, ...).
+            for run in self.runs:
+                for r in range(repeats):
+                    name = case.id if run.variant is None else f"{case.id}[{run.variant}]"
+                    if repeats > 1:
+                        name += f"[r{r + 1}]"
+                    item = EvalItem.from_parent(
+                        self,
+                        name=name,
+                        callobj=_eval_case_function,
+                        fixtureinfo=fixtureinfo,
+                        eval_case=render_case(run, case, r, limits=limits),
+                        suite=run,
+                        line=run.lines.get(case.id, 0),
+                    )
+                    # Private attribute, no public equivalent: pytest.Function takes
+                    # `fixtureinfo=` but only hands it back as `_fixtureinfo` (`fixturenames`
+                    # is just the names). Computing it per item costs a fixture-closure walk
+                    # each, which 10,000 cases feel (bench/bench_plugin.py); pytest's own
+                    # parametrize shares it the same way.
+                    fixtureinfo = item._fixtureinfo
+                    yield item
 
 
 def _eval_case_function() -> None:

@@ -157,6 +157,12 @@ class MlevalOptions:
         "with the native client and every other provider through litellm; native also calls "
         "any PROVIDER/NAME at an api_base natively; litellm sends every call through litellm.",
     )
+    variants: str | None = _opt(
+        None,
+        "A,B",
+        "run only these variants of suites with `variants:` or `matrix:` (comma-separated "
+        "names; default: every variant).",
+    )
     litellm_inline: bool = _opt(
         False,
         None,
@@ -172,6 +178,12 @@ class MlevalOptions:
     )
     ini: IniSettings = field(default_factory=IniSettings)
     """The ini-only keys (no flag)."""
+
+    def variant_filter(self) -> frozenset[str] | None:
+        """The variants ``--mleval-variants`` selects (``None``: every variant)."""
+        if not self.variants:
+            return None
+        return frozenset(v.strip() for v in self.variants.split(",") if v.strip())
 
     def flags(self) -> dict[str, Any]:
         """The options that have a value, by flag name (``report-dir``), for run metadata."""

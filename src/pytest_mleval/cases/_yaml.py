@@ -127,6 +127,8 @@ SUITE_SHAPE: dict[str, Any] = {
     "tags": _TEXT,
     "regression_metrics": _TEXT,
     "tools": {"*": _TEXT, "schema": _TYPED, "parameters": _TYPED, "timeout_s": _TYPED},
+    "variants": {"*": _TEXT, "params": _TYPED, "tools": _TYPED},
+    "reference": _TEXT,
     "metrics": _METRICS,
     "gates": _GATE_SHAPE,
     "dataset": _DATASET_SHAPE,

@@ -28,6 +28,7 @@ from ..metrics.registry import (
 __all__ = [
     "METRICS_INPUT_SCHEMA",
     "PASS_RATE",
+    "VARIANT_AXES",
     "Case",
     "DatasetSpec",
     "GateSpec",
@@ -36,6 +37,7 @@ __all__ = [
     "SuiteSpec",
     "ToolResultSpec",
     "ToolSpec",
+    "VariantSpec",
     "eval_file_json_schema",
     "metrics_json_schema",
     "parse_metric_entries",
@@ -416,6 +418,55 @@ class Case(BaseModel):
         return [] if value is None else value
 
 
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.:/+-]{1,80}$")
+
+
+class VariantSpec(BaseModel):
+    """One variant of a suite: a name and what it overrides (the rest is the suite's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    name: str
+    """Its name: shown in ids (``case[NAME]``), reports and ``--mleval-variants``."""
+    target: str | None = None
+    """Another target spec."""
+    model: str | None = None
+    """Another model for the suite's ``model:`` target."""
+    prompt: str | None = None
+    """Another prompt template."""
+    system: str | None = None
+    """Another system message."""
+    params: dict[str, Any] | None = None
+    """Generation parameters merged over the suite's (``{temperature: 0.7}``)."""
+    tools: list[ToolSpec] | None = None
+    """Another tool list (replacing the suite's)."""
+    api_base: str | None = None
+    """Another endpoint."""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and not _VARIANT_NAME.match(value):
+            raise ValueError(
+                f"variant name {value!r} must be 1-80 letters, digits or `_ . : / + -`"
+            )
+        return value
+
+    def overrides(self) -> dict[str, Any]:
+        """The suite fields this variant sets (``model`` not included: it rewrites the target)."""
+        return {
+            key: getattr(self, key)
+            for key in ("target", "prompt", "system", "tools", "api_base")
+            if getattr(self, key) is not None
+        }
+
+
+VARIANT_AXES = ("target", "model", "prompt", "system", "params", "tools", "api_base")
+"""What a variant may override, and the axes a ``matrix:`` may have."""
+
+
 class SuiteSpec(BaseModel):
     """The top level of an eval file."""
 
@@ -479,6 +530,23 @@ class SuiteSpec(BaseModel):
     """Extra cases from data files."""
     cases: list[dict[str, Any]] = Field(default_factory=list)
     """Inline cases (validated one by one, so errors name the case)."""
+    variants: list[VariantSpec] = Field(default_factory=list)
+    """Named overrides (of ``target``, ``model``, ``prompt``, ``system``, ``params``,
+    ``tools``, ``api_base``): every case runs once per variant, and the variants are compared
+    paired by case."""
+    matrix: dict[str, list[Any] | dict[str, Any]] | None = None
+    """Variants as the product of axes: ``{model: [a, b], prompt: {v1: ..., v2: ...}}`` (a
+    list axis names each value by itself, a mapping axis by its key)."""
+    reference: str | None = None
+    """The variant every other one is compared with (default: all pairs are compared)."""
+    variant_gates: Literal["all", "reference"] = "all"
+    """Which variants the suite's gates apply to: each of them, or the ``reference`` only."""
+    multiplicity: Literal["holm", "bh"] = "holm"
+    """How the variant comparisons' p-values are adjusted across pairs and metrics: Holm
+    (family-wise error) or Benjamini-Hochberg (false discovery rate)."""
+    judge_variants: dict[str, Any] | None = None
+    """Judge the variants' outputs against each other, case by case, with the ``pairwise``
+    judge (its options: ``criteria``, ``samples``...): win rates and a Bradley-Terry ranking."""
 
     @field_validator("metrics", mode="before")
     @classmethod

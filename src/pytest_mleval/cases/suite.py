@@ -11,10 +11,10 @@ metric's options model (see :mod:`pytest_mleval.metrics.registry`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -24,6 +24,9 @@ from ..metrics.base import SourceScalar, typed_reading
 from ..metrics.registry import MetricOptionError, needs_options, validate_options
 from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
 from .schema import PASS_RATE, Case, DatasetSpec, MetricSpec, SuiteSpec
+
+if TYPE_CHECKING:
+    from .variants import Variant
 
 __all__ = ["Suite", "load_suite"]
 
@@ -38,6 +41,18 @@ class Suite:
     cases: list[Case]
     lines: dict[str, int] = field(default_factory=dict)
     """Case id -> line where the case starts (1-based) in the file it came from."""
+    variants: list[Variant] = field(default_factory=list)
+    """The variants the file declares (``variants:`` / ``matrix:``); see :meth:`expand`."""
+    variant: str | None = None
+    """The variant this suite runs, for a suite expanded from one (``SUITE[VARIANT]``)."""
+    variant_of: str | None = None
+    """The suite this one is a variant of."""
+
+    def expand(self, only: Collection[str] | None = None) -> list[Suite]:
+        """The suites that run: one per variant (those in ``only``, when given), else this."""
+        from .variants import expand_variants
+
+        return expand_variants(self, self.variants, only=only)
 
     def metrics_for(self, case: Case) -> list[MetricSpec]:
         """The suite's default metrics with the case's own added or overriding by name."""
@@ -118,7 +133,12 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
 
     if known_metric is not None:
         _check_gate_metrics(spec, cases, known_metric, path=path, root=root)
-    return Suite(name=name, spec=spec, path=path, cases=cases, lines=lines)
+    suite = Suite(name=name, spec=spec, path=path, cases=cases, lines=lines)
+    if spec.variants or spec.matrix is not None or spec.reference is not None:
+        from .variants import suite_variants
+
+        suite.variants = suite_variants(suite, root)
+    return suite
 
 
 def _constant_line(line: int | None) -> Callable[[Sequence[Any]], int | None]:

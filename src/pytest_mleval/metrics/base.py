@@ -66,6 +66,8 @@ class RenderedCase:
     and its prompt template applied to the last user message; ``None`` for an ``input:`` case."""
     images: list[ImageRef] = field(default_factory=list)
     """The case's images, read and checked (sent with the last user message)."""
+    variant: str | None = None
+    """The variant of the suite this case runs in (``suite`` is then ``SUITE[VARIANT]``)."""
 
     def chat_messages(self) -> list[dict[str, Any]]:
         """The messages a ``model:`` target sends: the conversation (or the system message and

@@ -264,6 +264,8 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                 n_cases=len({c.case_id for c in suite_cases}),
                 regression_margin=_regression_margin(suite, settings),
                 regression_metrics=_regression_metrics(suite, settings),
+                variant=suite.variant if suite else suite_cases[0].variant,
+                variant_of=suite.variant_of if suite else None,
             )
         )
         aggs = aggregate_suite(
@@ -311,9 +313,11 @@ def _suite_for(name: str, cases: list[CaseResult], suites: dict[str, Suite]) -> 
                 suite = load_suite(p)
             except MlevalError:
                 continue
-            if suite.name == name:
-                suites[name] = suite
-                return suite
+            # A variant's suite (`SUITE[VARIANT]`) is one of the file's suite's expansions.
+            for run in suite.expand():
+                suites.setdefault(run.name, run)
+            if name in suites:
+                return suites[name]
     return None
 
 

@@ -89,6 +89,7 @@ def _base(ec: EvalCase, nodeid: str, limit: int = DEFAULT_MAX_OUTPUT_CHARS) -> d
     prompt = None if ec.prompt is None else stored_text(ec.prompt, limit)[0]
     return {
         "suite": ec.suite,
+        "variant": ec.variant,
         "case_id": ec.id,
         "repeat": ec.repeat,
         "nodeid": nodeid,

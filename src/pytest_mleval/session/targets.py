@@ -29,7 +29,7 @@ def eval_item(item: pytest.Item) -> EvalItem | None:
 
 
 class Targets:
-    """The run's targets, resolved on first use and cached per suite file and spec."""
+    """The run's targets, resolved on first use and cached per suite (variant) and spec."""
 
     def __init__(self, config: pytest.Config, services: RunServices) -> None:
         self.config = config
@@ -47,7 +47,9 @@ class Targets:
             raise MlevalError(
                 f"suite {item.suite.name!r} has no `target:`; nothing produces outputs"
             )
-        key = f"{item.suite.path}::{spec}"
+        # Per suite, not per spec alone: the variants of one file share a target spec but
+        # not what else builds it (their api_base, fallbacks, stream).
+        key = f"{item.suite.path}::{item.suite.name}::{spec}"
         if is_per_item(spec):
             return self._make(spec, self._context(item))
         if key in self._errors:

@@ -48,6 +48,7 @@ def render_case(
         tool_results=list(case.tool_results),
         max_turns=case.max_turns or suite.spec.max_turns,
         tool_timeout_s=suite.spec.tool_timeout_s,
+        variant=suite.variant,
     )
     # A failed tool call is never a silent pass: a suite with tools scores it unless it says
     # otherwise (its own `tool_error` entry, or `allow_tool_errors: true`).
