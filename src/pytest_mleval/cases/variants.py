@@ -17,9 +17,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from ..errors import EvalFileError
-from ._yaml import node_line
+from ._yaml import first_error, node_line
 from .schema import VARIANT_AXES, VariantSpec
 
 __all__ = ["Variant", "expand_variants", "suite_variants", "variant_suite_name"]
@@ -103,8 +104,14 @@ def suite_variants(suite: Any, root: yaml.Node | None = None) -> list[Variant]:
             overrides = {axis: value for _, (axis, value) in combo}
             try:
                 checked = VariantSpec.model_validate({"name": name, **overrides})
-            except Exception as exc:
-                raise fail(f"variant {name!r}: {exc}", ("matrix",), "matrix") from None
+            except ValidationError as exc:
+                loc, msg = first_error(exc)
+                axis = str(loc[0]) if loc else ""
+                raise fail(
+                    f"variant {name!r}: {axis + ': ' if axis else ''}{msg}",
+                    ("matrix", *loc[:1]),
+                    f"matrix.{axis}" if axis else "matrix",
+                ) from None
             out.append(Variant(name, _overrides(checked), line))
     for i, v in enumerate(spec.variants):
         out.append(Variant(v.name, _overrides(v), node_line(root, ("variants", i))))
