@@ -234,7 +234,9 @@ class EvalItem(pytest.Function):
         return f"case {where} errored: {kind}: {term_text(exc)}"
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, max(self._line - 1, 0), f"{self.eval_case.suite}::{self.name}"
+        # A variant's item is named `case[variant]` already: its suite is shown unvaried.
+        suite = self.suite.variant_of or self.eval_case.suite
+        return self.path, max(self._line - 1, 0), f"{suite}::{self.name}"
 
 
 def _fmt(value: float | None) -> str:
