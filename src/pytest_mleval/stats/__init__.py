@@ -16,8 +16,8 @@ Wilson interval of n passes in n), never zero width; a clustered interval is nev
 than the unclustered one.
 
 Modules: ``intervals`` (one sample), ``clustered``, ``paired`` (paired tests, multiplicity),
-``bootstrap``, ``signflip``, ``power`` (the regression gate and power analysis); shared records
-and helpers in ``_common``.
+``bootstrap``, ``signflip``, ``bradley_terry`` (win rates, Bradley-Terry strengths), ``power``
+(the regression gate and power analysis); shared records and helpers in ``_common``.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -31,6 +31,14 @@ from ..lazy import lazy_face
 if TYPE_CHECKING:
     from ._common import Estimate, PairedResult
     from .bootstrap import bootstrap_ci, paired_bootstrap_ci
+    from .bradley_terry import (
+        FALLBACK_PRIOR,
+        BradleyTerryResult,
+        bradley_terry_ci,
+        bradley_terry_exists,
+        bradley_terry_fit,
+        win_rate_ci,
+    )
     from .clustered import (
         MIN_CLUSTERS,
         cluster_bootstrap_ci,
@@ -61,12 +69,17 @@ if TYPE_CHECKING:
     )
 
 _WHERE = {
+    "BradleyTerryResult": "bradley_terry",
     "Estimate": "_common",
+    "FALLBACK_PRIOR": "bradley_terry",
     "MIN_CLUSTERS": "clustered",
     "PairedResult": "_common",
     "average_repeats": "intervals",
     "benjamini_hochberg": "paired",
     "bootstrap_ci": "bootstrap",
+    "bradley_terry_fit": "bradley_terry",
+    "bradley_terry_ci": "bradley_terry",
+    "bradley_terry_exists": "bradley_terry",
     "cluster_bootstrap_ci": "clustered",
     "clustered_mean_ci": "clustered",
     "clustered_proportion_ci": "clustered",
@@ -89,15 +102,21 @@ _WHERE = {
     "required_n_constant_baseline": "power",
     "sign_test": "paired",
     "wilcoxon_pratt": "paired",
+    "win_rate_ci": "bradley_terry",
 }
 
 __all__ = [
+    "FALLBACK_PRIOR",
     "MIN_CLUSTERS",
+    "BradleyTerryResult",
     "Estimate",
     "PairedResult",
     "average_repeats",
     "benjamini_hochberg",
     "bootstrap_ci",
+    "bradley_terry_ci",
+    "bradley_terry_exists",
+    "bradley_terry_fit",
     "cluster_bootstrap_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
@@ -120,6 +139,7 @@ __all__ = [
     "required_n_constant_baseline",
     "sign_test",
     "wilcoxon_pratt",
+    "win_rate_ci",
 ]
 
 
