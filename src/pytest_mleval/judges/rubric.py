@@ -24,6 +24,7 @@ from ..metrics.base import MetricValue, Sample, SkipMetric, typed_reading
 from ..metrics.registry import register_metric
 from .backend import (
     _SAFETY,
+    JudgeBackend,
     JudgeModelOptions,
     _ask,
     _delimit,
@@ -314,67 +315,15 @@ def pairwise(
         criteria = _PAIRWISE_TRAJECTORY_CRITERIA
     # A trajectory holds its conversation, so the input is not shown besides.
     question = [] if trajectories else [_text(sample.input)]
-    what = "Trajectory" if trajectories else "Answer"
 
     def ask(first: str, second: str) -> str:
-        shown = [*question, first, second]
-        marker = _marker(shown)
-        content = "\n\n".join(
-            [
-                *(
-                    [
-                        "You are comparing two AI agents' full trajectories for the same "
-                        "request: each whole conversation, every tool call with its arguments, "
-                        "every tool result, and the final answer. Judge the process as well as "
-                        "the final answer."
-                    ]
-                    if trajectories
-                    else []
-                ),
-                f"Criteria: {criteria}",
-                *(_delimit("INPUT", q, marker) for q in question),
-                f"{what} A:\n" + _delimit("A", first, marker),
-                f"{what} B:\n" + _delimit("B", second, marker),
-                'Reply with JSON only: {"reasoning": "<short>", "winner": "A" | "B" | "tie"}',
-            ]
+        return _pairwise_verdict(
+            backend, criteria, question, first, second, trajectories=trajectories, reasks=reasks
         )
-        compared = "two agents' trajectories" if trajectories else "two answers"
-        messages = [
-            {
-                "role": "system",
-                "content": f"You compare {compared} impartially. " + _SAFETY.format(marker=marker),
-            },
-            {"role": "user", "content": content},
-        ]
-
-        def valid(v: dict[str, Any]) -> str:
-            w = str(v["winner"]).strip().upper()
-            if w not in ("A", "B", "TIE"):
-                raise ValueError(f"winner must be A, B or tie, got {v['winner']!r}")
-            return w
-
-        value, _ = _ask(
-            backend,
-            messages,
-            required=("winner",),
-            validate=valid,
-            schema=_PAIRWISE_SCHEMA,
-            reasks=reasks,
-            quoted=shown,
-        )
-        return str(value)
 
     first = ask(mine, other)  # candidate is A
     second = ask(other, mine)  # candidate is B
-    cand_first = {"A": 1.0, "B": 0.0, "TIE": 0.5}[first]
-    cand_second = {"B": 1.0, "A": 0.0, "TIE": 0.5}[second]
-    score = (
-        1.0
-        if cand_first == cand_second == 1.0
-        else 0.0
-        if cand_first == cand_second == 0.0
-        else 0.5
-    )
+    score = _both_orders(first, second)
     return MetricValue(
         score,
         f"candidate-first order: {first}; baseline-first order: {second}",
@@ -383,6 +332,94 @@ def pairwise(
             "judge_model": backend.model,
             **({"over": over} if trajectories else {}),
         },
+    )
+
+
+def _pairwise_verdict(
+    backend: JudgeBackend,
+    criteria: str,
+    question: Sequence[str],
+    first: str,
+    second: str,
+    *,
+    trajectories: bool,
+    reasks: int,
+) -> str:
+    """The judge's answer (``A``, ``B`` or ``TIE``) on ``first`` shown as A, ``second`` as B.
+
+    Args:
+        backend: The judge's model.
+        criteria: What makes one better.
+        question: The input both answer (empty when trajectories are compared: they hold it).
+        first: Shown as A.
+        second: Shown as B.
+        trajectories: Whether the texts are agents' trajectories (transcripts).
+        reasks: Re-asks of an unusable reply.
+
+    Raises:
+        MetricError: no usable verdict (or an ambiguous one).
+    """
+    what = "Trajectory" if trajectories else "Answer"
+    shown = [*question, first, second]
+    marker = _marker(shown)
+    content = "\n\n".join(
+        [
+            *(
+                [
+                    "You are comparing two AI agents' full trajectories for the same "
+                    "request: each whole conversation, every tool call with its arguments, "
+                    "every tool result, and the final answer. Judge the process as well as "
+                    "the final answer."
+                ]
+                if trajectories
+                else []
+            ),
+            f"Criteria: {criteria}",
+            *(_delimit("INPUT", q, marker) for q in question),
+            f"{what} A:\n" + _delimit("A", first, marker),
+            f"{what} B:\n" + _delimit("B", second, marker),
+            'Reply with JSON only: {"reasoning": "<short>", "winner": "A" | "B" | "tie"}',
+        ]
+    )
+    compared = "two agents' trajectories" if trajectories else "two answers"
+    messages = [
+        {
+            "role": "system",
+            "content": f"You compare {compared} impartially. " + _SAFETY.format(marker=marker),
+        },
+        {"role": "user", "content": content},
+    ]
+
+    def valid(v: dict[str, Any]) -> str:
+        w = str(v["winner"]).strip().upper()
+        if w not in ("A", "B", "TIE"):
+            raise ValueError(f"winner must be A, B or tie, got {v['winner']!r}")
+        return w
+
+    value, _ = _ask(
+        backend,
+        messages,
+        required=("winner",),
+        validate=valid,
+        schema=_PAIRWISE_SCHEMA,
+        reasks=reasks,
+        quoted=shown,
+    )
+    return str(value)
+
+
+def _both_orders(first: str, second: str) -> float:
+    """The score of the side shown as A in ``first`` and as B in ``second``: 1 when the judge
+    preferred it both times, 0 when it preferred the other both times, else 0.5 (position
+    bias cancels)."""
+    cand_first = {"A": 1.0, "B": 0.0, "TIE": 0.5}[first]
+    cand_second = {"B": 1.0, "A": 0.0, "TIE": 0.5}[second]
+    return (
+        1.0
+        if cand_first == cand_second == 1.0
+        else 0.0
+        if cand_first == cand_second == 0.0
+        else 0.5
     )
 
 
