@@ -216,16 +216,19 @@ class EvalItem(pytest.Function):
             return self._one_line(excinfo.value)
         return super().repr_failure(excinfo)
 
-    def failure_line(self, exc: BaseException) -> str | None:
-        """The one-line report of our own errors (target, provider, replay, budget), else None.
-
-        Setup-phase errors reach the report through pytest's private ``_repr_failure_py``,
-        not :meth:`repr_failure`; the plugin's ``pytest_runtest_makereport`` applies this
-        line to them instead of overriding that private method.
-        """
-        if isinstance(exc, MlevalError):
-            return self._one_line(exc)
-        return None
+    def _repr_failure_py(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        # Setup- and teardown-phase errors reach the report through this private method,
+        # not repr_failure. Our own errors (target, provider, replay, budget) are one line;
+        # answering here, rather than replacing the report afterwards, spares pytest the
+        # traceback it would build first: that parses the source of every frame, and on
+        # CPython 3.11 two threads parsing at once (the engine, tools and servers run in
+        # threads) can fail as "AST constructor recursion depth mismatch", an INTERNALERROR
+        # (python/cpython#106905).
+        if isinstance(excinfo.value, MlevalError):
+            return self._one_line(excinfo.value)
+        return super()._repr_failure_py(excinfo, style=style)
 
     def _one_line(self, exc: BaseException) -> str:
         kind = type(exc).__name__

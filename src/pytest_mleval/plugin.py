@@ -7,7 +7,7 @@ installed, so heavy libraries load only when a run needs them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,21 +97,6 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     finally:
         context.pop_item(item)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    # An eval item's own errors in setup or teardown (target, provider, replay, budget) read
-    # best as one line without a traceback; the call phase goes through its repr_failure.
-    failure_line = getattr(item, "failure_line", None)
-    if call.when != "call" and call.excinfo is not None and report.failed and failure_line:
-        line = failure_line(call.excinfo.value)
-        if line is not None:
-            report.longrepr = line
-    return report
 
 
 @pytest.fixture(scope="session")

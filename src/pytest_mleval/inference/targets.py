@@ -18,7 +18,7 @@ from .cache import ResponseCache
 from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter
 from .toolloop import one_turn_trajectory, run_tool_loop
-from .tools import ToolLoader
+from .tools import ToolBox, ToolLoader
 from .types import ChatRequest, ChatResponse
 
 __all__ = ["LLMClient", "ModelTarget", "build_engine", "parse_rate_limits", "to_output"]
@@ -203,7 +203,19 @@ class ModelTarget:
                     self._pool = concurrent.futures.ThreadPoolExecutor(
                         max_workers=self.engine.concurrency, thread_name_prefix="mleval-toolloop"
                     )
-                self._loops[key] = self._pool.submit(self._loop, case)
+                # The tools load here, in the calling thread, not in the pool: importing a
+                # tool module and building its pydantic model parse source (ast), and
+                # CPython 3.11's AST construction keeps its recursion depth in state shared
+                # by all threads, so two threads parsing at once can fail with "AST
+                # constructor recursion depth mismatch" (python/cpython#106905).
+                try:
+                    toolbox = self.tool_loader.toolbox(case)
+                except Exception as exc:
+                    failed: concurrent.futures.Future[TargetOutput] = concurrent.futures.Future()
+                    failed.set_exception(exc)
+                    self._loops[key] = failed
+                    continue
+                self._loops[key] = self._pool.submit(self._loop, case, toolbox)
         if plain:
             self.engine.prefetch(plain)
 
@@ -220,8 +232,9 @@ class ModelTarget:
             out.trajectory = one_turn_trajectory(req.messages, resp)
         return out
 
-    def _loop(self, case: EvalCase) -> TargetOutput:
-        toolbox = self.tool_loader.toolbox(case)  # a tool that cannot load fails before any call
+    def _loop(self, case: EvalCase, toolbox: ToolBox | None = None) -> TargetOutput:
+        if toolbox is None:
+            toolbox = self.tool_loader.toolbox(case)  # a tool that cannot load: before any call
         return run_tool_loop(
             self.engine,
             self.request(case, toolbox.definitions()),
