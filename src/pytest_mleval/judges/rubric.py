@@ -344,6 +344,7 @@ def _pairwise_verdict(
     *,
     trajectories: bool,
     reasks: int,
+    seed: int | None = None,
 ) -> str:
     """The judge's answer (``A``, ``B`` or ``TIE``) on ``first`` shown as A, ``second`` as B.
 
@@ -355,6 +356,7 @@ def _pairwise_verdict(
         second: Shown as B.
         trajectories: Whether the texts are agents' trajectories (transcripts).
         reasks: Re-asks of an unusable reply.
+        seed: A sample's seed (``None``: the one deterministic verdict).
 
     Raises:
         MetricError: no usable verdict (or an ambiguous one).
@@ -404,6 +406,7 @@ def _pairwise_verdict(
         schema=_PAIRWISE_SCHEMA,
         reasks=reasks,
         quoted=shown,
+        seed=seed,
     )
     return str(value)
 

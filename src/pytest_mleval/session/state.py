@@ -492,7 +492,29 @@ class MlevalSession:
         )
         run, notes = assemble_run(gathered, self._settings())
         self.errors.extend(notes)
+        if run.variant_sets:
+            self._judge_variants(run)
         return run
+
+    def _judge_variants(self, run: RunResults) -> None:
+        """A suite's ``judge_variants:``: the pairwise judge between its variants' outputs, here
+        on the controller where every variant's outputs are known, through the run's engine."""
+        from ..judges.variants import judge_run_variants
+
+        self.errors.extend(
+            judge_run_variants(
+                run,
+                suites=self.suites,
+                factory=self.judge_backend,
+                default_model=self.options.judge_model,
+                confidence=self.options.confidence,
+                seed=self.options.seed,
+                workers=self.options.concurrency,
+            )
+        )
+        if self._engine is not None:
+            # The judge's calls are the run's too: the summary counts them.
+            run.usage["inference"] = self._engine.summary()
 
     def report_dir(self) -> Path:
         """Where outputs go (relative paths are relative to the rootdir)."""
