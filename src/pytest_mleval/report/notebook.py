@@ -1,7 +1,8 @@
 """Looking at runs in a notebook: ``load_run(path)`` renders itself and gives tables.
 
-``Run.cases`` and ``Run.aggregates`` are pandas DataFrames when pandas is installed (plain lists
-of dicts otherwise); ``Run.compare(baseline)`` is the paired comparison the plugin runs.
+``Run.cases``, ``Run.aggregates`` and ``Run.variants`` (a suite's variants compared) are pandas
+DataFrames when pandas is installed (plain lists of dicts otherwise); ``Run.compare(baseline)``
+is the paired comparison the plugin runs.
 """
 
 from __future__ import annotations
@@ -247,6 +248,25 @@ class Run:
     def aggregates(self) -> Any:
         """Per suite and metric: estimate, CI, n, method."""
         return _frame([a.model_dump() for a in self.results.aggregates])
+
+    @property
+    def variants(self) -> Any:
+        """The suites' variants compared: one row per suite, variant and metric with the
+        estimate, ``ci_low``, ``ci_high``, ``n``, ``best`` (the verdict's winner), ``tied_top``
+        (no winner, but not separable from the top), ``reference``, and the variant's
+        ``cost_usd``, ``total_tokens``, ``latency_p50_ms``, ``latency_p95_ms``, ``errored`` and
+        ``pareto``. (``results.variants`` holds the ``compare_to:`` comparisons instead.)"""
+        from .variants import variant_records
+
+        return _frame(variant_records(self.results))
+
+    @property
+    def variant_pairs(self) -> Any:
+        """The variants' paired comparisons: one row per suite, metric and pair (``diff`` is
+        ``b - a``, ``p_adjusted`` across the suite's pairs and metrics, ``better``)."""
+        from .variants import pair_records
+
+        return _frame(pair_records(self.results))
 
     @property
     def gates(self) -> Any:

@@ -8,6 +8,7 @@ from ..results.records import Aggregate, CaseResult, RunResults, run_status
 from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
 from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
+from .variants import variant_markdown, variant_terminal
 from .views import usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
@@ -161,7 +162,8 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
 
 
 def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
-    """Lines (with terminal styles) of the end-of-run summary: per suite, comparison, gates."""
+    """Lines (with terminal styles) of the end-of-run summary: per suite, usage, the variant
+    comparisons, the baseline comparison, gates."""
     lines: list[tuple[str, dict[str, Any]]] = []
     status, text = run_status(run)
     if status != "passed":
@@ -190,6 +192,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
     for kind, name, t in usage_rows(run):
         label = "usage" if kind == "total" else f"  {kind} {term_text(name)}"
         lines.append((f"{label}: {_usage_line(t)}", {}))
+    for vs in run.variant_sets:
+        lines.extend(variant_terminal(vs))
     if run.comparison:
         lines.extend((line, {}) for line in comparison_terminal(run.comparison))
     for variant in run.variants:
@@ -266,7 +270,8 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
 
 
 def render_summary(run: RunResults, *, top: int = 10) -> str:
-    """The Markdown summary: gates, per-suite metrics with CIs, baseline comparison, usage."""
+    """The Markdown summary: gates, the variant comparisons, baseline comparison, per-suite
+    metrics with CIs, usage."""
     out = ["## pytest-mleval results", ""]
     meta = run.meta
     head = []
@@ -303,6 +308,8 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             verdict = "✅ pass" if g.passed else "❌ fail"
             out.append(f"| {_md(g.suite)} | {_md(g.message)} | {verdict} |")
         out.append("")
+    for vs in run.variant_sets:
+        out.extend(variant_markdown(vs))
     if run.comparison:
         out.append("### Compared with the baseline")
         out.append("")

@@ -83,7 +83,9 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
     ``lat``, ``tok`` [prompt, completion, total], ``cost``, ``mo`` model, ``err``, ``ca``
     answered from the cache, ``tt``/``itl``/``tps`` a streamed call's time to first token,
     inter-token latency and output tokens/s, ``b`` the baseline's status, output and scores
-    of the same case and repeat.
+    of the same case and repeat. ``variantGroups`` lists the suites run as variants of one
+    suite (``g`` its name, ``v`` the variants, ``s`` their suite indexes), for the page's
+    side-by-side view of a case across its variants.
     """
     suites, metrics, tags, docs = Interner(), Interner(), Interner(), Interner()
     conversations = ConversationPayload()
@@ -153,8 +155,22 @@ def case_payload(run: RunResults, baseline: RunResults | None = None) -> dict[st
         "images": conversations.images,
         "imageData": conversations.image_data,
         "hasBaseline": baseline is not None,
+        "variantGroups": _variant_groups(run, suites.items),
         "cases": cases,
     }
+
+
+def _variant_groups(run: RunResults, suite_names: list[str]) -> list[dict[str, Any]]:
+    """For the page's side-by-side view of a case: per varied suite, its variants and their
+    suites' indexes in the payload (``g`` the suite, ``v`` variant names, ``s`` indexes)."""
+    index = {name: i for i, name in enumerate(suite_names)}
+    groups: dict[str, dict[str, Any]] = {}
+    for s in run.suites:
+        if s.variant_of and s.variant and s.name in index:
+            g = groups.setdefault(s.variant_of, {"g": s.variant_of, "v": [], "s": []})
+            g["v"].append(s.variant)
+            g["s"].append(index[s.name])
+    return list(groups.values())
 
 
 def header_view(run: RunResults) -> dict[str, Any]:

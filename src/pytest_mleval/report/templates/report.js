@@ -100,8 +100,8 @@
     });
   }
 
-  function scoreChips(c) {
-    var td = el("td", "chips");
+  function scoreChips(c, tag) {
+    var td = el(tag || "td", "chips");
     (c.sc || []).forEach(function (s) {
       var cls = s.p === true ? "ok" : s.p === false ? "no" : "info";
       var text = D.metrics[s.m] + " " + (s.v === undefined ? (s.sk ? "skip" : "err") : fmt(s.v, 2));
@@ -343,6 +343,60 @@
     items.forEach(function (x) { ol.appendChild(el("li", null, x)); });
     return block(title, ol);
   }
+  // ---------------------------------------------------------------- variants side by side
+
+  // A case id (and repeat) across the suites its variants ran as (SUITE[VARIANT]).
+  var VG = D.variantGroups || [];
+  var suiteGroup = {};
+  VG.forEach(function (g, gi) { g.s.forEach(function (si, k) { suiteGroup[si] = [gi, g.v[k]]; }); });
+  var vIndex = null;
+  function vKey(gi, id, r) { return gi + "\u0000" + id + "\u0000" + (r || 0); }
+  function siblings(gi, id, r) {
+    if (!vIndex) {
+      vIndex = {};
+      cases.forEach(function (c, i) {
+        var sg = suiteGroup[c.s];
+        if (!sg) return;
+        var key = vKey(sg[0], c.id, c.r);
+        (vIndex[key] = vIndex[key] || []).push(i);
+      });
+    }
+    return vIndex[vKey(gi, id, r)] || [];
+  }
+  function variantCompare(gi, id, r, current) {
+    var g = VG[gi];
+    var idx = siblings(gi, id, r);
+    var wrap = el("div", "vcmp-grid");
+    var first = idx.length ? cases[idx[0]] : null;
+    if (first && first.in !== undefined) wrap.appendChild(block("Input", first.in, "full"));
+    if (first && first.exp !== undefined) wrap.appendChild(block("Expected", first.exp, "full"));
+    g.v.forEach(function (name, k) {
+      var at = null;
+      idx.forEach(function (i) { if (cases[i].s === g.s[k]) at = i; });
+      var card = el("div", "vcmp-card" + (at !== null && at === current ? " current" : ""));
+      card.setAttribute("data-variant", name);
+      var head = el("div", "vcmp-head");
+      head.appendChild(el("code", "vname", name));
+      card.appendChild(head);
+      if (at === null) {
+        head.appendChild(el("span", "muted small", "did not run this case"));
+        wrap.appendChild(card);
+        return;
+      }
+      var c = cases[at], st = D.statuses[c.st];
+      head.appendChild(el("span", "st " + st, st));
+      if (c.lat !== undefined) head.appendChild(el("span", "muted small", fmt(c.lat, 0) + " ms"));
+      if (c.cost !== undefined) head.appendChild(el("span", "muted small", "$" + fmt(c.cost, 6)));
+      if (c.tok) head.appendChild(el("span", "muted small", c.tok[2] + " tokens"));
+      if (c.err) card.appendChild(el("pre", "vout st-errored", c.err));
+      card.appendChild(el("pre", "vout", c.out === undefined ? "–" : c.out));
+      if (c.sc) card.appendChild(scoreChips(c, "div"));
+      wrap.appendChild(card);
+    });
+    return wrap;
+  }
+  window.__mlevalVariantCompare = variantCompare;
+
   function detail(i) {
     var c = cases[i];
     var tr = el("tr", "detail");
@@ -355,6 +409,8 @@
     var imgs = c.img ? imagesBlock(c) : null;
     if (imgs) grid.appendChild(imgs);
     grid.appendChild(block("Output", c.out === undefined ? "–" : c.out));
+    var sg = suiteGroup[c.s];
+    if (sg) grid.appendChild(block("Compare variants", variantCompare(sg[0], c.id, c.r, i), "full"));
     if (c.exp !== undefined) grid.appendChild(block("Expected", c.exp));
     if (c.exp !== undefined && c.out !== undefined) grid.appendChild(diffBlock(c.exp, c.out));
     if (c.cv || c.stop) grid.appendChild(conversationBlock(c));
@@ -454,6 +510,44 @@
       applyFilters();
       document.getElementById("cases").scrollIntoView();
     });
+  });
+
+  // Each variant set's panel: pick a case, see every variant's output side by side.
+  document.querySelectorAll(".vcmp").forEach(function (panel) {
+    var name = panel.getAttribute("data-group");
+    var gi = -1;
+    VG.forEach(function (g, k) { if (g.g === name) gi = k; });
+    var pick = panel.querySelector(".vcmp-pick"), out = panel.querySelector(".vcmp-out");
+    if (gi < 0) { out.appendChild(el("p", "empty", "No cases of these variants in this report.")); return; }
+    var keys = [], seen = {};
+    cases.forEach(function (c) {
+      var sg = suiteGroup[c.s];
+      if (!sg || sg[0] !== gi) return;
+      var key = vKey(gi, c.id, c.r);
+      if (seen[key]) return;
+      seen[key] = keys.length + 1;
+      keys.push([c.id, c.r || 0]);
+      pick.appendChild(el("option", null, c.id + (c.r ? " [r" + c.r + "]" : ""))).value = String(keys.length - 1);
+    });
+    function show(k) {
+      while (out.firstChild) out.removeChild(out.firstChild);
+      if (keys[k]) out.appendChild(variantCompare(gi, keys[k][0], keys[k][1], -1));
+    }
+    pick.addEventListener("change", function () { show(+pick.value); });
+    var set = panel.closest(".variant-set");
+    var links = set ? set.querySelectorAll(".vcmp-link") : [];
+    Array.prototype.forEach.call(links, function (b) {
+      b.addEventListener("click", function () {
+        var k = seen[vKey(gi, b.getAttribute("data-case"), +b.getAttribute("data-r"))];
+        if (!k) return;
+        pick.value = String(k - 1);
+        show(k - 1);
+        panel.scrollIntoView({ block: "nearest" });
+      });
+    });
+    // Open on the first case whose outcome differs between the variants, else the first.
+    var start = links.length ? seen[vKey(gi, links[0].getAttribute("data-case"), +links[0].getAttribute("data-r"))] : 1;
+    if (keys.length) { pick.value = String((start || 1) - 1); show((start || 1) - 1); }
   });
 
   window.__mlevalFilter = function (opts) {
