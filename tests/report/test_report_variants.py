@@ -18,7 +18,12 @@ from pytest_mleval.report.html import render_report, write_report
 from pytest_mleval.report.notebook import load_run
 from pytest_mleval.report.summary import render_summary, terminal_lines
 from pytest_mleval.report.variant_views import PAIRS_SHOWN, pareto_chart, variant_sets_view
-from pytest_mleval.report.variants import tradeoff_text, tradeoffs, variant_terminal
+from pytest_mleval.report.variants import (
+    tradeoff_text,
+    tradeoffs,
+    variant_terminal,
+    verdict_text,
+)
 from pytest_mleval.results.records import (
     CaseResult,
     MetricScore,
@@ -393,7 +398,13 @@ def test_html_view_heat_whiskers_matrix_and_scatter() -> None:
 
 
 def test_pairs_against_a_reference_leave_the_rest_of_the_matrix_empty() -> None:
-    view = variant_sets_view(make_run(make_set(reference="mini")))[0]
+    vs = make_set(reference="mini")
+    # big and cot were never compared with each other: the verdict says so.
+    assert verdict_text(vs, "rouge_l") == (
+        "no clear winner: big, mini, cot (only pairs with the reference mini were tested)"
+    )
+    assert verdict_text(make_set(), "rouge_l") == "no clear winner: big, mini, cot"
+    view = variant_sets_view(make_run(vs))[0]
     matrix = view["matrices"][0]
     kinds = {(r["variant"], i): c["kind"] for r in matrix["rows"] for i, c in enumerate(r["cells"])}
     assert kinds[("big", 2)] == "none" and kinds[("big", 0)] == "win"

@@ -10,6 +10,7 @@ and its charts are in :mod:`.variant_views`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,7 +102,13 @@ def verdict_text(vs: VariantSet, metric: str, name: Callable[[str], str] = str) 
     if verdict.best:
         return f"{name(verdict.best)} is best (beats every other variant)"
     if verdict.candidates:
-        return "no clear winner: " + ", ".join(name(c) for c in verdict.candidates)
+        text = "no clear winner: " + ", ".join(name(c) for c in verdict.candidates)
+        tested = {frozenset((p.a, p.b)) for p in vs.pairs if p.metric == metric}
+        pairs = itertools.combinations(verdict.candidates, 2)
+        if vs.reference and any(frozenset(p) not in tested for p in pairs):
+            # Two of them were never compared: "cannot be separated" only says untested.
+            text += f" (only pairs with the reference {name(vs.reference)} were tested)"
+        return text
     return "no clear winner"
 
 
