@@ -245,6 +245,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         ``compare_to:`` suite that did not run).
     """
     from .aggregate import aggregate_suite, evaluate_gates
+    from .variants import build_variant_sets, variant_plans
 
     notes: list[str] = []
     suites = dict(gathered.suites)
@@ -286,6 +287,9 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     run.cases = cases
     run.collection_errors = list(gathered.collection_errors)
     run.usage = usage_totals(cases)
+    run.variant_sets = build_variant_sets(
+        run, variant_plans(suites), confidence=settings.confidence, seed=settings.seed
+    )
     if gathered.inference is not None:
         run.usage["inference"] = gathered.inference
     if gathered.baseline is not None:
