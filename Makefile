@@ -27,6 +27,13 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==2.13.0"
 	$(PIP) install -q -e ".[dev,all]" "torch==2.13.0"
+	# confseq, the tests' reference for confidence sequences, builds a C++ extension whose
+	# sdist pins a pybind11 older than Python 3.11 and needs Boost headers: it is built here
+	# against a current pybind11 and the boost-headers wheel, without build isolation.
+	$(PIP) install -q "pybind11>=2.11" scikit-build cmake boost-headers
+	BOOST=$$($(PY) -c 'import boost_headers; print(boost_headers.get_include())') && \
+		CMAKE_ARGS="-DBoost_INCLUDE_DIR=$$BOOST" CPLUS_INCLUDE_PATH="$$BOOST" \
+		$(PIP) install -q --no-build-isolation "confseq==0.0.11"
 	touch $(STAMP)
 
 install: $(STAMP)
