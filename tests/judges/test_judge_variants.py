@@ -317,3 +317,112 @@ def test_unreadable_judge_variants_options_are_an_error_naming_the_option(tmp_pa
     (error,) = errors
     assert "suite 's'" in error and "against" in error
     assert run.variant_sets[0].notes == [error]
+
+
+# --------------------------------------------------------------------------- end to end
+
+# Per variant, the number of '+' in its answer to each case: the judge prefers more.
+QUALITY = {"a": [1, 0, 2, 1, 0, 1], "b": [2, 1, 1, 2, 1, 2], "c": [3, 2, 0, 3, 2, 1]}
+# Judge prompts: three pairs, six cases, both orders; one prompt that recurs (two equal
+# answers to a case, in either order) is one request, the engine's cache answers the rest.
+PROMPTS = len(
+    {
+        (k, *shown)
+        for x, y in (("a", "b"), ("a", "c"), ("b", "c"))
+        for k in range(6)
+        for shown in ((QUALITY[x][k], QUALITY[y][k]), (QUALITY[y][k], QUALITY[x][k]))
+    }
+)
+
+E2E_APP = f"""
+Q = {QUALITY!r}
+
+def answer(variant, case):
+    return "ans " + "+" * Q[variant][int(case.input)]
+
+def a(case):
+    return answer("a", case)
+
+def b(case):
+    return answer("b", case)
+
+def c(case):
+    return answer("c", case)
+"""
+
+E2E_SUITE = """
+suite: trio
+target: python:app:a
+metrics: [{contains: {value: "ans"}}]
+judge_variants: {criteria: "More plus signs is better."}
+variants:
+  - {name: a}
+  - {name: b, target: "python:app:b"}
+  - {name: c, target: "python:app:c"}
+cases:
+""" + "".join(f"  - {{id: k{i}, input: '{i}'}}\n" for i in range(6))
+
+
+def e2e_project(p: pytest.Pytester, srv: OpenAITestServer, *, judge_model: bool = True) -> None:
+    p.makepyfile(app=E2E_APP)
+    p.syspathinsert()
+    ini = f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+    if judge_model:
+        ini += "mleval_judge_model = openai/judge\n"
+    p.makeini(ini)
+    p.makefile(".eval.yaml", trio=E2E_SUITE)
+
+
+def variant_set(p: pytest.Pytester) -> dict[str, Any]:
+    data = json.loads((p.path / "reports" / "mleval-results.json").read_text())
+    (vs,) = data["variant_sets"]
+    assert vs["suite"] == "trio"
+    return dict(vs)
+
+
+def check_trio(vs: dict[str, Any]) -> None:
+    rates = {(w["a"], w["b"]): (w["wins_a"], w["wins_b"], w["ties"]) for w in vs["win_rates"]}
+    # Counted from E2E_APP's table: a vs b, a vs c, b vs c.
+    assert rates == {("a", "b"): (1, 5, 0), ("a", "c"): (1, 4, 1), ("b", "c"): (2, 4, 0)}
+    ab = next(w for w in vs["win_rates"] if (w["a"], w["b"]) == ("a", "b"))
+    assert ab["win_rate_a"] == pytest.approx(1 / 6)
+    assert ab["ci_low"] < 1 / 6 < ab["ci_high"]
+    assert [(r["variant"], r["rank"]) for r in vs["ranking"]] == [("c", 1), ("b", 2), ("a", 3)]
+    for r in vs["ranking"]:
+        assert r["ci_low"] <= r["strength"] <= r["ci_high"]
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["one-process", "xdist"])
+def test_a_variants_suite_is_judged_end_to_end_and_replays_with_no_request(
+    pytester: pytest.Pytester, xdist: bool
+) -> None:
+    args = ["-n", "2"] if xdist else []
+    with OpenAITestServer(rules=[Rule(reply=quality_judge)]) as srv:
+        e2e_project(pytester, srv)
+        pytester.runpytest(*args).assert_outcomes(passed=18)
+        vs = variant_set(pytester)
+        check_trio(vs)
+        assert srv.count == PROMPTS
+        assert all(
+            "More plus signs is better." in r["messages"][-1]["content"] for r in srv.requests
+        )
+
+        result = pytester.runpytest(*args, "--mleval-cache", "replay")
+        result.assert_outcomes(passed=18)
+        assert "CacheMissError" not in result.stdout.str()
+        assert srv.count == PROMPTS  # the replay made no judge request
+        replayed = variant_set(pytester)
+        assert replayed["win_rates"] == vs["win_rates"]
+        assert replayed["ranking"] == vs["ranking"]
+
+
+def test_without_a_judge_model_the_run_notes_it_and_scores_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    with OpenAITestServer(rules=[Rule(reply=quality_judge)]) as srv:
+        e2e_project(pytester, srv, judge_model=False)
+        pytester.runpytest().assert_outcomes(passed=18)
+        vs = variant_set(pytester)
+        assert srv.count == 0
+    assert vs["win_rates"] == [] and vs["ranking"] == []
+    assert any("no judge model configured" in n for n in vs["notes"])
