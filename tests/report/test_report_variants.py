@@ -21,6 +21,7 @@ from pytest_mleval.report.variant_views import PAIRS_SHOWN, pareto_chart, varian
 from pytest_mleval.report.variants import (
     tradeoff_text,
     tradeoffs,
+    variant_markdown,
     variant_terminal,
     verdict_text,
 )
@@ -370,6 +371,23 @@ def test_markdown_with_hostile_names_keeps_only_its_own_markup() -> None:
     assert not page.texts.get("a")
 
 
+def test_markdown_amounts_cannot_open_math() -> None:
+    vs = VariantSet(
+        suite="s",
+        variants=["a", "b"],
+        estimates=[
+            VariantEstimate(
+                variant=v, metric="cost_usd", estimate=e, ci_low=e / 2, ci_high=e * 2, n=9
+            )
+            for v, e in (("a", 0.002), ("b", 0.004))
+        ],
+    )
+    md = "\n".join(variant_markdown(vs))
+    assert "| cost_usd (lower is better) | \\$0.00200 \\[\\$0.00100, \\$0.00400\\] |" in md
+    html = render(md)
+    assert "$0.00200 [$0.00100, $0.00400]" in html and "math" not in html
+
+
 # ---------------------------------------------------------------------------- HTML
 
 
@@ -660,3 +678,48 @@ def test_browser_compares_variants_side_by_side(chromium: Any, tmp_path: Path) -
         assert page.errors() == []
     finally:
         page.send("Page.removeScriptToEvaluateOnNewDocument", identifier=hook["identifier"])
+
+
+# ---------------------------------------------------------------------------- end to end
+
+E2E_SUITE = """
+suite: s
+target: python:app:echo
+prompt: "A: {{ input }}"
+metrics: [{contains: {value: "A:"}}]
+variants:
+  - {name: a}
+  - {name: b, prompt: "B: {{ input }}"}
+  - {name: again, prompt: "A: again {{ input }}"}
+cases:
+"""
+
+
+def test_a_variants_run_shows_the_comparison_everywhere(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="def echo(case):\n    return case.text\n")
+    pytester.syspathinsert()
+    cases = "".join(f"  - {{id: c{i:02d}, input: x{i}}}\n" for i in range(20))
+    pytester.makefile(".eval.yaml", v=E2E_SUITE + cases)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    out = result.stdout.str()
+    assert "variants of s: 3 variants, all pairs, holm across" in out
+    # b fails every case, a and again pass every one: no variant beats both others.
+    result.stdout.fnmatch_lines(["  pass_rate: no clear winner: a, again", "  variant * errored"])
+    reports = pytester.path / "reports"
+    md = (reports / "mleval-summary.md").read_text(encoding="utf-8")
+    assert "### Variants of s" in md
+    assert "| pass_rate | **1.000**" not in md  # no best without a significant win over all
+    assert (
+        "| pass_rate | 1.000 [0.839, 1.000] ≈ | 0.000 [0.000, 0.161] | 1.000 [0.839, 1.000] ≈ "
+        "| no clear winner: `a`, `again` |"
+    ) in md
+    html = (reports / "mleval-report.html").read_text(encoding="utf-8")
+    assert 'id="variant-sets"' in html and "Outcome differs between variants</strong> (20)" in html
+    run = load_run(reports / "mleval-results.json")
+    df = run.variants
+    assert set(df["variant"]) == {"a", "b", "again"} and not df["best"].any()
+    rates = df[df["metric"] == "pass_rate"].set_index("variant")["estimate"].to_dict()
+    assert rates == {"a": 1.0, "b": 0.0, "again": 1.0}
+    pairs = run.variant_pairs
+    ab = pairs[(pairs["metric"] == "pass_rate") & (pairs["b"] == "b")].iloc[0]
+    assert ab["better"] == "a" and ab["p_adjusted"] < 0.05

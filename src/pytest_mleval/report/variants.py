@@ -384,11 +384,17 @@ def _mdname(name: str) -> str:
     return md_code(name, table=True)
 
 
+def _md_number(text: str) -> str:
+    """Numbers this module formatted stay as written (``[0.7, 0.9]``), but a ``$`` pair would
+    open GitHub's math: amounts are escaped."""
+    return md_text(text) if "$" in text else text
+
+
 def _md_cell(vs: VariantSet, e: VariantEstimate | None, mark: str | None) -> str:
     if e is None:
         return "–"
-    value = md_text(fmt_metric(e.metric, e.estimate))
-    ci = md_text(fmt_interval(e.metric, e.ci_low, e.ci_high))
+    value = _md_number(fmt_metric(e.metric, e.estimate))
+    ci = _md_number(fmt_interval(e.metric, e.ci_low, e.ci_high))
     if mark == "best":
         return f"**{value}** {ci} 🏆"
     return f"{value} {ci}" + (" ≈" if mark == "tied" else "")
