@@ -152,7 +152,7 @@ def judge_variant_set(
     return judgements, notes
 
 
-def _variant_specs(
+def _varied_spec(
     variant_set: VariantSet, run: RunResults, suites: Mapping[str, Suite]
 ) -> SuiteSpec | None:
     """The spec of the suite a variant set varies: a collected variant suite's, else read back
@@ -208,7 +208,7 @@ def judge_run_variants(
     """
     errors: list[str] = []
     for i, vs in enumerate(run.variant_sets):
-        spec = _variant_specs(vs, run, suites)
+        spec = _varied_spec(vs, run, suites)
         if spec is None or spec.judge_variants is None:
             continue
         try:
