@@ -19,6 +19,7 @@ from pytest_mleval.report.notebook import load_run
 from pytest_mleval.report.summary import render_summary, terminal_lines
 from pytest_mleval.report.variant_views import PAIRS_SHOWN, pareto_chart, variant_sets_view
 from pytest_mleval.report.variants import (
+    fmt_ms,
     tradeoff_text,
     tradeoffs,
     variant_markdown,
@@ -413,6 +414,24 @@ def test_html_view_heat_whiskers_matrix_and_scatter() -> None:
     assert cells[("mini", 3)]["kind"] == "tie" and cells[("mini", 0)]["kind"] == "self"
     assert view["n_disagree"] == 2 and [d["id"] for d in view["disagree"]] == ["c2", "c4"]
     assert view["disagree"][1]["statuses"][3] == ("cot", "errored")
+
+
+def test_ties_labels_and_small_latencies_read_cleanly() -> None:
+    vs = make_set(cost=dict.fromkeys(COST, 0.0))
+    for p in vs.pairs:
+        if p.metric == "pass_rate" and (p.a, p.b) == ("mini", "big"):
+            p.diff, p.better = 0.0, None
+    matrix = next(m for m in variant_sets_view(make_run(vs))[0]["matrices"])
+    tie = matrix["rows"][0]["cells"][1]  # mini against big: -(0.0) is shown as +0.000
+    assert tie["kind"] == "tie" and str(tie["diff"]) == "0.0"
+    # Two variants at one point: the second label steps below instead of overprinting.
+    for u in vs.usage:
+        u.latency_p50_ms, u.quality = 0.82, 1.0
+    chart = pareto_chart(vs)
+    assert chart is not None
+    assert len({d["ly"] for d in chart["dots"]}) == 4
+    assert fmt_ms(0.82) == "0.82 ms" and fmt_ms(1500.0) == "1,500 ms" and fmt_ms(None) == "–"
+    assert "0.82 ms" in "\n".join(_terminal(vs))
 
 
 def test_pairs_against_a_reference_leave_the_rest_of_the_matrix_empty() -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..results.units import fmt_interval, fmt_metric, fmt_usd
 from .charts import delta_charts, histograms
 from .variant_views import variant_sets_view
+from .variants import fmt_ms
 from .views import case_payload, comparison_view, header_view, suite_tables, usage_rows
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ def _environment() -> Any:
     env.filters["signed"] = _signed
     env.filters["pvalue"] = _pvalue
     env.filters["usd"] = fmt_usd
+    env.filters["ms"] = fmt_ms
     # {{ value|metricval(metric) }}: a value in its metric's unit ($, ms) or as a score.
     env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
     env.globals["interval"] = fmt_interval

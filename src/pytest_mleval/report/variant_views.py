@@ -148,7 +148,8 @@ def _matrices(vs: VariantSet) -> list[dict[str, Any]]:
                 cells.append(
                     {
                         "kind": kind,
-                        "diff": sign * p.diff,
+                        # + 0.0: a tie shows as +0.000, never -0.000.
+                        "diff": sign * p.diff + 0.0,
                         "p_adjusted": p.p_adjusted,
                         "title": f"{r} − {c}: {sign * p.diff:+.4g} [{lo:+.4g}, {hi:+.4g}], "
                         f"p {p.p_value:.3g}, adjusted {p.p_adjusted:.3g}, n={p.n}, {p.test}",
@@ -231,6 +232,7 @@ def pareto_chart(vs: VariantSet) -> dict[str, Any] | None:
                 "quality": q,
             }
         )
+    _place_labels(dots)
     front = ""
     if by_cost:
         best = sorted((d for d in dots if d["pareto"]), key=lambda d: (d["x"], -d["y"]))
@@ -267,6 +269,22 @@ def pareto_chart(vs: VariantSet) -> dict[str, Any] | None:
         "dots": dots,
         "front": front,
     }
+
+
+def _place_labels(dots: list[dict[str, Any]]) -> None:
+    """``ly``, the baseline of each point's label: above the point, or stepped below it when
+    the label would overlap one placed before (points close together, equal quality)."""
+    placed: list[tuple[float, float, float]] = []  # left, right, baseline
+    for d in sorted(dots, key=lambda d: (d["x"], d["y"])):
+        width = 6.2 * len(d["label"])
+        left = d["x"] + d["dx"] - (width if d["anchor"] == "end" else 0.0)
+        ly = d["y"] - 7
+        for step in range(4):
+            ly = d["y"] - 7 if step == 0 else d["y"] + 4 + 12 * step
+            if not any(left < r and x0 < left + width and abs(ly - b) < 12 for x0, r, b in placed):
+                break
+        placed.append((left, left + width, ly))
+        d["ly"] = round(ly, 2)
 
 
 def _variant_suites(run: RunResults, vs: VariantSet) -> dict[str, str]:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_RATIO",
     "Tradeoff",
+    "fmt_ms",
     "lower_is_better",
     "marks",
     "metric_order",
@@ -123,8 +124,17 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f} ms"
+def fmt_ms(value: float | None) -> str:
+    """A latency for people: ``1,500 ms``, ``12 ms``, ``0.82 ms`` (a local call takes less than
+    one), ``–`` when unknown."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    if abs(value) >= 10 or value == 0:
+        return f"{value:,.0f} ms"
+    return f"{value:.2g} ms"
+
+
+_ms = fmt_ms
 
 
 def _ratio(x: float | None, y: float | None) -> float | None:
