@@ -17,7 +17,9 @@ than the unclustered one.
 
 Modules: ``intervals`` (one sample), ``clustered``, ``paired`` (paired tests, multiplicity),
 ``bootstrap``, ``signflip``, ``bradley_terry`` (win rates, Bradley-Terry strengths), ``power``
-(the regression gate and power analysis); shared records and helpers in ``_common``.
+(the regression gate and power analysis), ``ppi`` (prediction-powered estimates of a
+human-scale mean from judge scores and a few labels); shared records and helpers in
+``_common``.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -67,10 +69,24 @@ if TYPE_CHECKING:
         required_n_binary,
         required_n_constant_baseline,
     )
+    from .ppi import (
+        LabelPlan,
+        PPIResult,
+        classical_mean_ci,
+        ppi_labels_needed,
+        ppi_lambda,
+        ppi_mean_ci,
+    )
 
 _WHERE = {
     "BradleyTerryResult": "bradley_terry",
     "Estimate": "_common",
+    "LabelPlan": "ppi",
+    "PPIResult": "ppi",
+    "classical_mean_ci": "ppi",
+    "ppi_labels_needed": "ppi",
+    "ppi_lambda": "ppi",
+    "ppi_mean_ci": "ppi",
     "FALLBACK_PRIOR": "bradley_terry",
     "MIN_CLUSTERS": "clustered",
     "PairedResult": "_common",
@@ -110,6 +126,8 @@ __all__ = [
     "MIN_CLUSTERS",
     "BradleyTerryResult",
     "Estimate",
+    "LabelPlan",
+    "PPIResult",
     "PairedResult",
     "average_repeats",
     "benjamini_hochberg",
@@ -117,6 +135,7 @@ __all__ = [
     "bradley_terry_ci",
     "bradley_terry_exists",
     "bradley_terry_fit",
+    "classical_mean_ci",
     "cluster_bootstrap_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
@@ -132,6 +151,9 @@ __all__ = [
     "paired_proportion_ci",
     "paired_test",
     "permutation_pvalue",
+    "ppi_labels_needed",
+    "ppi_lambda",
+    "ppi_mean_ci",
     "proportion_ci",
     "regression_detected",
     "required_n",

@@ -1,0 +1,203 @@
+"""Prediction-powered inference: parity with ppi_py, exact small cases, degenerate input, the
+label planner."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import ppi_py
+import pytest
+
+from pytest_mleval import stats
+
+
+def draws(seed: int, n: int, big_n: int, bias: float = 0.1) -> tuple[np.ndarray, ...]:
+    """Human scores in [0, 1] and a judge biased by ``bias`` with noise, clipped to [0, 1]."""
+    rng = np.random.default_rng(seed)
+    y = rng.beta(2.0, 3.0, n)
+    yu = rng.beta(2.0, 3.0, big_n)
+    f = np.clip(y + bias + rng.normal(0.0, 0.1, n), 0.0, 1.0)
+    fu = np.clip(yu + bias + rng.normal(0.0, 0.1, big_n), 0.0, 1.0)
+    return y, f, fu
+
+
+def scalar(x: object) -> float:
+    return float(np.ravel(np.asarray(x))[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize(("n", "big_n"), [(5, 12), (50, 2000), (200, 300)])
+@pytest.mark.parametrize("lam", [None, 1.0, 0.0, 0.37])
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_parity_with_ppi_py(
+    seed: int, n: int, big_n: int, lam: float | None, confidence: float
+) -> None:
+    y, f, fu = draws(seed, n, big_n)
+    ours = stats.ppi_mean_ci(y, f, fu, confidence=confidence, lam=lam)
+    lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=1 - confidence, lam=lam)
+    point = ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam)
+    # The same arithmetic in another order (and scipy's normal quantile against the pure
+    # Python one): equal to a few ulps.
+    assert ours.estimate == pytest.approx(scalar(point), abs=1e-12)
+    assert ours.ci_low == pytest.approx(scalar(lo), abs=1e-12)
+    assert ours.ci_high == pytest.approx(scalar(hi), abs=1e-12)
+    assert ours.n == n and ours.n_unlabelled == big_n
+    if lam is None:
+        # The tuned weight is ppi_py's: its estimate at that fixed weight is the tuned one.
+        weight = stats.ppi_lambda(y, f, fu)
+        assert ours.lam == weight and 0.0 <= weight <= 1.0
+        assert scalar(ppi_py.ppi_mean_pointestimate(y, f, fu, lam=weight)) == pytest.approx(
+            ours.estimate, abs=1e-12
+        )
+        assert ours.method.startswith("ppi++")
+    else:
+        assert ours.lam == lam and ours.method.startswith("ppi (")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_classical_parity_with_ppi_py(seed: int) -> None:
+    y, _, _ = draws(seed, 40, 1)
+    ours = stats.classical_mean_ci(y, confidence=0.9)
+    lo, hi = ppi_py.classical_mean_ci(y, alpha=0.1)
+    assert (ours.ci_low, ours.ci_high) == pytest.approx((lo, hi), abs=1e-12)
+    assert ours.estimate == pytest.approx(float(y.mean()), abs=1e-15)
+
+
+def test_clipping_of_lambda_matches_ppi_py() -> None:
+    rng = np.random.default_rng(7)
+    y = rng.random(30)
+    yu = rng.random(300)
+    # A judge on a third of the scale: Cov / Var ~ 3, clipped to 1.
+    high = stats.ppi_mean_ci(y, y / 3, yu / 3)
+    assert high.lam == 1.0
+    # A judge that ranks backwards: Cov < 0, clipped to 0 (the labels alone).
+    low = stats.ppi_mean_ci(y, 1 - y, 1 - yu)
+    assert low.lam == 0.0
+    classical = stats.classical_mean_ci(y)
+    assert (low.estimate, low.ci_low, low.ci_high) == pytest.approx(
+        (classical.estimate, classical.ci_low, classical.ci_high), abs=1e-12
+    )
+    for got, (y_, f_, fu_) in ((high, (y, y / 3, yu / 3)), (low, (y, 1 - y, 1 - yu))):
+        lo, hi = ppi_py.ppi_mean_ci(y_, f_, fu_, alpha=0.05)
+        assert (got.ci_low, got.ci_high) == pytest.approx((scalar(lo), scalar(hi)), abs=1e-12)
+
+
+def test_exact_small_case_by_hand() -> None:
+    # Four labelled pairs, four judged-only cases, worked in fractions.
+    y = [1, 0, 1, 1]
+    f = [1, 0, 0, 1]
+    fu = [1, 1, 1, 0]
+    n = big_n = 4
+    fr = Fraction
+    mean_y, mean_f, mean_u = fr(3, 4), fr(1, 2), fr(3, 4)
+    cov = sum((fr(a) - mean_y) * (fr(b) - mean_f) for a, b in zip(y, f, strict=True)) / n
+    assert cov == fr(1, 8)
+    both = f + fu
+    m_all = fr(sum(both), len(both))
+    var_all = sum((fr(v) - m_all) ** 2 for v in both) / (len(both) - 1)
+    assert var_all == fr(15, 56)
+    lam = cov / ((1 + fr(n, big_n)) * var_all)
+    assert lam == fr(7, 30)
+    estimate = lam * mean_u + mean_y - lam * mean_f
+    assert estimate == fr(97, 120)
+    rect = [fr(a) - lam * b for a, b in zip(y, f, strict=True)]
+    m_rect = sum(rect) / n
+    var_rect = sum((r - m_rect) ** 2 for r in rect) / n
+    var_u = sum((fr(v) - mean_u) ** 2 for v in fu) / big_n
+    se = math.sqrt(float(lam**2 * var_u / big_n + var_rect / n))
+    z = 1.959963984540054
+    got = stats.ppi_mean_ci(y, f, fu)
+    assert got.lam == pytest.approx(7 / 30, abs=1e-15)
+    assert got.estimate == pytest.approx(97 / 120, abs=1e-15)
+    assert got.se == pytest.approx(se, abs=1e-15)
+    assert (got.ci_low, got.ci_high) == pytest.approx(
+        (97 / 120 - z * se, 97 / 120 + z * se), abs=1e-14
+    )
+    assert got.judge_bias == pytest.approx(-0.25)
+    # Plain PPI: the judged-only mean 3/4 plus the labels' mean error 1/4.
+    plain = stats.ppi_mean_ci(y, f, fu, lam=1)
+    assert plain.estimate == pytest.approx(1.0)
+    assert plain.se == pytest.approx(math.sqrt((3 / 16) / 4 + (3 / 16) / 4))
+
+
+def test_a_constant_bias_is_removed_exactly() -> None:
+    # A judge always 0.1 too generous: plain PPI gives the human mean of the judged-only
+    # cases exactly, the raw judge mean is 0.1 off.
+    rng = np.random.default_rng(3)
+    yu = rng.uniform(0.0, 0.8, 500)
+    y = rng.uniform(0.0, 0.8, 20)
+    got = stats.ppi_mean_ci(y, y + 0.1, yu + 0.1, lam=1)
+    assert got.estimate == pytest.approx(float(yu.mean()), abs=1e-12)
+    assert got.judge_bias == pytest.approx(0.1)
+    assert float((yu + 0.1).mean()) - float(yu.mean()) == pytest.approx(0.1)
+
+
+def test_more_informative_than_labels_alone() -> None:
+    # A good judge on many cases: the PPI++ interval is well inside the labels-only one.
+    y, f, fu = draws(11, 50, 2000)
+    ppi = stats.ppi_mean_ci(y, f, fu)
+    classical = stats.classical_mean_ci(y)
+    assert ppi.ci_high - ppi.ci_low < 0.7 * (classical.ci_high - classical.ci_low)
+
+
+def test_degenerate_inputs_say_why() -> None:
+    none = stats.ppi_mean_ci([], [], [0.5, 0.7])
+    assert (none.estimate, none.n, none.n_unlabelled) == (0.0, 0, 2)
+    assert "no labels" in none.method and none.note and "no labels" in none.note
+    one = stats.ppi_mean_ci([0.8], [0.9], [0.1, 0.5, 0.7], bounds=(0.0, 1.0))
+    assert one.estimate == 0.8 and one.ci_low < 0.8 < one.ci_high and "one label" in one.method
+    all_labelled = stats.ppi_mean_ci([0.2, 0.9, 0.5], [0.3, 0.8, 0.5], [])
+    classical = stats.classical_mean_ci([0.2, 0.9, 0.5])
+    assert "every judged case is labelled" in all_labelled.method
+    assert (all_labelled.ci_low, all_labelled.ci_high) == (classical.ci_low, classical.ci_high)
+    flat_judge = stats.ppi_mean_ci([0.2, 0.9, 0.5], [0.5, 0.5, 0.5], [0.5] * 10)
+    assert flat_judge.lam == 0.0 and flat_judge.note and "same score" in flat_judge.note
+    # Nothing varies: a bounded score still gets an interval of positive width.
+    flat = stats.ppi_mean_ci([1, 1, 1], [1, 1, 1], [1] * 50, bounds=(0.0, 1.0), lam=1)
+    assert flat.estimate == 1.0 and flat.ci_low < 1.0 and flat.ci_high == 1.0
+    assert "bounded" in flat.method
+    point = stats.ppi_mean_ci([1, 1, 1], [1, 1, 1], [1] * 50, lam=1)
+    assert point.ci_low == point.ci_high == 1.0 and point.note
+    with pytest.raises(ValueError, match="length"):
+        stats.ppi_mean_ci([1, 0], [1], [0.5])
+    with pytest.raises(ValueError, match="finite"):
+        stats.ppi_mean_ci([1, math.nan], [1, 0], [0.5])
+    with pytest.raises(ValueError, match="confidence"):
+        stats.ppi_mean_ci([1, 0], [1, 0], [0.5], confidence=1.0)
+
+
+def test_label_plan() -> None:
+    y, f, fu = draws(5, 50, 1950)
+    now = stats.ppi_mean_ci(y, f, fu)
+    width = now.ci_high - now.ci_low
+    # The plan's width now is the interval's.
+    same = stats.ppi_labels_needed(y, f, fu, width)
+    assert same.width == pytest.approx(width, abs=1e-12)
+    assert same.labels_needed == 50 and same.more == 0 and same.judged == 2000
+    half = stats.ppi_labels_needed(y, f, fu, width / 2)
+    assert half.labels_needed is not None and half.labels_needed > 100 and half.more
+    # Labelling every case gives the labels-only width over all of them, nothing narrower.
+    z = 1.959963984540054
+    all_width = 2 * z * float(np.std(y)) / math.sqrt(2000)
+    assert half.best_width <= all_width + 1e-12
+    unreachable = stats.ppi_labels_needed(y, f, fu, half.best_width * 0.99)
+    assert unreachable.labels_needed is None and unreachable.more is None
+    # The width the plan promises at its count, by the formula written out.
+    m = half.labels_needed
+    rest = 2000 - m
+    cov = float(np.mean((y - y.mean()) * (f - f.mean())))
+    var_all = float(np.var(np.concatenate([f, fu]), ddof=1))
+    lam = min(1.0, max(0.0, cov / ((1 + m / rest) * var_all)))
+    rect = float(np.var(y)) - 2 * lam * cov + lam**2 * float(np.var(f))
+    w = 2 * z * math.sqrt(rect / m + lam**2 * float(np.var(fu)) / rest)
+    assert w <= width / 2
+    m1 = m - 1
+    lam1 = min(1.0, max(0.0, cov / ((1 + m1 / (2000 - m1)) * var_all)))
+    rect1 = float(np.var(y)) - 2 * lam1 * cov + lam1**2 * float(np.var(f))
+    assert 2 * z * math.sqrt(rect1 / m1 + lam1**2 * float(np.var(fu)) / (2000 - m1)) > width / 2
+    with pytest.raises(ValueError, match="2 labelled"):
+        stats.ppi_labels_needed([1], [1], [0.5], 0.1)
+    with pytest.raises(ValueError, match="positive"):
+        stats.ppi_labels_needed(y, f, fu, 0.0)
