@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pytest_mleval import stats
+from pytest_mleval.results.records import PASS_RATE, CaseResult, MetricScore, RunResults, SuiteInfo
 
 
 def rate(flags: list[bool]) -> str:
@@ -340,13 +341,139 @@ def size_power_section(suites: int) -> None:
     print()
 
 
+# --- variants: multiplicity across pairs and metrics (issue 18) ----------------------------
+
+VARIANT_CASES = 100
+VARIANT_NAMES = ("a", "b", "c", "d")
+
+
+def variant_draws(
+    rng: np.random.Generator, design: str, k: int, n: int, shift: float = 0.0
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per variant, per metric, n per-case values. Every variant and metric of a case shares
+    its latent quality (so pairs and metrics are correlated, as real variants are); given it,
+    each variant's outcomes are independent draws, identical in law: no variant differs, except
+    ``shift`` added to the last variant's ``m1`` (the partial null)."""
+    if design == "continuous":
+        mu = rng.uniform(0.3, 0.9, n)
+    else:
+        a, b = (0.25, 1 / 12) if design == "pass/fail, temperature 0" else (3.0, 1.0)
+        q = rng.beta(a, b, n)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i, v in enumerate(VARIANT_NAMES[:k]):
+        if design == "continuous":
+            d = shift if i == k - 1 else 0.0
+            m1 = rng.beta(10 * (mu + d), 10 * (1 - mu - d))
+            m2 = rng.beta(10 * mu, 10 * (1 - mu))
+            # The pass rate reads the case (all metrics >= 0.5 would tie it to m1's shift).
+            out[v] = {"m1": m1, "m2": m2, PASS_RATE: (rng.random(n) < mu).astype(float)}
+        else:
+            out[v] = {m: (rng.random(n) < q).astype(float) for m in (PASS_RATE, "m1", "m2")}
+    return out
+
+
+def variant_run(draws: dict[str, dict[str, np.ndarray]]) -> RunResults:
+    """The results ``assemble_run`` would hold for one suite's variants: cases and aggregates."""
+    from pytest_mleval.results.aggregate import aggregate_suite
+
+    run = RunResults()
+    for v, metrics in draws.items():
+        name = f"s[{v}]"
+        cases = [
+            CaseResult(
+                suite=name,
+                variant=v,
+                case_id=f"c{i:03d}",
+                passed=bool(metrics[PASS_RATE][i]),
+                scores={
+                    m: MetricScore(score=float(x[i]), threshold=0.5, passed=bool(x[i] >= 0.5))
+                    for m, x in metrics.items()
+                    if m != PASS_RATE
+                },
+            )
+            for i in range(len(metrics[PASS_RATE]))
+        ]
+        run.cases.extend(cases)
+        run.suites.append(SuiteInfo(name=name, variant=v, variant_of="s"))
+        run.aggregates.extend(aggregate_suite(name, cases))
+    return run
+
+
+def variants_section(suites: int) -> None:
+    from pytest_mleval.results.variants import VariantPlan, build_variant_sets
+
+    print(
+        f"## Variants: any pair declared better under no differences ({VARIANT_CASES} cases, "
+        "3 metrics, alpha 0.05; family-wise error, BH's equals its FDR under the complete null)"
+    )
+    print(
+        "design                       variants  comparisons   unadjusted     Holm       BH   'best' (Holm)"
+    )
+    designs = ("pass/fail, temperature 0", "pass/fail, sampled", "continuous")
+    layouts = ((2, None), (3, None), (4, None), (4, "a"))
+    for design in designs:
+        for k, reference in layouts:
+            rng = np.random.default_rng(18)
+            names = VARIANT_NAMES[:k]
+            raw, holm, bh, best = [], [], [], []
+            m = 0
+            for _ in range(suites):
+                run = variant_run(variant_draws(rng, design, k, VARIANT_CASES))
+                (vs,) = build_variant_sets(
+                    run,
+                    {"s": VariantPlan("s", names, reference=reference)},
+                    n_resamples=2000,
+                )
+                pairs = vs.pairs
+                m = len(pairs)
+                # BH on the same p-values (what `multiplicity: bh` computes, tested for parity
+                # with statsmodels), so the suite's paired tests run once.
+                q = stats.benjamini_hochberg([p.p_value for p in pairs])
+                raw.append(any(p.p_value < 0.05 for p in pairs))
+                holm.append(any(p.better for p in pairs))
+                bh.append(any(qi < 0.05 and p.diff != 0 for qi, p in zip(q, pairs, strict=True)))
+                best.append(any(v.best for v in vs.verdicts))
+            label = f"{k}{' vs ref' if reference else ''}"
+            print(
+                f"{design:28s} {label:>8s}  {m:11d}   {rate(raw):>10s} {rate(holm):>8s} "
+                f"{rate(bh):>8s}   {rate(best):>8s}"
+            )
+    print(
+        "partial null (continuous, 4 variants, d's m1 +0.05; 3 of 18 comparisons differ): "
+        "errors over the 15 true nulls and power over the 3 differences"
+    )
+    rng = np.random.default_rng(19)
+    fwer: dict[str, list[bool]] = {"holm": [], "bh": []}
+    fdp: dict[str, list[float]] = {"holm": [], "bh": []}
+    power: dict[str, list[float]] = {"holm": [], "bh": []}
+    for _ in range(suites):
+        run = variant_run(variant_draws(rng, "continuous", 4, VARIANT_CASES, shift=0.05))
+        for how in ("holm", "bh"):
+            (vs,) = build_variant_sets(
+                run, {"s": VariantPlan("s", VARIANT_NAMES, multiplicity=how)}, n_resamples=2000
+            )
+            real = [p for p in vs.pairs if p.metric == "m1" and "d" in (p.a, p.b)]
+            null = [p for p in vs.pairs if p not in real]
+            false = sum(1 for p in null if p.better)
+            declared = false + sum(1 for p in real if p.better)
+            fwer[how].append(false > 0)
+            fdp[how].append(false / declared if declared else 0.0)
+            power[how].append(sum(1 for p in real if p.better == "d") / len(real))
+    for how in ("holm", "bh"):
+        print(
+            f"  {how:4s}: family-wise error {rate(fwer[how])}   FDR "
+            f"{100 * float(np.mean(fdp[how])):5.1f} %   power {100 * float(np.mean(power[how])):5.1f} %"
+        )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--suites", type=int, default=2000)
     parser.add_argument(
         "--sections",
-        default="coverage,clustered,gate,power",
-        help="comma-separated: coverage, clustered, gate, power",
+        default="coverage,clustered,gate,power,variants",
+        help="comma-separated: coverage, clustered, gate, power, variants",
     )
     args = parser.parse_args()
     start = time.perf_counter()
@@ -355,6 +482,7 @@ def main() -> None:
         "clustered": clustered_section,
         "gate": gate_section,
         "power": size_power_section,
+        "variants": variants_section,
     }
     for name in args.sections.split(","):
         sections[name.strip()](args.suites)
