@@ -282,6 +282,28 @@ def test_too_few_matched_and_unmatched_cases_are_noted() -> None:
     assert "a vs b: 2 case(s) ran in only one of them, left out of their pairs" in vs.notes
 
 
+def test_an_aggregate_without_per_case_scores_gets_an_estimate_but_no_verdict() -> None:
+    from pytest_mleval.results.records import Aggregate
+
+    run = make_run([*pass_fail("a", [True] * 8), *pass_fail("b", [False] * 8)])
+    for v, x in (("a", 0.9), ("b", 0.2)):
+        run.aggregates.append(
+            Aggregate(
+                suite=f"s[{v}]",
+                metric="m:derived",
+                estimate=x,
+                ci_low=0,
+                ci_high=1,
+                n=8,
+                method="m",
+            )
+        )
+    vs = one_set(run)
+    assert {e.variant for e in vs.estimates if e.metric == "m:derived"} == {"a", "b"}
+    assert not any(p.metric == "m:derived" for p in vs.pairs)
+    assert [v.metric for v in vs.verdicts] == [PASS_RATE, "m"]
+
+
 def test_usage_and_the_pareto_front() -> None:
     def costed(variant: str, passes: int, cost: float) -> list[CaseResult]:
         return [

@@ -274,7 +274,7 @@ def build_variant_sets(
       ``multiplicity: bh``); ``better`` names the variant that is significantly better at
       adjusted ``p < alpha`` (``alpha = 1 - confidence``), lower being better for raw measures
       (latency, cost).
-    - ``verdicts``, per metric compared between at least two variants: ``best`` is the variant
+    - ``verdicts``, per metric with at least one tested pair: ``best`` is the variant
       that beats every other variant in a tested, significant pair. With all pairs that is "it
       beats each one". With a ``reference:`` only the reference's pairs are tested, so: with two
       variants, the one that beats the other (reference or not); with more, only the reference
@@ -426,10 +426,12 @@ def build_variant_sets(
         verdicts = []
         for m in metrics:
             pool = [v for v in compared if m in vaggs[v]]
-            if len(pool) < 2:
-                continue
             rows = [p for p in pairs if p.metric == m]
-            lower = rows[0].lower_is_better if rows else m in RAW_MEASURES
+            if len(pool) < 2 or not rows:
+                # Nothing was tested: an aggregate without per-case scores (derived from
+                # others), or no case scored by two variants. No verdict, not "no winner".
+                continue
+            lower = rows[0].lower_is_better
             verdicts.append(
                 _verdict(
                     m,
