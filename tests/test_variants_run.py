@@ -138,3 +138,17 @@ def test_a_variant_whose_target_fails_leaves_the_others_running(
     cases = _results(project)["cases"]
     assert sum(1 for c in cases if c["variant"] == "down" and c["error"]) == 2
     assert sum(1 for c in cases if c["variant"] != "down" and c["error"] is None) == 4
+
+
+def test_judge_variants_options_are_checked_when_the_file_is_collected(
+    project: pytest.Pytester,
+) -> None:
+    body = SUITE.replace("gates:", "judge_variants:\n  criteria: better\n  against: x\ngates:")
+    project.makefile(".eval.yaml", shout=body)
+    result = project.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*shout.eval.yaml:10: field 'judge_variants.against': judge_variants: against: unknown option*"
+        ]
+    )

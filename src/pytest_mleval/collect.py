@@ -55,6 +55,8 @@ class EvalFile(pytest.File):
                     "(add `cases:` or a `dataset:`)"
                 )
             )
+        if suite.spec.judge_variants is not None:
+            _check_judge_variants(suite)
         only = get_options(self.config).variant_filter()
         runs = suite.expand(only)
         if suite.variants and not runs:
@@ -73,6 +75,31 @@ class EvalFile(pytest.File):
         if isinstance(excinfo.value, EvalFileError):
             return f"eval file error: {excinfo.value}"
         return super().repr_failure(excinfo)
+
+
+def _check_judge_variants(suite: Suite) -> None:
+    """A suite's ``judge_variants:`` options, checked when its file is collected, not after
+    every case ran (the judging happens at the end of the run)."""
+    from pydantic import ValidationError
+
+    from .cases._yaml import SUITE_SHAPE, node_line, read_yaml
+    from .judges.variants import VariantJudgeOptions
+
+    try:
+        VariantJudgeOptions.model_validate(suite.spec.judge_variants)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = tuple(err["loc"])
+        msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
+        _, root = read_yaml(suite.path, SUITE_SHAPE)
+        line = node_line(root, ("judge_variants", *loc[:1])) or node_line(root, ("judge_variants",))
+        option = ".".join(str(p) for p in loc)
+        raise EvalFileError(
+            f"judge_variants: {option}: {msg}" if option else f"judge_variants: {msg}",
+            path=str(suite.path),
+            line=line,
+            field=f"judge_variants.{option}" if option else "judge_variants",
+        ) from None
 
 
 class EvalSuite(pytest.Collector):
