@@ -131,6 +131,14 @@ SUITE_SHAPE: dict[str, Any] = {
     "reference": _TEXT,
     "metrics": _METRICS,
     "gates": _GATE_SHAPE,
+    "labels": {
+        "*": _TYPED,
+        "metric": _TEXT,
+        "path": _TEXT,
+        "column": _TEXT,
+        "id_column": _TEXT,
+        "variant": _TEXT,
+    },
     "dataset": _DATASET_SHAPE,
     "cases": _CASE_SHAPE,
 }

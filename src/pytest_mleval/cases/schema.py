@@ -32,6 +32,7 @@ __all__ = [
     "Case",
     "DatasetSpec",
     "GateSpec",
+    "LabelSpec",
     "MetricSpec",
     "RateLimitSpec",
     "SuiteSpec",
@@ -190,8 +191,9 @@ class GateSpec(BaseModel):
 
     metric: str
     """Metric name, or ``pass_rate`` for the share of passing cases."""
-    stat: Literal["mean", "median", "pass_rate", "min", "max", "corpus"] = "mean"
-    """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed)."""
+    stat: Literal["mean", "median", "pass_rate", "min", "max", "corpus", "ppi_mean"] = "mean"
+    """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed;
+    ``ppi_mean``: the metric on the human scale, from the suite's ``labels:``)."""
     min: float | None = None
     """The gate fails when the gated value is below this."""
     max: float | None = None
@@ -213,6 +215,52 @@ class GateSpec(BaseModel):
         if self.min is None and self.max is None:
             raise ValueError("a gate needs `min` or `max`")
         return self
+
+
+class LabelSpec(BaseModel):
+    """Human scores of some cases for one metric: the run then reports the metric on the human
+    scale (``METRIC:human``, a prediction-powered estimate) beside the metric's own mean."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    metric: str
+    """The metric the labels score (its name in the suite: a ``name:`` label if it has one)."""
+    values: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema(
+            {"type": "object", "additionalProperties": {"type": "number"}},
+            mode="validation",
+        ),
+    ] = None
+    """Case id -> human score."""
+    path: str | None = None
+    """A JSONL or CSV file of rows ``{id: CASE, METRIC: score}``, relative to the eval file
+    (one file may hold the columns of several metrics; a row without a score is no label)."""
+    column: str | None = None
+    """The score's column in ``path`` (default: the metric's name)."""
+    id_column: str = "id"
+    """The case id's column in ``path``."""
+    scale: tuple[float, float] | None = None
+    """``[low, high]``: the labels' own scale (a 1-5 rubric), mapped onto the score's [0, 1]
+    as a judge maps its own, ``(label - low) / (high - low)``."""
+    variant: str | None = None
+    """The variant whose outputs were labelled (required when the suite has variants: a
+    label scores one output, not another variant's)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LabelSpec:
+        if (self.values is None) == (self.path is None):
+            raise ValueError("labels take `values:` (case id -> score) or `path:`, one of them")
+        if self.scale is not None and not self.scale[0] < self.scale[1]:
+            raise ValueError(f"scale must rise: {list(self.scale)!r}")
+        return self
+
+
+def _labels(value: Any) -> Any:
+    # `labels: {metric: judge, ...}` is the one-entry spelling of `labels: [{...}]`.
+    if isinstance(value, dict):
+        return [value]
+    return [] if value is None else value
 
 
 class RateLimitSpec(BaseModel):
@@ -547,6 +595,11 @@ class SuiteSpec(BaseModel):
     judge_variants: dict[str, Any] | None = None
     """Judge the variants' outputs against each other, case by case, with the ``pairwise``
     judge (its options: ``criteria``, ``samples``...): win rates and a Bradley-Terry ranking."""
+    labels: list[LabelSpec] = Field(default_factory=list)
+    """Human scores of some cases, per metric (``{metric: judge, path: labels.jsonl}`` or
+    ``{metric: judge, values: {case-1: 0.8}}``, or a list of those): each labelled metric is
+    also reported on the human scale as ``METRIC:human`` (prediction-powered, PPI++), and
+    gates may use it (``stat: ppi_mean``). Label a random sample of the cases."""
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -557,6 +610,11 @@ class SuiteSpec(BaseModel):
     @classmethod
     def _cases(cls, value: Any) -> Any:
         return [] if value is None else value
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return _labels(value)
 
 
 # --------------------------------------------------------------------------- JSON Schema
@@ -703,5 +761,11 @@ def eval_file_json_schema() -> dict[str, Any]:
             "$ref": "#/$defs/MetricList",
             "description": metrics.get("description", ""),
         }
+    # `labels: {metric: ...}` is the one-entry spelling of a list of them.
+    labels = schema["properties"]["labels"]
+    schema["properties"]["labels"] = {
+        "description": labels.pop("description", ""),
+        "anyOf": [{"$ref": "#/$defs/LabelSpec"}, labels],
+    }
     schema["title"] = "pytest-mleval eval file"
     return schema

@@ -26,6 +26,7 @@ from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, v
 from .schema import PASS_RATE, Case, DatasetSpec, MetricSpec, SuiteSpec
 
 if TYPE_CHECKING:
+    from .labels import LabelSet
     from .variants import Variant
 
 __all__ = ["Suite", "load_suite"]
@@ -47,6 +48,9 @@ class Suite:
     """The variant this suite runs, for a suite expanded from one (``SUITE[VARIANT]``)."""
     variant_of: str | None = None
     """The suite this one is a variant of."""
+    labels: list[LabelSet] = field(default_factory=list)
+    """Human scores per metric (``labels:``; see :mod:`.labels`), each for the suite or one
+    of its variants."""
 
     def expand(self, only: Collection[str] | None = None) -> list[Suite]:
         """The suites that run: one per variant (those in ``only``, when given), else this."""
@@ -138,6 +142,10 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         from .variants import suite_variants
 
         suite.variants = suite_variants(suite, root)
+    if spec.labels or any(g.stat == "ppi_mean" for g in spec.gates):
+        from .labels import load_labels
+
+        suite.labels = load_labels(suite, root)
     return suite
 
 

@@ -221,6 +221,16 @@ def _gate_estimate(
     """(estimate, ci_low, ci_high, method) for the gate, or the reason it cannot be computed."""
     from .. import stats
 
+    if gate.stat == "ppi_mean":
+        from ..cases.labels import human_metric
+
+        agg = aggregates.get(human_metric(gate.metric))
+        if agg is None:
+            return (
+                f"no human-scale estimate of {gate.metric!r}: no case labelled for this suite "
+                "(or variant) has a score in this run"
+            )
+        return agg.estimate, agg.ci_low, agg.ci_high, agg.method
     if gate.metric == PASS_RATE or gate.stat == "mean":
         agg = aggregates.get(gate.metric)
         if agg is None:

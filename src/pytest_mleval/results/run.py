@@ -245,6 +245,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         ``compare_to:`` suite that did not run).
     """
     from .aggregate import aggregate_suite, evaluate_gates
+    from .human_scale import human_scale_aggregates
     from .variants import build_variant_sets, variant_plans
 
     notes: list[str] = []
@@ -272,6 +273,11 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         aggs = aggregate_suite(
             name, suite_cases, confidence=settings.confidence, seed=settings.seed
         )
+        if suite is not None and suite.labels:
+            # A labelled metric on the human scale (`METRIC:human`), beside its own mean.
+            aggs.extend(
+                human_scale_aggregates(name, suite, suite_cases, confidence=settings.confidence)
+            )
         run.aggregates.extend(aggs)
         if suite is not None and suite.spec.gates:
             run.gates.extend(
