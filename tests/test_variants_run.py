@@ -152,3 +152,24 @@ def test_judge_variants_options_are_checked_when_the_file_is_collected(
             "*shout.eval.yaml:10: field 'judge_variants.against': judge_variants: against: unknown option*"
         ]
     )
+
+
+def test_each_variant_is_prefetched_through_its_own_target(project: pytest.Pytester) -> None:
+    # Two variants of one model target at two endpoints: the look-ahead window must build
+    # each case's request with its own variant's api_base, so each server sees only its own.
+    from pytest_mleval.inference.testserver import OpenAITestServer, Rule
+
+    with OpenAITestServer([Rule(reply="A")]) as one, OpenAITestServer([Rule(reply="A")]) as two:
+        body = f"""
+suite: ends
+target: model:openai/test-model
+metrics: [{{contains: {{value: A}}}}]
+variants:
+  - {{name: one, api_base: "{one.base_url}"}}
+  - {{name: two, api_base: "{two.base_url}", system: Be brief.}}
+cases:
+""" + "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(6))
+        project.makefile(".eval.yaml", ends=body)
+        result = project.runpytest("--mleval-cache", "off")
+        result.assert_outcomes(passed=12)
+        assert one.count == 6 and two.count == 6

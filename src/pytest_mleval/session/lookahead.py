@@ -108,7 +108,8 @@ class Lookahead:
             found = eval_item(item)
             if found is not None and found.nodeid not in self._prefetched and self.issuable(found):
                 self._prefetched.add(found.nodeid)
-                key = f"{found.suite.path}::{found.suite.spec.target}"
+                # Per suite: a file's variants share a target spec but not their targets.
+                key = f"{found.suite.path}::{found.suite.name}::{found.suite.spec.target}"
                 groups.setdefault(key, []).append(found)
         for group in groups.values():
             try:
