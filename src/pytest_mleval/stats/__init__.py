@@ -18,8 +18,9 @@ than the unclustered one.
 Modules: ``intervals`` (one sample), ``clustered``, ``paired`` (paired tests, multiplicity),
 ``bootstrap``, ``signflip``, ``bradley_terry`` (win rates, Bradley-Terry strengths), ``power``
 (the regression gate and power analysis), ``ppi`` (prediction-powered estimates of a
-human-scale mean from judge scores and a few labels); shared records and helpers in
-``_common``.
+human-scale mean from judge scores and a few labels), ``sequential`` (anytime-valid betting
+confidence sequences for stopping a run early, Waudby-Smith & Ramdas 2024); shared records and
+helpers in ``_common``.
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -77,6 +78,17 @@ if TYPE_CHECKING:
         ppi_lambda,
         ppi_mean_ci,
     )
+    from .sequential import (
+        ConfidenceSequence,
+        PairedConfidenceSequence,
+        betting_log_capital,
+        confidence_sequence,
+        decide_gate,
+        decide_regression,
+        paired_confidence_sequence,
+        sequential_mean_ci,
+        sequential_paired_test,
+    )
 
 _WHERE = {
     "BradleyTerryResult": "bradley_terry",
@@ -87,6 +99,15 @@ _WHERE = {
     "ppi_labels_needed": "ppi",
     "ppi_lambda": "ppi",
     "ppi_mean_ci": "ppi",
+    "ConfidenceSequence": "sequential",
+    "PairedConfidenceSequence": "sequential",
+    "betting_log_capital": "sequential",
+    "confidence_sequence": "sequential",
+    "decide_gate": "sequential",
+    "decide_regression": "sequential",
+    "paired_confidence_sequence": "sequential",
+    "sequential_mean_ci": "sequential",
+    "sequential_paired_test": "sequential",
     "FALLBACK_PRIOR": "bradley_terry",
     "MIN_CLUSTERS": "clustered",
     "PairedResult": "_common",
@@ -125,12 +146,15 @@ __all__ = [
     "FALLBACK_PRIOR",
     "MIN_CLUSTERS",
     "BradleyTerryResult",
+    "ConfidenceSequence",
     "Estimate",
     "LabelPlan",
     "PPIResult",
+    "PairedConfidenceSequence",
     "PairedResult",
     "average_repeats",
     "benjamini_hochberg",
+    "betting_log_capital",
     "bootstrap_ci",
     "bradley_terry_ci",
     "bradley_terry_exists",
@@ -139,7 +163,10 @@ __all__ = [
     "cluster_bootstrap_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
+    "confidence_sequence",
     "constant_baseline_report",
+    "decide_gate",
+    "decide_regression",
     "holm",
     "mcnemar_exact",
     "mean_ci",
@@ -148,6 +175,7 @@ __all__ = [
     "min_detectable_effect_constant_baseline",
     "noninferiority_pvalue",
     "paired_bootstrap_ci",
+    "paired_confidence_sequence",
     "paired_proportion_ci",
     "paired_test",
     "permutation_pvalue",
@@ -159,6 +187,8 @@ __all__ = [
     "required_n",
     "required_n_binary",
     "required_n_constant_baseline",
+    "sequential_mean_ci",
+    "sequential_paired_test",
     "sign_test",
     "wilcoxon_pratt",
     "win_rate_ci",
