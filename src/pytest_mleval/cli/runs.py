@@ -175,9 +175,54 @@ def _cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_label_plan(args: argparse.Namespace) -> int:
+    """``--target-width``: the human-scale interval now and the labels a narrower one needs."""
+    from ..judges.calibrate import label_advice, labels_from_file, labels_from_suites
+    from ..results.records import load_results
+
+    if not args.results:
+        print("mleval calibrate: --target-width needs --results", file=sys.stderr)
+        return 2
+    run = load_results(args.results)
+    if args.labels:
+        labels = labels_from_file(
+            args.labels,
+            run,
+            metric=args.metric,
+            human=args.human,
+            id_column=args.id_column,
+            suite=args.suite,
+        )
+    else:
+        labels = labels_from_suites(run, metric=args.metric)
+    if args.suite:
+        labels = {k: v for k, v in labels.items() if k == args.suite}
+    advice = label_advice(
+        run, labels, metric=args.metric, target_width=args.target_width, confidence=args.confidence
+    )
+    if not advice:
+        where = args.labels or "the suites' labels:"
+        print(
+            f"mleval calibrate: no suite has 2 or more cases labelled in {where} and scored by "
+            f"{args.metric!r} in {args.results}",
+            file=sys.stderr,
+        )
+        return 2
+    print("\n\n".join(a.render() for a in advice))
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from ..judges.calibrate import calibrate, judge_labels_from_results, load_pairs
 
+    if args.target_width is not None:
+        return _cmd_label_plan(args)
+    if not args.labels:
+        print(
+            "mleval calibrate: give a labels file (or --results with --target-width)",
+            file=sys.stderr,
+        )
+        return 2
     if args.results:
         judged = judge_labels_from_results(args.results, args.metric)
         humans, _ = load_pairs(args.labels, human=args.human, judge=args.id_column)
@@ -323,13 +368,32 @@ def add_power(sub: Any) -> None:
 
 def add_calibrate(sub: Any) -> None:
     """Register ``mleval calibrate``."""
-    p = sub.add_parser("calibrate", help="agreement of judge scores with human labels")
-    p.add_argument("labels", help="JSONL or CSV with human labels (and judge scores, or case ids)")
+    p = sub.add_parser(
+        "calibrate",
+        help="agreement of judge scores with human labels; with --target-width, the labels a "
+        "human-scale interval that narrow needs",
+    )
+    p.add_argument(
+        "labels",
+        nargs="?",
+        default=None,
+        help="JSONL or CSV with human labels (and judge scores, or case ids); with "
+        "--target-width, optional: the labels: of the run's eval files are used",
+    )
     p.add_argument("--human", default="human", help="column of human labels (default: human)")
     p.add_argument("--judge", default="judge", help="column of judge scores (default: judge)")
     p.add_argument("--results", default=None, help="results JSON whose judge scores to use")
     p.add_argument("--metric", default="judge", help="judge metric in the results (default: judge)")
     p.add_argument("--id-column", default="id", help="column of SUITE::CASE ids with --results")
+    p.add_argument(
+        "--target-width",
+        type=float,
+        default=None,
+        help="with --results: the judge metric on the human scale (PPI++) and how many labels "
+        "its interval needs to be this wide",
+    )
+    p.add_argument("--suite", default=None, help="only this suite (plain case ids are its)")
+    p.add_argument("--confidence", type=float, default=0.95)
     p.set_defaults(func=_cmd_calibrate)
 
 

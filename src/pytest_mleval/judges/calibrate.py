@@ -2,7 +2,9 @@
 
 Before gating on a judge, a team labels a sample by hand and checks that the judge agrees:
 Cohen's kappa (unweighted and quadratic-weighted, for ordinal scales), Spearman's rank
-correlation, exact agreement and the confusion matrix.
+correlation, exact agreement and the confusion matrix. With a run's results and a target
+interval width, :func:`label_advice` also says how many labels the judge metric's
+prediction-powered (human-scale) interval needs to be that narrow.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Calibration", "calibrate", "cohen_kappa", "load_pairs"]
+__all__ = [
+    "Calibration",
+    "LabelAdvice",
+    "calibrate",
+    "cohen_kappa",
+    "label_advice",
+    "labels_from_file",
+    "labels_from_suites",
+    "load_pairs",
+]
 
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any], *, weights: str | None = None) -> float:
@@ -165,4 +176,175 @@ def judge_labels_from_results(results: str | Path, metric: str = "judge") -> dic
             continue
         raw = ms.data["raw_scores"]
         out[f"{c.suite}::{c.case_id}"] = _label(round(sum(raw) / len(raw)))
+    return out
+
+
+# --------------------------------------------------------------------------- labels to add
+
+
+@dataclass
+class LabelAdvice:
+    """One suite's judge metric on the human scale, and the labels a target width needs."""
+
+    suite: str
+    metric: str
+    judge_mean: float
+    """The judge's raw mean over every judged case."""
+    estimate: Any
+    """The prediction-powered estimate (:class:`pytest_mleval.stats.PPIResult`)."""
+    labels_only: Any
+    """The labels-only interval (:class:`pytest_mleval.stats.Estimate`)."""
+    plan: Any
+    """The plan (:class:`pytest_mleval.stats.LabelPlan`)."""
+
+    def render(self) -> str:
+        """A terminal rendering."""
+        e, alone, plan = self.estimate, self.labels_only, self.plan
+        level = round(plan.confidence * 100)
+        lines = [
+            f"suite {self.suite}, metric {self.metric}: {e.n} labelled of {plan.judged} judged",
+            f"  judge's mean          {self.judge_mean:.4f}",
+            f"  on the human scale    {e.estimate:.4f}  {level}% CI [{e.ci_low:.4f}, "
+            f"{e.ci_high:.4f}], width {e.ci_high - e.ci_low:.4f}  ({e.method})",
+            f"  labels alone          {alone.estimate:.4f}  {level}% CI [{alone.ci_low:.4f}, "
+            f"{alone.ci_high:.4f}], width {alone.ci_high - alone.ci_low:.4f}",
+        ]
+        target = f"  target width {plan.target_width:g}: "
+        if plan.labels_needed is None:
+            lines.append(
+                target + f"not reachable by labelling these {plan.judged} cases (the narrowest "
+                f"is {plan.best_width:.4f}): add cases"
+            )
+        elif plan.more == 0:
+            lines.append(target + f"met with the {plan.labels} labels there are")
+        else:
+            lines.append(
+                target + f"about {plan.labels_needed} labels in all, {plan.more} more "
+                "(a random sample of the unlabelled cases)"
+            )
+        return "\n".join(lines)
+
+
+def _score_scale(cases: Sequence[Any], metric: str) -> tuple[float, float] | None:
+    """The judge's own scale (``[low, high]`` in its score data), if it has one."""
+    for c in cases:
+        ms = c.scores.get(metric)
+        if ms is not None and ms.data and isinstance(ms.data.get("scale"), list):
+            low, high = ms.data["scale"]
+            return float(low), float(high)
+    return None
+
+
+def labels_from_file(
+    path: str | Path,
+    run: Any,
+    *,
+    metric: str,
+    human: str = "human",
+    id_column: str = "id",
+    suite: str | None = None,
+) -> dict[str, dict[str, float]]:
+    """Human scores by suite and case from a labels file, on the metric's [0, 1].
+
+    Ids are ``SUITE::CASE``, or plain case ids of ``suite`` (or of the run's one suite). A
+    judge's labels on its own scale (``data.scale`` of its scores, e.g. 1-5) are mapped onto
+    [0, 1] as the judge maps its scores.
+    """
+    humans, ids = load_pairs(path, human=human, judge=id_column)
+    suites = sorted({c.suite for c in run.cases})
+    default = suite if suite is not None else (suites[0] if len(suites) == 1 else None)
+    scales = {s: _score_scale([c for c in run.cases if c.suite == s], metric) for s in suites}
+    out: dict[str, dict[str, float]] = {}
+    for h, raw_id in zip(humans, ids, strict=True):
+        sid, sep, cid = str(raw_id).rpartition("::")
+        if not sep:
+            if default is None:
+                raise ConfigError(
+                    f"{path}: id {raw_id!r} names no suite; write SUITE::CASE or give --suite"
+                )
+            sid = default
+        try:
+            value = float(h)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}: human score {h!r} of {raw_id!r} is not a number") from None
+        scale = scales.get(sid)
+        if scale is not None:
+            value = (value - scale[0]) / (scale[1] - scale[0])
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(
+                f"{path}: human score {h!r} of {raw_id!r} is off the metric's scale"
+                + (f" [{scale[0]:g}, {scale[1]:g}]" if scale else " [0, 1]")
+            )
+        out.setdefault(sid, {})[cid] = value
+    return out
+
+
+def labels_from_suites(run: Any, *, metric: str) -> dict[str, dict[str, float]]:
+    """Human scores by suite and case from the ``labels:`` of the run's eval files."""
+    from ..cases.labels import suite_labels
+    from ..cases.suite import load_suite
+
+    out: dict[str, dict[str, float]] = {}
+    for info in run.suites:
+        if not info.file or not Path(info.file).is_file():
+            continue
+        for s in load_suite(info.file).expand():
+            if s.name == info.name and metric in suite_labels(s):
+                out[info.name] = dict(suite_labels(s)[metric].values)
+    return out
+
+
+def label_advice(
+    run: Any,
+    labels: dict[str, dict[str, float]],
+    *,
+    metric: str,
+    target_width: float,
+    confidence: float = 0.95,
+) -> list[LabelAdvice]:
+    """Per suite with labels: the human-scale estimate and the labels a target width needs.
+
+    The estimate is the run's (``METRIC:human``: PPI++ over the labelled cases and the judged
+    only ones); the plan is :func:`pytest_mleval.stats.ppi_labels_needed`, which labels more
+    of the judged cases and, by the plug-in variances of the labels now, finds the fewest m
+    with
+
+        2 z √( (σ²_Y − 2 λ c + λ² σ²_Ŷ) / m  +  λ² σ²_u / (T − m) ) ≤ W,
+        λ = clip(c / ((1 + m / (T − m)) σ²_all), 0, 1),
+
+    for T judged cases (σ²_Y, c, σ²_Ŷ: variance of the human scores, their covariance with
+    the judge's and the judge's variance on the labelled cases; σ²_u, σ²_all: the judge's
+    variance on the unlabelled and on all cases).
+
+    Args:
+        run: The results (:class:`pytest_mleval.results.records.RunResults`).
+        labels: Suite -> case id -> human score on the metric's [0, 1].
+        metric: The judged metric.
+        target_width: The interval width wanted.
+        confidence: Confidence level.
+
+    Returns:
+        One advice per suite with at least 2 labelled cases the judge scored.
+    """
+    from .. import stats
+    from ..results.aggregate import per_case
+
+    out = []
+    for suite, values in labels.items():
+        judged = per_case([c for c in run.cases if c.suite == suite], metric).as_dict()
+        pairs = [(values[k], v) for k, v in judged.items() if k in values]
+        if len(pairs) < 2:
+            continue
+        y, f = [p[0] for p in pairs], [p[1] for p in pairs]
+        rest = [v for k, v in judged.items() if k not in values]
+        out.append(
+            LabelAdvice(
+                suite=suite,
+                metric=metric,
+                judge_mean=sum(judged.values()) / len(judged),
+                estimate=stats.ppi_mean_ci(y, f, rest, confidence=confidence, bounds=(0, 1)),
+                labels_only=stats.classical_mean_ci(y, confidence=confidence, bounds=(0, 1)),
+                plan=stats.ppi_labels_needed(y, f, rest, target_width, confidence=confidence),
+            )
+        )
     return out
