@@ -115,7 +115,7 @@ def test_labels_put_the_judge_on_the_human_scale(pytester: pytest.Pytester, xdis
     assert raw_gate["passed"]
     result.stdout.fnmatch_lines(
         [
-            "*judge:human*ppi++ (lambda=*",
+            "*judge:human*ppi++ (t, lambda=*",
             "*gate answers: FAIL ci_low of ppi_mean(judge) = *",
         ]
     )

@@ -74,7 +74,7 @@ def test_the_human_scale_aggregate_is_ppi_plus_plus(tmp_path: Path) -> None:
     assert (got.estimate, got.ci_low, got.ci_high) == pytest.approx(
         (want.estimate, want.ci_low, want.ci_high), abs=1e-12
     )
-    assert got.n == N_CASES and got.method.startswith("ppi++ (lambda=")
+    assert got.n == N_CASES and got.method.startswith("ppi++ (t, lambda=")
     assert f"{LABELLED} labelled, {N_CASES - LABELLED} judged only" in got.method
     alone = stats.classical_mean_ci(human[:LABELLED])
     assert got.note is not None and f"labels alone: {alone.estimate:.4f}" in got.note

@@ -35,7 +35,7 @@ def test_parity_with_ppi_py(
     seed: int, n: int, big_n: int, lam: float | None, confidence: float
 ) -> None:
     y, f, fu = draws(seed, n, big_n)
-    ours = stats.ppi_mean_ci(y, f, fu, confidence=confidence, lam=lam)
+    ours = stats.ppi_mean_ci(y, f, fu, confidence=confidence, lam=lam, interval="normal")
     lo, hi = ppi_py.ppi_mean_ci(y, f, fu, alpha=1 - confidence, lam=lam)
     point = ppi_py.ppi_mean_pointestimate(y, f, fu, lam=lam)
     # The same arithmetic in another order (and scipy's normal quantile against the pure
@@ -59,7 +59,7 @@ def test_parity_with_ppi_py(
 @pytest.mark.parametrize("seed", range(4))
 def test_classical_parity_with_ppi_py(seed: int) -> None:
     y, _, _ = draws(seed, 40, 1)
-    ours = stats.classical_mean_ci(y, confidence=0.9)
+    ours = stats.classical_mean_ci(y, confidence=0.9, interval="normal")
     lo, hi = ppi_py.classical_mean_ci(y, alpha=0.1)
     assert (ours.ci_low, ours.ci_high) == pytest.approx((lo, hi), abs=1e-12)
     assert ours.estimate == pytest.approx(float(y.mean()), abs=1e-15)
@@ -70,12 +70,12 @@ def test_clipping_of_lambda_matches_ppi_py() -> None:
     y = rng.random(30)
     yu = rng.random(300)
     # A judge on a third of the scale: Cov / Var ~ 3, clipped to 1.
-    high = stats.ppi_mean_ci(y, y / 3, yu / 3)
+    high = stats.ppi_mean_ci(y, y / 3, yu / 3, interval="normal")
     assert high.lam == 1.0
     # A judge that ranks backwards: Cov < 0, clipped to 0 (the labels alone).
-    low = stats.ppi_mean_ci(y, 1 - y, 1 - yu)
+    low = stats.ppi_mean_ci(y, 1 - y, 1 - yu, interval="normal")
     assert low.lam == 0.0
-    classical = stats.classical_mean_ci(y)
+    classical = stats.classical_mean_ci(y, interval="normal")
     assert (low.estimate, low.ci_low, low.ci_high) == pytest.approx(
         (classical.estimate, classical.ci_low, classical.ci_high), abs=1e-12
     )
@@ -108,7 +108,7 @@ def test_exact_small_case_by_hand() -> None:
     var_u = sum((fr(v) - mean_u) ** 2 for v in fu) / big_n
     se = math.sqrt(float(lam**2 * var_u / big_n + var_rect / n))
     z = 1.959963984540054
-    got = stats.ppi_mean_ci(y, f, fu)
+    got = stats.ppi_mean_ci(y, f, fu, interval="normal")
     assert got.lam == pytest.approx(7 / 30, abs=1e-15)
     assert got.estimate == pytest.approx(97 / 120, abs=1e-15)
     assert got.se == pytest.approx(se, abs=1e-15)
@@ -117,9 +117,17 @@ def test_exact_small_case_by_hand() -> None:
     )
     assert got.judge_bias == pytest.approx(-0.25)
     # Plain PPI: the judged-only mean 3/4 plus the labels' mean error 1/4.
-    plain = stats.ppi_mean_ci(y, f, fu, lam=1)
+    plain = stats.ppi_mean_ci(y, f, fu, lam=1, interval="normal")
     assert plain.estimate == pytest.approx(1.0)
     assert plain.se == pytest.approx(math.sqrt((3 / 16) / 4 + (3 / 16) / 4))
+    # The t interval: the same estimate and weight, divisors n - 1 and N - 1, and Student's
+    # quantile on 3 degrees of freedom (3.1824463052837078).
+    t = stats.ppi_mean_ci(y, f, fu)
+    assert (t.estimate, t.lam) == (got.estimate, got.lam)
+    se_t = math.sqrt(float(lam**2 * var_u * fr(4, 3) / big_n + var_rect * fr(4, 3) / n))
+    assert t.se == pytest.approx(se_t, abs=1e-15)
+    assert t.ci_high - t.estimate == pytest.approx(3.1824463052837078 * se_t, abs=1e-14)
+    assert t.method.startswith("ppi++ (t, lambda=0.233")
 
 
 def test_a_constant_bias_is_removed_exactly() -> None:
@@ -137,9 +145,28 @@ def test_a_constant_bias_is_removed_exactly() -> None:
 def test_more_informative_than_labels_alone() -> None:
     # A good judge on many cases: the PPI++ interval is well inside the labels-only one.
     y, f, fu = draws(11, 50, 2000)
-    ppi = stats.ppi_mean_ci(y, f, fu)
-    classical = stats.classical_mean_ci(y)
-    assert ppi.ci_high - ppi.ci_low < 0.7 * (classical.ci_high - classical.ci_low)
+    for interval in ("t", "normal"):
+        ppi = stats.ppi_mean_ci(y, f, fu, interval=interval)  # type: ignore[arg-type]
+        classical = stats.classical_mean_ci(y, interval=interval)  # type: ignore[arg-type]
+        assert ppi.ci_high - ppi.ci_low < 0.7 * (classical.ci_high - classical.ci_low)
+
+
+def test_t_interval_against_the_normal_one() -> None:
+    # The t interval is the normal one widened by t/z and sqrt of the divisors; the labels-only
+    # t interval is mean_ci's.
+    y, f, fu = draws(12, 30, 400)
+    t = stats.ppi_mean_ci(y, f, fu, lam=0.6)
+    normal = stats.ppi_mean_ci(y, f, fu, lam=0.6, interval="normal")
+    assert t.estimate == normal.estimate
+    rect = y - 0.6 * f
+    se = math.sqrt(0.36 * float(np.var(fu, ddof=1)) / 400 + float(np.var(rect, ddof=1)) / 30)
+    assert t.se == pytest.approx(se, rel=1e-13)
+    assert t.ci_high - t.ci_low == pytest.approx(2 * 2.045229642132703 * se, rel=1e-13)
+    alone = stats.classical_mean_ci(y)
+    mean = stats.mean_ci(y)
+    assert (alone.ci_low, alone.ci_high) == pytest.approx((mean.ci_low, mean.ci_high), abs=1e-15)
+    with pytest.raises(ValueError, match="interval"):
+        stats.ppi_mean_ci(y, f, fu, interval="z")  # type: ignore[arg-type]
 
 
 def test_degenerate_inputs_say_why() -> None:
@@ -170,19 +197,26 @@ def test_degenerate_inputs_say_why() -> None:
 
 def test_label_plan() -> None:
     y, f, fu = draws(5, 50, 1950)
-    now = stats.ppi_mean_ci(y, f, fu)
+    # The plan's width now is the interval's, for either interval.
+    t_now = stats.ppi_mean_ci(y, f, fu)
+    t_same = stats.ppi_labels_needed(y, f, fu, t_now.ci_high - t_now.ci_low)
+    assert t_same.width == pytest.approx(t_now.ci_high - t_now.ci_low, abs=1e-12)
+    assert t_same.labels_needed == 50
+    # Labelling every case: the t interval of all people's scores (by the labels' variance).
+    t_all = stats.ppi_labels_needed(y, f, fu, 1e-9)
+    assert t_all.labels_needed is None
+    now = stats.ppi_mean_ci(y, f, fu, interval="normal")
     width = now.ci_high - now.ci_low
-    # The plan's width now is the interval's.
-    same = stats.ppi_labels_needed(y, f, fu, width)
+    same = stats.ppi_labels_needed(y, f, fu, width, interval="normal")
     assert same.width == pytest.approx(width, abs=1e-12)
     assert same.labels_needed == 50 and same.more == 0 and same.judged == 2000
-    half = stats.ppi_labels_needed(y, f, fu, width / 2)
+    half = stats.ppi_labels_needed(y, f, fu, width / 2, interval="normal")
     assert half.labels_needed is not None and half.labels_needed > 100 and half.more
     # Labelling every case gives the labels-only width over all of them, nothing narrower.
     z = 1.959963984540054
     all_width = 2 * z * float(np.std(y)) / math.sqrt(2000)
     assert half.best_width <= all_width + 1e-12
-    unreachable = stats.ppi_labels_needed(y, f, fu, half.best_width * 0.99)
+    unreachable = stats.ppi_labels_needed(y, f, fu, half.best_width * 0.99, interval="normal")
     assert unreachable.labels_needed is None and unreachable.more is None
     # The width the plan promises at its count, by the formula written out.
     m = half.labels_needed

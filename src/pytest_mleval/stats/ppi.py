@@ -9,20 +9,29 @@ alone scored (``Ŷᵘ``), the estimate (Angelopoulos, Bates, Fannjiang, Jordan, 
 
 unbiased for the mean of ``Y`` for every fixed λ whatever the judge's bias: the labelled
 cases measure the judge's error (the *rectifier*) and remove it. Its variance is the sum of
-the two independent parts, and the interval is the normal one,
+the two independent parts,
 
-    se² = Var(λ Ŷᵘ) / N + Var(Y − λ Ŷ) / n,        θ̂ ± z₁₋α/₂ · se.
+    se² = Var(λ Ŷᵘ) / N + Var(Y − λ Ŷ) / n,        θ̂ ± q · se.
 
 λ = 1 is plain PPI; λ = 0 uses the labels alone (the classical interval). PPI++ picks the λ
 that minimises se², ``λ̂ = Cov(Y, Ŷ) / ((1 + n/N) Var(Ŷ))``, clipped to [0, 1], so the
 interval is (asymptotically) never wider than the labels-only one and a judge that tells
 nothing about people (Cov ≤ 0) falls back to it.
 
-Numerics are ``ppi_py``'s (``ppi_mean_ci``, ``ppi_mean_pointestimate``,
-``classical_mean_ci``), so the figures agree to rounding (``tests/stats/test_ppi.py``):
-variances with divisor ``n`` (``np.std``), the covariance of λ̂ with divisor ``n``, and the
-judge's variance of λ̂ over all ``n + N`` judged cases with divisor ``n + N − 1``. The
-normal quantile is pure Python (``_dist``); no scipy.
+Two intervals (``interval=``):
+
+- ``"normal"``: ``ppi_py``'s numerics exactly (``ppi_mean_ci``, ``ppi_mean_pointestimate``,
+  ``classical_mean_ci``; ``tests/stats/test_ppi.py`` checks them to 1e-12): variances with
+  divisor n and N (``np.std``) and the normal quantile ``q = z₁₋α/₂``.
+- ``"t"`` (the default, what a run reports): the same estimate and λ̂, the variances with
+  divisors n − 1 and N − 1, and Student's quantile with n − 1 degrees of freedom, as the
+  t interval of a mean corrects the normal one. With 50 labels the normal interval covers
+  92-93 % where 95 % is asked (λ̂ is fitted on the same labels); this one 93.5-94.6 %
+  (``bench/stats_simulation.py``, issue 19). The two agree as n grows.
+
+Either way λ̂ is ``ppi_py``'s: the covariance with divisor n over the labelled cases, the
+judge's variance over all n + N judged cases with divisor n + N − 1. Quantiles are pure
+Python (``_dist``); no scipy.
 
 Degenerate input gives defined numbers and says why in ``method`` and ``note``: no labels
 (0, as :func:`mean_ci` with no data), one label or no unlabelled case (the labels alone), a
@@ -30,15 +39,14 @@ judge without spread (λ = 0: it cannot inform), and, for a bounded score with n
 to estimate, the interval that is valid for any variable on the bounds (never zero width).
 
 Labels must be a random sample of the judged cases (or the estimate is of the labelled
-cases' kind of case, not of the suite's); the interval is a large-sample one, like the t
-interval of a mean.
+cases' kind of case, not of the suite's); the interval is a large-sample one.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -52,6 +60,7 @@ from ._common import (
     _flat_note,
     _z,
 )
+from ._dist import stdtrit
 
 __all__ = [
     "LabelPlan",
@@ -152,41 +161,79 @@ def ppi_lambda(y: Any, yhat: Any, yhat_unlabelled: Any) -> float:
     return _tuned_lambda(*_pairs(y, yhat, yhat_unlabelled))
 
 
+Interval = Literal["t", "normal"]
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in ("t", "normal"):
+        raise ValueError(f"interval must be 't' or 'normal', got {interval!r}")
+
+
+def _quantile(confidence: float, interval: str, df: float) -> float:
+    """The two-sided quantile: normal, or Student's t on ``df`` degrees of freedom."""
+    p = 0.5 + confidence / 2.0
+    return _z(p) if interval == "normal" else stdtrit(df, p)
+
+
+def _t_quantiles(confidence: float, dfs: np.ndarray) -> np.ndarray:
+    """Student's quantiles for many degrees of freedom: exact up to 5,000, then the
+    Cornish-Fisher series to the 1/df² term (relative error about 1e-11 at 5,000, less beyond)."""
+    p = 0.5 + confidence / 2.0
+    z = _z(p)
+    out = np.empty(dfs.size)
+    small = dfs <= 5_000
+    out[small] = [stdtrit(float(d), p) for d in dfs[small]]
+    nu = dfs[~small]
+    out[~small] = z + (z**3 + z) / (4 * nu) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+    return out
+
+
 def _labels_only(
     y: np.ndarray,
     confidence: float,
     bounds: tuple[float, float] | None,
     what: str,
+    interval: str,
 ) -> Estimate:
-    """The classical (CLT) interval of the labels' mean, as ``ppi_py.classical_mean_ci``."""
+    """The labels' own interval: t (:func:`mean_ci`'s) or normal (``ppi_py``'s)."""
     degenerate = _degenerate(y, confidence, what, bounds)
     if degenerate is not None:
         return degenerate
     m = float(y.mean())
-    h = _z(0.5 + confidence / 2.0) * float(y.std()) / math.sqrt(y.size)
+    ddof = 1 if interval == "t" else 0
+    q = _quantile(confidence, interval, y.size - 1)
+    h = q * float(y.std(ddof=ddof)) / math.sqrt(y.size)
     return Estimate(m, m - h, m + h, int(y.size), what, confidence)
 
 
 def classical_mean_ci(
-    y: Any, *, confidence: float = 0.95, bounds: tuple[float, float] | None = None
+    y: Any,
+    *,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+    interval: Interval = "t",
 ) -> Estimate:
-    """The labels-only interval PPI is compared with: mean ± z · sd / √n (sd with divisor n).
+    """The labels-only interval PPI is compared with.
 
-    The normal interval ``ppi_py.classical_mean_ci`` gives (PPI's own interval is built the
-    same way, so the two widths compare like with like); :func:`mean_ci` is the t interval.
+    ``interval="t"`` is :func:`mean_ci`'s t interval; ``"normal"`` is mean ± z · sd / √n
+    with sd of divisor n, ``ppi_py.classical_mean_ci``. Compare it with :func:`ppi_mean_ci`
+    of the same ``interval``.
 
     Args:
         y: Human scores.
         confidence: Two-sided confidence level.
         bounds: The range the score cannot leave, for samples without spread (see
             :func:`mean_ci`).
+        interval: ``"t"`` or ``"normal"``.
 
     Returns:
         The estimate; no data, one value or no spread say why in ``method`` and ``note``.
     """
     _check_confidence(confidence)
     _check_bounds(bounds)
-    return _labels_only(_finite(y, "human scores"), confidence, bounds, "classical")
+    _check_interval(interval)
+    what = "t" if interval == "t" else "classical (normal)"
+    return _labels_only(_finite(y, "human scores"), confidence, bounds, what, interval)
 
 
 def ppi_mean_ci(
@@ -197,6 +244,7 @@ def ppi_mean_ci(
     confidence: float = 0.95,
     lam: float | None = None,
     bounds: tuple[float, float] | None = None,
+    interval: Interval = "t",
 ) -> PPIResult:
     """The prediction-powered estimate of the human-scale mean and its interval.
 
@@ -210,12 +258,16 @@ def ppi_mean_ci(
         bounds: The range the score cannot leave (``(0, 1)``): without any spread left to
             estimate, the interval is then the one valid for any variable on the bounds over
             the n labels, never the point.
+        interval: ``"t"`` (variances of divisor n - 1 and N - 1, Student's quantile on n - 1
+            degrees of freedom) or ``"normal"`` (``ppi_py``'s: divisors n and N, the normal
+            quantile). With one judged-only case its variance is that of every judged case.
 
     Returns:
-        The estimate; ``method`` names PPI++ or PPI with λ and the counts.
+        The estimate; ``method`` names PPI++ or PPI, the interval, λ and the counts.
     """
     _check_confidence(confidence)
     _check_bounds(bounds)
+    _check_interval(interval)
     if lam is not None and not math.isfinite(lam):
         raise ValueError(f"lam must be finite, got {lam!r}")
     y_, f, fu = _pairs(y, yhat, yhat_unlabelled)
@@ -225,11 +277,12 @@ def ppi_mean_ci(
         why = (
             "no labels" if n == 0 else ("one label" if n == 1 else "every judged case is labelled")
         )
-        est = _labels_only(y_, confidence, bounds, f"labels only ({why})")
+        est = _labels_only(y_, confidence, bounds, f"labels only ({why})", interval)
         note = (
             f"{why}: the judge's scores cannot be corrected, so the interval is the labels' own"
             + (f"; {est.note}" if est.note else "")
         )
+        q = _quantile(confidence, interval, max(n - 1, 1))
         return PPIResult(
             est.estimate,
             est.ci_low,
@@ -237,7 +290,7 @@ def ppi_mean_ci(
             n,
             big_n,
             0.0,
-            (est.ci_high - est.ci_low) / (2.0 * _z(0.5 + confidence / 2.0)),
+            (est.ci_high - est.ci_low) / (2.0 * q),
             est.method,
             confidence,
             note,
@@ -247,9 +300,12 @@ def ppi_mean_ci(
     weight = _tuned_lambda(y_, f, fu) if lam is None else float(lam)
     rectifier = y_ - weight * f
     estimate = weight * float(fu.mean()) + float(rectifier.mean())
-    se = math.sqrt(float(np.var(weight * fu)) / big_n + float(np.var(rectifier)) / n)
+    ddof = 1 if interval == "t" else 0
+    judged = fu if big_n > ddof else np.concatenate([f, fu])
+    var_judge = weight * weight * float(np.var(judged, ddof=ddof))
+    se = math.sqrt(var_judge / big_n + float(np.var(rectifier, ddof=ddof)) / n)
     name = "ppi++" if tuned else "ppi"
-    method = f"{name} (lambda={weight:.3g}; {n} labelled, {big_n} judged only)"
+    method = f"{name} ({interval}, lambda={weight:.3g}; {n} labelled, {big_n} judged only)"
     notes = []
     if tuned and float(np.ptp(np.concatenate([f, fu]))) == 0.0:
         notes.append("the judge gave every case the same score, so only the labels inform")
@@ -284,7 +340,7 @@ def ppi_mean_ci(
             "; ".join(notes),
             bias,
         )
-    h = _z(0.5 + confidence / 2.0) * se
+    h = _quantile(confidence, interval, n - 1) * se
     return PPIResult(
         estimate,
         estimate - h,
@@ -307,20 +363,24 @@ def ppi_labels_needed(
     target_width: float,
     *,
     confidence: float = 0.95,
+    interval: Interval = "t",
 ) -> LabelPlan:
     """How many of the judged cases must carry a label for a PPI++ interval this narrow.
 
     Labels are drawn from the cases the judge scored (``T = n + N`` of them): with ``m``
     labels the interval's width is, by the plug-in moments of the data now,
 
-        w(m) = 2 z₁₋α/₂ √( (σ²_Y − 2 λ c + λ² σ²_Ŷ) / m  +  λ² σ²_u / (T − m) ),
+        w(m) = 2 q(m) √( k (σ²_Y − 2 λ c + λ² σ²_Ŷ) / m  +  λ² σ²_u / (T − m) ),
         λ = clip(c / ((1 + m / (T − m)) σ²_all), 0, 1),
 
     where ``σ²_Y``, ``c`` and ``σ²_Ŷ`` are the variance of the human scores, their covariance
-    with the judge's and the judge's variance on the labelled cases (divisor n), ``σ²_u`` the
-    judge's variance on the unlabelled cases and ``σ²_all`` over all of them (divisor T - 1):
-    at ``m = n`` this is the width :func:`ppi_mean_ci` reports, and at ``m = T`` the
-    labels-only width ``2 z σ_Y / √T``. The smallest ``m ≥ n`` with ``w(m) ≤ target`` is
+    with the judge's and the judge's variance on the labelled cases (divisor n), ``σ²_all``
+    the judge's variance over all of them (divisor T - 1), and, as :func:`ppi_mean_ci`
+    computes them: for ``interval="t"``, ``k = n / (n - 1)``, ``σ²_u`` the judge's variance
+    on the unlabelled cases with divisor N - 1 and ``q(m)`` Student's quantile on m - 1
+    degrees of freedom; for ``"normal"``, ``k = 1``, divisor N and the normal quantile. At
+    ``m = n`` this is the width :func:`ppi_mean_ci` reports, and at ``m = T`` (λ = 0) the
+    labels-only width over every case. The smallest ``m ≥ n`` with ``w(m) ≤ target`` is
     returned (every m is tried: no monotonicity is assumed). The moments are those of the
     labels already there, so a plan from few labels is itself rough.
 
@@ -330,6 +390,7 @@ def ppi_labels_needed(
         yhat_unlabelled: Judge scores of the cases without a label.
         target_width: The interval width wanted (``ci_high - ci_low``).
         confidence: Two-sided confidence level.
+        interval: ``"t"`` or ``"normal"``, as :func:`ppi_mean_ci`.
 
     Returns:
         The plan; ``labels_needed`` is ``None`` when even labelling every judged case would
@@ -340,6 +401,7 @@ def ppi_labels_needed(
             not positive.
     """
     _check_confidence(confidence)
+    _check_interval(interval)
     if not (math.isfinite(target_width) and target_width > 0.0):
         raise ValueError(f"target_width must be a positive number, got {target_width!r}")
     y_, f, fu = _pairs(y, yhat, yhat_unlabelled)
@@ -347,23 +409,26 @@ def ppi_labels_needed(
     if n < 2:
         raise ValueError("planning labels needs at least 2 labelled cases (for the variances)")
     total = n + big_n
-    z = _z(0.5 + confidence / 2.0)
+    t_mode = interval == "t"
+    k = n / (n - 1) if t_mode else 1.0
     var_y = float(np.var(y_))
     var_f = float(np.var(f))
     cov = float(np.mean((y_ - y_.mean()) * (f - f.mean())))
-    var_u = float(np.var(fu)) if big_n else 0.0
+    ddof = 1 if t_mode else 0
+    judged = fu if big_n > ddof else np.concatenate([f, fu])
+    var_u = float(np.var(judged, ddof=ddof)) if big_n else 0.0
     var_all = float(np.var(np.concatenate([f, fu]), ddof=1)) if total > 1 else 0.0
     m = np.arange(n, total + 1, dtype=float)
     rest = total - m
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lam = np.where(
-            (rest > 0) & (var_all > 0.0),
-            np.clip(cov / ((1.0 + m / np.where(rest > 0, rest, 1.0)) * var_all), 0.0, 1.0),
-            0.0,
-        )
-        judge_part = np.where(rest > 0, lam**2 * var_u / np.where(rest > 0, rest, 1.0), 0.0)
-    rect = np.maximum(var_y - 2.0 * lam * cov + lam**2 * var_f, 0.0)
-    widths = 2.0 * z * np.sqrt(rect / m + judge_part)
+    safe = np.where(rest > 0, rest, 1.0)
+    if var_all > 0.0:
+        lam = np.where(rest > 0, np.clip(cov / ((1.0 + m / safe) * var_all), 0.0, 1.0), 0.0)
+    else:
+        lam = np.zeros_like(m)
+    judge_part = np.where(rest > 0, lam**2 * var_u / safe, 0.0)
+    rect = k * np.maximum(var_y - 2.0 * lam * cov + lam**2 * var_f, 0.0)
+    q = _t_quantiles(confidence, m - 1) if t_mode else _z(0.5 + confidence / 2.0)
+    widths = 2.0 * q * np.sqrt(rect / m + judge_part)
     ok = np.nonzero(widths <= target_width * (1.0 + 1e-12))[0]
     return LabelPlan(
         labels=n,
