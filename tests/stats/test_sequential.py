@@ -283,6 +283,18 @@ def test_finite_population_ends_on_its_mean() -> None:
         cs.update(0.5)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_finite_population_mean_is_never_ruled_out_by_rounding(seed: int) -> None:
+    """The population's own mean as a float (S_N / N, an ulp off) is possible at every look,
+    the last included; it was once ruled out at the last look by N * mean < S_N."""
+    x = data(seed, 200, KINDS[seed % 4])
+    plus, minus = stats.betting_log_capital(x, float(x.mean()), population=200)
+    assert np.isfinite(plus).all() and np.isfinite(minus).all()
+    # A mean one case away is ruled out by the end, on the right side.
+    plus, minus = stats.betting_log_capital(x, float(x.mean()) - 0.5 / 200, population=200)
+    assert plus[-1] == np.inf and np.isfinite(minus[-1])
+
+
 def test_paired_is_the_rescaled_one_sample_sequence() -> None:
     rng = np.random.default_rng(2)
     b, c = rng.beta(5, 2, 150), rng.beta(4, 2, 150)
@@ -429,8 +441,12 @@ def test_decide_regression_rejects_a_negative_margin() -> None:
 
 
 def test_doc_example() -> None:
+    import doctest
+
+    assert doctest.testmod(sq).failed == 0
     cs = stats.ConfidenceSequence(alpha=0.05)
-    for score in (1, 1, 0, 1, 1, 1, 1, 0, 1, 1):
-        cs.update(score)
+    cs.update([1, 1, 0, 1, 1, 1, 1, 0, 1, 1])
+    # Ten cases from an unbounded population decide nothing; the same ten as the whole suite
+    # decide the suite's own mean.
     assert stats.decide_gate(cs.interval(), 0.5) == "undecided"
     assert cs.n == 10 and cs.mean == pytest.approx(0.8)

@@ -281,12 +281,12 @@ class ConfidenceSequence:
     is the running intersection, so it never widens.
 
     Example:
-        >>> cs = ConfidenceSequence(alpha=0.05)
-        >>> for score in (1, 1, 0, 1, 1, 1, 1, 0, 1, 1):
-        ...     cs.update(score)
-        >>> low, high = cs.interval()
-        >>> decide_gate((low, high), 0.5)
-        'undecided'
+        >>> cs = ConfidenceSequence(alpha=0.05, population=10)
+        >>> low, high = cs.update([1, 1, 0, 1, 1, 1, 1, 0, 1, 1])  # one look per score
+        >>> decide_gate((low, high), 0.8)
+        'pass'
+        >>> cs.estimate().ci_low == cs.estimate().ci_high == 0.8
+        True
 
     Args:
         alpha: Error probability over all looks together (each end at ``alpha / 2``); the
@@ -645,9 +645,12 @@ def betting_log_capital(
         i = np.arange(n, dtype=float)
         total = np.cumsum(z, axis=-1)
         mu = np.clip((population * m - (total - z)) / (population - i), 0.0, 1.0)
-        # What the values seen so far imply (the sequence's logical bounds, value t included).
-        below = population * m < total
-        above = population * m > population - (i + 1.0) + total
+        # What the values seen so far imply (the sequence's logical bounds, value t included);
+        # a sum's rounding is no evidence (the population's own mean, N * (S_N / N), can come
+        # back an ulp away from S_N).
+        slack = _XTOL * population
+        below = population * m < total - slack
+        above = population * m > population - (i + 1.0) + total + slack
     plus = np.cumsum(_log_factors(z, bets, mu, truncation), axis=-1)
     minus = np.cumsum(_log_factors(1.0 - z, bets, 1.0 - np.asarray(mu), truncation), axis=-1)
     if population is not None:
