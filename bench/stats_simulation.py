@@ -10,6 +10,7 @@ sqrt(r (1 - r) / suites), 0.5 points at 95 % and 2,000 suites.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 
@@ -467,13 +468,257 @@ def variants_section(suites: int) -> None:
     print()
 
 
+# --- sequential: anytime-valid early stopping (issue 19) -----------------------------------
+
+SEQ_ALPHA = 0.05
+SEQ_CRIT = math.log(2 / SEQ_ALPHA)  # each side of the hedged capital at alpha / 2
+SEQ_CHUNK = 250
+
+
+def seq_pairs(
+    rng: np.random.Generator, reps: int, n: int, kind: str, base: float, drop: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """reps suites of n cases as rows: (baseline, candidate), candidate mean lower by ``drop``.
+    Each case has a latent quality ~ Beta(4 p, 4 (1 - p)) shared by both runs (paired);
+    pass/fail runs pass with that probability, scores are Beta(10 mu, 10 (1 - mu)) around it;
+    the candidate scales it by 1 - drop / p."""
+    mu = rng.beta(4 * base, 4 * (1 - base), (reps, n))
+    mu_c = mu * (1 - drop / base)
+    if kind == "pass/fail":
+        return (rng.random((reps, n)) < mu).astype(float), (rng.random((reps, n)) < mu_c).astype(
+            float
+        )
+    mu, mu_c = np.clip(mu, 1e-3, 1 - 1e-3), np.clip(mu_c, 1e-3, 1 - 1e-3)
+    return rng.beta(10 * mu, 10 * (1 - mu)), rng.beta(10 * mu_c, 10 * (1 - mu_c))
+
+
+def first_look(hit: np.ndarray) -> np.ndarray:
+    """First look (1-based) where ``hit`` holds in each row; n + 1 where it never does."""
+    return np.where(hit.any(axis=-1), hit.argmax(axis=-1) + 1, hit.shape[-1] + 1)
+
+
+def crossed(log_k: np.ndarray) -> np.ndarray:
+    return first_look(log_k >= SEQ_CRIT)
+
+
+def seq_misses(x: np.ndarray, truth: np.ndarray | float, population: int | None) -> np.ndarray:
+    """Whether the sequence ever excludes the truth (rows of x; truth per row or one value)."""
+    out = np.empty(x.shape[0], dtype=bool)
+    truths = np.broadcast_to(np.asarray(truth, dtype=float), (x.shape[0],))
+    for i in range(x.shape[0]):
+        plus, minus = stats.betting_log_capital(x[i], truths[i], population=population)
+        out[i] = max(plus.max(), minus.max()) >= SEQ_CRIT
+    return out
+
+
+def seq_misses_fast(x: np.ndarray, truth: float, bounds: tuple[float, float]) -> np.ndarray:
+    """seq_misses for one truth shared by all rows, vectorised over rows (infinite population)."""
+    out = []
+    for s in range(0, x.shape[0], SEQ_CHUNK):
+        plus, minus = stats.betting_log_capital(x[s : s + SEQ_CHUNK], truth, bounds=bounds)
+        out.append(np.maximum(plus.max(axis=1), minus.max(axis=1)) >= SEQ_CRIT)
+    return np.concatenate(out)
+
+
+def naive_misses(x: np.ndarray, truth: float, binary: bool) -> np.ndarray:
+    """Whether a fixed-n 95 % interval (Wilson, or t) recomputed after every case from case 10
+    on ever excludes the truth: what looking at an ordinary interval after every case does."""
+    from scipy.special import stdtrit
+
+    t = np.arange(1, x.shape[1] + 1, dtype=float)
+    s = np.cumsum(x, axis=1)
+    m = s / t
+    if binary:
+        z = 1.959963984540054
+        denom = 1 + z * z / t
+        centre = (m + z * z / (2 * t)) / denom
+        half = z * np.sqrt(m * (1 - m) / t + z * z / (4 * t * t)) / denom
+        lo, hi = centre - half, centre + half
+    else:
+        var = (np.cumsum(x * x, axis=1) - t * m * m) / np.maximum(t - 1, 1)
+        q = stdtrit(np.maximum(t - 1, 1), 0.975)
+        half = q * np.sqrt(np.maximum(var, 0) / t)
+        lo, hi = m - half, m + half
+    out = (lo > truth) | (hi < truth)
+    return out[:, 9:].any(axis=1)
+
+
+def regression_stops(b: np.ndarray, c: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """(look at which the regression verdict is decided, whether it is 'regressed') per row,
+    from the capital at -margin: the upper end passes below -margin when K- there reaches
+    2 / alpha (regressed), the lower end reaches -margin when K+ does (not worse / improved)."""
+    stop, regressed = [], []
+    for s in range(0, b.shape[0], SEQ_CHUNK):
+        d = c[s : s + SEQ_CHUNK] - b[s : s + SEQ_CHUNK]
+        plus, minus = stats.betting_log_capital(d, -margin, bounds=(-1.0, 1.0))
+        down, up = crossed(minus), crossed(plus)
+        stop.append(np.minimum(down, up))
+        regressed.append(down < up)
+    return np.concatenate(stop), np.concatenate(regressed)
+
+
+def gate_stops(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(look at which a gate mean >= threshold is decided, whether it passes) per row, for the
+    suite's own mean (finite population in random order): passes once the lower end reaches
+    the threshold (K+ crosses there, or the seen cases alone guarantee it), fails once the
+    upper end is below it."""
+    n = x.shape[1]
+    stop, passed = [], []
+    for s in range(0, x.shape[0], SEQ_CHUNK):
+        rows = x[s : s + SEQ_CHUNK]
+        plus, minus = stats.betting_log_capital(rows, threshold, population=n)
+        sure = np.cumsum(rows, axis=1) >= n * threshold - 1e-9
+        up = first_look((plus >= SEQ_CRIT) | sure)
+        down = crossed(minus)
+        stop.append(np.minimum(np.minimum(up, down), n))
+        passed.append(up <= down)
+    return np.concatenate(stop), np.concatenate(passed)
+
+
+def check_against_api(b: np.ndarray, c: np.ndarray, margin: float, threshold: float) -> int:
+    """Replays a few suites through PairedConfidenceSequence / ConfidenceSequence and the
+    decide_* helpers, look by look, and counts disagreements with the capital shortcut."""
+    stop, reg = regression_stops(b, c, margin)
+    g_stop, g_pass = gate_stops(c, threshold)
+    n = b.shape[1]
+    bad = 0
+    for i in range(b.shape[0]):
+        pcs = stats.PairedConfidenceSequence()
+        cs = stats.ConfidenceSequence(population=n)
+        r_at, r_what, g_at, g_what = n + 1, "", n, ""
+        for t in range(n):
+            iv = pcs.update(b[i, t], c[i, t])
+            what = stats.decide_regression(iv, margin)
+            if what != "undecided" and r_at == n + 1:
+                r_at, r_what = t + 1, what
+            gate = stats.decide_gate(cs.update(c[i, t]), threshold)
+            if gate != "undecided" and not g_what:
+                g_at, g_what = t + 1, gate
+        bad += int(r_at != stop[i] or (r_at <= n and (r_what == "regressed") != reg[i]))
+        bad += int(g_at != g_stop[i] or (g_what == "pass") != g_pass[i])
+    return bad
+
+
+def fixed_regressed(b: np.ndarray, c: np.ndarray, binary: bool) -> np.ndarray:
+    """The fixed-n verdict at the last case as compare_runs reaches it (margin 0): McNemar for
+    pass/fail, the sign-flip permutation test for scores (2,000 resamples here); regressed
+    when p < 0.05 and the mean difference is negative."""
+    out = np.empty(b.shape[0], dtype=bool)
+    for i in range(b.shape[0]):
+        r = stats.paired_test(
+            b[i],
+            c[i],
+            test="mcnemar" if binary else "permutation",
+            seed=i,
+            n_resamples=2000,
+        )
+        out[i] = r.p_value < 0.05 and r.diff < 0
+    return out
+
+
+def pct(x: np.ndarray | float) -> str:
+    return f"{100 * float(np.mean(x)):5.1f} %"
+
+
+def sequential_section(suites: int, ns: tuple[int, ...] = (200, 1000)) -> None:
+    print(
+        "## Sequential (anytime-valid) evaluation: betting confidence sequences, alpha 0.05, "
+        "a look after every case"
+    )
+    kinds = ("pass/fail", "scores")
+    print("### Type-I error under no change (the truth ever excluded, at any look)")
+    print(
+        "kind        n     base   one sample   one sample, suite mean   paired diff   "
+        "| fixed-n interval looked at after every case"
+    )
+    for kind in kinds:
+        for n in ns:
+            for base in (0.5, 0.7, 0.9):
+                rng = np.random.default_rng(int(1000 * base) + n)
+                b, c = seq_pairs(rng, suites, n, kind, base, 0.0)
+                one = seq_misses_fast(c, base, (0.0, 1.0))
+                wor = seq_misses(c, c.mean(axis=1), n)
+                paired = seq_misses_fast(c - b, 0.0, (-1.0, 1.0))
+                naive = naive_misses(c, base, kind == "pass/fail")
+                print(
+                    f"{kind:10s} {n:5d}   {base:4.2f}   {pct(one):>10s}   {pct(wor):>22s}   "
+                    f"{pct(paired):>11s}   | {pct(naive)}"
+                )
+    print()
+    drops = (0.0, 0.05, 0.10, 0.20)
+    print("### Regression verdict (paired, base rate 0.7): cases saved and power")
+    print(
+        "kind        n   drop | margin 0: saved   'regressed' seq / fixed paired_test "
+        "| margin 0.05: saved   regressed beyond it seq / fixed regression gate"
+    )
+    checked = bad = 0
+    for kind in kinds:
+        for n in ns:
+            for drop in drops:
+                rng = np.random.default_rng(7 + int(100 * drop) + n + (kind == "scores"))
+                b, c = seq_pairs(rng, suites, n, kind, 0.7, drop)
+                cells = []
+                for margin in (0.0, 0.05):
+                    stop, reg = regression_stops(b, c, margin)
+                    if margin == 0.0:
+                        fixed = fixed_regressed(b, c, kind == "pass/fail")
+                    else:
+                        fixed = np.array(
+                            [
+                                stats.regression_detected(c[i] - b[i], margin=margin)
+                                for i in range(suites)
+                            ]
+                        )
+                    saved = pct(1 - np.minimum(stop, n) / n)
+                    cells.append(f"{saved:>7s}   {pct(reg & (stop <= n))} / {pct(fixed)}")
+                print(f"{kind:10s} {n:5d}  {drop:4.2f} | {cells[0]}   | {cells[1]}")
+                if n == min(ns) and drop == 0.10:
+                    k = min(20, suites)
+                    bad += check_against_api(b[:k], c[:k], 0.05, 0.6)
+                    checked += k
+    print(
+        "(saved: mean share of cases never run, the verdict decided earlier; with margin 0 only a "
+        "significant change stops a run, so at no change it runs every case; sequential: the "
+        "confidence sequence at alpha 0.05, 0.025 per side; fixed: compare_runs' paired test at "
+        "the last case, two-sided 0.05, and the regression gate, one-sided 0.05)"
+    )
+    print()
+    print("### Gate mean >= min on the suite's own mean (finite population, random order)")
+    print(
+        "kind        n     | truth below the gate by 0.20 / 0.10 / 0.05 / 0 / above by 0.05 / 0.10 / 0.20: "
+        "cases saved (decision differs from the full run)"
+    )
+    for kind in kinds:
+        for n in ns:
+            rng = np.random.default_rng(11 + n + (kind == "scores"))
+            _, c = seq_pairs(rng, suites, n, kind, 0.7, 0.0)
+            full = c.mean(axis=1)
+            cells = []
+            for gap in (-0.20, -0.10, -0.05, 0.0, 0.05, 0.10, 0.20):
+                thr = 0.7 - gap
+                stop, passed = gate_stops(c, thr)
+                wrong = passed != (full >= thr - 1e-12)
+                cells.append(f"{pct(1 - stop / n).strip()} ({pct(wrong).strip()})")
+            print(f"{kind:10s} {n:5d}   | {' / '.join(cells)}")
+    print(
+        f"(capital shortcut replayed through PairedConfidenceSequence / ConfidenceSequence and "
+        f"decide_regression / decide_gate on {checked} suites x 2: {bad} disagreements)"
+    )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--suites", type=int, default=2000)
     parser.add_argument(
         "--sections",
-        default="coverage,clustered,gate,power,variants",
-        help="comma-separated: coverage, clustered, gate, power, variants",
+        default="coverage,clustered,gate,power,variants,sequential",
+        help="comma-separated: coverage, clustered, gate, power, variants, sequential",
+    )
+    parser.add_argument(
+        "--sequential-n",
+        default="200,1000",
+        help="suite sizes of the sequential section (comma-separated; e.g. 200,1000,5000)",
     )
     args = parser.parse_args()
     start = time.perf_counter()
@@ -483,6 +728,9 @@ def main() -> None:
         "gate": gate_section,
         "power": size_power_section,
         "variants": variants_section,
+        "sequential": lambda suites: sequential_section(
+            suites, tuple(int(v) for v in args.sequential_n.split(","))
+        ),
     }
     for name in args.sections.split(","):
         sections[name.strip()](args.suites)
