@@ -37,7 +37,15 @@ running lower end only moves when the new look excludes it, which one evaluation
 tells, so a look costs O(t) most of the time.
 
 Pure numpy; no scipy on the run path. Checked against the ``confseq`` package (the authors'
-implementation) in ``tests/stats/test_sequential.py``.
+implementation, ``confseq.betting.hedged_cs`` and ``betting_mart``) in
+``tests/stats/test_sequential.py``: the capital processes agree to 1e-10, the intervals to
+confseq's grid step. Where this module differs from confseq, deliberately: confseq keeps the
+grid points ``k / breaks`` whose capital is at most ``1 / alpha`` and widens by one step, so
+its ends lie up to ``1 / breaks`` outside the exact ends found here; for a finite population
+it makes an impossible mean +inf in both capital processes, here only in the one on the side
+that rules it out (the excluded means are the same); and where the two ends cross it reports
+[0, 1] for that look (before the running intersection), here the crossed ends in order with
+:attr:`ConfidenceSequence.conflict` set.
 
 References:
     Waudby-Smith, I. and Ramdas, A. (2024). Estimating means of bounded random variables by
