@@ -235,3 +235,27 @@ def test_label_plan() -> None:
         stats.ppi_labels_needed([1], [1], [0.5], 0.1)
     with pytest.raises(ValueError, match="positive"):
         stats.ppi_labels_needed(y, f, fu, 0.0)
+
+
+def test_t_label_plan_by_brute_force() -> None:
+    # Every m's width with Student's exact quantile: the planner's series for large m must
+    # pick the same count.
+    from scipy import special
+
+    y, f, fu = draws(8, 40, 1460)
+    now = stats.ppi_mean_ci(y, f, fu)
+    target = (now.ci_high - now.ci_low) * 0.4
+    plan = stats.ppi_labels_needed(y, f, fu, target)
+    n, total = 40, 1500
+    cov = float(np.mean((y - y.mean()) * (f - f.mean())))
+    var_all = float(np.var(np.concatenate([f, fu]), ddof=1))
+    widths = []
+    for m in range(n, total + 1):
+        rest = total - m
+        lam = min(1.0, max(0.0, cov / ((1 + m / rest) * var_all))) if rest else 0.0
+        rect = n / (n - 1) * (float(np.var(y)) - 2 * lam * cov + lam**2 * float(np.var(f)))
+        var = rect / m + (lam**2 * float(np.var(fu, ddof=1)) / rest if rest else 0.0)
+        widths.append(2 * float(special.stdtrit(m - 1, 0.975)) * math.sqrt(var))
+    first = next(m for m, w in zip(range(n, total + 1), widths, strict=True) if w <= target)
+    assert plan.labels_needed == first and first > 300
+    assert plan.best_width == pytest.approx(min(widths), rel=1e-9)

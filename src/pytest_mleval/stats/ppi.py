@@ -176,15 +176,24 @@ def _quantile(confidence: float, interval: str, df: float) -> float:
 
 
 def _t_quantiles(confidence: float, dfs: np.ndarray) -> np.ndarray:
-    """Student's quantiles for many degrees of freedom: exact up to 5,000, then the
-    Cornish-Fisher series to the 1/df² term (relative error about 1e-11 at 5,000, less beyond)."""
+    """Student's quantiles for many degrees of freedom: exact up to 300 and for the first
+    (the interval now), beyond 300 the Cornish-Fisher expansion to the 1/df⁴ term
+    (Abramowitz and Stegun 26.7.5; relative error below 1e-11 there at 99.9 %, far less at
+    95 %), so planning over thousands of cases stays cheap."""
     p = 0.5 + confidence / 2.0
     z = _z(p)
     out = np.empty(dfs.size)
-    small = dfs <= 5_000
-    out[small] = [stdtrit(float(d), p) for d in dfs[small]]
-    nu = dfs[~small]
-    out[~small] = z + (z**3 + z) / (4 * nu) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+    exact = dfs <= 300
+    exact[:1] = True
+    out[exact] = [stdtrit(float(d), p) for d in dfs[exact]]
+    nu = dfs[~exact]
+    out[~exact] = (
+        z
+        + (z**3 + z) / (4 * nu)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * nu**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * nu**3)
+        + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * nu**4)
+    )
     return out
 
 
