@@ -707,13 +707,104 @@ def sequential_section(suites: int, ns: tuple[int, ...] = (200, 1000)) -> None:
     print()
 
 
+# --- judge scores on the human scale: prediction-powered inference (issue 19) --------------
+
+PPI_JUDGED = 2000
+PPI_LABELS = (50, 100, 200)
+
+
+def ppi_draws(rng: np.random.Generator, design: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """People's and the judge's scores of n cases; the judge's mean is 0.1 above people's.
+
+    ``scores``: people's score 0.8 Beta(2, 3) (mean 0.32), the judge's that plus 0.1 plus
+    uniform noise of +-0.1 (never clipped, so the bias is exactly 0.1). ``pass/fail``: people
+    pass 60 % of cases; the judge passes 95 % of those and 32.5 % of the others (mean 0.70).
+    """
+    if design == "scores":
+        y = 0.8 * rng.beta(2.0, 3.0, n)
+        return y, y + 0.1 + rng.uniform(-0.1, 0.1, n)
+    y = (rng.random(n) < 0.6).astype(float)
+    return y, (rng.random(n) < np.where(y == 1.0, 0.95, 0.325)).astype(float)
+
+
+PPI_TRUTH = {"scores": 0.32, "pass/fail": 0.6}
+
+
+def ppi_section(suites: int) -> None:
+    print(
+        f"## Judge scores on the human scale: PPI++ (95 %, {PPI_JUDGED} judged cases, "
+        "a random n of them labelled; the judge's mean 0.1 above people's)"
+    )
+    for design, truth in PPI_TRUTH.items():
+        rng = np.random.default_rng(19)
+        print(f"{design} (people's mean {truth:g}):")
+        for n in PPI_LABELS:
+            keys = ("ppi++", "ppi++ normal", "ppi", "labels", "judge")
+            cover: dict[str, list[bool]] = {k: [] for k in keys}
+            width: dict[str, list[float]] = {k: [] for k in keys}
+            lams = []
+            for _ in range(suites):
+                y, f = ppi_draws(rng, design, PPI_JUDGED)
+                yl, fl, fu = y[:n], f[:n], f[n:]
+                tuned = stats.ppi_mean_ci(yl, fl, fu, bounds=(0.0, 1.0))
+                lams.append(tuned.lam)
+                for key, e in (
+                    ("ppi++", tuned),
+                    ("ppi++ normal", stats.ppi_mean_ci(yl, fl, fu, interval="normal")),
+                    ("ppi", stats.ppi_mean_ci(yl, fl, fu, lam=1.0, bounds=(0.0, 1.0))),
+                    ("labels", stats.classical_mean_ci(yl, bounds=(0.0, 1.0))),
+                    ("judge", stats.mean_ci(f, bounds=(0.0, 1.0))),
+                ):
+                    cover[key].append(e.ci_low <= truth <= e.ci_high)
+                    width[key].append(e.ci_high - e.ci_low)
+            w = {k: float(np.mean(v)) for k, v in width.items()}
+            print(
+                f"  n = {n:3d}: coverage PPI++ {rate(cover['ppi++'])} (normal, as ppi_py: "
+                f"{rate(cover['ppi++ normal'])})  PPI {rate(cover['ppi'])}  labels only "
+                f"{rate(cover['labels'])}  raw judge mean {rate(cover['judge'])}"
+            )
+            print(
+                f"           mean width PPI++ {w['ppi++']:.4f}  PPI {w['ppi']:.4f}  labels only "
+                f"{w['labels']:.4f} (PPI++ / labels {w['ppi++'] / w['labels']:.2f}); "
+                f"lambda median {float(np.median(lams)):.2f}"
+            )
+    # The label planner: from 50 labels, how many it asks for to reach the mean width that
+    # 200 labels give, and the width those labels then give.
+    rng = np.random.default_rng(20)
+    for design in PPI_TRUTH:
+        widths: list[float] = []
+        for _ in range(200):
+            y, f = ppi_draws(rng, design, PPI_JUDGED)
+            e = stats.ppi_mean_ci(y[:200], f[:200], f[200:])
+            widths.append(e.ci_high - e.ci_low)
+        target = float(np.mean(widths))
+        planned: list[int] = []
+        got: list[float] = []
+        for _ in range(min(suites, 500)):
+            y, f = ppi_draws(rng, design, PPI_JUDGED)
+            plan = stats.ppi_labels_needed(y[:50], f[:50], f[50:], target)
+            if plan.labels_needed is None:
+                continue
+            m = plan.labels_needed
+            planned.append(m)
+            e = stats.ppi_mean_ci(y[:m], f[:m], f[m:])
+            got.append(e.ci_high - e.ci_low)
+        q = np.percentile(planned, [25, 50, 75])
+        print(
+            f"label planner, {design}: from 50 labels to the width of 200 ({target:.4f}): asks "
+            f"for {q[1]:.0f} (quartiles {q[0]:.0f}-{q[2]:.0f}); those give a mean width "
+            f"{float(np.mean(got)):.4f}, within the target in {rate([g <= target for g in got])}"
+        )
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--suites", type=int, default=2000)
     parser.add_argument(
         "--sections",
-        default="coverage,clustered,gate,power,variants,sequential",
-        help="comma-separated: coverage, clustered, gate, power, variants, sequential",
+        default="coverage,clustered,gate,power,variants,sequential,ppi",
+        help="comma-separated: coverage, clustered, gate, power, variants, sequential, ppi",
     )
     parser.add_argument(
         "--sequential-n",
@@ -731,6 +822,7 @@ def main() -> None:
         "sequential": lambda suites: sequential_section(
             suites, tuple(int(v) for v in args.sequential_n.split(","))
         ),
+        "ppi": ppi_section,
     }
     for name in args.sections.split(","):
         sections[name.strip()](args.suites)
