@@ -18,7 +18,7 @@ from .metrics.registry import Scored, unknown_metric_problem
 from .options import get_options
 from .report.escaping import term_text
 from .results.records import CaseResult
-from .results.scoring import error_result, score_case
+from .results.scoring import error_result, not_needed_result, score_case
 from .targets.registry import EvalCase
 from .targets.render import render_case
 from .targets.templates import TemplateLimits, check_template
@@ -82,7 +82,7 @@ def _check_judge_variants(suite: Suite) -> None:
     every case ran (the judging happens at the end of the run)."""
     from pydantic import ValidationError
 
-    from .cases._yaml import SUITE_SHAPE, node_line, read_yaml
+    from .cases.suite import line_of
     from .judges.variants import VariantJudgeOptions
 
     try:
@@ -91,8 +91,9 @@ def _check_judge_variants(suite: Suite) -> None:
         err = exc.errors(include_url=False)[0]
         loc = tuple(err["loc"])
         msg = "unknown option" if err["type"] == "extra_forbidden" else err["msg"]
-        _, root = read_yaml(suite.path, SUITE_SHAPE)
-        line = node_line(root, ("judge_variants", *loc[:1])) or node_line(root, ("judge_variants",))
+        line = line_of(suite.path, ("judge_variants", *loc[:1])) or line_of(
+            suite.path, ("judge_variants",)
+        )
         option = ".".join(str(p) for p in loc)
         raise EvalFileError(
             f"judge_variants: {option}: {msg}" if option else f"judge_variants: {msg}",
@@ -182,6 +183,11 @@ class EvalItem(pytest.Function):
         if ec.render_error:
             self._record(error_result(ec, ec.render_error, nodeid=self.nodeid))
             raise EvalCaseError(ec.render_error)
+        reason = session.sequential.not_needed(self)
+        if reason is not None:
+            # Its sequential suite is decided: recorded as not needed, never as a pass.
+            self._record(not_needed_result(ec, nodeid=self.nodeid))
+            pytest.skip(reason)
         try:
             self._output = session.generate(self)
         except BaseException as exc:
@@ -232,7 +238,12 @@ class EvalItem(pytest.Function):
             raise EvalCaseFailure(result, scored)
 
     def _record(self, result: CaseResult) -> None:
+        result.run_order = getattr(self, "mleval_run_order", None)
         self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
+        session = _session(self.config)
+        if session.sequential.applies(self.suite):
+            repeats = get_options(self.config).repeats or self.suite.spec.repeats
+            session.sequential.observe(self.suite, repeats, result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalCaseFailure):

@@ -157,6 +157,13 @@ class MlevalOptions:
         "with the native client and every other provider through litellm; native also calls "
         "any PROVIDER/NAME at an api_base natively; litellm sends every call through litellm.",
     )
+    sequential: bool = _opt(
+        False,
+        None,
+        "run every suite's cases in a seeded random order and stop once its gates and the "
+        "regression verdict are decided by an anytime-valid test (a suite's `sequential: "
+        "true` does it for that suite).",
+    )
     variants: str | None = _opt(
         None,
         "A,B",

@@ -129,6 +129,7 @@ SUITE_SHAPE: dict[str, Any] = {
     "tools": {"*": _TEXT, "schema": _TYPED, "parameters": _TYPED, "timeout_s": _TYPED},
     "variants": {"*": _TEXT, "params": _TYPED, "tools": _TYPED},
     "reference": _TEXT,
+    "quality_metric": _TEXT,
     "metrics": _METRICS,
     "gates": _GATE_SHAPE,
     "labels": {

@@ -592,6 +592,13 @@ class SuiteSpec(BaseModel):
     multiplicity: Literal["holm", "bh"] = "holm"
     """How the variant comparisons' p-values are adjusted across pairs and metrics: Holm
     (family-wise error) or Benjamini-Hochberg (false discovery rate)."""
+    quality_metric: str | None = None
+    """The metric the variants' quality-versus-cost view uses (default: ``pass_rate``)."""
+    sequential: bool = False
+    """Run the cases in a seeded random order and stop issuing them once every gate (and the
+    regression verdict against a baseline) is decided by an anytime-valid confidence
+    sequence; the cases not run are reported as not needed, and the suite's intervals are
+    the confidence-sequence intervals (``--mleval-sequential`` turns it on for every suite)."""
     judge_variants: dict[str, Any] | None = None
     """Judge the variants' outputs against each other, case by case, with the ``pairwise``
     judge (its options: ``criteria``, ``samples``...): win rates and a Bradley-Terry ranking."""

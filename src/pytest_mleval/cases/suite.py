@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .labels import LabelSet
     from .variants import Variant
 
-__all__ = ["Suite", "load_suite"]
+__all__ = ["Suite", "line_of", "load_suite"]
 
 
 @dataclass
@@ -64,6 +64,16 @@ class Suite:
         for m in case.metrics:
             merged[m.name] = m
         return list(merged.values())
+
+
+def line_of(path: str | Path, loc: Sequence[Any]) -> int | None:
+    """The line (1-based) of a node of an eval file, by its keys and indexes (``("gates", 0)``),
+    read again from the file: for errors found after loading."""
+    try:
+        _, root = read_yaml(Path(path), SUITE_SHAPE)
+    except EvalFileError:
+        return None
+    return node_line(root, loc)
 
 
 def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:

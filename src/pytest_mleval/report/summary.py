@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..results.records import Aggregate, CaseResult, RunResults, run_status
+from ..results.sequential import sequential_line
 from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
 from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
@@ -177,6 +178,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         aggs = [a for a in run.aggregates if a.suite == suite.name]
         name = term_text(suite.name)
         lines.append((f"suite {name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
+        if suite.sequential is not None:
+            lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
         lines.append(
             (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
@@ -321,6 +324,9 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
+        if suite.sequential is not None:
+            out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
+            out.append("")
         out.append("| metric | estimate | 95% CI | n |")
         out.append("|---|---:|---|---:|")
         for a in run.aggregates:

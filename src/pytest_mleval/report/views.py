@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ..results.records import run_status
+from ..results.sequential import sequential_line
 from .charts import LOWER_IS_BETTER, sparkline
 from .conversation import ConversationPayload, Interner
 
@@ -330,6 +331,7 @@ def suite_tables(
             {
                 "name": name,
                 "description": s.description if s else None,
+                "sequential": sequential_line(s.sequential) if s and s.sequential else None,
                 "target": s.target if s else None,
                 "file": s.file if s else None,
                 "n_cases": s.n_cases

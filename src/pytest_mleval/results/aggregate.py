@@ -49,6 +49,8 @@ def per_case(cases: Iterable[CaseResult], metric: str | None) -> PerCase:
     clusters: dict[str, str | None] = {}
     missing: set[str] = set()
     for c in cases:
+        if c.not_needed:
+            continue  # never run (a decided sequential suite): no value, not a failure
         clusters.setdefault(c.case_id, c.cluster)
         ms = None
         if metric is None:

@@ -139,7 +139,8 @@ def _metrics(cases: Sequence[CaseResult]) -> list[str]:
 def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
     out: dict[str, list[CaseResult]] = {}
     for c in run.cases:
-        out.setdefault(c.suite, []).append(c)
+        if not c.not_needed:  # a sequential suite's cases it did not need were never run
+            out.setdefault(c.suite, []).append(c)
     return out
 
 
@@ -419,4 +420,20 @@ def regression_check(
     )
     if margin is not None:
         comparison.margin = float(margin)
+    sequential = {name for name, suite in info.items() if suite.sequential is not None}
+    if sequential:
+        # A suite that stopped on its data is judged by its anytime-valid sequences.
+        from .sequential import sequential_verdicts
+
+        base_suites, cand_suites = _by_suite(baseline), _by_suite(candidate)
+        for sc in comparison.suites:
+            if sc.suite in sequential:
+                seq = info[sc.suite].sequential
+                sequential_verdicts(
+                    sc,
+                    base_suites[sc.suite],
+                    cand_suites[sc.suite],
+                    confidence=confidence,
+                    population=None if seq is None else seq.cases,
+                )
     return comparison, regression_gates(comparison)

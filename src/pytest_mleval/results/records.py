@@ -32,6 +32,7 @@ __all__ = [
     "MetricScore",
     "RunMeta",
     "RunResults",
+    "SequentialInfo",
     "SuiteInfo",
     "Usage",
     "VariantEstimate",
@@ -151,6 +152,11 @@ class CaseResult(_Model):
     """Whether the case passed (never true for an errored case)."""
     error: str | None = None
     """Why the case could not be scored (target error, timeout, budget), with the error type."""
+    not_needed: bool = False
+    """Not run: its suite ran sequentially and was decided before this case (never a pass)."""
+    run_order: int | None = None
+    """Its place in a sequential suite's seeded random order (the order its statistics use,
+    whatever order the results arrived in)."""
     tags: list[str] = Field(default_factory=list)
     """Tags of the case."""
     cluster: str | None = None
@@ -241,6 +247,27 @@ class GateResult(_Model):
     """Human-readable outcome."""
 
 
+class SequentialInfo(_Model):
+    """A sequential suite's run: when its verdicts were decided and what that saved."""
+
+    cases: int
+    """Cases in the suite (repeats counted once)."""
+    run: int
+    """Cases run (their results scored)."""
+    not_needed: int
+    """Cases not run because the suite was already decided."""
+    not_needed_ids: list[str] = Field(default_factory=list)
+    """Their ids (they have no result: never run, never a pass)."""
+    decided_after: int | None = None
+    """Cases run when every gate and the regression verdict were decided (``None``: never)."""
+    reason: str = ""
+    """What decided it, or why it could not be decided early."""
+    calls_saved: int = 0
+    """Model calls not made (the run's mean calls per case times the cases not needed)."""
+    cost_saved_usd: float = 0.0
+    """Cost not spent, estimated the same way."""
+
+
 class SuiteInfo(_Model):
     """What a suite is."""
 
@@ -259,6 +286,8 @@ class SuiteInfo(_Model):
     regression_metrics: list[str] | None = None
     """Metrics whose regression fails the run (None: the default rule, every metric in both
     runs but raw measures such as latency and cost)."""
+    sequential: SequentialInfo | None = None
+    """How a sequential suite ended: decided early, or every case run."""
     variant: str | None = None
     """The variant this suite runs (its name is then ``VARIANT_OF[VARIANT]``)."""
     variant_of: str | None = None

@@ -48,6 +48,8 @@ class RunSettings:
     """Regression margin of suites without ``regression_margin:``."""
     regression_metrics: tuple[str, ...] | None = None
     """Regression metrics of suites without ``regression_metrics:`` (``None``: every metric)."""
+    sequential: bool = False
+    """``--mleval-sequential``: every suite ran sequentially."""
 
 
 @dataclass
@@ -66,6 +68,9 @@ class Gathered:
     """The ``--mleval-baseline`` run, when one was given."""
     inference: dict[str, Any] | None = None
     """The inference engine's summary (calls, cache, cost), when the run had an engine."""
+    sequential: Mapping[str, tuple[int | None, str]] = field(default_factory=dict)
+    """Sequential suite -> (cases run when it was decided, what decided it), as watched by
+    the process that ran it (empty under xdist: the workers watched)."""
 
 
 def now_iso(timestamp: float | None = None) -> str:
@@ -250,7 +255,13 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
 
     notes: list[str] = []
     suites = dict(gathered.suites)
-    cases = list(gathered.cases)
+    # A sequential suite's cases it did not need were never run: they are counted (and
+    # named) in its SuiteInfo.sequential, not listed as results that could pass or fail.
+    skipped: dict[str, list[CaseResult]] = {}
+    for c in gathered.cases:
+        if c.not_needed:
+            skipped.setdefault(c.suite, []).append(c)
+    cases = [c for c in gathered.cases if not c.not_needed]
     by_suite: dict[str, list[CaseResult]] = {}
     for c in cases:
         by_suite.setdefault(c.suite, []).append(c)
@@ -273,6 +284,21 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         aggs = aggregate_suite(
             name, suite_cases, confidence=settings.confidence, seed=settings.seed
         )
+        if settings.sequential or (suite is not None and suite.spec.sequential):
+            # Stopped early on the data: only the anytime-valid intervals hold.
+            from .sequential import sequential_aggregates, sequential_info
+
+            population = len(suite.cases) if suite else len({c.case_id for c in suite_cases})
+            aggs = sequential_aggregates(
+                aggs, suite_cases, population=population, confidence=settings.confidence
+            )
+            decided_after, reason = gathered.sequential.get(name, (None, ""))
+            run.suites[-1].sequential = sequential_info(
+                [*suite_cases, *skipped.get(name, [])],
+                population=population,
+                decided_after=decided_after,
+                reason=reason,
+            )
         if suite is not None and suite.labels:
             # A labelled metric on the human scale (`METRIC:human`), beside its own mean.
             aggs.extend(

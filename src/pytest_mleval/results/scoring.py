@@ -16,6 +16,7 @@ from .records import STREAM_TIMINGS, CaseResult, MetricScore, Usage
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",
     "error_result",
+    "not_needed_result",
     "score_case",
     "stored_text",
     "stored_trajectory",
@@ -218,6 +219,11 @@ def score_case(
             if name in out.metadata:
                 setattr(result, name, _timing(result.metadata.pop(name)))
     return result, scored
+
+
+def not_needed_result(ec: EvalCase, *, nodeid: str = "") -> CaseResult:
+    """The record of a case its sequential suite did not need: not run, never a pass."""
+    return CaseResult(**_base(ec, nodeid), not_needed=True, passed=False)
 
 
 def error_result(

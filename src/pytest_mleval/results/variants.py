@@ -81,6 +81,7 @@ def variant_plans(suites: Mapping[str, Suite]) -> dict[str, VariantPlan]:
             variants=tuple(v.name for v in suite.variants),
             reference=suite.spec.reference,
             multiplicity=suite.spec.multiplicity,
+            quality_metric=suite.spec.quality_metric or PASS_RATE,
         )
     return out
 

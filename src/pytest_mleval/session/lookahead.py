@@ -31,6 +31,7 @@ class Lookahead:
         targets: Where items' targets come from.
         window: How many generations may run ahead (in this process).
         on_prefetch: Called after a target was given cases to prefetch.
+        skip: Whether an item is no longer to be issued (its sequential suite is decided).
     """
 
     def __init__(
@@ -39,12 +40,16 @@ class Lookahead:
         targets: Targets,
         window: Callable[[], int],
         on_prefetch: Callable[[], None],
+        skip: Callable[[EvalItem], bool] | None = None,
     ) -> None:
         self.config = config
         self.targets = targets
         self.window = window
         self.on_prefetch = on_prefetch
+        self.skip = skip
         self._prefetched: set[str] = set()
+        self._in_flight: set[str] = set()
+        """Items whose generation a target really started ahead (it has ``prefetch``)."""
         # Positions (in session.items) of the items whose generations can be issued ahead.
         self._ahead_at: list[int] = []
         self._positions: dict[int, int] = {}
@@ -90,10 +95,16 @@ class Lookahead:
             self._issued_upto = end
             self._prefetch([items[p] for p in self._ahead_at[start:end]])
 
+    def issued(self, item: pytest.Item) -> bool:
+        """Whether an item's generation was started ahead (it is in flight, or done)."""
+        return item.nodeid in self._in_flight
+
     def issuable(self, item: pytest.Item) -> bool:
         """Whether an item's generation can be issued before the item runs."""
         found = eval_item(item)
         if found is None:
+            return False
+        if self.skip is not None and self.skip(found):
             return False
         from ..targets.registry import is_per_item
 
@@ -119,6 +130,7 @@ class Lookahead:
             prefetch = getattr(target, "prefetch", None)
             if callable(prefetch):
                 prefetch([i.eval_case for i in group])
+                self._in_flight.update(i.nodeid for i in group)
                 self.on_prefetch()
 
 

@@ -84,7 +84,24 @@ class MlevalSession:
             api_base=self.options.ini.api_base,
         )
         self.targets = Targets(config, self.services)
-        self.ahead = Lookahead(config, self.targets, self.lookahead, self._warm_finish)
+        from .sequential import Sequential
+
+        workers = config.workerinput.get("workercount", 1) if self.is_worker else 1  # type: ignore[attr-defined]
+        self.sequential = Sequential(
+            every_suite=self.options.sequential,
+            confidence=self.options.confidence,
+            workers=int(workers or 1),
+            baseline=self.baseline,
+            margin=float(self.options.regression_margin or 0.0),
+            issued=self._issued,
+        )
+        self.ahead = Lookahead(
+            config,
+            self.targets,
+            self.lookahead,
+            self._warm_finish,
+            skip=lambda item: self.sequential.decided(item.suite),
+        )
         self._started = time.time()
         from ..inference import set_run_engine
 
@@ -328,6 +345,16 @@ class MlevalSession:
 
     # ------------------------------------------------------------------ look-ahead
 
+    def _issued(self, item: pytest.Item) -> bool:
+        return self.ahead.issued(item)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # After selection (-k, -m, deselection by other plugins): the order items run in.
+        from .sequential import sequential_order
+
+        sequential_order(items, self.options.seed, self.sequential.applies)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         # A broken eval file is one collection error; every other file still runs (pytest
@@ -473,6 +500,7 @@ class MlevalSession:
             seed=self.options.seed,
             regression_margin=self.options.regression_margin or 0.0,
             regression_metrics=tuple(n for n in names if n) or None,
+            sequential=self.options.sequential,
         )
 
     def build_run(self, exit_status: int) -> RunResults:
@@ -489,6 +517,7 @@ class MlevalSession:
             collection_errors=list(self.collection_errors),
             baseline=self.baseline,
             inference=None if self._engine is None else self._engine.summary(),
+            sequential=self.sequential.summary(),
         )
         run, notes = assemble_run(gathered, self._settings())
         self.errors.extend(notes)
