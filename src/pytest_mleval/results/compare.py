@@ -6,7 +6,7 @@ Pure functions over result records; the statistics live in :mod:`stats`.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,7 @@ __all__ = [
     "MetricComparison",
     "SuiteComparison",
     "compare_runs",
+    "paired_scores_test",
     "regression_check",
     "regression_gates",
 ]
@@ -151,6 +152,51 @@ def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
     return metric in narrowed if narrowed is not None else not raw
 
 
+def paired_scores_test(
+    a: Any,
+    b: Any,
+    *,
+    raw: bool,
+    confidence: float,
+    seed: int,
+    n_resamples: int,
+) -> Any:
+    """The paired test of two runs' (or variants') per-case values, ``b - a``: the one choice
+    every comparison makes.
+
+    Exact McNemar when every value is 0 or 1, else the sign-flip permutation test; a score
+    difference lives in [-1, 1], so identical or constant differences get the no-spread
+    bound valid on that range, never a zero-width interval. A raw measure (latency, cost)
+    that happens to be 0 or 1 is not pass/fail, and has no such bound.
+
+    Args:
+        a: The first side's per-case values (a numpy array).
+        b: The second side's, paired with ``a``.
+        raw: Whether the metric is a raw measure.
+        confidence: Confidence level of the difference's interval.
+        seed: Seed of the permutation test.
+        n_resamples: Monte Carlo resamples when exact enumeration is too large.
+
+    Returns:
+        :class:`pytest_mleval.stats.PairedResult`.
+    """
+    import numpy as np
+
+    from .. import stats
+
+    binary = not raw and bool(np.all(np.isin(a, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))))
+    scored = not raw and bool(np.all((a >= 0) & (a <= 1)) and np.all((b >= 0) & (b <= 1)))
+    return stats.paired_test(
+        a,
+        b,
+        test="mcnemar" if binary else "permutation",
+        confidence=confidence,
+        seed=seed,
+        n_resamples=n_resamples,
+        bounds=(-1.0, 1.0) if scored else None,
+    )
+
+
 def compare_runs(
     baseline: RunResults,
     candidate: RunResults,
@@ -239,25 +285,9 @@ def compare_runs(
                 continue
             bv = np.array([b[i] for i in ids])
             cv = np.array([c[i] for i in ids])
-            # A raw measure that happens to be 0 or 1 (every cost zero) is not pass/fail.
             raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
-            binary = not raw_kind and bool(
-                np.all(np.isin(bv, (0.0, 1.0))) and np.all(np.isin(cv, (0.0, 1.0)))
-            )
-            test = "mcnemar" if binary else "permutation"
-            # A score difference lives in [-1, 1]: identical or constant differences get the
-            # no-spread bound valid on that range, never a zero-width interval.
-            scored = not raw_kind and bool(
-                np.all((bv >= 0) & (bv <= 1)) and np.all((cv >= 0) & (cv <= 1))
-            )
-            paired = stats.paired_test(
-                bv,
-                cv,
-                test=test,
-                confidence=confidence,
-                seed=seed,
-                n_resamples=n_resamples,
-                bounds=(-1.0, 1.0) if scored else None,
+            paired = paired_scores_test(
+                bv, cv, raw=raw_kind, confidence=confidence, seed=seed, n_resamples=n_resamples
             )
             lower_better = raw_kind
             # Regression direction: a drop for scores, a rise for latency and cost (whose

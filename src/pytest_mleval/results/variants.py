@@ -177,23 +177,14 @@ def _pair(
     :func:`.compare.compare_runs` chooses it."""
     import numpy as np
 
-    from .. import stats
+    from .compare import paired_scores_test
 
     ids = sorted(set(va) & set(vb))
     xa = np.array([va[i] for i in ids])
     xb = np.array([vb[i] for i in ids])
-    # A raw measure that happens to be 0 or 1 (every cost zero) is not pass/fail.
     raw = metric_kind(cases, metric) in RAW_MEASURES
-    binary = not raw and bool(np.isin(xa, (0.0, 1.0)).all() and np.isin(xb, (0.0, 1.0)).all())
-    scored = not raw and bool(((xa >= 0) & (xa <= 1)).all() and ((xb >= 0) & (xb <= 1)).all())
-    paired = stats.paired_test(
-        xa,
-        xb,
-        test="mcnemar" if binary else "permutation",
-        confidence=confidence,
-        seed=seed,
-        n_resamples=n_resamples,
-        bounds=(-1.0, 1.0) if scored else None,
+    paired = paired_scores_test(
+        xa, xb, raw=raw, confidence=confidence, seed=seed, n_resamples=n_resamples
     )
     return VariantPair(
         metric=metric,
