@@ -168,3 +168,26 @@ def test_calls_in_flight_are_used_not_wasted(project: pytest.Pytester) -> None:
         assert srv.count == outcomes["passed"]
         info = _results(project)["suites"][0]["sequential"]
         assert info["calls_saved"] == info["not_needed"]
+
+
+def test_a_variants_suite_is_shuffled_by_case_and_each_variant_stops(
+    project: pytest.Pytester,
+) -> None:
+    body = suite().replace(
+        "sequential: true\n", "sequential: true\nvariants: [{name: a}, {name: b}]\n"
+    )
+    project.makefile(".eval.yaml", seq=body)
+    listed = [line for line in project.runpytest("--collect-only", "-q").outlines if "::" in line]
+    names = [line.rsplit("::", 1)[1] for line in listed]
+    # A case's variants side by side, the cases in a random order.
+    assert all(
+        names[i].replace("[a]", "") == names[i + 1].replace("[b]", "")
+        for i in range(0, len(names), 2)
+    )
+    first_cases = [n.split("[")[0] for n in names[::2]]
+    assert first_cases != [f"c{i}" for i in range(200)]
+    result = project.runpytest()
+    assert result.parseoutcomes()["skipped"] > 200
+    infos = {s["name"]: s["sequential"] for s in _results(project)["suites"]}
+    assert set(infos) == {"seq[a]", "seq[b]"}
+    assert all(i["decided_after"] and i["not_needed"] > 100 for i in infos.values())

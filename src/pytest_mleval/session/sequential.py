@@ -56,27 +56,36 @@ def bounded_metric(suite: Suite, metric: str) -> bool:
 
 
 def sequential_order(items: list[pytest.Item], seed: int, applies: Any) -> None:
-    """Shuffle, in place, each run of consecutive items of a sequential suite (seeded by the
+    """Shuffle, in place, each run of consecutive items of a sequential suite, by case: a
+    case's variants and repeats stay together, in the cases' random order (seeded by the
     run's seed and the suite's name, so every xdist worker collects the same order)."""
     start = 0
     while start < len(items):
         found = eval_item(items[start])
         end = start + 1
         if found is not None and applies(found.suite):
-            name = found.suite.name
+            base = found.suite.variant_of or found.suite.name
             while end < len(items):
                 nxt = eval_item(items[end])
-                if nxt is None or nxt.suite.name != name:
+                if nxt is None or (nxt.suite.variant_of or nxt.suite.name) != base:
                     break
                 end += 1
             block = items[start:end]
-            random.Random(f"{seed}:{name}").shuffle(block)
+            ids = list(dict.fromkeys(_case_id(item) for item in block))
+            random.Random(f"{seed}:{base}").shuffle(ids)
+            position = {case_id: i for i, case_id in enumerate(ids)}
+            block.sort(key=lambda item: position[_case_id(item)])  # stable: variants, repeats
             items[start:end] = block
-            for position, item in enumerate(block):
+            for item in block:
                 # The statistics follow this order, not the order results arrive in (under
                 # xdist that can depend on the outcomes: slow cases failing more, say).
-                item.mleval_run_order = position  # type: ignore[attr-defined]
+                item.mleval_run_order = position[_case_id(item)]  # type: ignore[attr-defined]
         start = end
+
+
+def _case_id(item: pytest.Item) -> str:
+    found = eval_item(item)
+    return "" if found is None else found.eval_case.id
 
 
 @dataclass
