@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite drives (Debian's chromium + chromium-driver for
-# the HTML report checks, postgresql for the run-history test) when they are missing.
+# the HTML report checks, postgresql for the run-history test and the shared cache, redis-server for the shared cache)
+# when they are missing.
 # Idempotent and quiet: does nothing when everything is present. Usage:
 #   scripts/ensure_system_deps.sh            # everything
-#   scripts/ensure_system_deps.sh chromium   # only what one check needs (chromium | postgresql)
+#   scripts/ensure_system_deps.sh chromium   # only what one check needs (chromium | postgresql | redis)
 set -euo pipefail
 
 want="${1:-all}"
@@ -14,6 +15,9 @@ if [[ "$want" == all || "$want" == chromium ]]; then
 fi
 if [[ "$want" == all || "$want" == postgresql ]]; then
   compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+fi
+if [[ "$want" == all || "$want" == redis ]]; then
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
