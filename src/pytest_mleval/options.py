@@ -170,6 +170,13 @@ class MlevalOptions:
         "run only these variants of suites with `variants:` or `matrix:` (comma-separated "
         "names; default: every variant).",
     )
+    shard: str | None = _opt(
+        None,
+        "I/N",
+        "run only shard I of N (1 <= I <= N): a case (its repeats and variants with it) lands "
+        "in the shard its suite and id hash to, every other test by its node id; combine the "
+        "shards' results files with `mleval merge`.",
+    )
     litellm_inline: bool = _opt(
         False,
         None,
@@ -199,6 +206,25 @@ class MlevalOptions:
             for spec in option_specs()
             if getattr(self, spec.field) is not None
         }
+
+    def shard_spec(self) -> tuple[int, int] | None:
+        """``--mleval-shard I/N`` as ``(I, N)`` (``None``: the whole run).
+
+        Raises:
+            pytest.UsageError: not two integers ``I/N`` with ``1 <= I <= N``.
+        """
+        if not self.shard:
+            return None
+        index, sep, count = str(self.shard).strip().partition("/")
+        try:
+            i, n = int(index), int(count)
+        except ValueError:
+            i = n = 0
+        if not sep or not 1 <= i <= n:
+            raise pytest.UsageError(
+                f"--mleval-shard takes I/N with 1 <= I <= N (e.g. 2/3), got {self.shard!r}"
+            )
+        return i, n
 
 
 @dataclass(frozen=True)
@@ -318,7 +344,8 @@ def get_options(config: pytest.Config) -> MlevalOptions:
 
     Raises:
         pytest.UsageError: an ini value of the wrong type, or a ``cache`` or
-            ``litellm-server`` or ``client`` value that is not one of the allowed modes.
+            ``litellm-server`` or ``client`` value that is not one of the allowed modes, or a
+            ``shard`` that is not ``I/N``.
     """
     cached = config.stash.get(_OPTIONS_KEY, None)
     if cached is not None:
@@ -337,5 +364,6 @@ def get_options(config: pytest.Config) -> MlevalOptions:
         raise pytest.UsageError(
             f"--mleval-client must be auto, native or litellm, got {options.client!r}"
         )
+    options.shard_spec()  # a bad I/N stops the run before anything starts
     config.stash[_OPTIONS_KEY] = options
     return options

@@ -1,6 +1,6 @@
 """The ``mleval`` command: :func:`main` and the parser; each subcommand lives with its kind.
 
-:mod:`.runs` (stored runs: schema, compare, power, calibrate, report, history),
+:mod:`.runs` (stored runs: schema, compare, power, calibrate, report, history, merge),
 :mod:`.services` (cache, litellm-server), :mod:`.finetune` (finetune, jobs).
 """
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         runs.add_calibrate,
         runs.add_report,
         runs.add_history,
+        runs.add_merge,
         add_finetune_commands,
     ):
         register(sub)

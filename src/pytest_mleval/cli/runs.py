@@ -1,5 +1,5 @@
 """The ``mleval`` commands over stored runs: schema, compare, power, calibrate, report,
-history (registered by :func:`pytest_mleval.cli.build_parser`)."""
+merge, history (registered by :func:`pytest_mleval.cli.build_parser`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ __all__ = [
     "add_calibrate",
     "add_compare",
     "add_history",
+    "add_merge",
     "add_power",
     "add_report",
     "add_report_commands",
@@ -276,6 +277,44 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from ..report.outputs import OutputPlan, Written, write_outputs
+    from ..results.records import load_results
+    from ..results.shards import file_sha256, merge_shards
+
+    shards = [(str(path), load_results(path)) for path in args.shards]
+    baseline_path = args.baseline
+    if baseline_path is None:
+        # The shards' own --mleval-baseline, where it is here too (a CI job downloads it).
+        named = shards[0][1].meta.flags.get("baseline")
+        if named and shards[0][1].meta.shard and Path(named).is_file():
+            baseline_path = named
+    baseline = load_results(baseline_path) if baseline_path else None
+    run, notes = merge_shards(
+        shards,
+        root=Path(args.root).resolve(),
+        baseline=baseline,
+        baseline_sha256=file_sha256(baseline_path) if baseline_path else None,
+    )
+    output = Path(args.output)
+    written = Written()
+    plan = OutputPlan(report_dir=output.parent, history=args.history, results_file=output)
+    write_outputs(run, plan, written, baseline=baseline)
+    for note in [*notes, *written.errors]:
+        print(f"mleval merge: {note}", file=sys.stderr)
+    for why in run.meta.incomplete:
+        print(f"mleval merge: INCOMPLETE: {why}", file=sys.stderr)
+    n_cases = len({(c.suite, c.case_id) for c in run.cases})
+    print(
+        f"mleval merge: {len(shards)} shard(s), {n_cases} case(s), "
+        f"{sum(not g.passed for g in run.gates)} of {len(run.gates)} gate(s) failed"
+    )
+    for path in written.paths:
+        print(f"mleval: wrote {path}")
+    # A merge that is incomplete, or a run that failed, fails the job that merges.
+    return 1 if run.meta.incomplete or run.meta.exit_status not in (0, 5) else 0
+
+
 def _cmd_history(args: argparse.Namespace) -> int:
     from ..report.history import metric_trend, recent_runs, resolve_url
 
@@ -415,6 +454,41 @@ def add_report(sub: Any) -> None:
     )
     p.add_argument("--no-history", action="store_true", help="leave the metric trends out")
     p.set_defaults(func=_cmd_report)
+
+
+def add_merge(sub: Any) -> None:
+    """Register ``mleval merge``."""
+    from ..results.records import RESULTS_FILE
+
+    p = sub.add_parser(
+        "merge",
+        help="combine the results files of --mleval-shard runs into one run (aggregates, "
+        "gates and the baseline comparison over every case)",
+    )
+    p.add_argument("shards", nargs="+", help="the shards' results JSON files")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=f"reports/{RESULTS_FILE}",
+        help="merged results JSON; the summary and HTML report go beside it (default: %(default)s)",
+    )
+    p.add_argument(
+        "--baseline",
+        default=None,
+        help="the baseline the shards ran with (default: their --mleval-baseline path, if "
+        "it exists here)",
+    )
+    p.add_argument(
+        "--root",
+        default=".",
+        help="the checkout whose eval files the shards ran (default: the current directory)",
+    )
+    p.add_argument(
+        "--history",
+        default=None,
+        help="run-history URL (default: SQLite beside the merged results)",
+    )
+    p.set_defaults(func=_cmd_merge)
 
 
 def add_history(sub: Any) -> None:

@@ -40,6 +40,8 @@ class OutputPlan:
     """The run-history database URL (``None``: SQLite in the report directory)."""
     save_baseline: Path | None = None
     """Also write the results here, for use as a later run's baseline."""
+    results_file: Path | None = None
+    """The results file (default: ``RESULTS_FILE`` in the report directory)."""
 
 
 @dataclass
@@ -78,7 +80,7 @@ def write_outputs(
     from .summary import render_summary
 
     out = plan.report_dir
-    written.paths.append(write_results(out / RESULTS_FILE, run))
+    written.paths.append(write_results(plan.results_file or out / RESULTS_FILE, run))
     summary = out / SUMMARY_FILE
     summary.write_text(render_summary(run), encoding="utf-8")
     written.paths.append(summary)

@@ -33,6 +33,7 @@ __all__ = [
     "RunMeta",
     "RunResults",
     "SequentialInfo",
+    "ShardInfo",
     "SuiteInfo",
     "Usage",
     "VariantEstimate",
@@ -312,6 +313,35 @@ class CollectionError(_Model):
         return self.file if self.line is None else f"{self.file}:{self.line}"
 
 
+class ShardInfo(_Model):
+    """One shard of a sharded run (``--mleval-shard I/N``): which, and what must agree.
+
+    Shards merge only when their ``count``, ``fingerprint`` and commit agree; each index once.
+    """
+
+    index: int
+    """This shard's number, 1 to ``count``."""
+    count: int
+    """How many shards the run was split into."""
+    fingerprint: str
+    """SHA-256 over ``files`` and ``options``: equal for shards of one run."""
+    files: dict[str, str] = Field(default_factory=dict)
+    """Every eval file collected (relative to ``root``) -> SHA-256 of its bytes."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The options that change results (model, seed, confidence, repeats...), by flag name."""
+    root: str = ""
+    """The rootdir the shard ran in (case files are below it)."""
+    baseline_sha256: str | None = None
+    """SHA-256 of the ``--mleval-baseline`` file, when one was given."""
+    selected: int = 0
+    """Items this shard ran."""
+    deselected: int = 0
+    """Items left to the other shards."""
+    positions: dict[str, int] = Field(default_factory=dict)
+    """Node id of each item this shard ran -> its place in the whole collection (the order
+    an unsharded run reports cases in; ``mleval merge`` restores it)."""
+
+
 class RunMeta(_Model):
     """Metadata of a run."""
 
@@ -342,6 +372,10 @@ class RunMeta(_Model):
     incomplete: list[str] = Field(default_factory=list)
     """Why the run is incomplete (files not collected, cases not run, an interruption);
     empty for a complete run."""
+    shard: ShardInfo | None = None
+    """The shard this run was (``--mleval-shard I/N``); ``None`` for a whole run."""
+    merged_from: list[ShardInfo] = Field(default_factory=list)
+    """The shards ``mleval merge`` combined into this run (empty for a run that ran)."""
 
 
 class VariantEstimate(_Model):

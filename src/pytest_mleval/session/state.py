@@ -40,11 +40,21 @@ if TYPE_CHECKING:
     from ..inference.limits import LimitServer
     from ..inference.targets import EngineJudge
     from ..report.outputs import OutputPlan
-    from ..results.records import CaseResult, CollectionError, GateResult, RunMeta, RunResults
+    from ..results.records import (
+        CaseResult,
+        CollectionError,
+        GateResult,
+        RunMeta,
+        RunResults,
+        ShardInfo,
+    )
     from ..results.run import RunSettings
     from ..targets.registry import TargetOutput
 
 __all__ = ["MlevalSession"]
+
+_SHARD_OUTPUT = "mleval_shard"
+"""Key of a worker's shard record in xdist's ``workeroutput``."""
 
 
 class MlevalSession:
@@ -67,6 +77,7 @@ class MlevalSession:
         self.errors: list[str] = []
         self.collection_errors: list[CollectionError] = []
         self._eval_nodeids: set[str] | None = None
+        self._shard_info: ShardInfo | None = None
         self._reported: set[str] = set()
         self._limit_server: LimitServer | None = None
         # Started during pytest's start-up: collection need not read eval files for it again.
@@ -353,7 +364,90 @@ class MlevalSession:
         # After selection (-k, -m, deselection by other plugins): the order items run in.
         from .sequential import sequential_order
 
+        if self.options.shard_spec() is not None:
+            self._select_shard(items)
         sequential_order(items, self.options.seed, self.sequential.applies)
+
+    def _select_shard(self, items: list[pytest.Item]) -> None:
+        """``--mleval-shard I/N``: keep this shard's items, deselect the rest (as ``-k`` does).
+
+        An eval case goes by its suite (a variant's by the suite it varies) and id, so its
+        repeats and variants stay together; any other test by its node id. Every process
+        that collects (each xdist worker) deselects the same items.
+        """
+        from ..results.shards import case_shard, node_shard
+
+        spec = self.options.shard_spec()
+        assert spec is not None
+        index, count = spec
+        kept, deselected = [], []
+        # Where each kept item is in the whole collection: the merge puts the union of the
+        # cases back in the order one unsharded run reports them (statistics that resample,
+        # such as a median's bootstrap, see the same order).
+        positions: dict[str, int] = {}
+        for position, item in enumerate(items):
+            ev = eval_item(item)
+            if ev is not None:
+                suite = ev.suite.variant_of or ev.suite.name
+                shard = case_shard(suite, ev.eval_case.id, count)
+            else:
+                shard = node_shard(item.nodeid, count)
+            if shard == index:
+                kept.append(item)
+                positions.setdefault(item.nodeid, position)
+            else:
+                deselected.append(item)
+        if deselected:
+            self.config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
+        self._shard_info = self._shard_record(index, count, len(kept), len(deselected))
+        self._shard_info.positions = positions
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            # The controller collects nothing: it learns the shard's files from a worker.
+            workeroutput[_SHARD_OUTPUT] = self._shard_info.model_dump_json()
+
+    def _shard_record(self, index: int, count: int, selected: int, deselected: int) -> ShardInfo:
+        """What a shard's results say about it: which, and what must agree to merge."""
+        from ..results.records import ShardInfo
+        from ..results.shards import file_sha256, result_options, shard_fingerprint
+
+        root = Path(str(self.config.rootpath))
+        files: dict[str, str] = {}
+        for suite in self.suites.values():
+            path = Path(suite.path).resolve()
+            try:
+                rel = path.relative_to(root).as_posix()
+            except ValueError:
+                rel = str(path)
+            if rel not in files:
+                files[rel] = file_sha256(path)
+        ini = self.options.ini
+        options = result_options(
+            self.options.flags(),
+            {"api_base": ini.api_base, "embedder": ini.embedder, "rag_config": ini.rag_config},
+        )
+        baseline = self.options.baseline
+        return ShardInfo(
+            index=index,
+            count=count,
+            fingerprint=shard_fingerprint(files, options),
+            files=files,
+            options=options,
+            root=str(root),
+            baseline_sha256=file_sha256(baseline) if baseline else None,
+            selected=selected,
+            deselected=deselected,
+        )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: a worker's shard record (every worker's is the same)."""
+        from ..results.records import ShardInfo
+
+        raw = (getattr(node, "workeroutput", None) or {}).get(_SHARD_OUTPUT)
+        if raw and self._shard_info is None:
+            self._shard_info = ShardInfo.model_validate_json(raw)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -446,7 +540,9 @@ class MlevalSession:
         try:
             self.run = self.build_run(int(exitstatus))
             self.gate_failures = [g for g in self.run.gates if not g.passed]
-            if self.gate_failures and session.exitstatus == pytest.ExitCode.OK:
+            # A shard's gates see a part of the cases: `mleval merge` decides them over all.
+            sharded = self.options.shard_spec() is not None
+            if self.gate_failures and session.exitstatus == pytest.ExitCode.OK and not sharded:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             # Every output derives its headline from the status the run ends with.
             self.run.meta.exit_status = int(session.exitstatus)
@@ -476,6 +572,7 @@ class MlevalSession:
             git_sha=sha,
             git_branch=branch,
         )
+        meta.shard = self._shard_info
         return meta
 
     def _incomplete(self, exit_status: int) -> list[str]:
