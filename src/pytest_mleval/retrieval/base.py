@@ -5,14 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Hit", "IngestWarning", "MetadataFilter", "RetrievalWarning", "Retrieved", "matches"]
+__all__ = [
+    "Hit",
+    "IngestWarning",
+    "MetadataFilter",
+    "RetrievalWarning",
+    "Retrieved",
+    "VectorIndex",
+    "matches",
+]
 
 MetadataFilter = Mapping[str, Any] | Callable[[Mapping[str, Any]], bool]
 
 Hit = tuple[str, float]
 """An index's answer: ``(id, score)``, best first."""
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """What a dense retriever searches: the built-in indexes and the external stores."""
+
+    def __len__(self) -> int:
+        """How many vectors the index holds."""
+        ...
+
+    def search(
+        self,
+        vector: Any,
+        k: int = 10,
+        *,
+        where: MetadataFilter | None = None,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """The ``k`` most cosine-similar items, best first."""
+        ...
 
 
 @dataclass(frozen=True)

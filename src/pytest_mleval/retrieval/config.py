@@ -8,6 +8,8 @@ the YAML file's folder, so a config works from any working directory::
     retriever: {kind: hybrid, fusion: rrf, k: 5}     # bm25 | dense | hybrid; rrf | weighted
     embedder: local               # local | local:PATH | litellm:MODEL | hashing
     index_dir: ../.mleval/index   # persisted embeddings (optional)
+    # dense vectors in an external store instead (chroma | lancedb | qdrant; url or path):
+    # retriever: {kind: dense, store: {kind: qdrant, path: ../.mleval/qdrant, collection: docs}}
     rerank: null                  # null | cross-encoder:PATH | llm
     generator: null               # null (extractive reader) or a model id
 """
@@ -22,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import ConfigError
 
-__all__ = ["ChunkerConfig", "RagConfig", "RetrieverConfig"]
+__all__ = ["ChunkerConfig", "RagConfig", "RetrieverConfig", "StoreConfig"]
 
 
 class ChunkerConfig(BaseModel):
@@ -52,6 +54,32 @@ class ChunkerConfig(BaseModel):
         return self
 
 
+class StoreConfig(BaseModel):
+    """An external vector store for the dense side (``retriever.store``).
+
+    ``chroma``: ``url`` (a ``chroma run`` server) or ``path`` (its persistent local client);
+    ``lancedb``: ``path`` (embedded, on disk); ``qdrant``: ``url`` (a server), ``path`` (the
+    client's local mode) or neither (in memory). ``path`` is relative to the YAML file.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["chroma", "lancedb", "qdrant"]
+    url: str | None = None
+    path: Path | None = None
+    collection: str = Field(default="mleval", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> StoreConfig:
+        if self.url is not None and self.path is not None:
+            raise ValueError(f"a {self.kind} store takes url or path, not both")
+        if self.kind == "chroma" and self.url is None and self.path is None:
+            raise ValueError("a chroma store needs url (a server) or path (a local folder)")
+        if self.kind == "lancedb" and self.url is None and self.path is None:
+            raise ValueError("a lancedb store needs path (its folder)")
+        return self
+
+
 class RetrieverConfig(BaseModel):
     """How chunks are found.
 
@@ -62,6 +90,8 @@ class RetrieverConfig(BaseModel):
     ``hnsw_threads`` builds the HNSW graph with that many threads: 1 (the default) builds the
     same graph on every run and machine, so results do not move between a run and its
     baseline for that reason; ``null`` uses every core (faster, slightly different graphs).
+    ``store`` keeps the dense vectors in an external vector store (:class:`StoreConfig`)
+    instead of the built-in index (``index`` then does not apply).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -78,6 +108,13 @@ class RetrieverConfig(BaseModel):
     hnsw_threshold: int = Field(default=20_000, ge=1)
     hnsw_threads: int | None = Field(default=1, ge=1)
     expansion: Literal["none", "hyde", "multi_query"] = "none"
+    store: StoreConfig | None = None
+
+    @model_validator(mode="after")
+    def _store_needs_vectors(self) -> RetrieverConfig:
+        if self.store is not None and self.kind == "bm25":
+            raise ValueError("store holds dense vectors: use it with kind dense or hybrid")
+        return self
 
 
 class RagConfig(BaseModel):
@@ -140,6 +177,10 @@ class RagConfig(BaseModel):
         updates: dict[str, Any] = {"documents": _resolve(root, config.documents)}
         if config.index_dir is not None:
             updates["index_dir"] = _resolve(root, config.index_dir)
+        store = config.retriever.store
+        if store is not None and store.path is not None:
+            resolved_store = store.model_copy(update={"path": _resolve(root, store.path)})
+            updates["retriever"] = config.retriever.model_copy(update={"store": resolved_store})
         tokenizer = config.chunker.tokenizer
         if tokenizer and tokenizer.startswith("hf:"):
             resolved = "hf:" + str(_resolve(root, Path(tokenizer[3:])))

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
-from .base import Hit, MetadataFilter
+from .base import Hit, MetadataFilter, VectorIndex
 from .bm25 import BM25Index
-from .dense import ExactIndex, HNSWIndex
 from .embedders import Embedder
 
 __all__ = [
@@ -105,11 +104,11 @@ class DenseRetriever:
     """Embeds the query and searches a dense index.
 
     Args:
-        index: an exact or HNSW index.
+        index: an exact or HNSW index, or an external vector store.
         embedder: the embedder the index vectors came from.
     """
 
-    def __init__(self, index: ExactIndex | HNSWIndex, embedder: Embedder) -> None:
+    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
 

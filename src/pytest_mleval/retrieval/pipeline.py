@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from .stores import VectorStore
+
 __all__ = [
     "NO_ANSWER",
     "Citation",
@@ -153,7 +155,7 @@ class RagPipeline:
         self.chunk_ids: list[str] = []
         self.retriever: Retriever | None = None
         self.bm25: BM25Index | None = None
-        self.dense_index: ExactIndex | HNSWIndex | None = None
+        self.dense_index: ExactIndex | HNSWIndex | VectorStore | None = None
         self.stats: IngestStats | None = None
         self.reranker: Any = None
         self._memo: dict[str, NDArray[np.float32]] = {}
@@ -227,6 +229,10 @@ class RagPipeline:
         self.bm25 = BM25Index.from_texts(texts, self.chunk_ids, metas)
         if rcfg.kind == "bm25":
             self.retriever = self.bm25
+        elif rcfg.store is not None:
+            self.dense_index, embedded, reused = self._store_index(texts, metas)
+            dense = DenseRetriever(self.dense_index, self.embedder)
+            self.retriever = dense
         else:
             vectors, embedded, reused = self._vectors(texts)
             self.dense_index = self._dense_index(texts, vectors, metas)
@@ -326,6 +332,34 @@ class RagPipeline:
             index.save(folder)
             (folder / "signature").write_text(signature, encoding="utf-8")
         return index
+
+    def _store_index(
+        self, texts: list[str], metas: list[dict[str, Any]]
+    ) -> tuple[VectorStore, int, int]:
+        """Bring the external store in step with the chunks, embedding only new texts."""
+        from .stores import open_store
+
+        store_config = self.config.retriever.store
+        assert store_config is not None
+        self.close()
+        store = open_store(store_config, self.embedder.dim)
+        name = self.embedder.name
+        keys = [_chunk_key(name, t) for t in texts]
+
+        def embed(positions: Sequence[int]) -> Any:
+            return self.embedder.embed([texts[p] for p in positions])
+
+        embedded, reused = store.sync(self.chunk_ids, keys, metas, embed)
+        return store, embedded, reused
+
+    def close(self) -> None:
+        """Release an external vector store's client (a local Qdrant folder stays locked
+        while a client holds it); the built-in indexes need nothing."""
+        from .stores import VectorStore
+
+        if isinstance(self.dense_index, VectorStore):
+            self.dense_index.close()
+            self.dense_index = None
 
     def _make_reranker(self) -> Any:
         spec = (self.config.rerank or "none").strip()
