@@ -33,6 +33,8 @@ CACHE_MODES = ("rw", "ro", "off", "replay")
 LITELLM_SERVER_MODES = ("auto", "on", "off")
 # As in pytest_mleval.inference.clients (not imported here: options load at pytest start-up).
 CLIENT_MODES = ("auto", "native", "litellm")
+# As in pytest_mleval.inference.cache_backend.SCHEMES.
+CACHE_URL_SCHEMES = ("redis", "rediss", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def _opt(default: Any, metavar: str | None, help_text: str) -> Any:
@@ -92,6 +94,13 @@ class MlevalOptions:
     )
     cache_path: str = _opt(
         ".mleval/cache.sqlite", "PATH", "model-call cache file (default: {default})."
+    )
+    cache_url: str | None = _opt(
+        None,
+        "URL",
+        "a shared model-call cache on a server instead of the cache file: redis://HOST:PORT/DB "
+        "or postgresql://USER@HOST/DB (password in the URL or $MLEVAL_CACHE_PASSWORD; never "
+        "written to any output).",
     )
     # The run's bound (README: "at most --mleval-concurrency N calls in flight"); the
     # InferenceEngine constructor's own default applies only to engines built by hand.
@@ -199,14 +208,6 @@ class MlevalOptions:
             return None
         return frozenset(v.strip() for v in self.variants.split(",") if v.strip())
 
-    def flags(self) -> dict[str, Any]:
-        """The options that have a value, by flag name (``report-dir``), for run metadata."""
-        return {
-            spec.name: getattr(self, spec.field)
-            for spec in option_specs()
-            if getattr(self, spec.field) is not None
-        }
-
     def shard_spec(self) -> tuple[int, int] | None:
         """``--mleval-shard I/N`` as ``(I, N)`` (``None``: the whole run).
 
@@ -225,6 +226,19 @@ class MlevalOptions:
                 f"--mleval-shard takes I/N with 1 <= I <= N (e.g. 2/3), got {self.shard!r}"
             )
         return i, n
+
+    def flags(self) -> dict[str, Any]:
+        """The options that have a value, by flag name (``report-dir``), for run metadata.
+
+        A URL's password (``--mleval-cache-url``, ``--mleval-history``) shows as ``***``.
+        """
+        from .inference.scrubbing import scrub
+
+        return {
+            spec.name: scrub(value) if isinstance(value, str) and "://" in value else value
+            for spec in option_specs()
+            if (value := getattr(self, spec.field)) is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -355,6 +369,13 @@ def get_options(config: pytest.Config) -> MlevalOptions:
     if options.cache not in CACHE_MODES:
         raise pytest.UsageError(
             f"--mleval-cache must be rw, ro, off or replay, got {options.cache!r}"
+        )
+    if options.cache_url and options.cache_url.split("://", 1)[0].lower() not in CACHE_URL_SCHEMES:
+        from .inference.scrubbing import scrub
+
+        raise pytest.UsageError(
+            f"--mleval-cache-url must start with redis://, rediss:// or postgresql://, got "
+            f"{scrub(options.cache_url)!r}"
         )
     if str(options.litellm_server).strip().lower() not in LITELLM_SERVER_MODES:
         raise pytest.UsageError(

@@ -127,6 +127,11 @@ class ResponseCache:
         self._opened = False
 
     @property
+    def location(self) -> str:
+        """The cache file, for messages."""
+        return str(self.path)
+
+    @property
     def readable(self) -> bool:
         """Whether lookups consult the file."""
         return self.mode != "off" and self.disabled_reason is None

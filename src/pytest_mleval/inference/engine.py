@@ -29,7 +29,7 @@ from ..errors import (
     RateLimitError,
 )
 from ..errors import TimeoutError as CallTimeoutError
-from .cache import ResponseCache
+from .cache_backend import CacheStore
 from .limits import CallLimiter, RateLimiter, RetryPolicy, request_estimate
 from .loop import run_sync, shared_loop
 from .providers.auto import AutoProvider
@@ -78,7 +78,7 @@ class InferenceEngine:
     def __init__(
         self,
         provider: Provider | None = None,
-        cache: ResponseCache | None = None,
+        cache: CacheStore | None = None,
         *,
         concurrency: int = 16,
         rate_limits: Mapping[str, tuple[float | None, float | None]] | None = None,
@@ -210,7 +210,7 @@ class InferenceEngine:
                 self._model_stats(model).errors += 1
             raise CacheMissError(
                 f"model {model!r}: {len(missing)} text(s) with no recorded embedding in "
-                f"{self.cache.path} and the cache is in replay mode (record it with "
+                f"{self.cache.location} and the cache is in replay mode (record it with "
                 "--mleval-cache rw)"
             )
         try:
@@ -438,7 +438,7 @@ class InferenceEngine:
             if self.cache is not None and self.cache.replay:
                 failures.append(
                     CacheMissError(
-                        f"model {current.model!r}: no recorded answer in {self.cache.path} "
+                        f"model {current.model!r}: no recorded answer in {self.cache.location} "
                         "and the cache is in replay mode (record it with --mleval-cache rw)"
                     )
                 )

@@ -23,6 +23,8 @@ _KEY_PATTERNS = (
         ),
         r"\1***",
     ),
+    # The password of a URL (redis://:PASSWORD@host, postgresql://user:PASSWORD@host).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@"), r"\1***@"),
 )
 # Names whose values are removed from messages: a suffix, so that e.g. a path in
 # GOOGLE_APPLICATION_CREDENTIALS still shows in an error that names it.

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigError, TargetError
 from ..results.records import STREAM_TIMINGS
 from ..targets.registry import EvalCase, TargetContext, TargetOutput, register_target_kind
-from .cache import ResponseCache
+from .cache_backend import open_cache
 from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter
 from .toolloop import one_turn_trajectory, run_tool_loop
@@ -62,6 +62,7 @@ def build_engine(
     litellm_worker: bool = True,
     limits_address: str | None = None,
     client: str = "auto",
+    cache_url: str | None = None,
 ) -> InferenceEngine:
     """The run's engine: one per process (each xdist worker has its own, sharing the cache file).
 
@@ -73,11 +74,13 @@ def build_engine(
     (:mod:`~.worker`): its import and per-call CPU stay off pytest's interpreter lock.
     ``False`` runs it in this process, where a conftest's litellm settings (callbacks,
     custom providers) apply. ``client`` (``auto``, ``native``, ``litellm``) says which calls
-    the native OpenAI-compatible client makes instead (:mod:`~.clients`).
+    the native OpenAI-compatible client makes instead (:mod:`~.clients`). ``cache_url``
+    (``redis://...``, ``postgresql://...``) puts the cache on that server instead of the
+    SQLite file at ``cache_path`` (:mod:`~.cache_backend`).
     """
     if cache_mode not in ("rw", "ro", "off", "replay"):
         raise ConfigError(f"--mleval-cache must be rw, ro, off or replay, got {cache_mode!r}")
-    cache = None if cache_mode == "off" else ResponseCache(cache_path, mode=cache_mode)
+    cache = None if cache_mode == "off" else open_cache(cache_url, cache_path, mode=cache_mode)
     from .providers.auto import AutoProvider
 
     litellm_provider = None

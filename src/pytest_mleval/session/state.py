@@ -166,6 +166,7 @@ class MlevalSession:
             self._engine = build_engine(
                 cache_mode=opts.cache,
                 cache_path=str(self._path(opts.cache_path)),
+                cache_url=opts.cache_url,
                 concurrency=opts.concurrency,
                 max_cost_usd=opts.max_cost,
                 rate_limits=limits,
