@@ -194,3 +194,19 @@ def test_a_baseline_other_than_the_shards(
     capsys.readouterr()
     assert main(["merge", *map(str, files), "-o", "m/mleval-results.json"]) == 2
     assert "pass it with --baseline" in capsys.readouterr().err
+
+
+def test_an_eval_file_that_does_not_load_here(
+    shards: list[Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A metric of an extra the merging machine lacks: the suite's gates would vanish silently.
+    import pytest_mleval.cases.suite as suite_module
+    from pytest_mleval.errors import EvalFileError
+
+    def broken(path: Any, **_: Any) -> Any:
+        raise EvalFileError(f"{path}: unknown metric 'needs_an_extra'")
+
+    monkeypatch.setattr(suite_module, "load_suite", broken)
+    code, err = _merge(capsys, *shards)
+    assert code == 2 and "eval file s.eval.yaml does not load here" in err
+    assert "needs_an_extra" in err and not Path("merged").exists()

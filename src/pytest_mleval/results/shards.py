@@ -216,6 +216,24 @@ def _check_files(info: ShardInfo, root: Path) -> None:
             )
 
 
+def _check_suites(info: ShardInfo, root: Path) -> None:
+    """Every eval file loads here: a suite that does not would lose its gates silently."""
+    from ..cases.suite import load_suite
+    from ..errors import MlevalError
+
+    for rel in sorted(info.files):
+        path = root / rel
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        try:
+            load_suite(path)
+        except MlevalError as exc:
+            raise ResultsFileError(
+                f"eval file {rel} does not load here ({exc}): install what the shards had "
+                "(the same extras) before merging"
+            ) from None
+
+
 def _rebase(case: CaseResult, shard_root: str, root: Path) -> CaseResult:
     """A case's file under ``root`` (the shards may have run in another directory)."""
     if not case.file or not shard_root:
@@ -278,6 +296,7 @@ def merge_shards(
     ref_run = shards[0][1]
     ref = infos[0]
     _check_files(ref, root)
+    _check_suites(ref, root)
     if ref.baseline_sha256 and baseline is None:
         raise ResultsFileError(
             "the shards were compared with a baseline: pass it with --baseline (or run "
