@@ -38,7 +38,7 @@ from pytest_mleval.inference.cache_backend import (
     store_stats,
 )
 from pytest_mleval.inference.scrubbing import scrub
-from pytest_mleval.inference.testserver import OpenAITestServer, Rule
+from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule
 
 redis = pytest.importorskip("redis", reason="the redis extra (redis-py) is not installed")
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra (psycopg) is not installed")
@@ -445,6 +445,33 @@ def test_server_killed_mid_run_engine_answers_everything(tmp_path: Path) -> None
             _no_password(str(record[0].message))
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("kind", ["drop", "empty_content"])
+def test_only_complete_answers_are_written(cache_url: str, kind: str) -> None:
+    from pytest_mleval.errors import InferenceError
+    from pytest_mleval.inference.limits import RetryPolicy
+
+    faults = [Fault(kind, match="cut")]  # type: ignore[arg-type]
+    with (
+        OpenAITestServer(rules=[Rule(reply=_reply)], faults=faults, latency_s=0.0) as srv,
+        InferenceEngine(
+            cache=open_cache(cache_url),
+            api_key="sk-test",
+            retry=RetryPolicy(max_retries=0, base_delay=0.01),
+        ) as engine,
+    ):
+        for text in ("Say: cut", "Say: whole"):
+            request = ChatRequest.from_prompt(
+                "openai/m", text, api_base=srv.base_url, params={"stream": True}
+            )
+            if text.endswith("cut"):
+                with pytest.raises(InferenceError):
+                    engine.complete(request)  # the stream breaks off / the answer is unusable
+            else:
+                assert engine.complete(request).text == "ANSWER: WHOLE"
+    rows = _raw_rows(cache_url, Path("unused"))
+    assert [json.loads(v)["text"] for _, v, _ in rows.values()] == ["ANSWER: WHOLE"]
 
 
 # --------------------------------------------------------- two runners, separate processes
