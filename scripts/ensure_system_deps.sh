@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite drives (Debian's chromium + chromium-driver for
-# the HTML report checks, postgresql for the run-history test and the shared cache, redis-server for the shared cache)
-# when they are missing.
+# the HTML report checks, postgresql for the run-history test and the shared cache,
+# redis-server for the shared cache) when they are missing.
 # Idempotent and quiet: does nothing when everything is present. Usage:
 #   scripts/ensure_system_deps.sh            # everything
-#   scripts/ensure_system_deps.sh chromium   # only what one check needs (chromium | postgresql | redis)
+#   scripts/ensure_system_deps.sh chromium   # only what one check needs
+#                                            # (chromium | postgresql | redis)
 set -euo pipefail
 
 want="${1:-all}"
