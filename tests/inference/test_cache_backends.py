@@ -609,3 +609,8 @@ def test_bad_scheme_stops_the_run_with_a_clear_error(tmp_path: Path) -> None:
         assert srv.count == 0
     assert run.rc != 0 and "--mleval-cache-url must start with redis://" in run.output
     _no_password(run.output)
+
+
+def test_option_and_ini_twin_are_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--mleval-cache-url=URL*", "*mleval_cache_url*"])
