@@ -25,6 +25,7 @@ imported when a store is opened, with their telemetry off.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import os
@@ -99,7 +100,7 @@ def _conditions(where: MetadataFilter | None, store: str) -> list[tuple[str, lis
     return out
 
 
-class VectorStore:
+class VectorStore(abc.ABC):
     """What the three stores share: the protocol's checks, the sync and the error wrapping.
 
     Subclasses implement ``_count``, ``_entries``, ``_vectors``, ``_delete``, ``_write`` and
@@ -160,7 +161,7 @@ class VectorStore:
             hits = [h for h in hits if h[1] >= min_score]
         return sorted(hits, key=lambda h: -h[1])[:k]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most stores hold nothing to release)
         """Release the client (a local Qdrant folder is locked while a client holds it)."""
 
     # -- incremental ingestion
@@ -250,23 +251,29 @@ class VectorStore:
                 f"{action}: {type(exc).__name__}: {exc}"
             ) from exc
 
+    @abc.abstractmethod
     def _count(self) -> int:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
+    @abc.abstractmethod
     def _entries(self) -> dict[str, tuple[str, str]]:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
+    @abc.abstractmethod
     def _vectors(self, ids: Sequence[str]) -> NDArray[np.float32]:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
+    @abc.abstractmethod
     def _delete(self, ids: Sequence[str]) -> None:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
+    @abc.abstractmethod
     def _write(
         self, ids: list[str], vectors: NDArray[np.float32], rows: list[dict[str, Any]]
     ) -> None:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
+    @abc.abstractmethod
     def _query(
         self,
         query: NDArray[np.float32],
@@ -274,7 +281,7 @@ class VectorStore:
         conditions: list[tuple[str, Any]],
         min_score: float | None,
     ) -> list[Hit]:
-        raise NotImplementedError
+        """Each store answers it with its own client."""
 
 
 def _batches(n: int, size: int) -> Iterator[slice]:
