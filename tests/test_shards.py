@@ -226,3 +226,32 @@ def test_a_shard_does_not_fail_on_a_gate_over_its_part(
     assert merged["meta"]["exit_status"] == 1
     assert [g["passed"] for g in merged["gates"] if "0.99" in json.dumps(g)] == [False]
     assert "gate(s) failed" in capsys.readouterr().out
+
+
+def test_shards_run_under_xdist_merge_into_the_unsharded_run(
+    project: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CI fleets shard across machines and spread each shard over its cores: the shard's
+    # selection happens once (the controller's collection) and each worker's records still
+    # reach the one results file.
+    assert project.runpytest("--mleval-report-dir=full").ret in (0, 1)
+    full = _load(project.path / "full" / "mleval-results.json")
+    shards = []
+    for i in (1, 2):
+        result = project.runpytest_subprocess(
+            "-n", "2", "-p", "xdist", f"--mleval-shard={i}/2", f"--mleval-report-dir=x{i}"
+        )
+        assert result.ret in (0, 1), result.stdout.str()
+        shards.append(project.path / f"x{i}" / "mleval-results.json")
+    parts = [_load(p) for p in shards]
+    for index, part in enumerate(parts, start=1):
+        assert part["cases"], "each shard ran cases"
+        assert {case_shard(c["suite"].split("[")[0], c["case_id"], 2) for c in part["cases"]} == {
+            index
+        }
+    assert main(["merge", *map(str, shards), "-o", "merged/mleval-results.json"]) in (0, 1)
+    capsys.readouterr()
+    merged = _load(project.path / "merged" / "mleval-results.json")
+    assert _case_keys(merged) == _case_keys(full)
+    for key in ("suites", "aggregates", "gates", "variant_sets", "variants"):
+        assert _without_timings(merged[key]) == _without_timings(full[key]), key
