@@ -3,8 +3,8 @@
 A metric is ``fn(sample, **params) -> float | (float, explanation)``. Scores are in [0, 1]
 unless the metric is a raw measure (``latency_ms``, ``cost_usd``), which passes by ``max:``.
 
-The deterministic built-ins (:mod:`.builtin`, and the trajectory metrics of :mod:`.tools`) are
-registered here when the registry loads.
+The deterministic built-ins (:mod:`.builtin`, the trajectory metrics of :mod:`.tools` and the
+leak metrics of :mod:`.safety`) are registered here when the registry loads.
 Metrics that need models (judges, embeddings) live in service packages and reach the registry
 through the ``pytest_mleval.metrics`` entry-point group: the providing module is imported only
 when a suite uses one of its metrics, and registers it (with its options model) on import.
@@ -36,6 +36,7 @@ from .base import (
     typed_reading,
 )
 from .builtin import BUILTIN_METRICS
+from .safety import SAFETY_METRICS
 from .tools import TOOL_METRICS
 
 __all__ = [
@@ -474,7 +475,7 @@ def case_passed(scored: list[Scored], pass_score: float | None = None) -> bool:
 
 
 def _register_builtins() -> None:
-    for builtin in (*BUILTIN_METRICS, *TOOL_METRICS):
+    for builtin in (*BUILTIN_METRICS, *TOOL_METRICS, *SAFETY_METRICS):
         register_metric(
             builtin.name,
             builtin.fn,
