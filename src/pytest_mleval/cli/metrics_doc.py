@@ -37,6 +37,10 @@ _GROUPS: list[tuple[str, list[str]]] = [
         "Agents and tools (read the trajectory; raw counts gate with `max:`)",
         [m.name for m in TOOL_METRICS],
     ),
+    (
+        "Safety: leaks and refusals (offline unless `judge: true`)",
+        ["canary_absent", "pii", "refusal", "admits_unknown"],
+    ),
     ("Model-graded (need a judge model)", list(JUDGE_METRICS)),
     ("Embeddings (offline by default)", ["semantic_similarity", "faithfulness_offline"]),
     ("Retrieval", ["hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k"]),
