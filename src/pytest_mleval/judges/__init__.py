@@ -1,6 +1,6 @@
-"""Model-graded metrics: LLM judges (rubric, pairwise), RAG judges, embedding similarity and judge
-calibration (a service). Judges reach their model only through the backend factory the session
-installs (set_backend_factory).
+"""Model-graded metrics: LLM judges (rubric, pairwise), RAG judges, safety verdicts (refusal,
+admits_unknown), embedding similarity and judge calibration (a service). Judges reach their
+model only through the backend factory the session installs (set_backend_factory).
 
 Each name below loads its module on first use, so importing this package stays cheap.
 """
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         hallucination,
     )
     from .rubric import JudgeOptions, PairwiseOptions, judge, pairwise
+    from .safety import AdmitsUnknownOptions, RefusalOptions, admits_unknown, refusal
     from .semantic import (
         FaithfulnessOfflineOptions,
         SemanticSimilarityOptions,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .setup import JudgeSetup, set_backend_factory
 
 _WHERE = {
+    "AdmitsUnknownOptions": "safety",
     "AmbiguousVerdictError": "backend",
     "AnswerRelevanceOptions": "rag",
     "FaithfulnessOfflineOptions": "semantic",
@@ -40,7 +42,9 @@ _WHERE = {
     "JudgeOptions": "rubric",
     "JudgeSetup": "setup",
     "PairwiseOptions": "rubric",
+    "RefusalOptions": "safety",
     "SemanticSimilarityOptions": "semantic",
+    "admits_unknown": "safety",
     "answer_relevance": "rag",
     "calibrate": "calibrate",
     "cohen_kappa": "calibrate",
@@ -54,11 +58,13 @@ _WHERE = {
     "load_pairs": "calibrate",
     "pairwise": "rubric",
     "parse_json_verdict": "backend",
+    "refusal": "safety",
     "semantic_similarity": "semantic",
     "set_backend_factory": "setup",
 }
 
 __all__ = [
+    "AdmitsUnknownOptions",
     "AmbiguousVerdictError",
     "AnswerRelevanceOptions",
     "FaithfulnessOfflineOptions",
@@ -67,7 +73,9 @@ __all__ = [
     "JudgeOptions",
     "JudgeSetup",
     "PairwiseOptions",
+    "RefusalOptions",
     "SemanticSimilarityOptions",
+    "admits_unknown",
     "answer_relevance",
     "calibrate",
     "cohen_kappa",
@@ -81,6 +89,7 @@ __all__ = [
     "load_pairs",
     "pairwise",
     "parse_json_verdict",
+    "refusal",
     "semantic_similarity",
     "set_backend_factory",
 ]
