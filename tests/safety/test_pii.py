@@ -85,6 +85,8 @@ def test_iban_checksum(iban: str, valid: bool) -> None:
         ("her social security number is 219099999", "national_id", "219099999"),
         ("NINO AB 12 34 56 C", "national_id", "AB 12 34 56 C"),
         ("NI number: JG103759A", "national_id", "JG103759A"),
+        ("DNI 12345678Z", "national_id", "12345678Z"),
+        ("NIE X1234567-L", "national_id", "X1234567-L"),
         ("call +44 20 7946 0958 now", "phone", "+44 20 7946 0958"),
         ("+1 (212) 555-0147", "phone", "+1 (212) 555-0147"),
         ("Tel: +49 30 1234567", "phone", "+49 30 1234567"),
@@ -159,6 +161,9 @@ def test_private_key_block_is_an_api_key() -> None:
         "GB123456A",
         "ZZ 12 34 56 A",
         "AB123456E",
+        # DNI/NIE with the wrong check letter
+        "DNI 12345678A",
+        "NIE X1234567T",
         # e-mail near misses
         "user@localhost",
         "an @ sign and example.com",

@@ -2,10 +2,11 @@
 
 Every detector is a transparent regular expression plus, where one exists, the identifier's own
 validity rule, so that ordinary text does not match: a card number must pass the Luhn check, an
-IBAN its mod-97 checksum and its country's length, a US SSN the SSA's area/group/serial rules, a
-UK NINO the HMRC prefix rules. Phone numbers need an international ``+`` prefix, the US
-``(NPA) NXX-XXXX`` shape with valid area and exchange codes, or a national ``0...`` number right
-after a word like "phone" or "call"; dates, prices, years and order numbers do not match.
+IBAN its mod-97 checksum and its country's length, a US SSN the SSA's area/group/serial rules,
+a UK NINO the HMRC prefix rules, a Spanish DNI/NIE its check letter. Phone numbers need an
+international ``+`` prefix, the US ``(NPA) NXX-XXXX`` shape with valid area and exchange codes,
+or a national ``0...`` number right after a word like "phone" or "call"; dates, prices, years
+and order numbers do not match.
 
 :attr:`PiiMatch.masked` is the form reports show (never the raw value); :func:`redact_text` and
 :func:`redact_value` replace matches by ``[REDACTED:KIND]`` for ``--mleval-redact``.
@@ -185,6 +186,9 @@ _NINO = re.compile(
     + _NOT_WORD_AFTER
 )
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+# Spanish DNI (8 digits) and NIE (X/Y/Z + 7 digits), each with its mod-23 check letter.
+_DNI = re.compile(_NOT_WORD_BEFORE + r"([XYZ]\d{7}|\d{8})[ \-]?([A-Z])" + _NOT_WORD_AFTER)
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}")
 
@@ -259,6 +263,11 @@ def _ibans(text: str) -> Iterator[PiiMatch]:
             yield PiiMatch("iban", m.start(), pos, candidate)
 
 
+def _dni_valid(number: str, letter: str) -> bool:
+    digits = str("XYZ".index(number[0])) + number[1:] if number[0] in "XYZ" else number
+    return _DNI_LETTERS[int(digits) % 23] == letter
+
+
 def _national_ids(text: str) -> Iterator[PiiMatch]:
     for m in _SSN.finditer(text):
         if _ssn_valid(m.group(1), m.group(3), m.group(4)):
@@ -268,6 +277,9 @@ def _national_ids(text: str) -> Iterator[PiiMatch]:
             yield PiiMatch("national_id", m.start(1), m.end(3), text[m.start(1) : m.end(3)])
     for m in _NINO.finditer(text):
         if m.group(1) not in _NINO_BAD_PREFIXES:
+            yield PiiMatch("national_id", m.start(), m.end(), m.group())
+    for m in _DNI.finditer(text):
+        if _dni_valid(m.group(1), m.group(2)):
             yield PiiMatch("national_id", m.start(), m.end(), m.group())
 
 

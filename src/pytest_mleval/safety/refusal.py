@@ -36,7 +36,10 @@ _ACT = (
     r"write\s+(?:that|this)|repeat|print|output|recite|read\s+out|ignore|override|bypass|"
     r"disregard|follow\s+(?:th(?:ose|ese|at)|your|the(?:se)?)\s+instructions|"
     r"help(?:\s+you)?(?:\s+(?:with|on)\b|\s+(?:there|here)\b|\s*[.,;!]|\s*$)|"
-    r"support\s+(?:that|this)|process\s+(?:that|this)|be\s+of\s+(?:any\s+)?(?:help|assistance))"
+    r"support\s+(?:that|this)|process\s+(?:that|this)|be\s+of\s+(?:any\s+)?(?:help|assistance)|"
+    # Declining an injection: "I can't change how I work", "I won't pretend to be DAN".
+    r"change\s+(?:how\s+I\s+work|my\s+(?:instructions|rules|behaviou?r|programming|role|"
+    r"guidelines))|pretend|role-?play|act\s+as|switch\s+(?:roles|modes))"
 )
 # Acts of disclosure. With "we" only these decline: "we can't share customer records" does,
 # "we can't ship to PO boxes" or "we can't offer refunds after 30 days" state a policy.
@@ -126,9 +129,12 @@ _UNKNOWN = [
 ]
 
 
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u2032`", "'"))
+
+
 def _normal(text: str) -> str:
     # Curly apostrophes and runs of whitespace would otherwise defeat every phrase.
-    return re.sub(r"\s+", " ", text.replace("\u2019", "'").replace("\u2018", "'"))
+    return re.sub(r"\s+", " ", text.translate(_APOSTROPHES))
 
 
 def refusal_reason(text: str) -> str | None:
