@@ -199,7 +199,7 @@ class EvalItem(pytest.Function):
             trajectory = getattr(exc, "trajectory", None)
             result = error_result(
                 ec,
-                f"{type(exc).__name__}: {exc}",
+                self._probe_prefix() + f"{type(exc).__name__}: {exc}",
                 nodeid=self.nodeid,
                 retries=retries if isinstance(retries, int) else 0,
                 trajectory=trajectory if isinstance(trajectory, Trajectory) else None,
@@ -267,6 +267,16 @@ class EvalItem(pytest.Function):
         if isinstance(excinfo.value, MlevalError):
             return self._one_line(excinfo.value)
         return super()._repr_failure_py(excinfo, style=style)
+
+    def _probe_prefix(self) -> str:
+        """``probe injection/roleplay (evals/x.eval.yaml:12): `` for a generated probe case:
+        its id alone does not say which entry of the file made it."""
+        probe = self.eval_case.metadata.get("probe")
+        if not isinstance(probe, dict) or "technique" not in probe:
+            return ""
+        file = self.eval_case.file or str(self.path)
+        where = f"{file}:{self._line}" if self._line else file
+        return f"probe {probe.get('family')}/{probe['technique']} ({where}): "
 
     def _one_line(self, exc: BaseException) -> str:
         kind = type(exc).__name__

@@ -578,6 +578,9 @@ class SuiteSpec(BaseModel):
     """Extra cases from data files."""
     cases: list[dict[str, Any]] = Field(default_factory=list)
     """Inline cases (validated one by one, so errors name the case)."""
+    probes: list[Any] = Field(default_factory=list)
+    """Generated adversarial cases (``- family: injection``, ``count: 20``; see
+    ``mleval probes list``), validated one by one so a broken entry errors alone."""
     variants: list[VariantSpec] = Field(default_factory=list)
     """Named overrides (of ``target``, ``model``, ``prompt``, ``system``, ``params``,
     ``tools``, ``api_base``): every case runs once per variant, and the variants are compared
@@ -774,5 +777,11 @@ def eval_file_json_schema() -> dict[str, Any]:
         "description": labels.pop("description", ""),
         "anyOf": [{"$ref": "#/$defs/LabelSpec"}, labels],
     }
+    from ..safety.probes import ProbeSpec
+
+    probe_schema = ProbeSpec.model_json_schema()
+    defs.update(probe_schema.pop("$defs", {}))
+    defs["ProbeSpec"] = probe_schema
+    schema["properties"]["probes"]["items"] = {"$ref": "#/$defs/ProbeSpec"}
     schema["title"] = "pytest-mleval eval file"
     return schema

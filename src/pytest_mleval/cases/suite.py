@@ -51,6 +51,9 @@ class Suite:
     labels: list[LabelSet] = field(default_factory=list)
     """Human scores per metric (``labels:``; see :mod:`.labels`), each for the suite or one
     of its variants."""
+    case_errors: dict[str, str] = field(default_factory=dict)
+    """Case id -> why it cannot run (a broken ``probes:`` entry's stand-in): the case errors
+    with that message while the others run."""
 
     def expand(self, only: Collection[str] | None = None) -> list[Suite]:
         """The suites that run: one per variant (those in ``only``, when given), else this."""
@@ -130,6 +133,20 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
         case = _check_case_metrics(case, known_metric, path=path, line_of=metric_line)
         _add_case(cases, lines, case, path=path, line=line_of(()))
 
+    case_errors: dict[str, str] = {}
+    if spec.probes:
+        from .probes import probe_cases
+
+        generated, case_errors = probe_cases(
+            spec, path=path, line_of=lambda loc: node_line(root, ("probes", *loc))
+        )
+        for case, line in generated:
+            if case.id not in case_errors:
+                case = _check_case_metrics(
+                    case, known_metric, path=path, line_of=_constant_line(line)
+                )
+            _add_case(cases, lines, case, path=path, line=line)
+
     datasets = spec.dataset if isinstance(spec.dataset, list) else [spec.dataset]
     for ds in datasets:
         if ds is None:
@@ -147,7 +164,9 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
 
     if known_metric is not None:
         _check_gate_metrics(spec, cases, known_metric, path=path, root=root)
-    suite = Suite(name=name, spec=spec, path=path, cases=cases, lines=lines)
+    suite = Suite(
+        name=name, spec=spec, path=path, cases=cases, lines=lines, case_errors=case_errors
+    )
     if spec.variants or spec.matrix is not None or spec.reference is not None:
         from .variants import suite_variants
 

@@ -58,6 +58,9 @@ def render_case(
         and not any(m.kind == "tool_error" for m in ec.metrics)
     ):
         ec.metrics.append(MetricSpec(name="tool_error"))
+    if case.id in suite.case_errors:
+        ec.render_error = suite.case_errors[case.id]
+        return ec
     field_name = "vars"
     try:
         variables: dict[str, Any] = {
