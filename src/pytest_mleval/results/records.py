@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..cases.schema import PASS_RATE
 from ..conversation.trajectory import Trajectory
 from ..errors import ResultsFileError
+from .safety_records import SafetySummary
 
 __all__ = [
     "PASS_RATE",
@@ -568,6 +569,9 @@ class RunResults(_Model):
     """Per suite with ``variants:`` or ``matrix:``: its variants compared."""
     collection_errors: list[CollectionError] = Field(default_factory=list)
     """Files that could not be collected (their cases are missing from this run)."""
+    safety: SafetySummary | None = None
+    """Safety probes: attack success rates per suite and family, and their paired
+    comparisons with the baseline and between variants (``None``: no probe case ran)."""
 
 
 def metric_kind(cases: Iterable[CaseResult], name: str) -> str:

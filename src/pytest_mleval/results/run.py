@@ -327,6 +327,10 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     if gathered.baseline is not None:
         _compare(run, gathered.baseline, settings)
     notes.extend(_compare_variants(run, by_suite, suites, settings))
+    from .safety import safety_summary
+
+    # Over the assembled run (a merge's union of shards too), never from the parts' rates.
+    run.safety = safety_summary(run, baseline=gathered.baseline, confidence=settings.confidence)
     return run, notes
 
 
