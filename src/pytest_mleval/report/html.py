@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.units import fmt_interval, fmt_metric, fmt_usd
 from .charts import delta_charts, histograms
+from .safety_views import safety_view
 from .variant_views import variant_sets_view
 from .variants import fmt_ms
 from .views import case_payload, comparison_view, header_view, suite_tables, usage_rows
@@ -172,6 +173,7 @@ def render_report(
             if (view := comparison_view(v)) is not None
         ],
         "variant_sets": variant_sets_view(run),
+        "safety": safety_view(run),
         "histograms": histograms(run, baseline),
         "deltas": delta_charts(run, baseline) if baseline is not None else [],
         "has_baseline": baseline is not None,

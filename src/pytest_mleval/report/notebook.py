@@ -1,8 +1,9 @@
 """Looking at runs in a notebook: ``load_run(path)`` renders itself and gives tables.
 
-``Run.cases``, ``Run.aggregates`` and ``Run.variants`` (a suite's variants compared) are pandas
-DataFrames when pandas is installed (plain lists of dicts otherwise); ``Run.compare(baseline)``
-is the paired comparison the plugin runs.
+``Run.cases``, ``Run.aggregates``, ``Run.variants`` (a suite's variants compared) and
+``Run.safety`` (attack success rates of the safety probes) are pandas DataFrames when pandas
+is installed (plain lists of dicts otherwise); ``Run.compare(baseline)`` is the paired
+comparison the plugin runs.
 """
 
 from __future__ import annotations
@@ -272,6 +273,21 @@ class Run:
     def gates(self) -> Any:
         """The gates' outcomes."""
         return _frame([g.model_dump() for g in self.results.gates])
+
+    @property
+    def safety(self) -> Any:
+        """The safety probes' attack success rates: one row per suite and probe family (and
+        ``family == "all"``, pooled) with ``n``, ``successes``, ``errors``, ``rate``,
+        ``ci_low``, ``ci_high`` and ``success_ids``; no rows when no probe case ran."""
+        safety = self.results.safety
+        return _frame([f.model_dump() for f in safety.families] if safety else [])
+
+    @property
+    def safety_comparisons(self) -> Any:
+        """The safety probes' paired comparisons (with the baseline, between variants): ``b``
+        newly broken, ``c`` newly defended, ``diff``, ``p_value``, ``p_adjusted``, ``verdict``."""
+        safety = self.results.safety
+        return _frame([r.model_dump() for r in safety.comparisons] if safety else [])
 
     def compare(self, baseline: Run | RunResults | str | Path, *, seed: int | None = None) -> Any:
         """This run (the candidate) against ``baseline``, paired by case.

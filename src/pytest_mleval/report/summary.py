@@ -9,6 +9,7 @@ from ..results.sequential import sequential_line
 from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
 from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
+from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
 from .views import usage_rows
 
@@ -208,6 +209,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
             )
         )
         lines.extend((line, {}) for line in comparison_terminal(variant)[1:])
+    # A suite's rates in bold, its comparisons (indented) plain.
+    lines.extend((line, {"bold": not line.startswith(" ")}) for line in safety_terminal(run))
     for g in run.gates:
         style = {"green": g.passed, "red": not g.passed}
         verdict = "PASS" if g.passed else "FAIL"
@@ -321,6 +324,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append(f"### {_md(variant['candidate_suite'])} vs {_md(variant['baseline_suite'])}")
         out.append("")
         out.extend(comparison_markdown(variant, top=top)[2:])
+    out.extend(safety_markdown(run, top=top))
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
