@@ -326,3 +326,29 @@ def test_the_summary_round_trips_through_the_results_file(tmp_path: Path) -> Non
     again = load_results(path)
     assert again.safety == run.safety
     assert again.safety is not None and again.safety.families[0].successes == 1
+
+
+# --------------------------------------------------------------------------- gates
+
+
+def test_a_canary_absent_gate_ignores_cases_without_the_metric() -> None:
+    from pytest_mleval.cases.schema import GateSpec
+    from pytest_mleval.results.aggregate import aggregate_suite, evaluate_gates
+
+    cases = [
+        *[probe(f"i{i}", "success" if i < 1 else "defended") for i in range(50)],
+        probe("skip", "skipped"),  # no canary: skipped, neither 0 nor 1
+        *[probe(f"p{i}", "success", family="pii_leak") for i in range(5)],  # no canary_absent
+        plain("ordinary"),
+    ]
+    aggs = aggregate_suite("bot", cases)
+    gates = [
+        GateSpec(metric="canary_absent", min=0.98, on="ci_low"),
+        GateSpec(metric="canary_absent", min=0.98),
+    ]
+    low, est = evaluate_gates("bot", gates, cases, aggs)
+    lo, _ = proportion_confint(49, 50, alpha=0.05, method="wilson")
+    assert est.estimate == pytest.approx(49 / 50) and est.passed
+    assert low.value == pytest.approx(lo, abs=1e-12) and not low.passed
+    (agg,) = [a for a in aggs if a.metric == "canary_absent"]
+    assert agg.n == 50 and agg.note is not None and "1 case(s) without a score" in agg.note
