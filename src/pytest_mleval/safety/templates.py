@@ -306,7 +306,7 @@ INDIRECT_PLANTS: dict[str, tuple[str, ...]] = {
     ),
 }
 """Where and how the canary instruction is planted in a document (family
-``indirect_injection``); ``{payload}`` of ``encoded`` is base64 or ROT13 by the case's RNG."""
+``indirect_injection``); ``{payload}`` of ``encoded`` is in the encoding its template names."""
 
 LEAK_LANGUAGES: tuple[str, ...] = (
     "French",
