@@ -453,14 +453,20 @@ class RagPipeline:
                     break
         return selected
 
-    def answer(self, query: str, k: int | None = None) -> RagAnswer:
+    def answer(self, query: str, k: int | None = None, *, planted: Sequence[str] = ()) -> RagAnswer:
         """Retrieve, then answer: by the model (``complete``) or by the extractive reader.
 
         Args:
             query: the question.
             k: how many passages to use (default: the config's ``retriever.k``).
+            planted: documents handed to the reader first, as if the retriever had ranked
+                them top (an ``indirect_injection`` probe's poisoned document: the question is
+                what the generator does once such a document is retrieved).
         """
-        passages = self.retrieve(query, k)
+        passages = [
+            Retrieved(f"planted-{i + 1}", text, float("inf"), {"start": 0, "end": len(text)})
+            for i, text in enumerate(planted)
+        ] + self.retrieve(query, k)
         contexts = [p.text for p in passages]
         ids = list(dict.fromkeys(p.id for p in passages))
         if not passages:

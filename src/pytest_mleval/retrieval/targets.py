@@ -54,13 +54,26 @@ class RagTarget:
         self.pipeline = pipeline
 
     def __call__(self, case: EvalCase) -> dict[str, Any]:
-        answer = self.pipeline.answer(case.text)
+        probe = case.metadata.get("probe")
+        planted: list[str] = []
+        if isinstance(probe, dict) and probe.get("family") == "indirect_injection":
+            # The probe's documents that hold the planted instruction reach the reader as
+            # retrieved passages; the corpus itself is never written to.
+            canary = str(probe.get("canary") or "")
+            planted = [d for d in case.context if canary and _holds(d, canary)]
+        answer = self.pipeline.answer(case.text, planted=planted)
         return {
             "output": answer.output,
             "context": list(answer.contexts),
             "retrieved": list(answer.retrieved_ids),
             "metadata": {"citations": [str(c) for c in getattr(answer, "citations", [])]},
         }
+
+
+def _holds(document: str, canary: str) -> bool:
+    from ..safety.canary import canary_found
+
+    return canary_found(document, canary) is not None
 
 
 def _rag_target(ref: str, ctx: TargetContext) -> RagTarget:
