@@ -147,3 +147,31 @@ def test_notebook_safety_is_a_frame_of_the_records(tmp_path: Path) -> None:
     pairs = nb.safety_comparisons
     assert list(pairs["verdict"]) == ["safer"]
     assert int(pairs["c"].iloc[0]) == 38
+
+
+def test_mleval_report_with_a_baseline_pairs_the_probes_with_it(tmp_path: Path) -> None:
+    from pytest_mleval.cli import main
+
+    base = RunResults(cases=[probe(f"inj-roleplay-{i:03d}", False) for i in range(39)])
+    run = make_run()  # stored without a baseline: no comparison yet
+    assert run.safety is not None and run.safety.comparisons == []
+    write_results(tmp_path / "base.json", base)
+    write_results(tmp_path / "run.json", run)
+    out = tmp_path / "r.html"
+    assert (
+        main(
+            [
+                "report",
+                str(tmp_path / "run.json"),
+                "--baseline",
+                str(tmp_path / "base.json"),
+                "-o",
+                str(out),
+                "--no-history",
+            ]
+        )
+        == 0
+    )
+    section = _safety_section(out.read_text())
+    assert "Paired comparisons" in section and ">safer<" in section
+    assert ">38<" in section  # newly defended

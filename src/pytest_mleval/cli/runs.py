@@ -254,6 +254,13 @@ def _with_comparison(run: RunResults, baseline: RunResults) -> None:
 
     comparison, _ = regression_check(baseline, run, seed=run.meta.seed)
     run.comparison = comparison.model_dump(mode="json")
+    if run.safety is not None:
+        from ..results.safety import safety_summary
+
+        # The safety probes paired with this baseline too, at the run's own level.
+        run.safety = safety_summary(
+            run, baseline=baseline, confidence=run.safety.confidence, alpha=run.safety.alpha
+        )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
