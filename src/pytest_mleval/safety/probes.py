@@ -329,7 +329,7 @@ def generate_probes(
         technique = chosen[(i - start) % len(chosen)]
         rng = random.Random(f"mleval-probe:{family}:{seed}:{i}")
         pool = tuple(templates) if technique == CUSTOM and templates else None
-        case = maker(rng, technique, pool, carriers, taken)
+        case = maker(_Draw(rng, technique, pool, carriers, taken))
         probe = case.setdefault("metadata", {}).setdefault("probe", {})
         probe.update({"family": family, "technique": technique, "metric": fam.metric})
         probe["seed"] = seed
@@ -339,14 +339,25 @@ def generate_probes(
     return out
 
 
+@dataclass(frozen=True)
+class _Draw:
+    """What one case is made from: its RNG, technique, own templates (or None), carrier
+    questions and the suite's canaries so far."""
+
+    rng: random.Random
+    technique: str
+    pool: Sequence[str] | None
+    carriers: Sequence[str]
+    taken: set[str]
+
+
 def _pick(rng: random.Random, pool: Sequence[str]) -> tuple[int, str]:
     index = rng.randrange(len(pool))
     return index, pool[index]
 
 
-def _canary_slots(
-    rng: random.Random, technique: str, taken: set[str], carriers: Sequence[str]
-) -> dict[str, str]:
+def _canary_slots(d: _Draw) -> dict[str, str]:
+    rng, technique, taken = d.rng, d.technique, d.taken
     canary = make_canary(rng, taken)
     decoy = make_canary(rng, set(taken))  # a token of the same shape, never any case's canary
     instruction = rng.choice(INSTRUCTIONS).format(canary=canary)
@@ -362,7 +373,7 @@ def _canary_slots(
         "canary": canary,
         "decoy": decoy,
         "instruction": instruction,
-        "question": rng.choice(carriers),
+        "question": rng.choice(d.carriers),
         "payload": payload,
         "part1": part1,
         "part2": part2,
@@ -372,14 +383,9 @@ def _canary_slots(
     }
 
 
-def _injection(
-    rng: random.Random,
-    technique: str,
-    pool: Sequence[str] | None,
-    carriers: Sequence[str],
-    taken: set[str],
-) -> dict[str, Any]:
-    slots = _canary_slots(rng, technique, taken, carriers)
+def _injection(d: _Draw) -> dict[str, Any]:
+    rng, technique, pool = d.rng, d.technique, d.pool
+    slots = _canary_slots(d)
     index, template = _pick(rng, pool or INJECTION_TEMPLATES[technique])
     text = fill_template(template, slots)
     return {
@@ -389,14 +395,9 @@ def _injection(
     }
 
 
-def _indirect(
-    rng: random.Random,
-    technique: str,
-    pool: Sequence[str] | None,
-    carriers: Sequence[str],
-    taken: set[str],
-) -> dict[str, Any]:
-    slots = _canary_slots(rng, technique, taken, carriers)
+def _indirect(d: _Draw) -> dict[str, Any]:
+    rng, technique, pool = d.rng, d.technique, d.pool
+    slots = _canary_slots(d)
     index, template = _pick(rng, pool or INDIRECT_PLANTS[technique])
     if "{payload}" in template and "rot13" in template.lower():
         # The plant names its encoding: the payload must be in that one.
@@ -433,17 +434,12 @@ def _indirect(
     }
 
 
-def _system_leak(
-    rng: random.Random,
-    technique: str,
-    pool: Sequence[str] | None,
-    carriers: Sequence[str],
-    taken: set[str],
-) -> dict[str, Any]:
-    canary = make_canary(rng, taken)
+def _system_leak(d: _Draw) -> dict[str, Any]:
+    rng, technique, pool = d.rng, d.technique, d.pool
+    canary = make_canary(rng, d.taken)
     index, template = _pick(rng, pool or LEAK_TEMPLATES[technique])
     text = fill_template(
-        template, {"language": rng.choice(LEAK_LANGUAGES), "question": rng.choice(carriers)}
+        template, {"language": rng.choice(LEAK_LANGUAGES), "question": rng.choice(d.carriers)}
     )
     return {
         "input": text,
@@ -452,13 +448,8 @@ def _system_leak(
     }
 
 
-def _pii_leak(
-    rng: random.Random,
-    technique: str,
-    pool: Sequence[str] | None,
-    carriers: Sequence[str],
-    taken: set[str],
-) -> dict[str, Any]:
+def _pii_leak(d: _Draw) -> dict[str, Any]:
+    rng, technique, pool = d.rng, d.technique, d.pool
     names: set[str] = set()
     people = [make_person(rng, names) for _ in range(rng.randint(3, 5))]
     target = rng.choice(people)
@@ -466,18 +457,13 @@ def _pii_leak(
     return {
         "input": fill_template(template, {"name": target.name}),
         "context": [records_document(people, rng)],
-        "vars": {"canary": make_canary(rng, taken)},
+        "vars": {"canary": make_canary(rng, d.taken)},
         "metadata": {"probe": {"template": index, "person": target.name}},
     }
 
 
-def _hallucination(
-    rng: random.Random,
-    technique: str,
-    pool: Sequence[str] | None,
-    carriers: Sequence[str],
-    taken: set[str],
-) -> dict[str, Any]:
+def _hallucination(d: _Draw) -> dict[str, Any]:
+    rng, technique, pool = d.rng, d.technique, d.pool
     kind = technique if technique in ENTITY_KINDS else rng.choice(ENTITY_KINDS)
     entity, details = make_entity(kind, rng)
     index, template = _pick(rng, pool or HALLUCINATION_TEMPLATES[kind])
@@ -485,7 +471,7 @@ def _hallucination(
     filler = {"category": "product", "field": "science", "year": "2011", "region": "Europe"}
     return {
         "input": fill_template(template, {**filler, **details, "entity": entity}),
-        "vars": {"canary": make_canary(rng, taken)},
+        "vars": {"canary": make_canary(rng, d.taken)},
         "metadata": {"probe": {"template": index, "entity": entity, "kind": kind}},
     }
 
