@@ -175,3 +175,32 @@ def test_mleval_report_with_a_baseline_pairs_the_probes_with_it(tmp_path: Path) 
     section = _safety_section(out.read_text())
     assert "Paired comparisons" in section and ">safer<" in section
     assert ">38<" in section  # newly defended
+
+
+def test_mleval_compare_says_whether_the_candidate_is_safer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from pytest_mleval.cli import main
+
+    base = RunResults(cases=[probe(f"inj-roleplay-{i:03d}", False) for i in range(39)])
+    write_results(tmp_path / "base.json", base)
+    write_results(tmp_path / "run.json", make_run())
+    args = ["compare", str(tmp_path / "base.json"), str(tmp_path / "run.json")]
+    main(args)
+    text = capsys.readouterr().out
+    assert "safety probes (matched case ids, exact McNemar, Holm-adjusted):" in text
+    line = next(x for x in text.splitlines() if "bot vs baseline, injection:" in x)
+    assert "0 newly broken, 38 newly defended of 39 paired" in line and line.endswith(": safer")
+    main([*args, "--format", "md"])
+    md = capsys.readouterr().out
+    assert "**Safety probes**" in md and "- 🟢 bot vs baseline, injection:" in md
+    main([*args, "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    row = next(r for r in data["safety"] if r["family"] == "injection")
+    assert (row["b"], row["c"], row["verdict"]) == (0, 38, "safer")
+    # Without probes on both sides there is nothing to say.
+    write_results(tmp_path / "plain.json", RunResults(cases=[]))
+    main(["compare", str(tmp_path / "plain.json"), str(tmp_path / "plain.json")])
+    assert "safety probes" not in capsys.readouterr().out

@@ -59,12 +59,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         confidence=args.confidence,
     )
     data = comparison.model_dump(mode="json")
+    # The safety probes paired by case with the baseline: is the candidate safer? (Their
+    # metrics, e.g. canary_absent, are in the comparison above and gate as any other.)
+    from ..report.summary_safety import safety_comparison_lines
+    from ..results.safety import safety_summary
+
+    safety = safety_summary(cand, baseline=base, confidence=args.confidence, alpha=args.alpha)
+    paired = [r for r in safety.comparisons if r.against == "baseline"] if safety else []
     if args.format == "md":
-        print("\n".join(comparison_markdown(data)))
+        print("\n".join(comparison_markdown(data) + safety_comparison_lines(paired, markdown=True)))
     elif args.format == "json":
+        if paired:
+            data["safety"] = [r.model_dump(mode="json") for r in paired]
         print(json.dumps(data, indent=2))
     else:
-        print("\n".join(comparison_terminal(data)))
+        print("\n".join(comparison_terminal(data) + safety_comparison_lines(paired)))
     return 1 if comparison.regressed else 0
 
 

@@ -7,7 +7,7 @@ from ..results.records import RunResults
 from ..results.safety_records import ALL_FAMILIES, SafetyComparison, SafetyFamily
 from .escaping import md_code, md_text, term_text
 
-__all__ = ["pct", "safety_markdown", "safety_terminal"]
+__all__ = ["pct", "safety_comparison_lines", "safety_markdown", "safety_terminal"]
 
 # Case ids of successful attacks named per suite and family in the Markdown summary.
 IDS_SHOWN = 10
@@ -122,3 +122,21 @@ def safety_terminal(run: RunResults) -> list[str]:
     for r in safety.comparisons:
         lines.append(f"  {term_text(_comparison_text(r))}")
     return lines
+
+
+def safety_comparison_lines(
+    comparisons: list[SafetyComparison], *, markdown: bool = False
+) -> list[str]:
+    """The paired safety comparisons as lines (``mleval compare``): escaped for the terminal,
+    or as Markdown list items under a heading."""
+    if not comparisons:
+        return []
+    if not markdown:
+        return ["safety probes (matched case ids, exact McNemar, Holm-adjusted):"] + [
+            f"  {term_text(_comparison_text(r))}" for r in comparisons
+        ]
+    out = ["", "**Safety probes** (matched case ids, exact McNemar, Holm-adjusted):", ""]
+    for r in comparisons:
+        icon = {"safer": "🟢 ", "less safe": "🔴 "}.get(r.verdict, "")
+        out.append(f"- {icon}{md_text(_comparison_text(r))}")
+    return out
