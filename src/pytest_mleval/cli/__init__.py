@@ -1,7 +1,8 @@
 """The ``mleval`` command: :func:`main` and the parser; each subcommand lives with its kind.
 
 :mod:`.runs` (stored runs: schema, compare, power, calibrate, report, history, merge),
-:mod:`.services` (cache, litellm-server), :mod:`.finetune` (finetune, jobs).
+:mod:`.services` (cache, litellm-server), :mod:`.finetune` (finetune, jobs), :mod:`.probes`
+(probes list, probes generate).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; each subcommand sets ``func``, which takes the parsed arguments and
         returns the exit status.
     """
-    from . import runs, services
+    from . import probes, runs, services
     from .finetune import add_finetune_commands
 
     parser = argparse.ArgumentParser(prog="mleval", description="pytest-mleval utilities")
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         runs.add_history,
         runs.add_merge,
         add_finetune_commands,
+        probes.add_probes,
     ):
         register(sub)
     return parser
