@@ -141,6 +141,14 @@ class MlevalOptions:
         "regression_metrics (default: every metric in both runs but latency and cost).",
     )
     no_report: bool = _opt(False, None, "write no results, report or summary files.")
+    redact: bool = _opt(
+        False,
+        None,
+        "replace detected personal data (e-mails, phone numbers, payment cards, IBANs, national "
+        "ids, API keys) by [REDACTED:KIND] in everything the run writes: results, reports, "
+        "history, hooks, terminal failure reports, captured output and the plugin's log "
+        "records; metrics still score the raw output.",
+    )
     max_prompt_chars: int = _opt(
         1_000_000,
         "N",

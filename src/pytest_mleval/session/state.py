@@ -106,6 +106,13 @@ class MlevalSession:
             margin=float(self.options.regression_margin or 0.0),
             issued=self._issued,
         )
+        if self.options.redact:
+            # Reports and log records of every process (xdist workers build their own).
+            from .redaction import RedactionPlugin
+
+            redaction = RedactionPlugin()
+            redaction.install()
+            config.pluginmanager.register(redaction, "mleval-redaction")
         self.ahead = Lookahead(
             config,
             self.targets,
@@ -515,8 +522,12 @@ class MlevalSession:
             if name == CASE_PROPERTY:
                 result = CaseResult.model_validate_json(str(value))
                 key = f"{report.nodeid}\x00{result.suite}\x00{result.case_id}\x00{result.repeat}"
+                # Kept raw for the end of the run (the variant judge reads the raw outputs);
+                # what is published is redacted (--mleval-redact).
                 self.results[key] = result
-                self.config.hook.pytest_mleval_case_result(result=result, config=self.config)
+                self.config.hook.pytest_mleval_case_result(
+                    result=self._published_case(result), config=self.config
+                )
             else:
                 keep.append((name, value))
         # The full record is large; junit keeps only the per-metric scores.
@@ -621,7 +632,20 @@ class MlevalSession:
         self.errors.extend(notes)
         if run.variant_sets:
             self._judge_variants(run)
+        if self.options.redact:
+            # After every score and judgement: they read the raw records.
+            from ..results.redaction import redact_run
+
+            run = redact_run(run)
         return run
+
+    def _published_case(self, result: CaseResult) -> CaseResult:
+        """The record as hooks and files see it: redacted under ``--mleval-redact``."""
+        if not self.options.redact:
+            return result
+        from ..results.redaction import redact_case
+
+        return redact_case(result)
 
     def _judge_variants(self, run: RunResults) -> None:
         """A suite's ``judge_variants:``: the pairwise judge between its variants' outputs, here
@@ -663,7 +687,13 @@ class MlevalSession:
         from ..report.outputs import Written, write_outputs
 
         written = Written(paths=self.written, errors=self.errors)
-        write_outputs(run, self._plan(), written, baseline=self.baseline)
+        baseline = self.baseline
+        if baseline is not None and self.options.redact:
+            # The HTML report shows the baseline's outputs beside this run's.
+            from ..results.redaction import redact_run
+
+            baseline = redact_run(baseline)
+        write_outputs(run, self._plan(), written, baseline=baseline)
 
     def _write_raw_results(self) -> None:
         """Last resort: keep the per-case results even when assembling the run failed."""
@@ -672,7 +702,8 @@ class MlevalSession:
 
         written = Written(paths=self.written, errors=self.errors)
         try:
-            run = RunResults(meta=self._meta(-1, []), cases=list(self.results.values()))
+            cases = [self._published_case(c) for c in self.results.values()]
+            run = RunResults(meta=self._meta(-1, []), cases=cases)
         except Exception as exc:
             self.errors.append(f"could not write raw results either: {exc}")
             return
@@ -685,6 +716,10 @@ class MlevalSession:
             return
         tr = terminalreporter
         for err in self.errors:
+            if self.options.redact:
+                from ..safety.pii import redact_text
+
+                err = redact_text(err)
             tr.write_line(f"mleval: {err}", red=True)
         if self.run is None:
             return
