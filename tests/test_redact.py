@@ -235,6 +235,85 @@ def test_a_collection_error_is_redacted(pytester: pytest.Pytester) -> None:
     assert data["collection_errors"] and EMAIL not in json.dumps(data)
 
 
+def test_a_raw_baseline_is_shown_redacted(project: pytest.Pytester) -> None:
+    # A baseline written without the flag holds the raw outputs; the HTML report shows each
+    # case's baseline output beside this run's.
+    project.runpytest("--mleval-save-baseline", "base.json", "--mleval-report-dir", "first")
+    assert EMAIL in (project.path / "base.json").read_text()
+    result = project.runpytest("--mleval-redact", "--mleval-baseline", "base.json")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    blobs = _written(project.path / "reports")
+    assert _leaks(blobs) == []
+    assert json.loads(blobs["mleval-results.json"])["comparison"] is not None
+
+
+VARIANTS_APP = f"""
+EMAIL = {EMAIL!r}
+
+def plain(case):
+    return "ans " + EMAIL + " +"
+
+def better(case):
+    return "ans " + EMAIL + " ++"
+"""
+
+VARIANTS_SUITE = """
+suite: duo
+target: python:app:plain
+metrics: [{contains: {value: "ans"}}]
+judge_variants: {criteria: "More plus signs is better."}
+variants:
+  - {name: a}
+  - {name: b, target: "python:app:better"}
+cases:
+  - {id: k0, input: x}
+  - {id: k1, input: y}
+"""
+
+
+def test_the_variant_judge_reads_the_raw_outputs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    from pytest_mleval.inference.testserver import OpenAITestServer, Rule
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-redact")
+    shown: list[tuple[str, str]] = []
+
+    def judge(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        a = re.search(r"<<<A-(\w+)\n(.*?)\nA-\1>>>", text, re.S)
+        b = re.search(r"<<<B-(\w+)\n(.*?)\nB-\1>>>", text, re.S)
+        assert a and b, text
+        shown.append((a.group(2), b.group(2)))
+        winner = "A" if a.group(2).count("+") > b.group(2).count("+") else "B"
+        return json.dumps({"reasoning": "counted", "winner": winner})
+
+    with OpenAITestServer(rules=[Rule(reply=judge)]) as srv:
+        pytester.makepyfile(app=VARIANTS_APP)
+        pytester.syspathinsert()
+        pytester.makeini(
+            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_judge_model = openai/judge\n"
+        )
+        pytester.makefile(".eval.yaml", duo=VARIANTS_SUITE)
+        result = pytester.runpytest("--mleval-redact", "--mleval-cache", "off")
+        result.assert_outcomes(passed=4)
+    # The judge (at the end of the run, on the controller) was shown the raw outputs ...
+    assert shown and all(EMAIL in a and EMAIL in b for a, b in shown)
+    data = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+    (vs,) = data["variant_sets"]
+    assert [(w["a"], w["b"], w["wins_a"], w["wins_b"]) for w in vs["win_rates"]] == [
+        ("a", "b", 0, 2)
+    ]
+    # ... and what was written is redacted.
+    assert {c["output"] for c in data["cases"]} == {
+        "ans [REDACTED:EMAIL] +",
+        "ans [REDACTED:EMAIL] ++",
+    }
+    assert _leaks(_written(pytester.path / "reports")) == []
+
+
 # --------------------------------------------------------------------------- the cache
 
 CACHE_SUITE = """
