@@ -209,7 +209,11 @@ def test_the_flag_masks_every_output_and_scores_the_raw_output(
 
 def test_the_ini_twin_turns_it_on(project: pytest.Pytester) -> None:
     project.makeini("[pytest]\nmleval_redact = true\n")
-    result, _ = _run(project)
+    # The live log prints each record as it is made, the target's own too.
+    result, _ = _run(project, "-o", "log_cli=true", "--log-cli-level=WARNING")
+    out = result.stdout.str()
+    assert "lookup for [REDACTED:EMAIL] failed" in out
+    assert [raw for raw in RAW_FORMS if raw in out] == []
     result.assert_outcomes(passed=2, failed=1, errors=1)
     assert _leaks(_written(project.path / "reports")) == []
     assert _cases(project)["card-ok"]["output"].startswith("Write to [REDACTED:EMAIL];")
@@ -226,13 +230,48 @@ def test_xdist_workers_redact_their_reports(project: pytest.Pytester) -> None:
 
 
 def test_a_collection_error_is_redacted(pytester: pytest.Pytester) -> None:
-    pytester.makefile(".eval.yaml", bad=f"suite: bad\ntarget: python:app:x\ncases:\n  - {EMAIL}\n")
+    pytester.makefile(".eval.yaml", bad="suite: bad\ntarget: python:app:x\ncases:\n  - oops\n")
+    pytester.makepyfile(test_imp=f"raise ValueError('no customer {EMAIL}')\n")
+    results = pytester.path / "reports" / "mleval-results.json"
+    raw = pytester.runpytest()
+    assert f"ValueError: no customer {EMAIL}" in raw.stdout.str()
+    assert EMAIL in results.read_text()
     result = pytester.runpytest("--mleval-redact")
     assert result.ret != 0
     out = result.stdout.str()
+    # The traceback keeps its structure (the short summary's message), redacted.
+    assert "ERROR test_imp.py - ValueError: no customer [REDACTED:EMAIL]" in out
     assert "bad.eval.yaml" in out and EMAIL not in out
-    data = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
-    assert data["collection_errors"] and EMAIL not in json.dumps(data)
+    data = json.loads(results.read_text())
+    assert len(data["collection_errors"]) == 2 and EMAIL not in json.dumps(data)
+
+
+CHECKED = f"""
+def test_checked(mleval):
+    mleval.check(
+        {{"id": "p1", "input": {EMAIL!r}}},
+        "reply to {EMAIL} with card {CARD}",
+        metrics=[{{"contains": {{"value": "{CARD}"}}}}, {{"not_contains": {{"value": "{CARD}"}}}}],
+        suite="api",
+    )
+"""
+
+
+@pytest.mark.parametrize("redact", [False, True], ids=["raw", "redacted"])
+def test_a_plain_tests_check_is_redacted(pytester: pytest.Pytester, redact: bool) -> None:
+    pytester.makepyfile(test_checked=CHECKED)
+    result = pytester.runpytest(*(["--mleval-redact"] if redact else []))
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "case api::p1 failed" in out
+    (case,) = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())["cases"]
+    # The raw output was scored: the card is in it (redacted first, both would flip).
+    assert case["scores"]["contains"]["score"] == 1.0
+    assert case["scores"]["not_contains"]["score"] == 0.0
+    leaked = [raw for raw in (EMAIL, CARD) if raw in out or raw in json.dumps(case)]
+    assert leaked == ([] if redact else [EMAIL, CARD])
+    if redact:
+        assert case["output"] == "reply to [REDACTED:EMAIL] with card [REDACTED:CARD]"
 
 
 def test_a_raw_baseline_is_shown_redacted(project: pytest.Pytester) -> None:
