@@ -325,6 +325,23 @@ def test_adhoc():
     }
 
 
+def test_python_api_takes_labelled_metrics(project: pytest.Pytester) -> None:
+    # `name:` is the entry's label; the metric is still `contains` (was "unknown metric 'days'").
+    project.makepyfile(
+        test_labels="""
+from pytest_mleval import check
+
+def test_labelled():
+    metrics = [{"contains": {"value": "30", "name": "days"}}, {"contains": {"value": "refund"}}]
+    result = check({"id": "l", "input": "x"}, "30 days", suite="lab", metrics=metrics,
+                   raise_on_fail=False)
+    assert result.scores["days"].score == 1.0
+    assert result.scores["contains"].score == 0.0
+"""
+    )
+    project.runpytest("test_labels.py").assert_outcomes(passed=1)
+
+
 def test_no_heavy_imports_after_collecting_python_suite(project: pytest.Pytester) -> None:
     project.makeconftest(
         """

@@ -87,7 +87,7 @@ def check(
     if metrics is not None:
         ec.metrics = [MetricSpec(**m) for m in parse_metric_entries(metrics)]
         for m in ec.metrics:
-            problem = unknown_metric_problem(m.name)
+            problem = unknown_metric_problem(m.kind)
             if problem:
                 raise MetricError(problem)
     out: TargetOutput = normalize_output(output)
