@@ -266,7 +266,13 @@ class EvalItem(pytest.Function):
         # (python/cpython#106905).
         if isinstance(excinfo.value, MlevalError):
             return self._one_line(excinfo.value)
-        return super()._repr_failure_py(excinfo, style=style)
+        rep = super()._repr_failure_py(excinfo, style=style)
+        prefix = self._probe_prefix()
+        if prefix and hasattr(rep, "addsection"):
+            # A user's target raising keeps its traceback; a generated probe's id alone does
+            # not say which entry of the eval file made it.
+            rep.addsection("mleval probe", prefix + "the target raised on this probe")
+        return rep
 
     def _probe_prefix(self) -> str:
         """``probe injection/roleplay (evals/x.eval.yaml:12): `` for a generated probe case:
