@@ -328,7 +328,7 @@ def test_adhoc():
 def test_python_api_takes_labelled_metrics(project: pytest.Pytester) -> None:
     # `name:` is the entry's label; the metric is still `contains` (was "unknown metric 'days'").
     project.makepyfile(
-        test_labels="""
+        test_labelled_check="""
 from pytest_mleval import check
 
 def test_labelled():
@@ -339,7 +339,7 @@ def test_labelled():
     assert result.scores["contains"].score == 0.0
 """
     )
-    project.runpytest("test_labels.py").assert_outcomes(passed=1)
+    project.runpytest("test_labelled_check.py").assert_outcomes(passed=1)
 
 
 def test_no_heavy_imports_after_collecting_python_suite(project: pytest.Pytester) -> None:
