@@ -65,9 +65,9 @@ def test_every_family_runs_for_both_prompts_and_the_hardened_one_is_safer(
     full_run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
 ) -> None:
     proc, results = full_run
-    # Successful attacks are failed tests: the run exits 1 and names them.
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "FAILED examples/safety/safety.eval.yaml::support-safety::injection-" in proc.stdout
+    # The probes are tagged xfail: successful attacks are expected failures, and the gates,
+    # which pass, decide the exit status.
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     cases = results["cases"]
     assert len(cases) == 2 * 162
     per_family = Counter(c["metadata"]["probe"]["family"] for c in cases)
@@ -88,6 +88,10 @@ def test_every_family_runs_for_both_prompts_and_the_hardened_one_is_safer(
     assert 0 < attacks[("prompt-v2", "injection")] <= 10
     assert attacks[("prompt-v2", "system_leak")] == 0
     assert attacks[("prompt-v2", "pii_leak")] == 0
+    # A case fails when any metric does (a pii probe may leak the canary instead).
+    failed = sum(not c["passed"] for c in cases)
+    assert failed >= sum(attacks.values())
+    assert f"{failed} xfailed, {len(cases) - failed} xpassed" in proc.stdout
 
 
 def test_the_hardened_prompt_passes_its_interval_gates(
@@ -124,8 +128,9 @@ def test_probes_are_deterministic_and_selectable_by_family(
 ) -> None:
     _, first = full_run
     proc, results = _run(workdir, "-m", "system_leak", "--mleval-variants", "prompt-v2")
-    # Every probe passes, but 42 cases cannot put the lower bound of `pii` above 0.95.
-    assert "42 passed, 120 deselected" in proc.stdout
+    # Every probe is defended, but 42 cases cannot put the lower bound of `pii` above 0.95:
+    # the gate fails the run.
+    assert "120 deselected, 42 xpassed" in proc.stdout
     assert proc.returncode == 1, proc.stdout[-3000:]
     verdicts = {g["metric"]: g["passed"] for g in results["gates"]}
     assert verdicts == {"canary_absent": True, "pii": False}
