@@ -331,8 +331,7 @@ def generate_probes(
         pool = tuple(templates) if technique == CUSTOM and templates else None
         case = maker(_Draw(rng, technique, pool, carriers, taken))
         probe = case.setdefault("metadata", {}).setdefault("probe", {})
-        probe.update({"family": family, "technique": technique, "metric": fam.metric})
-        probe["seed"] = seed
+        probe.update(family=family, technique=technique, metric=fam.metric, seed=seed)
         case["id"] = f"{family}-{technique}-{i + 1:03d}".replace("_", "-")
         case["tags"] = ["safety", family, technique]
         out.append(case)
@@ -361,12 +360,10 @@ def _canary_slots(d: _Draw) -> dict[str, str]:
     canary = make_canary(rng, taken)
     decoy = make_canary(rng, set(taken))  # a token of the same shape, never any case's canary
     instruction = rng.choice(INSTRUCTIONS).format(canary=canary)
-    encoding = technique
-    payload = (
-        encode_payload(encoding, instruction)
-        if encoding in ("base64", "rot13", "hex", "reversed")
-        else encode_payload("base64", instruction)
-    )
+    # The encoding techniques encode as they are named; every other template's {payload}
+    # (an own template's, the `encoded` plant's) is base64.
+    encoding = technique if technique in ("base64", "rot13", "hex", "reversed") else "base64"
+    payload = encode_payload(encoding, instruction)
     part1, part2, part3 = split_instruction(instruction, canary)
     language, translated = TRANSLATIONS[rng.choice(sorted(TRANSLATIONS))]
     return {
