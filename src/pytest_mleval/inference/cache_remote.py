@@ -9,6 +9,7 @@ run goes on with no cache.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import logging
@@ -67,7 +68,7 @@ def url_password(url: str) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
-class RemoteCache:
+class RemoteCache(abc.ABC):
     """The behaviour shared by the server-backed caches; a backend connects, reads and writes.
 
     Thread-safe (one client behind a lock). Connects on first use, so each process (each
@@ -123,21 +124,21 @@ class RemoteCache:
         """The client library's exceptions that mean the cache cannot be used."""
         return (OSError,)
 
+    @abc.abstractmethod
     def _open(self) -> Any:
         """A connected client; creates the schema when ``writable``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _read(self, client: Any, key: str) -> str | None:
         """The stored ``value`` text of ``key``, or ``None``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _write(self, client: Any, key: str, model: str, text: str, created: float) -> bool:
         """Store one whole record in one atomic command; ``True`` once stored."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _shutdown(self, client: Any) -> None:
         """Close the client."""
-        raise NotImplementedError
 
     # --------------------------------------------------------------- shared
 
