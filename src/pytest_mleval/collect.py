@@ -12,21 +12,19 @@ import pytest
 
 from .cases.suite import Suite, load_suite
 from .context import CASE_PROPERTY, SESSION_KEY
-from .conversation.trajectory import Trajectory
 from .errors import EvalFileError, MlevalError
 from .metrics.registry import Scored, unknown_metric_problem
 from .options import get_options
 from .report.escaping import term_text
-from .results.records import CaseResult
-from .results.scoring import error_result, not_needed_result, score_case
+from .targets.bounds import TemplateLimits
 from .targets.registry import EvalCase
 from .targets.render import render_case
-from .targets.templates import TemplateLimits, check_template
 
 if TYPE_CHECKING:
     # TerminalRepr, the return type of repr_failure, is not exported by pytest.
     from _pytest._code.code import TerminalRepr
 
+    from .results.records import CaseResult
     from .session import MlevalSession
 
 __all__ = ["EvalFile", "EvalFileWarning", "EvalItem", "EvalSuite"]
@@ -43,7 +41,11 @@ class EvalFile(pytest.File):
         suite = load_suite(self.path, known_metric=unknown_metric_problem)
         for field_name in ("prompt", "system"):
             template = getattr(suite.spec, field_name)
-            problem = template and check_template(template)
+            if not template:
+                continue
+            from .targets.templates import check_template
+
+            problem = check_template(template)
             if problem:
                 raise EvalFileError(problem, path=str(self.path), field=field_name)
         if not suite.cases:
@@ -177,6 +179,10 @@ class EvalItem(pytest.Function):
             self.add_marker(tag)
 
     def setup(self) -> None:
+        # Scoring's records load with the first item, while the first model calls are in
+        # flight, not during collection (on the way to those calls).
+        from .results.scoring import error_result, not_needed_result
+
         super().setup()
         session = _session(self.config)
         ec = self.eval_case
@@ -197,6 +203,8 @@ class EvalItem(pytest.Function):
             retries, model = getattr(exc, "retries", 0), getattr(exc, "model", None)
             # A tool loop that failed (max_turns, a model call) carries what it did so far.
             trajectory = getattr(exc, "trajectory", None)
+            from .conversation.trajectory import Trajectory
+
             result = error_result(
                 ec,
                 self._probe_prefix() + f"{type(exc).__name__}: {exc}",
@@ -210,6 +218,8 @@ class EvalItem(pytest.Function):
             raise
 
     def runtest(self) -> None:
+        from .results.scoring import score_case
+
         session = _session(self.config)
         extra: dict[str, Any] = {}
         if self.suite.spec.judge_model:

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from ..conversation.messages import check_messages
+from ..fielddocs import with_field_docs
 from ..metrics.registry import (
     RESERVED_OPTIONS,
     MetricOptions,
@@ -54,7 +55,7 @@ _METRIC_RESERVED = ("threshold", "max", "weight")
 class MetricSpec(BaseModel):
     """One metric applied to a case: its name, pass criteria and parameters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     """The name the score is recorded under: the metric's own name (``rouge_l``, or a custom
@@ -187,7 +188,7 @@ MetricList = Annotated[list[MetricSpec], WithJsonSchema(METRICS_INPUT_SCHEMA)]
 class GateSpec(BaseModel):
     """A suite-level assertion on an aggregate, checked at the end of the session."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     metric: str
     """Metric name, or ``pass_rate`` for the share of passing cases."""
@@ -221,7 +222,7 @@ class LabelSpec(BaseModel):
     """Human scores of some cases for one metric: the run then reports the metric on the human
     scale (``METRIC:human``, a prediction-powered estimate) beside the metric's own mean."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     metric: str
     """The metric the labels score (its name in the suite: a ``name:`` label if it has one)."""
@@ -266,7 +267,7 @@ def _labels(value: Any) -> Any:
 class RateLimitSpec(BaseModel):
     """Per-model rate limits for model targets."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     rpm: float | None = None
     """Requests per minute."""
@@ -277,7 +278,7 @@ class RateLimitSpec(BaseModel):
 class DatasetSpec(BaseModel):
     """Cases loaded from a data file next to the eval file."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     path: str
     """JSONL, CSV, JSON or YAML file, relative to the eval file."""
@@ -301,9 +302,7 @@ class ToolSpec(BaseModel):
     ``- {name: NAME, description: ..., schema: {JSON schema of the arguments}}``.
     """
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str | None = None
     """The name the model calls it by (default: the function's name)."""
@@ -357,7 +356,7 @@ class ToolResultSpec(BaseModel):
     """A scripted answer of a schema-only tool: for calls of ``name`` whose arguments include
     ``args`` (every call without it), the ``result`` or the ``error``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     """The tool."""
@@ -379,7 +378,7 @@ def _tool_results(value: Any) -> Any:
 class Case(BaseModel):
     """One eval case."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     """Unique within the suite; the pytest id."""
@@ -472,7 +471,7 @@ _VARIANT_NAME = re.compile(r"^[A-Za-z0-9_.:/+-]{1,80}$")
 class VariantSpec(BaseModel):
     """One variant of a suite: a name and what it overrides (the rest is the suite's)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     """Its name: shown in ids (``case[NAME]``), reports and ``--mleval-variants``."""
@@ -518,7 +517,7 @@ VARIANT_AXES = ("target", "model", "prompt", "system", "params", "tools", "api_b
 class SuiteSpec(BaseModel):
     """The top level of an eval file."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     suite: str | None = None
     """Suite name; defaults to the file's stem."""
@@ -655,6 +654,7 @@ def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -
     }
     if model is None:
         return {"type": "object", "properties": reserved}
+    with_field_docs(model)
     schema = model.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(schema.pop("$defs", {}))
     text = model.text_fields() if issubclass(model, MetricOptions) else frozenset()
@@ -744,6 +744,9 @@ def eval_file_json_schema() -> dict[str, Any]:
     Metric names and each metric's options come from the metric registry's options models, so
     an editor completes them and flags unknown ones, as collection does.
     """
+    from ..safety.probes import ProbeSpec
+
+    with_field_docs(SuiteSpec, Case, ProbeSpec)
     schema = SuiteSpec.model_json_schema()
     # Cases are validated one by one (for precise errors), so their schema is added here.
     case_schema = Case.model_json_schema()
@@ -777,8 +780,6 @@ def eval_file_json_schema() -> dict[str, Any]:
         "description": labels.pop("description", ""),
         "anyOf": [{"$ref": "#/$defs/LabelSpec"}, labels],
     }
-    from ..safety.probes import ProbeSpec
-
     probe_schema = ProbeSpec.model_json_schema()
     defs.update(probe_schema.pop("$defs", {}))
     defs["ProbeSpec"] = probe_schema

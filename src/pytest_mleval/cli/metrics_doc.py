@@ -14,6 +14,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ..fielddocs import with_field_docs
 from ..metrics.builtin import JUDGE_METRICS
 from ..metrics.registry import (
     RESERVED_OPTIONS,
@@ -145,6 +146,7 @@ def _options_table(model: type[MetricOptions] | None) -> list[str]:
         return ["Any options (passed to the function as they are)."]
     if not model.model_fields:
         return ["No options of its own."]
+    with_field_docs(model)
     rows = ["| option | type | default | description |", "|---|---|---|---|"]
     for name, info in model.model_fields.items():
         rows.append(

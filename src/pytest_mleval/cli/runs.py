@@ -26,8 +26,10 @@ __all__ = [
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     if args.which == "results":
+        from ..fielddocs import with_field_docs
         from ..results.records import RunResults
 
+        with_field_docs(RunResults)
         schema = RunResults.model_json_schema()
         schema["title"] = "pytest-mleval results"
     else:

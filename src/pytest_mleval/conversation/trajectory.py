@@ -24,7 +24,7 @@ __all__ = ["ToolCall", "Trajectory", "Turn", "is_error_result", "transcript"]
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class ToolCall(_Record):

@@ -28,7 +28,7 @@ __all__ = ["EvalGate", "evaluate_after", "gate_verdict", "load_trained_model", "
 class EvalGate(BaseModel):
     """The verdict of ``eval_after``: does the trained model beat the base model?"""
 
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
     passed: bool
     """True when the gating metric improved significantly and nothing regressed."""

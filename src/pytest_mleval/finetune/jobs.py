@@ -70,7 +70,7 @@ def _now() -> str:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class MetricRow(_Record):

@@ -10,14 +10,16 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..conversation.images import ImageRef, image_part
 from ..conversation.messages import with_images
-from ..conversation.trajectory import Trajectory
 from ..errors import MetricError
+
+if TYPE_CHECKING:
+    from ..conversation.trajectory import Trajectory
 
 __all__ = [
     "RESERVED_OPTIONS",
@@ -313,7 +315,6 @@ class MetricOptions(BaseModel):
         extra="forbid",
         frozen=True,
         populate_by_name=True,
-        use_attribute_docstrings=True,
         coerce_numbers_to_str=True,
     )
 

@@ -33,7 +33,7 @@ Verdict = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class MetricComparison(_Model):

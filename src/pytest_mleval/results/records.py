@@ -63,7 +63,7 @@ reads them) and fields of :class:`CaseResult` (where the results keep them)."""
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class MetricScore(_Model):

@@ -18,7 +18,7 @@ ALL_FAMILIES = "all"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class SafetyFamily(_Model):

@@ -144,7 +144,7 @@ FAMILIES: dict[str, Family] = {
 class ProbeSpec(BaseModel):
     """One entry of ``probes:``: a family of generated adversarial cases."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
     family: str = Field(json_schema_extra={"enum": list(FAMILIES)})
     """``injection``, ``indirect_injection``, ``system_leak``, ``pii_leak`` or

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_face
 
 if TYPE_CHECKING:
+    from .bounds import TemplateLimits
     from .registry import (
         EvalCase,
         TargetContext,
@@ -24,14 +25,14 @@ if TYPE_CHECKING:
     )
     from .render import eval_cases, render_case
     from .services import RunServices
-    from .templates import TemplateLimits, check_template, render_template
+    from .templates import check_template, render_template
 
 _WHERE = {
     "RunServices": "services",
     "EvalCase": "registry",
     "TargetContext": "registry",
     "TargetOutput": "registry",
-    "TemplateLimits": "templates",
+    "TemplateLimits": "bounds",
     "call_target": "registry",
     "check_template": "templates",
     "eval_cases": "render",

@@ -12,7 +12,7 @@ from ..cases.suite import Suite
 from ..conversation.images import ImageError, load_image
 from ..conversation.messages import message_text
 from ..errors import EvalFileError, TargetError
-from .templates import TemplateLimits, render_template
+from .bounds import TemplateLimits
 
 __all__ = ["eval_cases", "render_case"]
 
@@ -75,7 +75,7 @@ def render_case(
         for key, value in case.vars.items():
             field_name = f"vars.{key}"
             rendered_vars[key] = (
-                render_template(value, {**variables, **case.vars}, limits)
+                _render_template(value, {**variables, **case.vars}, limits)
                 if isinstance(value, str) and "{" in value
                 else value
             )
@@ -93,10 +93,10 @@ def render_case(
                 variables["input"] = ec.input
         if suite.spec.prompt is not None:
             field_name = "prompt"
-            ec.prompt = render_template(suite.spec.prompt, variables, limits)
+            ec.prompt = _render_template(suite.spec.prompt, variables, limits)
         if suite.spec.system is not None:
             field_name = "system"
-            ec.system = render_template(suite.spec.system, variables, limits)
+            ec.system = _render_template(suite.spec.system, variables, limits)
         if case.messages is not None:
             ec.messages = _conversation(messages, ec.prompt, ec.system)
         field_name = "images"
@@ -106,6 +106,15 @@ def render_case(
             str(exc), path=_shown_path(suite.path), case_id=case.id, field=field_name
         ).describe()
     return ec
+
+
+def _render_template(
+    template: str, variables: dict[str, Any], limits: TemplateLimits | None
+) -> str:
+    # jinja2 (~30 ms to import) loads with the first suite that has a template.
+    from .templates import render_template as render
+
+    return render(template, variables, limits)
 
 
 def _tools(suite_tools: Sequence[ToolSpec], case_tools: Sequence[ToolSpec]) -> list[ToolSpec]:
@@ -123,7 +132,7 @@ def _render_message(
     message: dict[str, Any], variables: dict[str, Any], limits: TemplateLimits | None
 ) -> dict[str, Any]:
     def render(text: str) -> str:
-        return render_template(text, variables, limits) if "{" in text else text
+        return _render_template(text, variables, limits) if "{" in text else text
 
     out = dict(message)
     content = message.get("content")

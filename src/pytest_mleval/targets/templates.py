@@ -15,7 +15,6 @@ import string
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes, pass_context
@@ -24,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from ..errors import TargetError
+from .bounds import DEFAULT_MAX_PROMPT_CHARS, DEFAULT_RENDER_TIMEOUT_S, TemplateLimits
 
 __all__ = [
     "DEFAULT_MAX_PROMPT_CHARS",
@@ -36,10 +36,6 @@ __all__ = [
     "render_template",
 ]
 
-DEFAULT_MAX_PROMPT_CHARS = 1_000_000
-"""Default size limit of a rendered prompt, system message or var (``mleval_max_prompt_chars``)."""
-DEFAULT_RENDER_TIMEOUT_S = 5.0
-"""Default time limit of one template render (``mleval_render_timeout``)."""
 MAX_RANGE = 100_000
 """The most items ``range()`` may produce in a template (as jinja2's own sandbox)."""
 _MAX_INT_BITS = 100_000  # ~30,000 digits: more than any prompt needs, computed in microseconds
@@ -53,14 +49,6 @@ _REFUSED_TAGS = {
 
 class TemplateLimitError(SecurityError):
     """A template would cross a size or time limit."""
-
-
-@dataclass(frozen=True)
-class TemplateLimits:
-    """Bounds of one render: the most characters of any value or of the output, and seconds."""
-
-    max_chars: int = DEFAULT_MAX_PROMPT_CHARS
-    timeout_s: float | None = DEFAULT_RENDER_TIMEOUT_S
 
 
 class _RenderState(threading.local):
