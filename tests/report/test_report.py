@@ -545,3 +545,24 @@ def test_cli_report_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     args = parser.parse_args(["report", str(tmp_path / "nope.json")])
     with pytest.raises(ResultsFileError, match="not found"):
         args.func(args)
+
+
+def test_prepare_report_compiles_the_template_once_ahead_of_the_render(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The run compiles the template on a thread while it waits for model calls; the end of
+    the run then renders without compiling again."""
+    import jinja2
+
+    from pytest_mleval.report import html
+
+    monkeypatch.setattr(html, "_TEMPLATE", [])
+    html.prepare_report()
+    assert len(html._TEMPLATE) == 1
+
+    def no_compile(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the report's template was compiled again")
+
+    monkeypatch.setattr(jinja2.Environment, "compile", no_compile)
+    out = render_report(RunResults())
+    assert "This run has no cases." in out

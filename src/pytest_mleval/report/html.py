@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REPORT_FILE",
+    "prepare_report",
     "render_report",
     "safe_json",
     "write_report",
@@ -98,6 +100,28 @@ def _environment() -> Any:
     env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
     env.globals["interval"] = fmt_interval
     return env
+
+
+# The report's template, compiled once per process. The lock makes a render that arrives while
+# prepare_report compiles on its thread wait for that compile instead of doing it again.
+_TEMPLATE: list[Any] = []
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _template() -> Any:
+    with _TEMPLATE_LOCK:
+        if not _TEMPLATE:
+            _TEMPLATE.append(_environment().get_template("report.html.j2"))
+        return _TEMPLATE[0]
+
+
+def prepare_report() -> None:
+    """Compile the report's template now (jinja2's compile is most of a small report's time).
+
+    A run calls it on a thread while its items wait for model calls, so the end of the run
+    only renders.
+    """
+    _template()
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -185,7 +209,7 @@ def render_report(
         "js": Markup(_asset("report.js")),
         "data_json": Markup(data_json),
     }
-    html: str = _environment().get_template("report.html.j2").render(**context)
+    html: str = _template().render(**context)
     return html
 
 

@@ -501,6 +501,12 @@ class MlevalSession:
                 # A module that fails here fails again where it is needed, and says so there.
                 with contextlib.suppress(Exception):
                     importlib.import_module(name)
+            if not self.options.no_report:
+                # The report's template compile, too: the end of the run then only renders.
+                with contextlib.suppress(Exception):
+                    from ..report.html import prepare_report
+
+                    prepare_report()
 
         self._warm_thread = threading.Thread(target=load, name="mleval-warm", daemon=True)
         self._warm_thread.start()
