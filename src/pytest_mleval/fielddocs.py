@@ -35,28 +35,25 @@ def with_field_docs(*models: type[BaseModel]) -> None:
     Args:
         models: The models a schema or a reference page is about to be built from.
     """
-    order: list[type[BaseModel]] = []
+    order: list[tuple[type[BaseModel], list[type[BaseModel]]]] = []
     seen: set[type[Any]] = set()
 
     def visit(model: type[BaseModel]) -> None:
         if model in seen:
             return
         seen.add(model)
-        for info in model.model_fields.values():
-            for inner in _models_in(info.annotation):
-                visit(inner)
-        order.append(model)  # after the models it contains: they are rebuilt first
+        inner = [m for info in model.model_fields.values() for m in _models_in(info.annotation)]
+        for m in inner:
+            visit(m)
+        order.append((model, inner))  # after the models it contains: they are rebuilt first
 
     for model in models:
         visit(model)
     changed: set[type[Any]] = set()
-    for model in order:
+    for model, inner in order:
         own = model not in _DONE and _describe(model)
         _DONE.add(model)
-        inner = any(
-            m in changed for i in model.model_fields.values() for m in _models_in(i.annotation)
-        )
-        if own or inner:
+        if own or any(m in changed for m in inner):
             # A model's schema holds a copy of its nested models' schemas, taken when it was
             # built: it is rebuilt after them.
             model.model_rebuild(force=True)
