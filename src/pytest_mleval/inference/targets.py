@@ -12,8 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, TargetError
-from ..results.records import STREAM_TIMINGS
-from ..targets.registry import EvalCase, TargetContext, TargetOutput, register_target_kind
+from ..targets.registry import (
+    STREAM_TIMINGS,
+    EvalCase,
+    TargetContext,
+    TargetOutput,
+    register_target_kind,
+)
 from .cache_backend import open_cache
 from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..cases.schema import PASS_RATE
 from ..conversation.trajectory import Trajectory
 from ..errors import ResultsFileError
+from ..targets.registry import STREAM_TIMINGS
 from .safety_records import SafetySummary
 
 __all__ = [
@@ -56,10 +57,6 @@ RESULTS_FILE = "mleval-results.json"
 
 SCHEMA_VERSION = 1
 """Version of the results file layout; bumped on incompatible changes."""
-
-STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
-"""A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
-reads them) and fields of :class:`CaseResult` (where the results keep them)."""
 
 
 class _Model(BaseModel):

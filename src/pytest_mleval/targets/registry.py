@@ -29,6 +29,7 @@ from .services import RunServices
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "STREAM_TIMINGS",
     "EvalCase",
     "Target",
     "TargetContext",
@@ -42,6 +43,10 @@ __all__ = [
     "resolve_target",
     "target_kinds",
 ]
+
+STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
+"""A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
+reads them) and fields of a case's result record (where the results keep them)."""
 
 
 @dataclass
