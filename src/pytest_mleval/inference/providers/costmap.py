@@ -4,6 +4,10 @@ litellm ships its offline cost map as ``model_prices_and_context_window_backup.j
 package folder (the file ``LITELLM_LOCAL_MODEL_COST_MAP`` makes it use). The native client
 prices its calls from that same file, so a call costs the same through either client, and
 never pays litellm's multi-second import to learn a price.
+
+Without litellm (``pytest-mleval[native]``), the native client prices OpenAI's models from
+``openai_prices.json`` beside this module: those entries of a litellm cost map, with the
+fields pricing reads (:func:`openai_price_table`; ``scripts/gen_openai_prices.py`` writes it).
 """
 
 from __future__ import annotations
@@ -15,14 +19,65 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CostMap", "cost_map", "unpriced_note"]
+__all__ = [
+    "SHIPPED_TABLE",
+    "CostMap",
+    "cost_map",
+    "litellm_map_file",
+    "openai_price_table",
+    "unpriced_note",
+]
 
 _FILE = "model_prices_and_context_window_backup.json"
+SHIPPED_TABLE = Path(__file__).with_name("openai_prices.json")
+"""OpenAI's prices, for a process without litellm (a snapshot of litellm's cost map)."""
+
+# What of litellm's map the shipped table keeps: the entries the native client can be asked to
+# price without litellm (OpenAI's chat, completion and embedding models), and the fields that
+# pricing and the JSON-schema check read.
+_PROVIDERS = frozenset({"openai", "text-completion-openai"})
+_MODES = frozenset({"chat", "responses", "completion", "embedding"})
+_FIELDS = (
+    "litellm_provider",
+    "mode",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "supports_response_schema",
+)
 
 
-def unpriced_note(model: str) -> str:
-    """The note a call to a model without a price carries (the litellm path's words)."""
+def unpriced_note(model: str, shipped: bool = False) -> str:
+    """The note a call to a model without a price carries (the litellm path's words).
+
+    Args:
+        model: the request's model id.
+        shipped: whether prices came from the shipped OpenAI table (litellm not installed).
+    """
+    if shipped:
+        return (
+            f"model {model!r} is not in pytest-mleval's OpenAI price table (litellm, which has "
+            "every provider's prices, is not installed): cost counted as 0"
+        )
     return f"model {model!r} is not in litellm's cost map: cost counted as 0"
+
+
+def openai_price_table(entries: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The shipped table made from a litellm cost map: OpenAI's priced models, pricing fields.
+
+    Args:
+        entries: a litellm cost map (model key -> fields).
+        source: where the map came from (litellm's version), recorded in the table.
+    """
+    kept: dict[str, dict[str, Any]] = {}
+    for key in sorted(entries):
+        entry = entries[key]
+        if not isinstance(entry, Mapping) or entry.get("litellm_provider") not in _PROVIDERS:
+            continue
+        if entry.get("mode") not in _MODES or entry.get("input_cost_per_token") is None:
+            continue
+        kept[key] = {f: entry[f] for f in _FIELDS if entry.get(f) is not None}
+    return {"source": source, "entries": kept}
 
 
 class CostMap:
@@ -30,11 +85,16 @@ class CostMap:
 
     Args:
         entries: the cost map's entries (model key -> price fields); ``None`` when there is
-            no cost map (litellm not installed), so every call is unpriced.
+            no cost map, so every call is unpriced.
+        shipped: whether the entries are the shipped OpenAI table's.
     """
 
-    def __init__(self, entries: Mapping[str, Mapping[str, Any]] | None) -> None:
+    def __init__(
+        self, entries: Mapping[str, Mapping[str, Any]] | None, shipped: bool = False
+    ) -> None:
         self.available = entries is not None
+        self.shipped = shipped
+        """Whether the prices are the shipped OpenAI table's (litellm is not installed)."""
         self._entries: Mapping[str, Mapping[str, Any]] = entries or {}
 
     def entry(self, model: str) -> Mapping[str, Any] | None:
@@ -66,7 +126,7 @@ class CostMap:
         """
         entry = self.entry(model)
         if entry is None or entry.get("input_cost_per_token") is None:
-            return 0.0, unpriced_note(model)
+            return 0.0, unpriced_note(model, self.shipped)
         prompt = int(usage.get("prompt_tokens") or 0)
         completion = int(usage.get("completion_tokens") or 0)
         details = usage.get("prompt_tokens_details") or {}
@@ -96,7 +156,8 @@ _MAP: CostMap | None = None
 _LOCK = threading.Lock()
 
 
-def _map_file() -> Path | None:
+def litellm_map_file() -> Path | None:
+    """The installed litellm's bundled cost map file (``None`` without litellm)."""
     try:
         # find_spec of a top-level package reads no module: litellm stays unimported.
         spec = importlib.util.find_spec("litellm")
@@ -109,18 +170,28 @@ def _map_file() -> Path | None:
     return None
 
 
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def cost_map() -> CostMap:
-    """The process's cost map, read once (tens of milliseconds: call it off the hot path)."""
+    """The process's cost map, read once (tens of milliseconds: call it off the hot path).
+
+    litellm's bundled map where litellm is installed (every provider, and the same prices as
+    the litellm client's); otherwise the shipped table of OpenAI's prices.
+    """
     global _MAP
     with _LOCK:
         if _MAP is None:
-            path = _map_file()
-            entries = None
+            path = litellm_map_file()
             if path is not None:
-                try:
-                    loaded = json.loads(path.read_bytes())
-                    entries = loaded if isinstance(loaded, dict) else None
-                except (OSError, ValueError):
-                    entries = None
-            _MAP = CostMap(entries)
+                _MAP = CostMap(_read(path))
+            else:
+                table = _read(SHIPPED_TABLE) or {}
+                entries = table.get("entries")
+                _MAP = CostMap(entries if isinstance(entries, dict) else None, shipped=True)
         return _MAP
