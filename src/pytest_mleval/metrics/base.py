@@ -311,11 +311,14 @@ class MetricOptions(BaseModel):
     YAML scalar as written (``yes`` stays ``"yes"``); any other field its typed reading.
     """
 
+    # defer_build: a model's validator is built when a suite first uses its metric, not for
+    # every built-in metric at each start (most runs use a few of them).
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         populate_by_name=True,
         coerce_numbers_to_str=True,
+        defer_build=True,
     )
 
     @classmethod
