@@ -12,7 +12,9 @@ the same cases (distinct prompts `q<i>`, every reply "ok", scored by exact match
 Tools: raw (a tiny aiohttp script with a semaphore: the floor), promptfoo, inspect,
 mleval-cold (CI=true, --mleval-litellm-server off: what every CI run does) and mleval-default
 (outside CI: served by the warm litellm server an earlier run left), each once per client when
-the installed pytest-mleval has `--mleval-client` (mleval-cold[native], ...).
+the installed pytest-mleval has `--mleval-client` (mleval-cold[native], ...), and mleval-slim:
+a cold run from a venv with pytest-mleval[native] (aiohttp, no litellm: what a project that
+calls only OpenAI-compatible endpoints installs).
 
 Measured in interleaved rounds (the tools' order rotates each round) after one unmeasured
 warm-up run per tool: wall time from the subprocess's start to its exit; CPU = user + sys of
@@ -22,9 +24,10 @@ pass, and the server counted one request per case (0 for replay); a run that fai
 reported and left out of the figures.
 
 Installs, outside the measurements, into ~/.cache/mleval-bench (or MLEVAL_BENCH_HOME):
-promptfoo (npm), inspect-ai (pip, its own venv), and pytest-mleval[llm] without the dev extras,
-a wheel of this checkout's git HEAD (uncommitted changes are not in it; rebuilt when HEAD
-moves; `--mleval-python PY` uses that interpreter's pytest-mleval instead).
+promptfoo (npm), inspect-ai (pip, its own venv), and pytest-mleval[llm] and, in another venv,
+pytest-mleval[native], without the dev extras, wheels of this checkout's git HEAD (uncommitted
+changes are not in them; rebuilt when HEAD moves; `--mleval-python PY` uses that interpreter's
+pytest-mleval instead of the [llm] venv's).
 
     python bench/bench_peers.py [--rounds 5] [--quick] [--only raw,promptfoo,inspect,mleval]
                                 [--workloads 500ms,0ms,replay,1000] [--json OUT]
@@ -136,9 +139,9 @@ def ensure_inspect() -> Path:
     return venv / "bin" / "inspect"
 
 
-def ensure_mleval() -> Path:
-    """pytest-mleval[llm] from this checkout's HEAD, as a wheel, in a venv without dev extras."""
-    venv = HOME / "mleval-venv"
+def ensure_mleval(extra: str = "llm") -> Path:
+    """pytest-mleval[extra] from this checkout's HEAD, as a wheel, in a venv without dev extras."""
+    venv = HOME / ("mleval-venv" if extra == "llm" else f"mleval-{extra}-venv")
     head = _sh(["git", "-C", str(REPO), "rev-parse", "HEAD"]).strip()
     if _stamp(venv) != head:
         pip = _venv_pip(venv)
@@ -148,10 +151,11 @@ def ensure_mleval() -> Path:
             build = [*pip, "wheel", "--no-deps", "-w", str(whl), tmp]
             _install(f"pytest-mleval wheel of {head[:10]}", tar, build)
             wheel = str(next(whl.glob("*.whl")))
-            # [llm] brings litellm and aiohttp, no torch; the package itself is reinstalled
-            # over an earlier build of the same version.
+            # [llm] brings litellm and aiohttp, [native] aiohttp alone, neither torch; the
+            # package itself is reinstalled over an earlier build of the same version.
             again = [*pip, "install", "--no-deps", "--force-reinstall", wheel]
-            _install("pytest-mleval[llm] into its venv", [*pip, "install", f"{wheel}[llm]"], again)
+            add = [*pip, "install", f"{wheel}[{extra}]"]
+            _install(f"pytest-mleval[{extra}] into its venv", add, again)
         (venv / STAMP).write_text(head)
     print(f"pytest-mleval: a wheel of {head[:10]} in {venv}")
     return venv / "bin" / "python"
@@ -296,6 +300,7 @@ class Bench:
     server_dir: Path
     promptfoo: Path | None = None
     inspect: Path | None = None
+    slim_py: Path | None = None
     base_env: dict[str, str] = field(default_factory=dict)
 
     def file(self, tool: str, n: int, latency: float) -> Path:
@@ -347,11 +352,15 @@ class Bench:
             # "(n samples)" and "accuracy  1.000": every sample scored, all correct.
             check = passing(r"\(([\d,]+) samples\)", r"accuracy +(?!1\.000)\d")
             return Spec(cmd, env, check, self.work)
-        # mleval-cold / mleval-default, each optionally [native] / [litellm]
+        # mleval-cold / mleval-default, each optionally [native] / [litellm]; mleval-slim
         variant, _, client = tool.removeprefix("mleval-").partition("[")
+        python = self.mleval_py
+        if variant == "slim":  # a cold run of pytest-mleval[native], its client chosen: auto
+            assert self.slim_py is not None
+            variant, python = "cold", self.slim_py
         env.update(OPENAI_API_KEY="k", LITELLM_LOCAL_MODEL_COST_MAP="True")  # offline
         env["MLEVAL_LITELLM_SERVER_DIR"] = str(self.server_dir)  # ours, stopped at the end
-        cmd = [str(self.mleval_py), "-m", "pytest", "-q", str(self.file("mleval", n, latency))]
+        cmd = [str(python), "-m", "pytest", "-q", str(self.file("mleval", n, latency))]
         reports = str(self.work / f"reports-{tool}")
         cmd += ["--mleval-concurrency", c, "--mleval-report-dir", reports]
         cmd += ["--mleval-cache-path", str(self.work / f"mleval-cache-{tool}-{tag}.sqlite")]
@@ -408,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     clients = ["[native]", "[litellm]"] if "--mleval-client" in helptext else [""]
     names = ["raw", "promptfoo", "inspect"]
     names += [f"mleval-{v}{c}" for v in ("cold", "default") for c in clients]
+    names += ["mleval-slim"] if "--mleval-client" in helptext else []
     tools = [t for t in names if any(t == w or t.startswith(w) for w in wanted)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill, too
     with tempfile.TemporaryDirectory(prefix="mleval-peers-") as tmp:
@@ -418,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"  # the server is loopback
         bench = Bench(work, mleval_py, servers, server_dir, base_env=env)
+        bench.slim_py = ensure_mleval("native") if "mleval-slim" in tools else None
         bench.promptfoo = ensure_promptfoo() if "promptfoo" in tools else None
         bench.inspect = ensure_inspect() if "inspect" in tools else None
         try:
@@ -511,16 +522,18 @@ def report(runs: Runs, tools: list[str], workloads: list[str], shape: Shapes, lo
                 if r.error:
                     print(f"    excluded: {r.error[:300]!r}")
     cold = [t for t in tools if t.startswith("mleval-cold")]  # the headline: native if there
-    name = {"cold": next((t for t in cold if "litellm" not in t), "mleval-cold")}
-    print("\nGoal ratios (of medians):")
-    for w, a, b, op, goal in re.findall(r"(\S+) (\S+)/(\S+) ([<>]=) ([\d.]+)", GOALS):
-        a, b = name.get(a, a), name.get(b, b)
-        ma, mb = med(w, a), med(w, b)
-        if ma is not None and mb is not None:
-            met = ma / mb <= float(goal) if op == "<=" else ma / mb >= float(goal)
-            print(
-                f"  {w:>6}: {a} / {b} = {ma / mb:.2f} (goal {op} {goal}: {'met' if met else 'NOT met'})"
-            )
+    heads = [next((t for t in cold if "litellm" not in t), "mleval-cold")]
+    heads += [t for t in tools if t == "mleval-slim"]  # the same goals for the [native] install
+    for head in heads:
+        name = {"cold": head}
+        print(f"\nGoal ratios (of medians), cold = {head}:")
+        for w, a, b, op, goal in re.findall(r"(\S+) (\S+)/(\S+) ([<>]=) ([\d.]+)", GOALS):
+            a, b = name.get(a, a), name.get(b, b)
+            ma, mb = med(w, a), med(w, b)
+            if ma is not None and mb is not None:
+                met = ma / mb <= float(goal) if op == "<=" else ma / mb >= float(goal)
+                verdict = "met" if met else "NOT met"
+                print(f"  {w:>6}: {a} / {b} = {ma / mb:.2f} (goal {op} {goal}: {verdict})")
     (n0, *_), (n1, *_) = shape["0ms"], shape["1000"]
     print(f"\nHarness CPU per model call: (median CPU at {n1} cases - at {n0}) / {n1 - n0}")
     print("(the 0ms and 1000 workloads: start-up cancels out); beside it, the whole run's")
