@@ -18,6 +18,7 @@ from pytest_mleval.inference.providers.costmap import (
     CostMap,
     litellm_map_file,
     openai_price_table,
+    shipped_cost_map,
 )
 from pytest_mleval.inference.testserver import OpenAITestServer, Rule
 
@@ -63,7 +64,8 @@ def test_the_shipped_table_holds_the_installed_litellm_maps_openai_prices() -> N
 
 
 def test_the_shipped_table_prices_as_litellms_map_does() -> None:
-    shipped = CostMap(json.loads(SHIPPED_TABLE.read_text())["entries"], shipped=True)
+    shipped = shipped_cost_map()
+    assert shipped.shipped and shipped.available
     full = CostMap(_litellm_map())  # type: ignore[arg-type]
     usage = {"prompt_tokens": 1200, "completion_tokens": 300}
     usage["prompt_tokens_details"] = {"cached_tokens": 1000}  # type: ignore[assignment]

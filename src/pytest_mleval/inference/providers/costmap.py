@@ -25,6 +25,7 @@ __all__ = [
     "cost_map",
     "litellm_map_file",
     "openai_price_table",
+    "shipped_cost_map",
     "unpriced_note",
 ]
 
@@ -178,6 +179,12 @@ def _read(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def shipped_cost_map() -> CostMap:
+    """The shipped table of OpenAI's prices as a cost map (read from the file each call)."""
+    entries = (_read(SHIPPED_TABLE) or {}).get("entries")
+    return CostMap(entries if isinstance(entries, dict) else None, shipped=True)
+
+
 def cost_map() -> CostMap:
     """The process's cost map, read once (tens of milliseconds: call it off the hot path).
 
@@ -188,10 +195,5 @@ def cost_map() -> CostMap:
     with _LOCK:
         if _MAP is None:
             path = litellm_map_file()
-            if path is not None:
-                _MAP = CostMap(_read(path))
-            else:
-                table = _read(SHIPPED_TABLE) or {}
-                entries = table.get("entries")
-                _MAP = CostMap(entries if isinstance(entries, dict) else None, shipped=True)
+            _MAP = CostMap(_read(path)) if path is not None else shipped_cost_map()
         return _MAP
