@@ -414,10 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     HOME.mkdir(parents=True, exist_ok=True)
     mleval_py = Path(args.mleval_python) if args.mleval_python else ensure_mleval()
     helptext = _sh([str(mleval_py), "-m", "pytest", "--help"], cwd=tempfile.gettempdir())
-    clients = ["[native]", "[litellm]"] if "--mleval-client" in helptext else [""]
+    has_client = "--mleval-client" in helptext  # a pytest-mleval with the native client
+    clients = ["[native]", "[litellm]"] if has_client else [""]
     names = ["raw", "promptfoo", "inspect"]
     names += [f"mleval-{v}{c}" for v in ("cold", "default") for c in clients]
-    names += ["mleval-slim"] if "--mleval-client" in helptext else []
+    names += ["mleval-slim"] if has_client else []
     tools = [t for t in names if any(t == w or t.startswith(w) for w in wanted)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on kill, too
     with tempfile.TemporaryDirectory(prefix="mleval-peers-") as tmp:

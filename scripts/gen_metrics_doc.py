@@ -6,8 +6,9 @@ Run: .venv/bin/python scripts/gen_metrics_doc.py   (or --check to fail when it i
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+
+from _generated import write_or_check
 
 from pytest_mleval.cli.metrics_doc import metrics_markdown
 
@@ -18,16 +19,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--check", action="store_true", help="exit 1 if the page is out of date")
     args = ap.parse_args()
-    text = metrics_markdown()
-    if args.check:
-        current = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
-        if current != text:
-            print(f"{PAGE} is out of date: run scripts/gen_metrics_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(text, encoding="utf-8")
-    print(f"wrote {PAGE}")
-    return 0
+    return write_or_check(PAGE, metrics_markdown(), args.check, "scripts/gen_metrics_doc.py")
 
 
 if __name__ == "__main__":

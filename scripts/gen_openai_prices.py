@@ -13,6 +13,8 @@ import importlib.metadata
 import json
 import sys
 
+from _generated import write_or_check
+
 from pytest_mleval.inference.providers.costmap import (
     SHIPPED_TABLE,
     litellm_map_file,
@@ -31,15 +33,8 @@ def main() -> int:
     source = f"litellm {importlib.metadata.version('litellm')}"
     table = openai_price_table(json.loads(path.read_bytes()), source)
     text = json.dumps(table, indent=1, sort_keys=True) + "\n"
-    if args.check:
-        current = SHIPPED_TABLE.read_text(encoding="utf-8") if SHIPPED_TABLE.exists() else ""
-        if current != text:
-            print(f"{SHIPPED_TABLE} is out of date: run scripts/gen_openai_prices.py")
-            return 1
-        return 0
-    SHIPPED_TABLE.write_text(text, encoding="utf-8")
-    print(f"wrote {SHIPPED_TABLE} ({len(table['entries'])} models, from {source})")
-    return 0
+    what = f" ({len(table['entries'])} models, from {source})"
+    return write_or_check(SHIPPED_TABLE, text, args.check, "scripts/gen_openai_prices.py", what)
 
 
 if __name__ == "__main__":
