@@ -134,7 +134,8 @@ def test_three_shards_merge_into_the_unsharded_run(
     for key in ("suites", "aggregates", "gates", "variant_sets", "comparison", "variants"):
         assert _without_timings(merged[key]) == _without_timings(full[key]), key
     assert merged["variant_sets"] and merged["variant_sets"][0]["pairs"]
-    assert {a["method"] for a in merged["aggregates"]} >= {"wilson", "t"}
+    # "t" or "t (Wilson form near the bound)": rouge_l is a bounded score.
+    assert {a["method"].split(" ")[0] for a in merged["aggregates"]} >= {"wilson", "t"}
     assert any(g["suite"] == "qa" and "median" in json.dumps(g) for g in merged["gates"])
     assert merged["comparison"]["suites"], "the baseline comparison is over the union"
     assert merged["meta"]["exit_status"] == full["meta"]["exit_status"] == full_result.ret

@@ -71,3 +71,79 @@ def test_bounded_scores_near_the_bound_get_the_wilson_form() -> None:
     y = rng.uniform(0.3, 0.7, 100)
     m, u = stats.clustered_mean_ci(y, labels, bounds=(0.0, 1.0)), stats.clustered_mean_ci(y, labels)
     assert m.ci_low <= u.ci_low and (m.ci_high - m.ci_low) < 1.01 * (u.ci_high - u.ci_low)
+
+
+def test_a_nearly_flat_score_never_reads_narrower_than_a_flat_one() -> None:
+    # Before: fifty scores of 1.0 read [0.929, 1] (no spread: the bound valid for any score),
+    # 49 of 1.0 and one 0.999 read [0.99994, 1] (t on a tiny variance), so a ci_low gate of
+    # 0.95 failed the perfect suite and passed the worse one; in 5 clusters 0.779 against
+    # 0.9998.
+    labels = np.repeat(np.arange(5), 10).tolist()
+    flat, near = [1.0] * 50, [1.0] * 49 + [0.999]
+    for ci in (
+        lambda x: stats.mean_ci(x, bounds=(0.0, 1.0)),
+        lambda x: stats.clustered_mean_ci(x, labels, bounds=(0.0, 1.0)),
+        lambda x: stats.cluster_bootstrap_ci(
+            x, labels, bounds=(0.0, 1.0), seed=0, n_resamples=2_000
+        ),
+    ):
+        f, e = ci(flat), ci(near)
+        assert e.ci_low <= f.ci_low + 1e-12, (f, e)
+        assert f.ci_low - e.ci_low < 1e-3  # and moves continuously from the flat interval
+        assert "nearly no spread" in (e.note or ""), e
+    # The widening fades out as the spread grows: a mid-range sample is untouched.
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.3, 0.7, 50)
+    bounded, plain = stats.mean_ci(x, bounds=(0.0, 1.0)), stats.mean_ci(x)
+    assert "nearly" not in bounded.method
+    assert bounded.ci_low == pytest.approx(plain.ci_low, rel=1e-3)
+    # Nor is a typical score near the bound (ROUGE of answers missing 0-4 of 9 words).
+    rouge = [1.0, 0.9412, 0.875, 0.8, 0.7143] * 3
+    assert "nearly" not in stats.mean_ci(rouge, bounds=(0.0, 1.0)).method
+
+
+def test_an_unclustered_bounded_score_near_the_bound_gets_the_wilson_form() -> None:
+    # Before: 49 scores of 1.0 and one 0.0 read [0.940, 1.020] (a symmetric t interval, above
+    # the 0.929 of fifty 1.0 and of the pass rate 49/50's 0.895); the Wilson form with the
+    # same variance reaches further from the bound, as clustered_mean_ci already did.
+    e = stats.mean_ci([1.0] * 49 + [0.0], bounds=(0.0, 1.0))
+    assert "Wilson" in e.method
+    assert e.ci_low < stats.mean_ci([1.0] * 50, bounds=(0.0, 1.0)).ci_low
+    assert e.ci_low == pytest.approx(stats.proportion_ci(49, 50).ci_low, abs=0.01)
+
+
+@pytest.mark.parametrize("clusters", [5, 10])
+def test_failures_in_every_cluster_need_no_few_failure_bound(clusters: int) -> None:
+    # Half the cases fail, five in every cluster of 10: the CR1 variance sees how the failures
+    # fall (they do not cluster), so the interval is the plain Wilson one. Before, the
+    # few-failure bound (meant for suites with fewer failures than clusters) still added a
+    # design effect of 1.15, and independent cases covered 97-98 % at 5-10 clusters.
+    labels = np.repeat(np.arange(clusters), 10).tolist()
+    x = [float(i % 2) for i in range(10 * clusters)]
+    e = stats.clustered_proportion_ci(x, labels)
+    w = stats.proportion_ci(5 * clusters, 10 * clusters)
+    assert (e.ci_low, e.ci_high) == pytest.approx((w.ci_low, w.ci_high), abs=1e-12)
+    # Fewer failures than clusters keep the bound (200/200, 49/50 and 45/50 in one cluster).
+    few = stats.clustered_proportion_ci([0.0] * (clusters - 1) + [1.0] * (9 * clusters + 1), labels)
+    assert few.ci_low < stats.proportion_ci(9 * clusters + 1, 10 * clusters).ci_low
+
+
+def test_clustered_scores_keep_the_naive_interval_when_cr1_is_not_above_it() -> None:
+    # 5 clusters whose CR1 variance is below the naive one (no clustering to see): the
+    # interval is the unclustered t interval. Before, the half-widths were compared (t on
+    # 4 df against t on 49), so CR1 won down to half the naive variance and widened the
+    # interval by up to 38 %: independent scores covered 98 % at 5 clusters.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 10)
+    for _ in range(200):
+        x = rng.uniform(0.3, 0.7, 50)
+        scores = np.bincount(labels, x - x.mean())
+        cr1 = 5 / 4 * float(scores @ scores) / 2500
+        if 0.6 < cr1 / (x.var(ddof=1) / 50) < 0.95:
+            break
+    else:
+        raise AssertionError("no sample with CR1 between 0.6 and 0.95 of the naive variance")
+    e = stats.clustered_mean_ci(x, labels.tolist())
+    t = stats.mean_ci(x)
+    assert (e.ci_low, e.ci_high) == pytest.approx((t.ci_low, t.ci_high), rel=1e-12)
+    assert "naive" in e.method

@@ -114,7 +114,7 @@ def _bench() -> Any:
         (kind, design, clusters, p)
         for design in ("ICC 0", "ICC 0.3")
         for kind, cells in (
-            ("pass rate", [(10, 0.5), (50, 0.5), (10, 0.7), (50, 0.7)]),
+            ("pass rate", [(5, 0.5), (10, 0.5), (50, 0.5), (10, 0.7), (50, 0.7)]),
             ("score", [(20, 0.5), (50, 0.5)]),
         )
         for clusters, p in cells
@@ -122,9 +122,9 @@ def _bench() -> Any:
 )
 def test_clustered_intervals_cover(kind: str, design: str, clusters: int, p: float) -> None:
     r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
-    # Up to 97.6 % at ICC 0 and 10 clusters (was 96.3): the few-failure bound still adds a
-    # little at 50 of 100 failing, and 100 pass/fail cases cover in discrete steps.
-    assert 0.93 <= r["coverage"] <= 0.98, r
+    # Issue 13's target. Before the few-failure bound stopped at one failure per cluster, ICC 0
+    # covered 98.5 % at 5 clusters and 97.5 % at 10 (p = 0.5).
+    assert 0.93 <= r["coverage"] <= 0.97, r
     assert r["zero_width"] == 0.0 and r["width"] >= r["naive_width"] - 1e-12, r
 
 
@@ -135,6 +135,7 @@ def test_clustered_intervals_cover(kind: str, design: str, clusters: int, p: flo
         ("score", "ICC 0.3", 5, 1.0),
         ("pass rate", "identical cluster means", 10, 0.9),
         ("score", "identical cluster means", 10, 0.7),
+        ("score", "ICC 0.3", 5, 0.97),
     ],
 )
 def test_clustered_intervals_err_on_the_conservative_side(
@@ -143,16 +144,25 @@ def test_clustered_intervals_err_on_the_conservative_side(
     # At p = 1 every suite passes everywhere: any interval holding the estimate covers, and the
     # check is that none is zero-width (before issue 13 all were). With identical cluster means
     # (cluster samples more alike than independent draws) the interval is never narrower than
-    # the unclustered one, so it over-covers rather than under-covers.
+    # the unclustered one, so it over-covers rather than under-covers. Scores of mean 0.97 in
+    # 5 clusters at ICC 0.3 (88.6 % before the nearly-flat widening): a suite that misses the
+    # rare low clusters reads as a perfect one, and must cover as a perfect suite does.
     r = _bench().clustered_coverage(SUITES, design, clusters, p, kind=kind)
     assert r["coverage"] >= 0.95 and r["zero_width"] == 0.0, r
 
 
 @pytest.mark.parametrize(
     ("kind", "clusters", "p"),
-    [("pass rate", 20, 0.97), ("pass rate", 50, 0.97), ("score", 20, 0.9), ("score", 50, 0.97)],
+    [
+        ("pass rate", 20, 0.97),
+        ("pass rate", 50, 0.97),
+        ("score", 20, 0.9),
+        ("score", 50, 0.97),
+        ("score", 10, 0.97),
+    ],
 )
 def test_clustered_intervals_cover_near_the_bound(kind: str, clusters: int, p: float) -> None:
-    # Before the few-failure bound and the Wilson form: 90.2, 90.5, 92.8 and 90.5 %.
+    # Before the few-failure bound and the Wilson form: 90.2, 90.5, 92.8 and 90.5 %; the last,
+    # 90.8 % before the nearly-flat widening.
     r = _bench().clustered_coverage(SUITES, "ICC 0.3", clusters, p, kind=kind)
     assert 0.93 <= r["coverage"] <= 0.975, r

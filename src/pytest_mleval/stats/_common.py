@@ -98,6 +98,38 @@ def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
     return min(max(0.0, centre - half), p), max(min(1.0, centre + half), p)
 
 
+def _wilson_bound_variance(
+    p: float, variance: float, q: float, bounds: tuple[float, float]
+) -> tuple[float, float]:
+    """The Wilson-type interval of a mean on ``bounds`` whose estimated variance is
+    ``variance``: Wilson on the number of pass/fail cases with that variance,
+    u (1 - u) / variance (u the mean rescaled to [0, 1]).
+
+    Near a bound a t interval is symmetric while the sampling distribution is skewed (the
+    samples that miss the rare low values are also the ones with the smallest variance), so
+    it misses the truth mostly on one side; the Wilson form lets the variance grow as the
+    candidate mean moves away from the bound, the way a bounded variable's variance can
+    (Var <= mu (1 - mu), Bhatia-Davis), and is asymmetric accordingly. At mid-range it is the
+    t interval within rounding. At a bound it is the point (nothing to add).
+    """
+    lo, hi = bounds
+    width = hi - lo
+    u = min(1.0, max(0.0, (p - lo) / width))
+    scaled = variance / (width * width)
+    if u * (1.0 - u) <= 0.0 or scaled <= 0.0:
+        return p, p
+    w_lo, w_hi = _wilson(u, u * (1.0 - u) / scaled, q)
+    return lo + width * w_lo, lo + width * w_hi
+
+
+def _wilson_form_wider(lo: float, hi: float, w_lo: float, w_hi: float) -> bool:
+    """Whether the Wilson form reaches meaningfully beyond the t interval ``(lo, hi)``: by more
+    than 1 % of its half-width on a side. At mid-range the two differ in the fourth digit, and
+    the t interval (and its name) stays."""
+    slack = 0.01 * (hi - lo) / 2.0
+    return w_lo < lo - slack or w_hi > hi + slack
+
+
 def _check_bounds(bounds: tuple[float, float] | None) -> None:
     if bounds is not None and not (
         math.isfinite(bounds[0]) and math.isfinite(bounds[1]) and bounds[0] < bounds[1]
@@ -121,6 +153,52 @@ def _flat_bound(
     z = _z(0.5 + confidence / 2.0)
     q = z * z / (n + z * z)
     return v - q * (v - lo), v + q * (hi - v)
+
+
+NEAR_FLAT_SPREAD = (0.01, 0.03)
+"""A bounded sample whose per-case standard deviation is under the first of these (a share of
+the metric's range: 1 %) gets the interval of a sample without spread; the widening fades out
+linearly by the second (3 %). A spread of whole-range size in a few cases (49 of 1.0 and one
+0.0: 0.14) or of a typical score (0.1) is untouched."""
+
+
+def _near_flat(
+    x: np.ndarray,
+    lo: float,
+    hi: float,
+    n: float,
+    confidence: float,
+    bounds: tuple[float, float],
+) -> tuple[float, float, bool]:
+    """``(lo, hi)`` widened toward the no-spread interval of :func:`_flat_bound` on ``n``
+    (effective) cases when the sample is nearly without spread, and whether it was.
+
+    Without it the interval of a bounded mean jumps at zero spread: fifty scores of 1.0 read
+    [0.929, 1] but 49 of 1.0 and one 0.999 read [0.99994, 1], so a ``ci_low`` gate passed
+    the worse suite and failed the perfect one. A sample that misses the rare low values of
+    a skewed score (near 1 every case is 1.0 or nearly) has a tiny variance for the same
+    reason a perfect suite has none, and is no stronger evidence. The weight is 1 below
+    :data:`NEAR_FLAT_SPREAD`'s first value and 0 from its second, so the interval moves
+    continuously with the data.
+    """
+    b_lo, b_hi = bounds
+    spread = float(x.std(ddof=1)) / (b_hi - b_lo) if x.size > 1 else 0.0
+    first, last = NEAR_FLAT_SPREAD
+    w = min(1.0, max(0.0, (last - spread) / (last - first)))
+    if w <= 0.0:
+        return lo, hi, False
+    f_lo, f_hi = _flat_bound(float(x.mean()), n, confidence, bounds)
+    new_lo = lo - w * max(0.0, lo - f_lo)
+    new_hi = hi + w * max(0.0, f_hi - hi)
+    return new_lo, new_hi, new_lo < lo or new_hi > hi
+
+
+def _near_flat_note(n: float) -> str:
+    return (
+        "nearly no spread: widened toward the interval of a sample without spread (the share "
+        f"of cases that could differ, Wilson upper bound of 0 in {n:.1f}), which fades out as "
+        "the spread grows"
+    )
 
 
 def _bounds_text(bounds: tuple[float, float]) -> str:

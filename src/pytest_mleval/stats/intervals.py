@@ -17,9 +17,13 @@ from ._common import (
     _codes,
     _degenerate,
     _finite,
+    _near_flat,
+    _near_flat_note,
     _point,
     _t_quantile,
     _wilson,
+    _wilson_bound_variance,
+    _wilson_form_wider,
     _z,
 )
 from .bootstrap import bootstrap_ci
@@ -74,7 +78,9 @@ def mean_ci(
         bounds: The range the metric cannot leave (``(0, 1)`` for scores), or ``None`` for an
             unbounded measure; a bounded sample without spread then gets an interval valid
             for any variable on the bounds instead of the point (at a bound, the Wilson
-            interval of n passes in n).
+            interval of n passes in n), and a sample with nearly no spread is widened toward
+            that interval (so 49 scores of 1.0 and one of 0.999 never read narrower than fifty
+            of 1.0).
 
     Returns:
         The estimate; degenerate samples say why in ``method`` and ``note``.
@@ -89,10 +95,30 @@ def mean_ci(
         return degenerate
     if method == "t":
         m = float(x.mean())
-        h = _t_quantile(confidence, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
-        return Estimate(m, m - h, m + h, int(x.size), "t", confidence)
-    return bootstrap_ci(
-        x, np.mean, method=method, confidence=confidence, seed=seed, n_resamples=n_resamples
+        q = _t_quantile(confidence, x.size - 1)
+        var = float(x.var(ddof=1)) / x.size
+        lo, hi = m - q * math.sqrt(var), m + q * math.sqrt(var)
+        method_name = "t"
+        if bounds is not None:
+            # Near a bound the t interval is too symmetric for a skewed bounded score: its Wilson
+            # form (same variance and quantile) reaches further from the bound, as in
+            # clustered_mean_ci; at mid-range the two agree.
+            w_lo, w_hi = _wilson_bound_variance(m, var, q, bounds)
+            if _wilson_form_wider(lo, hi, w_lo, w_hi):
+                lo, hi, method_name = min(lo, w_lo), max(hi, w_hi), "t (Wilson form near the bound)"
+        e = Estimate(m, lo, hi, int(x.size), method_name, confidence)
+    else:
+        e = bootstrap_ci(
+            x, np.mean, method=method, confidence=confidence, seed=seed, n_resamples=n_resamples
+        )
+    if bounds is None:
+        return e
+    lo, hi, wide = _near_flat(x, e.ci_low, e.ci_high, x.size, confidence, bounds)
+    if not wide:
+        return e
+    note = _near_flat_note(x.size) if e.note is None else f"{e.note}; {_near_flat_note(x.size)}"
+    return Estimate(
+        e.estimate, lo, hi, e.n, f"{e.method} (nearly no spread: bounded)", confidence, note
     )
 
 
