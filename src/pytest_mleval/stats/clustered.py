@@ -236,6 +236,10 @@ def clustered_mean_ci(
         if near:
             method = method[:-1] + ", nearly no spread)"
             notes.append(_near_flat_note(n_flat) + " (in clusters, as a perfect pass rate)")
+        # Never narrower than the unclustered interval, by construction: the Wilson form is
+        # taken only where it is 1 % wider, which CR1's wider t interval may just miss.
+        plain = mean_ci(x, confidence=confidence, bounds=bounds)
+        lo, hi = min(lo, plain.ci_low), max(hi, plain.ci_high)
     if few:
         notes.append(_few_clusters_note(c))
     return Estimate(m, lo, hi, n, method, confidence, "; ".join(notes) or None)
