@@ -122,12 +122,18 @@ def _wilson_bound_variance(
     return lo + width * w_lo, lo + width * w_hi
 
 
-def _wilson_form_wider(lo: float, hi: float, w_lo: float, w_hi: float) -> bool:
-    """Whether the Wilson form reaches meaningfully beyond the t interval ``(lo, hi)``: by more
-    than 1 % of its half-width on a side. At mid-range the two differ in the fourth digit, and
-    the t interval (and its name) stays."""
+def _with_wilson_form(
+    m: float, lo: float, hi: float, variance: float, q: float, bounds: tuple[float, float]
+) -> tuple[float, float, bool]:
+    """The t interval ``(lo, hi)`` of the mean ``m`` widened to its Wilson form
+    (:func:`_wilson_bound_variance`, same variance and quantile) where that reaches
+    meaningfully further, by more than 1 % of the half-width on a side, and whether it did.
+    At mid-range the two differ in the fourth digit, and the t interval (and its name) stays."""
+    w_lo, w_hi = _wilson_bound_variance(m, variance, q, bounds)
     slack = 0.01 * (hi - lo) / 2.0
-    return w_lo < lo - slack or w_hi > hi + slack
+    if w_lo < lo - slack or w_hi > hi + slack:
+        return min(lo, w_lo), max(hi, w_hi), True
+    return lo, hi, False
 
 
 def _check_bounds(bounds: tuple[float, float] | None) -> None:

@@ -22,8 +22,7 @@ from ._common import (
     _point,
     _t_quantile,
     _wilson,
-    _wilson_bound_variance,
-    _wilson_form_wider,
+    _with_wilson_form,
     _z,
 )
 from .bootstrap import bootstrap_ci
@@ -103,9 +102,9 @@ def mean_ci(
             # Near a bound the t interval is too symmetric for a skewed bounded score: its Wilson
             # form (same variance and quantile) reaches further from the bound, as in
             # clustered_mean_ci; at mid-range the two agree.
-            w_lo, w_hi = _wilson_bound_variance(m, var, q, bounds)
-            if _wilson_form_wider(lo, hi, w_lo, w_hi):
-                lo, hi, method_name = min(lo, w_lo), max(hi, w_hi), "t (Wilson form near the bound)"
+            lo, hi, wide = _with_wilson_form(m, lo, hi, var, q, bounds)
+            if wide:
+                method_name = "t (Wilson form near the bound)"
         e = Estimate(m, lo, hi, int(x.size), method_name, confidence)
     else:
         e = bootstrap_ci(
