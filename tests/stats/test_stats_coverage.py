@@ -102,6 +102,47 @@ def test_a_nearly_flat_score_never_reads_narrower_than_a_flat_one() -> None:
     assert "nearly" not in stats.mean_ci(rouge, bounds=(0.0, 1.0)).method
 
 
+@pytest.mark.parametrize(
+    ("n", "clusters"), [(20, None), (50, None), (200, None), (50, 5), (100, 10)]
+)
+def test_no_score_reads_better_than_a_constant_sample_that_dominates_it(
+    n: int, clusters: int | None
+) -> None:
+    # Before: 19 scores of 1.0 and one 0.87 read ci_low 0.959 beside twenty 1.0s' 0.839 (its
+    # spread was past the nearly-flat ramp, so it got the t interval); in 5 clusters of 10,
+    # 49 of 1.0 and one 0.78 read 0.975 against the perfect suite's 0.779. A ci_low gate
+    # failed the perfect suite and passed the worse one.
+    labels = None if clusters is None else np.repeat(np.arange(clusters), n // clusters).tolist()
+    intervals = [lambda x: stats.mean_ci(x, bounds=(0.0, 1.0))]
+    if labels is not None:
+        intervals += [
+            lambda x: stats.clustered_mean_ci(x, labels, bounds=(0.0, 1.0)),
+            lambda x: stats.cluster_bootstrap_ci(
+                x, labels, bounds=(0.0, 1.0), seed=0, n_resamples=500
+            ),
+        ]
+    rng = np.random.default_rng(n)
+    for ci in intervals:
+        for top in (1.0, 0.9):
+            const = ci(np.full(n, top))
+            floor = ci(np.zeros(n))
+            for v in np.linspace(0.0, top, 41)[:-1]:
+                for lowered in (1, 2):
+                    x = np.full(n, top)
+                    x[:lowered] = v
+                    assert ci(x).ci_low <= const.ci_low + 1e-12, (top, v, lowered)
+                    if top == 1.0:  # the mirror image: zeros and a few raised values
+                        assert ci(1.0 - x).ci_high >= floor.ci_high - 1e-12, (v, lowered)
+            # Samples below the constant by case-wise random amounts, a few or all.
+            for _ in range(20):
+                x = np.full(n, top) - rng.uniform(0, 0.2, n) * (rng.random(n) < rng.random())
+                assert ci(x).ci_low <= const.ci_low + 1e-12, x
+    # The bound leaves mid-range samples with a typical spread alone.
+    x = rng.uniform(0.3, 0.7, 50)
+    assert "at its extremes" not in stats.mean_ci(x, bounds=(0.0, 1.0)).method
+    assert "at its extremes" in stats.mean_ci([1.0] * 19 + [0.87], bounds=(0.0, 1.0)).method
+
+
 def test_an_unclustered_bounded_score_near_the_bound_gets_the_wilson_form() -> None:
     # Before: 49 scores of 1.0 and one 0.0 read [0.940, 1.020] (a symmetric t interval, above
     # the 0.929 of fifty 1.0 and of the pass rate 49/50's 0.895); the Wilson form with the

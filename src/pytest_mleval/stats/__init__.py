@@ -12,8 +12,9 @@ says why in ``method`` or ``note``; nothing returns NaN. Non-finite input is a V
 
 No interval is narrower than the data justify: a bounded metric (``bounds=(low, high)``) whose
 sample shows no spread gets an interval valid for any variable on those bounds (at a bound, the
-Wilson interval of n passes in n), never zero width; a clustered interval is never narrower
-than the unclustered one.
+Wilson interval of n passes in n), never zero width, and no bounded sample reads a higher lower
+bound than its n values all at its maximum would (nor a lower upper bound than all at its
+minimum); a clustered interval is never narrower than the unclustered one.
 
 Modules: ``intervals`` (one sample), ``clustered``, ``paired`` (paired tests, multiplicity),
 ``bootstrap``, ``signflip``, ``bradley_terry`` (win rates, Bradley-Terry strengths), ``power``

@@ -199,6 +199,58 @@ def _near_flat(
     return new_lo, new_hi, new_lo < lo or new_hi > hi
 
 
+def _dominance_cap(
+    x: np.ndarray,
+    lo: float,
+    hi: float,
+    n: float,
+    confidence: float,
+    bounds: tuple[float, float],
+) -> tuple[float, float, bool]:
+    """``(lo, hi)`` no narrower than the no-spread interval (:func:`_flat_bound` on ``n``
+    cases) of a sample all at its maximum (for ``lo``) or all at its minimum (for ``hi``),
+    and whether that widened it.
+
+    Cases that are all at or below a value are no stronger evidence about the lower tail than
+    cases all at that value: a constant sample already leaves room for the unseen share of
+    the distribution that the Wilson upper bound of 0 in n allows, and a sample that is worse
+    case by case leaves the same room. Without it, 19 scores of 1.0 and one of 0.87 read
+    ``ci_low`` 0.96 beside twenty 1.0s' 0.84 (a spread just past :data:`NEAR_FLAT_SPREAD`
+    gets the t interval), so a ``ci_low`` gate failed the perfect suite and passed the worse
+    one. It is monotone in every case, so no sample reads a higher ``ci_low`` than a
+    constant sample that dominates it; it only binds where the values crowd their extreme
+    (near a bound, or with nearly no spread), never at mid-range with a typical spread.
+    """
+    c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds)
+    _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds)
+    new_lo, new_hi = min(lo, c_lo), max(hi, c_hi)
+    return new_lo, new_hi, new_lo < lo or new_hi > hi
+
+
+def _dominance_note(n: float) -> str:
+    return (
+        "no narrower than a sample of its n values all at its maximum (lower end) or minimum "
+        f"(upper end) would read (Wilson upper bound of 0 in {n:.1f} for the share that could "
+        "differ): cases all at or below a value are no stronger evidence than cases all at it"
+    )
+
+
+def _bounded_widening(
+    x: np.ndarray,
+    lo: float,
+    hi: float,
+    n: float,
+    confidence: float,
+    bounds: tuple[float, float],
+) -> tuple[float, float, bool, bool]:
+    """The two widenings every bounded mean interval gets, in order: toward the no-spread
+    interval when there is nearly no spread (:func:`_near_flat`), then the constant-sample
+    bound at the extremes (:func:`_dominance_cap`); ``(lo, hi, near_flat, capped)``."""
+    lo, hi, near = _near_flat(x, lo, hi, n, confidence, bounds)
+    lo, hi, capped = _dominance_cap(x, lo, hi, n, confidence, bounds)
+    return lo, hi, near, capped
+
+
 def _near_flat_note(n: float) -> str:
     return (
         "nearly no spread: widened toward the interval of a sample without spread (the share "

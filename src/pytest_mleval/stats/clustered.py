@@ -12,12 +12,13 @@ import numpy as np
 
 from ._common import (
     Estimate,
+    _bounded_widening,
     _check_bounds,
     _check_confidence,
     _codes,
     _degenerate,
+    _dominance_note,
     _finite,
-    _near_flat,
     _near_flat_note,
     _t_quantile,
     _wilson,
@@ -230,10 +231,13 @@ def clustered_mean_ci(
                 "near the bound the t interval is too symmetric for a skewed bounded score: "
                 "widened to the Wilson interval with the same variance and quantile"
             )
-        lo, hi, near = _near_flat(x, lo, hi, n_flat, confidence, bounds)
+        lo, hi, near, capped = _bounded_widening(x, lo, hi, n_flat, confidence, bounds)
         if near:
             method = method[:-1] + ", nearly no spread)"
             notes.append(_near_flat_note(n_flat) + " (in clusters, as a perfect pass rate)")
+        if capped:
+            method = method[:-1] + ", no tighter than all at its extremes)"
+            notes.append(_dominance_note(n_flat) + " (in clusters, as a perfect pass rate)")
         # Never narrower than the unclustered interval, by construction: the Wilson form is
         # taken only where it is 1 % wider, which CR1's wider t interval may just miss.
         plain = mean_ci(x, confidence=confidence, bounds=bounds)
@@ -393,9 +397,11 @@ def cluster_bootstrap_ci(
             "widened to the unclustered t interval where the cluster bootstrap was narrower"
         )
     if bounds is not None:
-        lo, hi, near = _near_flat(x, lo, hi, n_flat, confidence, bounds)
+        lo, hi, near, capped = _bounded_widening(x, lo, hi, n_flat, confidence, bounds)
         if near:
             notes.append(_near_flat_note(n_flat) + " (in clusters, as a perfect pass rate)")
+        if capped:
+            notes.append(_dominance_note(n_flat) + " (in clusters, as a perfect pass rate)")
     note = "; ".join(notes) or None
     return Estimate(
         point,

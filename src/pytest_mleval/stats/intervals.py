@@ -12,12 +12,13 @@ import numpy as np
 
 from ._common import (
     Estimate,
+    _bounded_widening,
     _check_bounds,
     _check_confidence,
     _codes,
     _degenerate,
+    _dominance_note,
     _finite,
-    _near_flat,
     _near_flat_note,
     _point,
     _t_quantile,
@@ -77,9 +78,11 @@ def mean_ci(
         bounds: The range the metric cannot leave (``(0, 1)`` for scores), or ``None`` for an
             unbounded measure; a bounded sample without spread then gets an interval valid
             for any variable on the bounds instead of the point (at a bound, the Wilson
-            interval of n passes in n), and a sample with nearly no spread is widened toward
+            interval of n passes in n), a sample with nearly no spread is widened toward
             that interval (so 49 scores of 1.0 and one of 0.999 never read narrower than fifty
-            of 1.0).
+            of 1.0), and no sample reads a higher ``ci_low`` than n values all at its maximum
+            would (nor a lower ``ci_high`` than all at its minimum), so a suite that is worse
+            case by case never reads better than a constant one.
 
     Returns:
         The estimate; degenerate samples say why in ``method`` and ``note``.
@@ -112,13 +115,18 @@ def mean_ci(
         )
     if bounds is None:
         return e
-    lo, hi, wide = _near_flat(x, e.ci_low, e.ci_high, x.size, confidence, bounds)
-    if not wide:
+    lo, hi, near, capped = _bounded_widening(x, e.ci_low, e.ci_high, x.size, confidence, bounds)
+    if not (near or capped):
         return e
-    note = _near_flat_note(x.size) if e.note is None else f"{e.note}; {_near_flat_note(x.size)}"
-    return Estimate(
-        e.estimate, lo, hi, e.n, f"{e.method} (nearly no spread: bounded)", confidence, note
-    )
+    notes = [e.note] if e.note else []
+    method_name = e.method
+    if near:
+        notes.append(_near_flat_note(x.size))
+        method_name += " (nearly no spread: bounded)"
+    if capped:
+        notes.append(_dominance_note(x.size))
+        method_name += " (no tighter than all at its extremes)"
+    return Estimate(e.estimate, lo, hi, e.n, method_name, confidence, "; ".join(notes))
 
 
 def proportion_ci(
