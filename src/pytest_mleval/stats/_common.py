@@ -168,63 +168,13 @@ linearly by the second (3 %). A spread of whole-range size in a few cases (49 of
 0.0: 0.14) or of a typical score (0.1) is untouched."""
 
 
-def _near_flat(
-    x: np.ndarray,
-    lo: float,
-    hi: float,
-    n: float,
-    confidence: float,
-    bounds: tuple[float, float],
-) -> tuple[float, float, bool]:
-    """``(lo, hi)`` widened toward the no-spread interval of :func:`_flat_bound` on ``n``
-    (effective) cases when the sample is nearly without spread, and whether it was.
-
-    Without it the interval of a bounded mean jumps at zero spread: fifty scores of 1.0 read
-    [0.929, 1] but 49 of 1.0 and one 0.999 read [0.99994, 1], so a ``ci_low`` gate passed
-    the worse suite and failed the perfect one. A sample that misses the rare low values of
-    a skewed score (near 1 every case is 1.0 or nearly) has a tiny variance for the same
-    reason a perfect suite has none, and is no stronger evidence. The weight is 1 below
-    :data:`NEAR_FLAT_SPREAD`'s first value and 0 from its second, so the interval moves
-    continuously with the data.
-    """
-    b_lo, b_hi = bounds
-    spread = float(x.std(ddof=1)) / (b_hi - b_lo) if x.size > 1 else 0.0
+def _near_flat_weight(x: np.ndarray, bounds: tuple[float, float]) -> float:
+    """How far a bounded sample's interval is widened toward the no-spread one: 1 below
+    :data:`NEAR_FLAT_SPREAD`'s first per-case standard deviation, 0 from its second, linear
+    between, so the interval moves continuously with the data."""
+    spread = float(x.std(ddof=1)) / (bounds[1] - bounds[0]) if x.size > 1 else 0.0
     first, last = NEAR_FLAT_SPREAD
-    w = min(1.0, max(0.0, (last - spread) / (last - first)))
-    if w <= 0.0:
-        return lo, hi, False
-    f_lo, f_hi = _flat_bound(float(x.mean()), n, confidence, bounds)
-    new_lo = lo - w * max(0.0, lo - f_lo)
-    new_hi = hi + w * max(0.0, f_hi - hi)
-    return new_lo, new_hi, new_lo < lo or new_hi > hi
-
-
-def _dominance_cap(
-    x: np.ndarray,
-    lo: float,
-    hi: float,
-    n: float,
-    confidence: float,
-    bounds: tuple[float, float],
-) -> tuple[float, float, bool]:
-    """``(lo, hi)`` no narrower than the no-spread interval (:func:`_flat_bound` on ``n``
-    cases) of a sample all at its maximum (for ``lo``) or all at its minimum (for ``hi``),
-    and whether that widened it.
-
-    Cases that are all at or below a value are no stronger evidence about the lower tail than
-    cases all at that value: a constant sample already leaves room for the unseen share of
-    the distribution that the Wilson upper bound of 0 in n allows, and a sample that is worse
-    case by case leaves the same room. Without it, 19 scores of 1.0 and one of 0.87 read
-    ``ci_low`` 0.96 beside twenty 1.0s' 0.84 (a spread just past :data:`NEAR_FLAT_SPREAD`
-    gets the t interval), so a ``ci_low`` gate failed the perfect suite and passed the worse
-    one. It is monotone in every case, so no sample reads a higher ``ci_low`` than a
-    constant sample that dominates it; it only binds where the values crowd their extreme
-    (near a bound, or with nearly no spread), never at mid-range with a typical spread.
-    """
-    c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds)
-    _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds)
-    new_lo, new_hi = min(lo, c_lo), max(hi, c_hi)
-    return new_lo, new_hi, new_lo < lo or new_hi > hi
+    return min(1.0, max(0.0, (last - spread) / (last - first)))
 
 
 def _dominance_note(n: float) -> str:
@@ -243,12 +193,38 @@ def _bounded_widening(
     confidence: float,
     bounds: tuple[float, float],
 ) -> tuple[float, float, bool, bool]:
-    """The two widenings every bounded mean interval gets, in order: toward the no-spread
-    interval when there is nearly no spread (:func:`_near_flat`), then the constant-sample
-    bound at the extremes (:func:`_dominance_cap`); ``(lo, hi, near_flat, capped)``."""
-    lo, hi, near = _near_flat(x, lo, hi, n, confidence, bounds)
-    lo, hi, capped = _dominance_cap(x, lo, hi, n, confidence, bounds)
-    return lo, hi, near, capped
+    """The two widenings every bounded mean interval gets on ``n`` (effective) cases:
+    ``(lo, hi, nearly_flat, capped)``.
+
+    First, toward the no-spread interval of :func:`_flat_bound` when the sample has nearly
+    no spread (:func:`_near_flat_weight`). Without it the interval of a bounded mean jumps at
+    zero spread: fifty scores of 1.0 read [0.929, 1] but 49 of 1.0 and one 0.999 read
+    [0.99994, 1]. A sample that misses the rare low values of a skewed score (near 1 every
+    case is 1.0 or nearly) has a tiny variance for the same reason a perfect suite has none,
+    and is no stronger evidence.
+
+    Then no narrower than the no-spread interval of a sample all at its maximum (for ``lo``)
+    or all at its minimum (for ``hi``). Cases all at or below a value are no stronger
+    evidence about the lower tail than cases all at that value, which already leave room
+    for the unseen share the Wilson upper bound of 0 in n allows. Without it, 19 scores of
+    1.0 and one of 0.87 (a spread past the ramp, so the t interval) read ``ci_low`` 0.96
+    beside twenty 1.0s' 0.84, and a ``ci_low`` gate failed the perfect suite and passed the
+    worse one. The bound is monotone in every case, so no sample reads a higher ``ci_low``
+    than a constant sample that dominates it; it binds only where the values crowd their
+    extreme (near a bound, or with nearly no spread).
+    """
+    w = _near_flat_weight(x, bounds)
+    near = False
+    if w > 0.0:
+        f_lo, f_hi = _flat_bound(float(x.mean()), n, confidence, bounds)
+        new_lo = lo - w * max(0.0, lo - f_lo)
+        new_hi = hi + w * max(0.0, f_hi - hi)
+        near = new_lo < lo or new_hi > hi
+        lo, hi = new_lo, new_hi
+    c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds)
+    _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds)
+    capped = c_lo < lo or c_hi > hi
+    return min(lo, c_lo), max(hi, c_hi), near, capped
 
 
 def _near_flat_note(n: float) -> str:
