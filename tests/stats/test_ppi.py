@@ -195,6 +195,29 @@ def test_degenerate_inputs_say_why() -> None:
         stats.ppi_mean_ci([1, 0], [1, 0], [0.5], confidence=1.0)
 
 
+@pytest.mark.parametrize("lam", [None, 0.0, 1.0])
+def test_labels_that_alone_inform_never_read_better_than_perfect_ones(lam: float | None) -> None:
+    # Before: with a judge that scored every case 1.0 (it carries nothing), 19 labels of 1.0
+    # and one of 0.99 read ci_low 0.998, twenty 1.0s 0.839: a gate on the human-scale mean
+    # failed the perfect suite and passed the worse one. The labels' own interval now gets
+    # mean_ci's bounded widenings, in ppi_mean_ci and in classical_mean_ci.
+    judged, rest = [1.0] * 20, [1.0] * 200
+    perfect = stats.ppi_mean_ci([1.0] * 20, judged, rest, bounds=(0.0, 1.0), lam=lam)
+    for v in np.linspace(0.0, 0.999, 60):
+        y = [1.0] * 19 + [float(v)]
+        e = stats.ppi_mean_ci(y, judged, rest, bounds=(0.0, 1.0), lam=lam)
+        assert e.ci_low <= perfect.ci_low + 1e-12, (v, e)
+        alone = stats.classical_mean_ci(y, bounds=(0.0, 1.0))
+        assert alone.ci_low <= perfect.ci_low + 1e-12, (v, alone)
+    assert perfect.ci_low == pytest.approx(stats.mean_ci([1.0] * 20, bounds=(0.0, 1.0)).ci_low)
+    # A judge that does inform keeps PPI's gain: the widening is for the labels alone.
+    y, f, fu = draws(6, 50, 950)
+    free = stats.ppi_mean_ci(y, f, fu, bounds=(0.0, 1.0))
+    assert free.lam > 0 and free.ci_high - free.ci_low == pytest.approx(
+        stats.ppi_mean_ci(y, f, fu).ci_high - stats.ppi_mean_ci(y, f, fu).ci_low
+    )
+
+
 def test_label_plan() -> None:
     y, f, fu = draws(5, 50, 1950)
     # The plan's width now is the interval's, for either interval.

@@ -52,12 +52,15 @@ import numpy as np
 
 from ._common import (
     Estimate,
+    _bounded_widening,
     _check_bounds,
     _check_confidence,
     _degenerate,
+    _dominance_note,
     _finite,
     _flat_bound,
     _flat_note,
+    _near_flat_note,
     _z,
 )
 from ._dist import stdtrit
@@ -204,7 +207,8 @@ def _labels_only(
     what: str,
     interval: str,
 ) -> Estimate:
-    """The labels' own interval: t (:func:`mean_ci`'s) or normal (``ppi_py``'s)."""
+    """The labels' own interval: t (:func:`mean_ci`'s) or normal (``ppi_py``'s); with
+    ``bounds``, also the widenings of a bounded sample (:func:`_labels_widened`)."""
     degenerate = _degenerate(y, confidence, what, bounds)
     if degenerate is not None:
         return degenerate
@@ -212,7 +216,29 @@ def _labels_only(
     ddof = 1 if interval == "t" else 0
     q = _quantile(confidence, interval, y.size - 1)
     h = q * float(y.std(ddof=ddof)) / math.sqrt(y.size)
-    return Estimate(m, m - h, m + h, int(y.size), what, confidence)
+    lo, hi, notes = _labels_widened(y, m - h, m + h, confidence, bounds)
+    return Estimate(m, lo, hi, int(y.size), what, confidence, "; ".join(notes) or None)
+
+
+def _labels_widened(
+    y: np.ndarray,
+    lo: float,
+    hi: float,
+    confidence: float,
+    bounds: tuple[float, float] | None,
+) -> tuple[float, float, list[str]]:
+    """An interval that rests on the labels alone, widened as :func:`mean_ci` widens a
+    bounded sample: toward the no-spread interval when the labels nearly have none, and never
+    tighter than the labels all at their maximum (minimum) would read. Without it 19 labels
+    of 1.0 and one of 0.99 beside a judge that scored every case 1.0 read ``ci_low`` 0.998,
+    twenty 1.0s 0.839, so a gate on the human-scale mean failed the perfect suite."""
+    if bounds is None:
+        return lo, hi, []
+    lo, hi, near, capped = _bounded_widening(y, lo, hi, y.size, confidence, bounds)
+    notes = [_near_flat_note(y.size)] if near else []
+    if capped:
+        notes.append(_dominance_note(y.size))
+    return lo, hi, notes
 
 
 def classical_mean_ci(
@@ -266,7 +292,9 @@ def ppi_mean_ci(
             plain PPI, ``0`` the labels alone.
         bounds: The range the score cannot leave (``(0, 1)``): without any spread left to
             estimate, the interval is then the one valid for any variable on the bounds over
-            the n labels, never the point.
+            the n labels, never the point; and where the judge carries nothing (λ = 0, or
+            no spread) the labels' interval gets :func:`mean_ci`'s bounded widenings, so it
+            never reads better than the labels all at their best value would.
         interval: ``"t"`` (variances of divisor n - 1 and N - 1, Student's quantile on n - 1
             degrees of freedom) or ``"normal"`` (``ppi_py``'s: divisors n and N, the normal
             quantile). With one judged-only case its variance is that of every judged case.
@@ -350,10 +378,16 @@ def ppi_mean_ci(
             bias,
         )
     h = _quantile(confidence, interval, n - 1) * se
+    lo, hi = estimate - h, estimate + h
+    if weight == 0.0 or float(np.ptp(np.concatenate([f, fu]))) == 0.0:
+        # The judge carries nothing (no weight, or no spread): the interval is the labels'
+        # own, and gets the labels' bounded widenings.
+        lo, hi, more = _labels_widened(y_, lo, hi, confidence, bounds)
+        notes += more
     return PPIResult(
         estimate,
-        estimate - h,
-        estimate + h,
+        lo,
+        hi,
         n,
         big_n,
         weight,
