@@ -192,9 +192,10 @@ def _bounded_widening(
     n: float,
     confidence: float,
     bounds: tuple[float, float],
-) -> tuple[float, float, bool, bool]:
+    where: str = "",
+) -> tuple[float, float, bool, bool, list[str]]:
     """The two widenings every bounded mean interval gets on ``n`` (effective) cases:
-    ``(lo, hi, nearly_flat, capped)``.
+    ``(lo, hi, nearly_flat, capped, notes)``, each note ending in ``where`` (what ``n`` is).
 
     First, toward the no-spread interval of :func:`_flat_bound` when the sample has nearly
     no spread (:func:`_near_flat_weight`). Without it the interval of a bounded mean jumps at
@@ -224,7 +225,10 @@ def _bounded_widening(
     c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds)
     _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds)
     capped = c_lo < lo or c_hi > hi
-    return min(lo, c_lo), max(hi, c_hi), near, capped
+    notes = [_near_flat_note(n) + where] if near else []
+    if capped:
+        notes.append(_dominance_note(n) + where)
+    return min(lo, c_lo), max(hi, c_hi), near, capped, notes
 
 
 def _near_flat_note(n: float) -> str:

@@ -17,9 +17,7 @@ from ._common import (
     _check_confidence,
     _codes,
     _degenerate,
-    _dominance_note,
     _finite,
-    _near_flat_note,
     _t_quantile,
     _wilson,
     _with_wilson_form,
@@ -90,6 +88,10 @@ def _few_failures_bounds(
     wins = np.arange(passes + 1, dtype=float)
     _, highs = wilson(wins / n, n / deff(wins))
     return float(lows.min()), float(highs.max())
+
+
+_IN_CLUSTERS = " (in clusters, as a perfect pass rate)"
+"""What the effective n of the bounded widenings is in clusters (:func:`_flat_n_eff`)."""
 
 
 def _flat_n_eff(codes: np.ndarray, c: int, confidence: float) -> float:
@@ -231,13 +233,14 @@ def clustered_mean_ci(
                 "near the bound the t interval is too symmetric for a skewed bounded score: "
                 "widened to the Wilson interval with the same variance and quantile"
             )
-        lo, hi, near, capped = _bounded_widening(x, lo, hi, n_flat, confidence, bounds)
+        lo, hi, near, capped, more = _bounded_widening(
+            x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS
+        )
+        notes += more
         if near:
             method = method[:-1] + ", nearly no spread)"
-            notes.append(_near_flat_note(n_flat) + " (in clusters, as a perfect pass rate)")
         if capped:
             method = method[:-1] + ", no tighter than all at its extremes)"
-            notes.append(_dominance_note(n_flat) + " (in clusters, as a perfect pass rate)")
         # Never narrower than the unclustered interval, by construction: the Wilson form is
         # taken only where it is 1 % wider, which CR1's wider t interval may just miss.
         plain = mean_ci(x, confidence=confidence, bounds=bounds)
@@ -397,11 +400,8 @@ def cluster_bootstrap_ci(
             "widened to the unclustered t interval where the cluster bootstrap was narrower"
         )
     if bounds is not None:
-        lo, hi, near, capped = _bounded_widening(x, lo, hi, n_flat, confidence, bounds)
-        if near:
-            notes.append(_near_flat_note(n_flat) + " (in clusters, as a perfect pass rate)")
-        if capped:
-            notes.append(_dominance_note(n_flat) + " (in clusters, as a perfect pass rate)")
+        lo, hi, *_, more = _bounded_widening(x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS)
+        notes += more
     note = "; ".join(notes) or None
     return Estimate(
         point,

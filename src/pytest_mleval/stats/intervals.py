@@ -17,9 +17,7 @@ from ._common import (
     _check_confidence,
     _codes,
     _degenerate,
-    _dominance_note,
     _finite,
-    _near_flat_note,
     _point,
     _t_quantile,
     _wilson,
@@ -115,18 +113,18 @@ def mean_ci(
         )
     if bounds is None:
         return e
-    lo, hi, near, capped = _bounded_widening(x, e.ci_low, e.ci_high, x.size, confidence, bounds)
-    if not (near or capped):
+    lo, hi, near, capped, notes = _bounded_widening(
+        x, e.ci_low, e.ci_high, x.size, confidence, bounds
+    )
+    if not notes:
         return e
-    notes = [e.note] if e.note else []
     method_name = e.method
     if near:
-        notes.append(_near_flat_note(x.size))
         method_name += " (nearly no spread: bounded)"
     if capped:
-        notes.append(_dominance_note(x.size))
         method_name += " (no tighter than all at its extremes)"
-    return Estimate(e.estimate, lo, hi, e.n, method_name, confidence, "; ".join(notes))
+    note = "; ".join([e.note, *notes] if e.note else notes)
+    return Estimate(e.estimate, lo, hi, e.n, method_name, confidence, note)
 
 
 def proportion_ci(

@@ -56,11 +56,9 @@ from ._common import (
     _check_bounds,
     _check_confidence,
     _degenerate,
-    _dominance_note,
     _finite,
     _flat_bound,
     _flat_note,
-    _near_flat_note,
     _z,
 )
 from ._dist import stdtrit
@@ -234,10 +232,7 @@ def _labels_widened(
     twenty 1.0s 0.839, so a gate on the human-scale mean failed the perfect suite."""
     if bounds is None:
         return lo, hi, []
-    lo, hi, near, capped = _bounded_widening(y, lo, hi, y.size, confidence, bounds)
-    notes = [_near_flat_note(y.size)] if near else []
-    if capped:
-        notes.append(_dominance_note(y.size))
+    lo, hi, *_, notes = _bounded_widening(y, lo, hi, y.size, confidence, bounds)
     return lo, hi, notes
 
 
