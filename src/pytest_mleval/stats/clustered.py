@@ -94,15 +94,19 @@ _IN_CLUSTERS = " (in clusters, as a perfect pass rate)"
 """What the effective n of the bounded widenings is in clusters (:func:`_flat_n_eff`)."""
 
 
+def _weighted_size(codes: np.ndarray, c: int) -> float:
+    """The size-weighted mean cluster size, sum m_j^2 / n: the one a design effect uses."""
+    sizes = np.bincount(codes, minlength=c).astype(float)
+    return float(sizes @ sizes) / codes.size
+
+
 def _flat_n_eff(codes: np.ndarray, c: int, confidence: float) -> float:
     """The effective n of clustered values without spread: n over the design effect one
     differing case could not rule out, as for a perfect clustered pass rate (see
     :func:`_few_failures_bounds`)."""
-    n = codes.size
-    sizes = np.bincount(codes, minlength=c).astype(float)
-    size = float(sizes @ sizes) / n
+    size = _weighted_size(codes, c)
     z = _z(0.5 + confidence / 2.0)
-    return n / (1.0 + (size - 1.0) * z * z / (size - 1.0 + z * z))
+    return codes.size / (1.0 + (size - 1.0) * z * z / (size - 1.0 + z * z))
 
 
 def _cluster_setup(
@@ -318,8 +322,7 @@ def clustered_proportion_ci(
     # 49/50 suite no narrower than [0.2, 1]) and over n_eff = clusters for a perfect suite
     # (valid for any correlation, but a perfect suite would then read worse than one with a
     # failure); this one is placement-free, so it is monotone in the passes by construction.
-    sizes = np.bincount(codes, minlength=c).astype(float)
-    f_lo, f_hi = _few_failures_bounds(k, n, float(sizes @ sizes) / n, _z(0.5 + confidence / 2.0), c)
+    f_lo, f_hi = _few_failures_bounds(k, n, _weighted_size(codes, c), _z(0.5 + confidence / 2.0), c)
     if f_lo < lo - 1e-15 or f_hi > hi + 1e-15:
         notes.append(
             f"widened to the design effect that {min(k, n - k)} "
