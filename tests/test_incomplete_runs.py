@@ -135,6 +135,21 @@ def test_headline_derives_from_exit_status() -> None:
     assert run_status(broken)[0] == "incomplete"
 
 
+def test_headline_counts_errored_cases_apart_from_failed_ones() -> None:
+    cases = [
+        CaseResult(suite="s", case_id="ok", passed=True),
+        CaseResult(suite="s", case_id="wrong", passed=False),
+        CaseResult(suite="s", case_id="boom", passed=False, error="RuntimeError: x"),
+        # A repeat that errored beside one that failed: the case could not be scored.
+        CaseResult(suite="s", case_id="flaky", passed=False, repeat=0),
+        CaseResult(suite="s", case_id="flaky", passed=False, repeat=1, error="TimeoutError"),
+    ]
+    status, text = run_status(RunResults(meta=RunMeta(exit_status=1), cases=cases))
+    assert status == "failed"
+    assert "1 case(s) failed" in text
+    assert "2 case(s) errored" in text
+
+
 def test_history_written_by_an_older_version_is_migrated(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     con = sqlite3.connect(db)

@@ -615,9 +615,14 @@ def run_status(run: RunResults) -> tuple[str, str]:
     why = []
     if failed_gates:
         why.append(f"{failed_gates} gate(s) failed")
-    n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed})
+    # A case is errored if any repeat could not be scored: "failed" would say its output was
+    # judged wrong, when the target, provider or budget stopped it.
+    errored = {(c.suite, c.case_id) for c in run.cases if c.error is not None}
+    n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed} - errored)
     if n_failed:
         why.append(f"{n_failed} case(s) failed")
+    if errored:
+        why.append(f"{len(errored)} case(s) errored")
     reasons = incomplete_reasons(run)
     if reasons:
         text = "incomplete: " + "; ".join(reasons + why)
