@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_mleval.cli import main
-from pytest_mleval.results.compare import compare_runs
+from pytest_mleval.results.compare import compare_runs, regression_gates
 from pytest_mleval.results.records import CaseResult, MetricScore, RunResults, write_results
 
 
@@ -58,6 +58,17 @@ def test_clear_drop_is_a_regression_and_small_drop_within_margin_is_not() -> Non
     base, cand = noisy(80, -0.01, 3)
     comp = compare_runs(make_run(base), make_run(cand), margin=0.05)
     assert not comp.regressed
+
+
+def test_regression_gate_message_never_reads_p_zero() -> None:
+    # A p-value is never 0: the gate line read "p(adj)=0.0000" beside "<0.001" in the table.
+    base, cand = noisy(80, -0.15, 2)
+    comp = compare_runs(make_run(base), make_run(cand))
+    assert metric(comp).p_adjusted < 0.001
+    (gate,) = regression_gates(comp)
+    assert not gate.passed
+    assert "p(adj)<0.001" in gate.message
+    assert "0.0000" not in gate.message
 
 
 def test_improvement_and_flips() -> None:

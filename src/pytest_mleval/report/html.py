@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..results.units import fmt_interval, fmt_metric, fmt_usd
+from ..results.units import fmt_interval, fmt_metric, fmt_p, fmt_usd
 from .charts import delta_charts, histograms
 from .safety_views import safety_view
 from .variant_views import variant_sets_view
@@ -143,8 +143,7 @@ def _signed(value: Any, digits: int = 3) -> str:
 def _pvalue(value: Any) -> str:
     if value is None:
         return "–"
-    p = float(value)
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return fmt_p(float(value))
 
 
 def render_report(

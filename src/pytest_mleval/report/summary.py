@@ -6,7 +6,7 @@ from typing import Any
 
 from ..results.records import Aggregate, CaseResult, RunResults, run_status
 from ..results.sequential import sequential_line
-from ..results.units import fmt_interval, fmt_metric, fmt_usd, unit_of
+from ..results.units import fmt_interval, fmt_metric, fmt_p, fmt_usd, unit_of
 from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
@@ -95,10 +95,6 @@ def _failed_tools_md(case: CaseResult) -> str:
     return f" · failed tool calls: {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _term_ids(ids: list[str]) -> str:
     return ", ".join(term_text(i) for i in ids)
 
@@ -145,7 +141,7 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
             lines.append(
                 f"    {term_text(name):<20} {fmt_metric(name, m['baseline']):>8} "
                 f"{fmt_metric(name, m['candidate']):>8} {_delta(name, m['diff']):>8}  {ci:<20} "
-                f"{_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
+                f"{fmt_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
         if s["flipped_to_fail"]:
@@ -253,7 +249,7 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
                 f"{_md(fmt_metric(name, m['baseline']))} | "
                 f"{_md(fmt_metric(name, m['candidate']))} | "
                 f"{_md(_delta(name, m['diff']))} [{_md(_delta(name, m['ci_low']))}, "
-                f"{_md(_delta(name, m['ci_high']))}] | {_p(m['p_adjusted'])} | {verdict} |"
+                f"{_md(_delta(name, m['ci_high']))}] | {fmt_p(m['p_adjusted'])} | {verdict} |"
             )
         out.append("")
         for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..results.records import RunResults
 from ..results.safety_records import ALL_FAMILIES, SafetyComparison, SafetyFamily
+from ..results.units import fmt_p
 from .escaping import md_code, md_text, term_text
 
 __all__ = ["pct", "safety_comparison_lines", "safety_markdown", "safety_terminal"]
@@ -22,10 +23,6 @@ def _rate(f: SafetyFamily) -> str:
     return f"{pct(f.rate)} [{pct(f.ci_low)}, {pct(f.ci_high)}]"
 
 
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3g}"
-
-
 def _family_label(family: str) -> str:
     return "all families" if family == ALL_FAMILIES else family
 
@@ -37,11 +34,12 @@ def _against(r: SafetyComparison) -> str:
 def _comparison_text(r: SafetyComparison) -> str:
     """One comparison in words (plain text: escape it for where it goes)."""
     pts = 100.0 * r.diff
-    adjusted = "" if r.family == ALL_FAMILIES else f", Holm {_p(r.p_adjusted)}"
+    adjusted = "" if r.family == ALL_FAMILIES else f", Holm p{fmt_p(r.p_adjusted, relation=True)}"
     return (
         f"{r.suite} vs {_against(r)}, {_family_label(r.family)}: {r.b} newly broken, "
         f"{r.c} newly defended of {r.n} paired; attack success {pct(r.rate_reference)} → "
-        f"{pct(r.rate_candidate)} ({pts:+.1f} pts), exact McNemar p={_p(r.p_value)}"
+        f"{pct(r.rate_candidate)} ({pts:+.1f} pts), "
+        f"exact McNemar p{fmt_p(r.p_value, relation=True)}"
         f"{adjusted}: {r.verdict}"
     )
 

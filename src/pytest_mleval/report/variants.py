@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..results.units import RAW_MEASURES, fmt_interval, fmt_metric, fmt_usd, unit_of
+from ..results.units import RAW_MEASURES, fmt_interval, fmt_metric, fmt_p, fmt_usd, unit_of
 from .escaping import md_code, md_text, term_text
 
 if TYPE_CHECKING:
@@ -118,10 +118,6 @@ def _signed(metric: str, value: float) -> str:
         text = fmt_metric(metric, value)
         return text if text.startswith("-") else f"+{text}"
     return f"{value:+.3f}"
-
-
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def fmt_ms(value: float | None) -> str:
@@ -231,12 +227,12 @@ def tradeoff_text(t: Tradeoff, name: Callable[[str], str] = str) -> str:
     if t.verdict == "better":
         return (
             f"{cheap} is better than {dear} on {metric} (Δ {_signed(metric, t.diff)} {ci}, "
-            f"adjusted p {_p(t.p_adjusted)}) and {t.ratio:.1f}x cheaper{_speed_text(t)}"
+            f"adjusted p {fmt_p(t.p_adjusted)}) and {t.ratio:.1f}x cheaper{_speed_text(t)}"
         )
     return (
         f"{dear} is better than {cheap} on {metric} (Δ {_signed(metric, -t.diff)} "
         f"[{_signed(metric, -t.ci_high)}, {_signed(metric, -t.ci_low)}], adjusted p "
-        f"{_p(t.p_adjusted)}) but costs {t.ratio:.1f}x as much"
+        f"{fmt_p(t.p_adjusted)}) but costs {t.ratio:.1f}x as much"
     )
 
 
@@ -427,7 +423,7 @@ def _md_pairs(vs: VariantSet) -> list[str]:
             f"{md_text(fmt_metric(m, p.mean_a))} | "
             f"{md_text(fmt_metric(m, p.mean_b))} | {md_text(_signed(m, p.diff))} "
             f"[{md_text(_signed(m, p.ci_low))}, {md_text(_signed(m, p.ci_high))}] | "
-            f"{_p(p.p_value)} | {_p(p.p_adjusted)} | "
+            f"{fmt_p(p.p_value)} | {fmt_p(p.p_adjusted)} | "
             f"{_mdname(p.better) if p.better else '–'} | {md_text(p.test, limit=60)} |"
         )
     if len(vs.pairs) > PAIRS_SHOWN:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .aggregate import per_case
 from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
-from .units import RAW_MEASURES
+from .units import RAW_MEASURES, fmt_p
 
 __all__ = [
     "Comparison",
@@ -372,7 +372,7 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
         if regressions:
             detail = "; ".join(
                 f"{m.metric} {m.diff:+.4g} [{m.ci_low:+.4g}, {m.ci_high:+.4g}] "
-                f"p(adj)={m.p_adjusted:.4f}"
+                f"p(adj){fmt_p(m.p_adjusted, relation=True)}"
                 for m in regressions
             )
             message = f"regression beyond margin {sc.margin:g}: {detail}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["RAW_MEASURES", "UNITS", "fmt_interval", "fmt_metric", "fmt_usd", "unit_of"]
+__all__ = ["RAW_MEASURES", "UNITS", "fmt_interval", "fmt_metric", "fmt_p", "fmt_usd", "unit_of"]
 
 UNITS = {"cost_usd": "USD", "latency_ms": "ms", "ttft_ms": "ms"}
 """Raw measures and their units; every other built-in metric is a score in [0, 1]."""
@@ -74,3 +74,19 @@ def fmt_interval(metric: str, low: float, high: float) -> str:
     if unit is not None:
         return f"[{_plain(low)}, {_plain(high)}] {unit}"
     return f"[{low:.3f}, {high:.3f}]"
+
+
+def fmt_p(p: float, *, relation: bool = False) -> str:
+    """A p-value to three decimals, ``<0.001`` below that: a p-value is never 0, so it never
+    reads ``0.000`` (nor ``p=0.0000`` in a gate's message).
+
+    Args:
+        p: The p-value.
+        relation: Prefix ``=`` unless the text starts with ``<``, for ``p(adj)=0.016`` and
+            ``p(adj)<0.001`` after a label.
+
+    Returns:
+        The p-value as text.
+    """
+    text = "<0.001" if p < 0.001 else f"{p:.3f}"
+    return f"={text}" if relation and not text.startswith("<") else text
