@@ -445,6 +445,25 @@ def test_cli_power_on_a_constant_unbounded_measure_says_it_cannot_plan(
     assert "unbounded measure has no variance bound" in out and "cases needed" not in out
 
 
+def test_cli_power_on_a_perfect_score_does_not_call_it_passing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_mleval.cli import main
+    from pytest_mleval.results.records import RunResults, write_results
+
+    b = tmp_path / "b.json"
+    write_results(b, RunResults(cases=cases([True] * 40, scores={"rouge_l": [1.0] * 40})))
+    assert main(["power", "--baseline", str(b), "--metric", "rouge_l", "--effect", "0.1"]) == 0
+    score_out = capsys.readouterr().out
+    # rouge_l has no threshold here: every score is 1, which is not "every case passes".
+    assert "every score is 1" in score_out and "passes" not in score_out
+    assert main(["power", "--baseline", str(b), "--metric", "pass_rate", "--effect", "0.1"]) == 0
+    rate_out = capsys.readouterr().out
+    assert "every case passes" in rate_out
+    # The same planning (a drop of d flips d of the cases) gives the same count either way.
+    assert score_out.splitlines()[-1] == rate_out.splitlines()[-1]
+
+
 # --- paired differences without spread ----------------------------------------------------------
 
 

@@ -156,6 +156,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
                 alpha=args.alpha,
                 power=args.power,
                 raw=metric is not None and is_raw_measure(metric_kind(cases, metric), values),
+                pass_rate=metric is None,
             )
             print("\n".join(report))
             continue

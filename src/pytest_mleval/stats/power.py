@@ -567,6 +567,7 @@ def constant_baseline_report(
     alpha: float = 0.05,
     power: float = 0.8,
     raw: bool = False,
+    pass_rate: bool = True,
 ) -> list[str]:
     """The lines ``mleval power`` prints for a baseline without spread (e.g. 100 % passing).
 
@@ -578,6 +579,9 @@ def constant_baseline_report(
         alpha: Significance level.
         power: Wanted probability of detection.
         raw: An unbounded measure (cost, latency): no bound on its variance exists.
+        pass_rate: The values are pass/fail verdicts; otherwise a metric's 0/1 scores, which
+            are planned the same way but are not called passes (a metric without a
+            threshold passes nothing).
 
     Returns:
         Indented lines: the bound used, the minimum detectable drop, the cases needed.
@@ -588,8 +592,13 @@ def constant_baseline_report(
             "plan from a run whose values vary"
         ]
     if binary:
+        every = (
+            f"every case {'passes' if baseline else 'fails'}"
+            if pass_rate
+            else f"every score is {baseline:g}"
+        )
         lines = [
-            f"  no spread in the baseline (every case {'passes' if baseline else 'fails'}): "
+            f"  no spread in the baseline ({every}): "
             "planning with the Bernoulli bound, a drop of d flips d of the cases "
             "(Connor 1987 at discordant share d)"
         ]
@@ -599,7 +608,7 @@ def constant_baseline_report(
             "for a score on [0, 1], sd(diff) <= sqrt((b - d)(1 - b + d)) for a drop d from b"
         ]
     if binary and baseline != 1.0:
-        lines.append("  a baseline where every case fails cannot drop: nothing to detect")
+        lines.append(f"  a baseline where {every} cannot drop: nothing to detect")
         return lines
     mde = min_detectable_effect_constant_baseline(
         n, baseline=baseline, binary=binary, alpha=alpha, power=power
