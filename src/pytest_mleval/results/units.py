@@ -88,5 +88,6 @@ def fmt_p(p: float, *, relation: bool = False) -> str:
     Returns:
         The p-value as text.
     """
-    text = "<0.001" if p < 0.001 else f"{p:.3f}"
-    return f"={text}" if relation and not text.startswith("<") else text
+    if p < 0.001:
+        return "<0.001"
+    return f"={p:.3f}" if relation else f"{p:.3f}"
