@@ -100,3 +100,61 @@ def test_a_plain_run_loads_no_judges(pytester: pytest.Pytester) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "LOADED []" in proc.stdout
+
+
+APP = """
+def answer(case):
+    return {"output": "a perfect answer", "model": "openai/tiny", "cost_usd": 1e-06,
+            "usage": {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}}
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_judge_calls_count_in_the_usage_people_read(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    # The judge's tokens and dollars are the run's too: before, the terminal, Markdown and HTML
+    # counted only the target's calls (7 tokens a case, "$0.0000040"), whatever the judge spent.
+    with OpenAITestServer(rules=[Rule(reply=judge)]) as srv:
+        pytester.makeini(
+            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+            "mleval_cache = off\nmleval_judge_model = openai/gpt-4o-mini\n"
+        )
+        pytester.makepyfile(app=APP)
+        pytester.syspathinsert()
+        cases = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(4))
+        pytester.makefile(
+            ".eval.yaml",
+            judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
+            f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\ncases:\n{cases}",
+        )
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers)
+        result.assert_outcomes(passed=4)
+        assert len(srv.requests) == 4
+    reports = pytester.path / "reports"
+    results = json.loads((reports / "mleval-results.json").read_text())
+    # What the judge used, as the server counted it (whitespace-split tokens) and as priced.
+    judged = [len(" ".join(m["content"] for m in r["messages"]).split()) for r in srv.requests]
+    judge_tokens = sum(judged) + 4 * len(judge([{"content": ""}]).split())
+    usage = results["usage"]
+    judge_use = usage["models"]["openai/gpt-4o-mini"]
+    assert judge_use["total_tokens"] == judge_tokens
+    assert judge_use["cost_usd"] > 0.0 and judge_use["cases"] == 4
+    assert usage["total"]["total_tokens"] == 4 * 7 + judge_tokens
+    assert usage["total"]["cost_usd"] == pytest.approx(4e-06 + judge_use["cost_usd"])
+    assert usage["suites"]["judged"]["total_tokens"] == 4 * 7 + judge_tokens
+    total = f"usage: {4 * 7 + judge_tokens} tokens*"
+    result.stdout.fnmatch_lines(
+        [
+            total,
+            f"  suite judged: {4 * 7 + judge_tokens} tokens*",
+            f"  model openai/gpt-4o-mini: {judge_tokens} tokens*",
+            "  model openai/tiny: 28 tokens*",
+        ]
+    )
+    summary = (reports / "mleval-summary.md").read_text()
+    assert f"| model `openai/gpt-4o-mini` | {judge_tokens} (" in summary
+    assert f"| **total** | {4 * 7 + judge_tokens} (" in summary
+    html = (reports / "mleval-report.html").read_text()
+    assert "<code>openai/gpt-4o-mini</code>" in html
+

@@ -13,7 +13,6 @@ from .cases.suite import load_suite
 from .errors import MetricError
 from .metrics.registry import unknown_metric_problem
 from .results.records import CaseResult
-from .results.scoring import score_case
 from .targets.registry import EvalCase, TargetOutput, normalize_output
 from .targets.render import eval_cases
 
@@ -92,7 +91,9 @@ def check(
                 raise MetricError(problem)
     out: TargetOutput = normalize_output(output)
     node = item or context.current_item()
-    result, scored = score_case(ec, out, nodeid=node.nodeid if node is not None else "")
+    from .collect import score_metered
+
+    result, scored = score_metered(ec, out, nodeid=node.nodeid if node is not None else "")
     if node is not None:
         node.user_properties.append((context.CASE_PROPERTY, result.model_dump_json()))
         for s in scored:

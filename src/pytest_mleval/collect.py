@@ -17,7 +17,7 @@ from .metrics.registry import Scored, unknown_metric_problem
 from .options import get_options
 from .report.escaping import term_text
 from .targets.bounds import TemplateLimits
-from .targets.registry import EvalCase
+from .targets.registry import EvalCase, TargetOutput
 from .targets.render import render_case
 
 if TYPE_CHECKING:
@@ -28,6 +28,21 @@ if TYPE_CHECKING:
     from .session import MlevalSession
 
 __all__ = ["EvalFile", "EvalFileWarning", "EvalItem", "EvalSuite"]
+
+
+def score_metered(
+    ec: EvalCase, out: TargetOutput, **kwargs: Any
+) -> tuple[CaseResult, list[Scored]]:
+    """:func:`.results.scoring.score_case`, with the model calls its metrics make (judges,
+    API embedders) counted in the record's ``metric_calls``: the run's usage counts them."""
+    from .inference.metering import metering
+    from .results.records import CallUse
+    from .results.scoring import score_case
+
+    with metering() as meter:
+        result, scored = score_case(ec, out, **kwargs)
+    result.metric_calls = {m: CallUse(**use) for m, use in meter.as_dict().items()}
+    return result, scored
 
 
 class EvalFileWarning(pytest.PytestWarning):
@@ -218,8 +233,6 @@ class EvalItem(pytest.Function):
             raise
 
     def runtest(self) -> None:
-        from .results.scoring import score_case
-
         session = _session(self.config)
         extra: dict[str, Any] = {}
         if self.suite.spec.judge_model:
@@ -232,7 +245,7 @@ class EvalItem(pytest.Function):
             if baseline.trajectory is not None:
                 # For `pairwise` with `over: trajectory` against the baseline run.
                 extra["baseline_trajectory"] = baseline.trajectory
-        result, scored = score_case(
+        result, scored = score_metered(
             self.eval_case,
             self._output,
             nodeid=self.nodeid,

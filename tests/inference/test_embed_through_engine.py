@@ -158,6 +158,12 @@ def test_embedding_metric_and_rag_retriever_go_through_the_engine(
         assert used["retries"] == 1 and used["errors"] == 0
         assert used["calls"] == sent  # every request the server saw was one of the engine's
         assert used["prompt_tokens"] > 0 and used["cost_usd"] > 0
+        # The metric's embeddings are in the usage people read, on the cases that made them.
+        shown = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+        metric_use = shown["usage"]["models"][MODEL]
+        assert metric_use["cases"] == 2 and metric_use["total_tokens"] > 0
+        assert 0 < metric_use["cost_usd"] <= used["cost_usd"]
+        first.stdout.fnmatch_lines([f"  model {MODEL}: *"])
 
         second = pytester.runpytest_subprocess("-s")
         second.assert_outcomes(passed=4)

@@ -399,10 +399,21 @@ def test_a_variants_suite_is_judged_end_to_end_and_replays_with_no_request(
     args = ["-n", "2"] if xdist else []
     with OpenAITestServer(rules=[Rule(reply=quality_judge)]) as srv:
         e2e_project(pytester, srv)
-        pytester.runpytest(*args).assert_outcomes(passed=18)
+        first = pytester.runpytest(*args)
+        first.assert_outcomes(passed=18)
         vs = variant_set(pytester)
         check_trio(vs)
         assert srv.count == PROMPTS
+        # The judge's calls are in the usage people read (the targets are python: no tokens),
+        # answers joining an identical call made before counted as cached, as recorded.
+        usage = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())["usage"]
+        spent = usage["inference"]["models"]["openai/judge"]["total_tokens"]
+        judged, joined = usage["models"]["openai/judge"]["total_tokens"], usage["total"]["cached"]
+        assert spent > 0 and judged >= spent and (judged > spent) == (joined > 0)
+        assert usage["total"]["total_tokens"] == judged
+        first.stdout.fnmatch_lines(
+            [f"usage: {judged:,} tokens*", f"  model openai/judge: {judged:,} *"]
+        )
         assert all(
             "More plus signs is better." in r["messages"][-1]["content"] for r in srv.requests
         )
@@ -411,6 +422,9 @@ def test_a_variants_suite_is_judged_end_to_end_and_replays_with_no_request(
         result.assert_outcomes(passed=18)
         assert "CacheMissError" not in result.stdout.str()
         assert srv.count == PROMPTS  # the replay made no judge request
+        usage = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())["usage"]
+        assert usage["total"]["total_tokens"] == judged
+        assert usage["total"]["cached"] == PROMPTS + joined
         replayed = variant_set(pytester)
         assert replayed["win_rates"] == vs["win_rates"]
         assert replayed["ranking"] == vs["ranking"]

@@ -152,3 +152,45 @@ def test_labelled_raw_measure_stays_a_raw_measure(pytester: pytest.Pytester) -> 
     results = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
     row = next(m for m in results["comparison"]["suites"][0]["metrics"] if m["metric"] == "speed")
     assert row["lower_is_better"] and not row["gating"]
+
+
+def test_usage_counts_metric_calls_per_suite_and_model() -> None:
+    from pytest_mleval.report.views import usage_rows
+    from pytest_mleval.results.records import CallUse, CaseResult, RunResults, Usage
+    from pytest_mleval.results.run import usage_totals
+
+    def case(i: int, calls: dict[str, CallUse]) -> CaseResult:
+        return CaseResult(
+            suite="s",
+            case_id=f"c{i}",
+            model="openai/app",
+            latency_ms=100.0 + i,
+            usage=Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5),
+            cost_usd=1e-06,
+            metric_calls=calls,
+        )
+
+    judge = CallUse(
+        calls=2,
+        prompt_tokens=40,
+        completion_tokens=6,
+        total_tokens=46,
+        cost_usd=2e-05,
+        cached=1,
+        retries=1,
+        latencies_ms=[7.0, 9.0],
+    )
+    down = CallUse(retries=4)  # every call failed: no tokens, but the provider was asked
+    usage = usage_totals([case(0, {"openai/judge": judge}), case(1, {"openai/down": down})])
+    total = usage["total"]
+    assert total["total_tokens"] == 5 + 5 + 46 and total["prompt_tokens"] == 3 + 3 + 40
+    assert total["cost_usd"] == pytest.approx(2e-06 + 2e-05)
+    assert (total["cached"], total["retries"]) == (1, 5)
+    assert total["metric_calls"] == {"total_tokens": 46, "cost_usd": pytest.approx(2e-05)}
+    assert total["latency_ms"]["p50"] == pytest.approx(100.5)  # the targets' latency
+    assert usage["suites"]["s"]["total_tokens"] == 56
+    row = usage["models"]["openai/judge"]
+    assert (row["cases"], row["total_tokens"], row["latency_ms"]["p50"]) == (1, 46, 8.0)
+    assert usage["models"]["openai/app"]["total_tokens"] == 10
+    shown = {(kind, name) for kind, name, _ in usage_rows(RunResults(usage=usage))}
+    assert ("model", "openai/down") in shown and ("model", "openai/judge") in shown

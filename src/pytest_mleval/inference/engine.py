@@ -32,6 +32,7 @@ from ..errors import TimeoutError as CallTimeoutError
 from .cache_backend import CacheStore
 from .limits import CallLimiter, RateLimiter, RetryPolicy, request_estimate
 from .loop import run_sync, shared_loop
+from .metering import record_call
 from .providers.auto import AutoProvider
 from .providers.base import Provider, unusable_reply
 from .scrubbing import scrub
@@ -118,6 +119,11 @@ class InferenceEngine:
         The future's result is a :class:`ChatResponse`; its exception an
         :class:`~pytest_mleval.errors.InferenceError` subclass.
         """
+        return self._submit(req)[0]
+
+    def _submit(self, req: ChatRequest) -> tuple[concurrent.futures.Future[ChatResponse], bool]:
+        """:meth:`submit`, and whether it joined a call made before (which it then costs
+        nothing: the meter counts it as a cached answer)."""
         if self.api_key and req.api_key is None:
             req = dataclasses.replace(req, api_key=self.api_key)
         key = _dedup_key(req)
@@ -126,27 +132,42 @@ class InferenceEngine:
                 raise InferenceError("the inference engine is closed")
             fut = self._futures.get(key)
             if fut is not None:
-                return fut
+                return fut, True
             fut = concurrent.futures.Future()
             self._futures[key] = fut
         self._loop.call_soon_threadsafe(self._start, key, req, fut)
-        return fut
+        return fut, False
 
     def complete(self, req: ChatRequest, timeout: float | None = None) -> ChatResponse:
-        """Answer ``req``, blocking until done (``timeout`` bounds the wait, not the call)."""
+        """Answer ``req``, blocking until done (``timeout`` bounds the wait, not the call).
+
+        The call counts in the caller's open meter (:func:`.metering.metering`), if any.
+        """
+        fut, joined = self._submit(req)
         try:
-            return self.submit(req).result(timeout)
+            resp = fut.result(timeout)
         except concurrent.futures.CancelledError:
             raise InferenceError(CANCELLED_MESSAGE) from None
         except concurrent.futures.TimeoutError:
             raise CallTimeoutError(f"model {req.model!r}: no answer within {timeout}s") from None
+        except InferenceError as exc:
+            _meter_failure(req, exc, joined)
+            raise
+        _meter(resp, joined)
+        return resp
 
     async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Answer ``req`` from a caller's own event loop."""
+        """Answer ``req`` from a caller's own event loop (counted as :meth:`complete` is)."""
+        fut, joined = self._submit(req)
         try:
-            return await asyncio.wrap_future(self.submit(req))
+            resp = await asyncio.wrap_future(fut)
         except asyncio.CancelledError:
             raise InferenceError(CANCELLED_MESSAGE) from None
+        except InferenceError as exc:
+            _meter_failure(req, exc, joined)
+            raise
+        _meter(resp, joined)
+        return resp
 
     def prefetch(
         self, reqs: Iterable[ChatRequest]
@@ -188,13 +209,20 @@ class InferenceEngine:
             self._embed(model, batch, api_base, api_key or self.api_key), self._loop
         )
         try:
-            return future.result()
+            vectors, spend = future.result()
         except concurrent.futures.CancelledError:
             raise InferenceError(CANCELLED_MESSAGE) from None
+        if spend is None:
+            record_call(model, cached=True, latency_ms=0.0)
+        else:
+            record_call(model, prompt_tokens=spend[0], cost_usd=spend[1], latency_ms=spend[2])
+        return vectors
 
     async def _embed(
         self, model: str, texts: list[str], api_base: str | None, api_key: str | None
-    ) -> list[list[float]]:
+    ) -> tuple[list[list[float]], tuple[int, float, float] | None]:
+        """The vectors, and the provider call's (tokens, cost, latency), ``None`` when every
+        text was cached."""
         keys = {t: _embed_key(model, api_base, t) for t in texts}
         with self._lock:
             self._model_stats(model).requests += 1
@@ -204,7 +232,7 @@ class InferenceEngine:
         if not missing:
             with self._lock:
                 self._model_stats(model).cache_hits += 1
-            return [vectors[t] for t in texts]
+            return [vectors[t] for t in texts], None
         if self.cache is not None and self.cache.replay:
             with self._lock:
                 self._model_stats(model).errors += 1
@@ -214,7 +242,7 @@ class InferenceEngine:
                 "--mleval-cache rw)"
             )
         try:
-            fresh = await self._embed_call(model, missing, api_base, api_key)
+            fresh, spend = await self._embed_call(model, missing, api_base, api_key)
         except InferenceError:
             with self._lock:
                 self._model_stats(model).errors += 1
@@ -223,7 +251,7 @@ class InferenceEngine:
         if self.cache is not None and self.cache.writable:
             await asyncio.to_thread(self._embed_store, model, keys, computed)
         vectors.update(computed)
-        return [vectors[t] for t in texts]
+        return [vectors[t] for t in texts], spend
 
     def _embed_lookup(self, keys: Mapping[str, str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
@@ -245,14 +273,15 @@ class InferenceEngine:
 
     async def _embed_call(
         self, model: str, texts: list[str], api_base: str | None, api_key: str | None
-    ) -> list[list[float]]:
-        """One provider call for ``texts``, with limits, timeout, retries and accounting."""
+    ) -> tuple[list[list[float]], tuple[int, float, float]]:
+        """One provider call for ``texts``, with limits, timeout, retries and accounting;
+        returns the vectors and the call's (tokens, cost, latency)."""
         from ..errors import ProviderError
 
         estimate = sum(len(t) // 4 + 1 for t in texts)
         timeout = self.timeout
 
-        async def call() -> list[list[float]]:
+        async def call() -> tuple[list[list[float]], tuple[int, float, float]]:
             await self._prepare(model)
             await self.limiter.acquire(model, estimate)
             start = time.perf_counter()
@@ -272,7 +301,7 @@ class InferenceEngine:
             cost = float(getattr(vectors, "cost_usd", 0.0) or 0.0)
             self.limiter.settle(model, estimate, tokens or estimate)
             self._account(model, cost, tokens, 0, latency)
-            return [[float(x) for x in row] for row in vectors]
+            return [[float(x) for x in row] for row in vectors], (tokens, cost, latency)
 
         return await self._retrying(model, call)
 
@@ -613,6 +642,30 @@ class _Failed(Exception):
         super().__init__(str(error))
         self.error = error
         self.attempts = attempts
+
+
+def _meter(resp: ChatResponse, joined: bool) -> None:
+    """Count an answer in the caller's meter, as a target's answer counts in its case: with
+    its tokens and cost as recorded, and as cached when it came from the cache or joined an
+    identical call made before (the provider answered neither this time)."""
+    u = resp.usage
+    record_call(
+        resp.model,
+        prompt_tokens=u.prompt_tokens,
+        completion_tokens=u.completion_tokens,
+        total_tokens=u.total_tokens,
+        cost_usd=resp.cost_usd,
+        cached=resp.cached or joined,
+        retries=0 if joined else resp.retries,
+        latency_ms=resp.latency_ms,
+    )
+
+
+def _meter_failure(req: ChatRequest, exc: InferenceError, joined: bool) -> None:
+    """A failed call counts in the meter for the attempts the provider answered."""
+    retries = 0 if joined else int(getattr(exc, "retries", 0) or 0)
+    if retries:
+        record_call(req.model, retries=retries)
 
 
 def _counted(

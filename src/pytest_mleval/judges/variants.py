@@ -15,6 +15,7 @@ verdict could not be had, the judgements are missing and the suite's notes say w
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,7 +133,8 @@ def judge_variant_set(
     judgements: list[PairJudgement] = []
     failures: list[str] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(judge, t) for t in tasks]
+        # Each judgement in a copy of the caller's context: the calls count in its meter.
+        futures = [pool.submit(contextvars.copy_context().run, judge, t) for t in tasks]
         for task, fut in zip(tasks, futures, strict=True):
             try:
                 judgements.append(fut.result())

@@ -265,13 +265,19 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
             "output_tokens_per_s": float(speed) if streamed and speed else None,
         }
 
+    def used(t: Any) -> bool:
+        # Retries alone count: calls that all failed (a judge down) still reached a provider.
+        return isinstance(t, dict) and bool(
+            t.get("total_tokens") or t.get("cost_usd") or t.get("retries")
+        )
+
     total = usage.get("total")
-    if not isinstance(total, dict) or not (total.get("total_tokens") or total.get("cost_usd")):
+    if not isinstance(total, dict) or not used(total):
         return rows
     rows.append(("total", "all", norm(total)))
     for kind, key in (("suite", "suites"), ("model", "models")):
         for name, t in sorted((usage.get(key) or {}).items()):
-            if isinstance(t, dict) and (t.get("total_tokens") or t.get("cost_usd")):
+            if used(t):
                 rows.append((kind, str(name), norm(t)))
     return rows
 

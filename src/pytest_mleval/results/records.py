@@ -27,6 +27,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STREAM_TIMINGS",
     "Aggregate",
+    "CallUse",
     "CaseResult",
     "CollectionError",
     "GateResult",
@@ -97,6 +98,24 @@ class Usage(_Model):
     """Tokens generated."""
     total_tokens: int = 0
     """Sum of both."""
+
+
+class CallUse(_Model):
+    """One model's calls made while a case was scored (judges, API embedders)."""
+
+    calls: int = 0
+    """Calls answered (from the provider or the cache)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    """Their cost as priced (a cached answer's as recorded, as for a target's)."""
+    cached: int = 0
+    """Of the calls, those answered from the cache (or by an identical call made before)."""
+    retries: int = 0
+    """Provider attempts beyond the first, failed calls' included."""
+    latencies_ms: list[float] = Field(default_factory=list)
+    """Wall time of each answered call."""
 
 
 class ImageRecord(_Model):
@@ -173,6 +192,9 @@ class CaseResult(_Model):
     """Tokens used."""
     cost_usd: float | None = None
     """Cost of the target call."""
+    metric_calls: dict[str, CallUse] = Field(default_factory=dict)
+    """Model -> the calls the case's metrics made (judges, API embedders): the run's usage
+    counts them with the target's."""
     model: str | None = None
     """The model that answered (a fallback's name when one was used)."""
     cached: bool = False

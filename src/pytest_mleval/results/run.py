@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
+from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
 
 if TYPE_CHECKING:
     from ..cases.suite import Suite
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Gathered",
     "RunSettings",
+    "add_calls",
     "assemble_run",
     "now_iso",
     "percentile",
@@ -188,54 +189,112 @@ def percentile(values: Sequence[float], q: float) -> float:
 def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     """Tokens, cost and latency percentiles over the run, per suite and per model.
 
-    Where cases were streamed, their time to first token too: ``ttft_ms`` (p50, p95, p99,
-    mean), ``streamed`` (cases with one), ``streamed_cached`` (of those, answers from the
-    cache, whose timings are their recorded calls') and ``output_tokens_per_s`` (mean).
+    Tokens, cost, cached answers and retries count every model call: each case's target's and
+    the calls its metrics made (judges, API embedders: ``CaseResult.metric_calls``), so a
+    judge model has its own row and its spend is in its suite's and the run's. Latency
+    percentiles are the targets' (what a user of the system waits); a model's row has its
+    calls' (a judge model's, its judge calls'). ``metric_calls`` in a total is the metrics'
+    share (``total_tokens``, ``cost_usd``). Where cases were streamed, their time to first
+    token too: ``ttft_ms`` (p50, p95, p99, mean), ``streamed`` (cases with one),
+    ``streamed_cached`` (of those, answers from the cache, whose timings are their recorded
+    calls') and ``output_tokens_per_s`` (mean).
     """
-
-    def totals(group: Sequence[CaseResult]) -> dict[str, Any]:
-        lat = [c.latency_ms for c in group if c.latency_ms is not None]
-        out: dict[str, Any] = {
-            "cases": len(group),
-            "prompt_tokens": sum(c.usage.prompt_tokens for c in group),
-            "completion_tokens": sum(c.usage.completion_tokens for c in group),
-            "total_tokens": sum(c.usage.total_tokens for c in group),
-            "cost_usd": sum(c.cost_usd or 0.0 for c in group),
-            "cached": sum(1 for c in group if c.cached),
-            "retries": sum(c.retries for c in group),
-            "latency_ms": {
-                "p50": percentile(lat, 50),
-                "p95": percentile(lat, 95),
-                "p99": percentile(lat, 99),
-                "mean": sum(lat) / len(lat) if lat else 0.0,
-            },
-        }
-        streamed = [c for c in group if c.ttft_ms is not None]
-        if streamed:
-            ttft = [float(c.ttft_ms) for c in streamed if c.ttft_ms is not None]
-            speeds = [c.output_tokens_per_s for c in streamed if c.output_tokens_per_s]
-            out["streamed"] = len(streamed)
-            out["streamed_cached"] = sum(1 for c in streamed if c.cached)
-            out["ttft_ms"] = {
-                "p50": percentile(ttft, 50),
-                "p95": percentile(ttft, 95),
-                "p99": percentile(ttft, 99),
-                "mean": sum(ttft) / len(ttft),
-            }
-            out["output_tokens_per_s"] = sum(speeds) / len(speeds) if speeds else None
-        return out
-
     by_suite: dict[str, list[CaseResult]] = {}
     by_model: dict[str, list[CaseResult]] = {}
+    judged: dict[str, list[tuple[CaseResult, CallUse]]] = {}
     for c in cases:
         by_suite.setdefault(c.suite, []).append(c)
         if c.model:
             by_model.setdefault(c.model, []).append(c)
-    return {
-        "total": totals(cases),
-        "suites": {k: totals(v) for k, v in by_suite.items()},
-        "models": {k: totals(v) for k, v in by_model.items()},
+        for model, use in c.metric_calls.items():
+            judged.setdefault(model, []).append((c, use))
+    models = {
+        m: _totals(by_model.get(m, []), judged.get(m, []))
+        for m in sorted(by_model.keys() | judged.keys())
     }
+    return {
+        "total": _totals(cases, [(c, u) for c in cases for u in c.metric_calls.values()]),
+        "suites": {
+            k: _totals(v, [(c, u) for c in v for u in c.metric_calls.values()])
+            for k, v in by_suite.items()
+        },
+        "models": models,
+    }
+
+
+def add_calls(usage: dict[str, Any], calls: Mapping[str, CallUse]) -> None:
+    """Count model calls made outside any case (the controller's judging of variants) in the
+    run's total and its models' rows of :func:`usage_totals`' ``usage``, in place."""
+    for model, use in calls.items():
+        row = usage.setdefault("models", {}).get(model)
+        if row is None:
+            usage["models"][model] = row = _totals([], [])
+            # A model only this judging used: its row's latencies are its calls'.
+            lat = use.latencies_ms
+            row["latency_ms"] = {
+                "p50": percentile(lat, 50),
+                "p95": percentile(lat, 95),
+                "p99": percentile(lat, 99),
+                "mean": sum(lat) / len(lat) if lat else 0.0,
+            }
+        for t in (usage.setdefault("total", _totals([], [])), row):
+            for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
+                t[key] = int(t.get(key) or 0) + int(getattr(use, key))
+            t["cost_usd"] = float(t.get("cost_usd") or 0.0) + use.cost_usd
+            share = t.setdefault("metric_calls", {"total_tokens": 0, "cost_usd": 0.0})
+            share["total_tokens"] += use.total_tokens
+            share["cost_usd"] += use.cost_usd
+
+
+def _totals(
+    group: Sequence[CaseResult], calls: Sequence[tuple[CaseResult, CallUse]]
+) -> dict[str, Any]:
+    """The usage of ``group``'s target calls and of the metric ``calls`` counted with them;
+    latencies are the targets', or the metric calls' where there are no target calls (a
+    judge model's row)."""
+    lat = [c.latency_ms for c in group if c.latency_ms is not None]
+    if not group:
+        lat = [x for _, u in calls for x in u.latencies_ms]
+    metric = {
+        "total_tokens": sum(u.total_tokens for _, u in calls),
+        "cost_usd": sum(u.cost_usd for _, u in calls),
+    }
+    out: dict[str, Any] = {
+        "cases": len(
+            {(c.suite, c.case_id, c.repeat) for c in group}
+            | {(c.suite, c.case_id, c.repeat) for c, _ in calls}
+        ),
+        "prompt_tokens": sum(c.usage.prompt_tokens for c in group)
+        + sum(u.prompt_tokens for _, u in calls),
+        "completion_tokens": sum(c.usage.completion_tokens for c in group)
+        + sum(u.completion_tokens for _, u in calls),
+        "total_tokens": sum(c.usage.total_tokens for c in group) + metric["total_tokens"],
+        "cost_usd": sum(c.cost_usd or 0.0 for c in group) + metric["cost_usd"],
+        "cached": sum(1 for c in group if c.cached) + sum(u.cached for _, u in calls),
+        "retries": sum(c.retries for c in group) + sum(u.retries for _, u in calls),
+        "latency_ms": {
+            "p50": percentile(lat, 50),
+            "p95": percentile(lat, 95),
+            "p99": percentile(lat, 99),
+            "mean": sum(lat) / len(lat) if lat else 0.0,
+        },
+    }
+    if calls:
+        out["metric_calls"] = metric
+    streamed = [c for c in group if c.ttft_ms is not None]
+    if streamed:
+        ttft = [float(c.ttft_ms) for c in streamed if c.ttft_ms is not None]
+        speeds = [c.output_tokens_per_s for c in streamed if c.output_tokens_per_s]
+        out["streamed"] = len(streamed)
+        out["streamed_cached"] = sum(1 for c in streamed if c.cached)
+        out["ttft_ms"] = {
+            "p50": percentile(ttft, 50),
+            "p95": percentile(ttft, 95),
+            "p99": percentile(ttft, 99),
+            "mean": sum(ttft) / len(ttft),
+        }
+        out["output_tokens_per_s"] = sum(speeds) / len(speeds) if speeds else None
+    return out
 
 
 def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults, list[str]]:

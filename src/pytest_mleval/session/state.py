@@ -656,19 +656,26 @@ class MlevalSession:
     def _judge_variants(self, run: RunResults) -> None:
         """A suite's ``judge_variants:``: the pairwise judge between its variants' outputs, here
         on the controller where every variant's outputs are known, through the run's engine."""
+        from ..inference.metering import metering
         from ..judges.variants import judge_run_variants
+        from ..results.records import CallUse
+        from ..results.run import add_calls
 
-        self.errors.extend(
-            judge_run_variants(
-                run,
-                suites=self.suites,
-                factory=self.judge_backend,
-                default_model=self.options.judge_model,
-                confidence=self.options.confidence,
-                seed=self.options.seed,
-                workers=self.options.concurrency,
+        with metering() as meter:
+            self.errors.extend(
+                judge_run_variants(
+                    run,
+                    suites=self.suites,
+                    factory=self.judge_backend,
+                    default_model=self.options.judge_model,
+                    confidence=self.options.confidence,
+                    seed=self.options.seed,
+                    workers=self.options.concurrency,
+                )
             )
-        )
+        # The usage people read counts the judge's calls with the cases' (no suite row: they
+        # judge a variant set, across the variants' suites).
+        add_calls(run.usage, {m: CallUse(**u) for m, u in meter.as_dict().items()})
         if self._engine is not None:
             # The judge's calls are the run's too: the summary counts them.
             run.usage["inference"] = self._engine.summary()
