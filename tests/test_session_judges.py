@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_mleval.inference.providers.litellm import import_litellm
-from pytest_mleval.inference.testserver import OpenAITestServer, Rule, loopback_only
+from pytest_mleval.inference.testserver import Fault, OpenAITestServer, Rule, loopback_only
+from pytest_mleval.report.history import recent_runs, resolve_url
 
 import_litellm()  # see tests/inference/test_model_targets.py: loaded before in-process runs
 
@@ -158,3 +159,36 @@ def test_judge_calls_count_in_the_usage_people_read(
     html = (reports / "mleval-report.html").read_text()
     assert "<code>openai/gpt-4o-mini</code>" in html
 
+
+def test_a_case_its_judge_could_not_score_is_errored_not_failed(pytester: pytest.Pytester) -> None:
+    # The judge's provider is down: nothing judged the outputs wrong, yet the headline, suite
+    # line, Markdown, HTML and history all read "4 case(s) failed", sending people to fix
+    # answers that may be right.
+    with OpenAITestServer(rules=[Rule(reply=judge)], faults=[Fault("500")]) as srv:
+        pytester.makeini(
+            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+            "mleval_max_retries = 1\nmleval_cache = off\nmleval_judge_model = openai/judge\n"
+        )
+        pytester.makepyfile(app=APP)
+        pytester.syspathinsert()
+        cases = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(4))
+        pytester.makefile(
+            ".eval.yaml",
+            judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
+            f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\ncases:\n{cases}",
+        )
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        assert len(srv.requests) == 8  # each judge call and its one retry
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["run failed: 4 case(s) errored (exit status 1)", "*4 errored*"])
+    result.stdout.fnmatch_lines(["case judged::c0 errored", "*judge*error*ProviderError*500*"])
+    result.stdout.no_fnmatch_line("*case(s) failed*")
+    reports = pytester.path / "reports"
+    summary = (reports / "mleval-summary.md").read_text()
+    assert "**Run failed: 4 case\\(s\\) errored \\(exit status 1\\)**" in summary
+    assert "4 failing or errored case result(s)" in summary
+    assert "judge: " in summary and "500" in summary
+    html = (reports / "mleval-report.html").read_text()
+    assert "4 case(s) errored" in html and "case(s) failed" not in html
+    (run,) = recent_runs(resolve_url(None, reports))
+    assert run.n_errored == 4 and run.n_passed == 0

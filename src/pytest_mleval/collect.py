@@ -333,7 +333,9 @@ def _term_lines(text: str) -> list[str]:
 
 def format_failure(result: CaseResult, scored: list[Scored]) -> str:
     """The failure report of a case: each metric's score, threshold and why; then a diff."""
-    lines = [f"case {term_text(result.suite)}::{term_text(result.case_id)} failed"]
+    # "failed" would say the output was judged wrong; a metric that raised judged nothing.
+    outcome = "errored" if result.errored else "failed"
+    lines = [f"case {term_text(result.suite)}::{term_text(result.case_id)} {outcome}"]
     header = f"  {'metric':<20} {'score':>8} {'needs':>10}  {'result':<6} explanation"
     lines.append(header)
     for s in scored:

@@ -353,7 +353,7 @@ def _run_row(run: RunResults) -> dict[str, Any]:
     from ..results.records import incomplete_reasons
 
     cases = run.cases
-    errored = sum(1 for c in cases if c.error)
+    errored = sum(1 for c in cases if c.errored)
     passed = sum(1 for c in cases if c.passed)
     total = (run.usage or {}).get("total") or {}
     cost = total.get("cost_usd")

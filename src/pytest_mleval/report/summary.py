@@ -171,7 +171,7 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         lines.append((f"not collected: {term_text(e.where)}: {why}", {"red": True}))
     for suite in run.suites:
         cases = [c for c in run.cases if c.suite == suite.name]
-        errors = len({c.case_id for c in cases if c.error})
+        errors = len({c.case_id for c in cases if c.errored})
         aggs = [a for a in run.aggregates if a.suite == suite.name]
         name = term_text(suite.name)
         lines.append((f"suite {name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
@@ -339,11 +339,12 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             out.append("")
         failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
         if failing:
-            out.append(f"<details><summary>{len(failing)} failing case result(s)</summary>")
+            what = "failing or errored" if any(c.errored for c in failing) else "failing"
+            out.append(f"<details><summary>{len(failing)} {what} case result(s)</summary>")
             out.append("")
             for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[: top * 2]:
                 why = c.error or ", ".join(
-                    f"{k}={v.score:.3f}" if v.score is not None else f"{k}: error"
+                    f"{k}={v.score:.3f}" if v.score is not None else f"{k}: {v.error or 'error'}"
                     for k, v in c.scores.items()
                     if v.passed is False
                 )

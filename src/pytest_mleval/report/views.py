@@ -33,7 +33,7 @@ STATUSES = ("passed", "failed", "errored")
 
 def case_status(case: CaseResult) -> str:
     """``errored`` when the case could not be scored, else ``passed`` or ``failed``."""
-    if case.error:
+    if case.errored:
         return "errored"
     return "passed" if case.passed else "failed"
 

@@ -215,6 +215,15 @@ class CaseResult(_Model):
     result or error, each model call's latency and tokens (tool-using and conversation cases,
     and targets that return ``messages``)."""
 
+    @property
+    def errored(self) -> bool:
+        """Whether the case could not be scored: its target failed or a metric raised.
+
+        A judge whose provider is down or a metric that raised says nothing about the output,
+        so such a case is errored, never "failed" (its output was not judged wrong).
+        """
+        return self.error is not None or any(s.error is not None for s in self.scores.values())
+
 
 class Aggregate(_Model):
     """A suite-level statistic with its confidence interval."""
@@ -639,7 +648,7 @@ def run_status(run: RunResults) -> tuple[str, str]:
         why.append(f"{failed_gates} gate(s) failed")
     # A case is errored if any repeat could not be scored: "failed" would say its output was
     # judged wrong, when the target, provider or budget stopped it.
-    errored = {(c.suite, c.case_id) for c in run.cases if c.error is not None}
+    errored = {(c.suite, c.case_id) for c in run.cases if c.errored}
     n_failed = len({(c.suite, c.case_id) for c in run.cases if not c.passed} - errored)
     if n_failed:
         why.append(f"{n_failed} case(s) failed")

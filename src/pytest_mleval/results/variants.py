@@ -131,7 +131,7 @@ def _usage(variant: str, cases: Sequence[CaseResult]) -> VariantUsage:
     return VariantUsage(
         variant=variant,
         cases=len(cases),
-        errored=sum(1 for c in cases if c.error is not None),
+        errored=sum(1 for c in cases if c.errored),
         cost_usd=sum(c.cost_usd or 0.0 for c in cases),
         prompt_tokens=sum(c.usage.prompt_tokens for c in cases),
         completion_tokens=sum(c.usage.completion_tokens for c in cases),
