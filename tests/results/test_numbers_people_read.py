@@ -194,3 +194,36 @@ def test_usage_counts_metric_calls_per_suite_and_model() -> None:
     assert usage["models"]["openai/app"]["total_tokens"] == 10
     shown = {(kind, name) for kind, name, _ in usage_rows(RunResults(usage=usage))}
     assert ("model", "openai/down") in shown and ("model", "openai/judge") in shown
+
+
+def test_a_latency_nobody_measured_reads_as_unknown_not_zero() -> None:
+    # A model whose every call failed has no latency: before, its row read "latency p50 0 ms /
+    # p95 0 ms" in the terminal, Markdown and HTML, a number nobody measured.
+    from pytest_mleval.report.html import render_report
+    from pytest_mleval.report.summary import render_summary, terminal_lines
+    from pytest_mleval.results.records import CallUse, CaseResult, RunResults, Usage
+    from pytest_mleval.results.run import add_calls, usage_totals
+
+    case = CaseResult(
+        suite="s",
+        case_id="c0",
+        model="openai/app",
+        latency_ms=12.0,
+        usage=Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5),
+        metric_calls={"openai/down": CallUse(retries=4)},
+    )
+    usage = usage_totals([case])
+    add_calls(usage, {"openai/variant-judge": CallUse(retries=2)})
+    for model in ("openai/down", "openai/variant-judge"):
+        assert usage["models"][model]["latency_ms"] is None
+    assert usage["models"]["openai/app"]["latency_ms"]["p50"] == 12.0
+    run = RunResults(cases=[case], usage=usage)
+    lines = [text for text, _ in terminal_lines(run)]
+    down = next(t for t in lines if "openai/down" in t)
+    assert "latency unknown" in down and " 0 ms" not in down
+    assert "latency p50 12 ms" in next(t for t in lines if "openai/app" in t)
+    md = next(x for x in render_summary(run).splitlines() if "openai/down" in x)
+    assert "| – |" in md and "0 ms" not in md
+    html = render_report(run)
+    row = re.search(r"<code>openai/down</code>.*?</tr>", html, re.S)
+    assert row is not None and " ms<" not in row.group(0) and "–" in row.group(0)

@@ -37,12 +37,16 @@ def _fmt_value(a: Aggregate) -> str:
 
 
 def _usage_line(t: dict[str, Any]) -> str:
-    lat = t.get("latency_ms") or {}
+    lat = t.get("latency_ms")
+    latency = (
+        f"latency p50 {lat['p50']:.0f} ms / p95 {lat['p95']:.0f} ms / p99 {lat['p99']:.0f} ms"
+        if lat
+        else "latency unknown"
+    )
     return (
         f"{t.get('total_tokens', 0):,} tokens ({t.get('prompt_tokens', 0):,} in, "
         f"{t.get('completion_tokens', 0):,} out), {fmt_usd(t.get('cost_usd'))}, "
-        f"latency p50 {lat.get('p50', 0):.0f} ms / p95 {lat.get('p95', 0):.0f} ms / "
-        f"p99 {lat.get('p99', 0):.0f} ms, {t.get('cached', 0)} cached, "
+        f"{latency}, {t.get('cached', 0)} cached, "
         f"{t.get('retries', 0)} retries" + _ttft_text(t)
     )
 
@@ -370,12 +374,13 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         )
         out.append(f"|---|---:|---:|---:|---:|---:|{ttft_rule}")
         for kind, name, t in rows:
-            lat = t.get("latency_ms") or {}
+            lat = t.get("latency_ms")
+            latency = f"{lat['p50']:.0f} / {lat['p95']:.0f} ms" if lat else "–"
             label = "**total**" if kind == "total" else f"{kind} {md_code(name, table=True)}"
             out.append(
                 f"| {label} | {t.get('total_tokens', 0):,} ({t.get('prompt_tokens', 0):,} / "
                 f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "
-                f"{lat.get('p50', 0):.0f} / {lat.get('p95', 0):.0f} ms | "
+                f"{latency} | "
                 f"{t.get('cached', 0)} | {t.get('retries', 0)} |"
                 + (_ttft_cells(t) if streamed else "")
             )

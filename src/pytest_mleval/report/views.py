@@ -235,7 +235,8 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
 
     Totals are read tolerantly (a results file from an older version may lack keys) and
     always carry ``total_tokens``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``,
-    ``cached``, ``retries``, ``latency_ms`` (``p50``, ``p95``, ``p99``), ``streamed`` (cases
+    ``cached``, ``retries``, ``latency_ms`` (``p50``, ``p95``, ``p99``; ``None`` when no call
+    was timed), ``streamed`` (cases
     with a time to first token), ``streamed_cached`` (of those, answers from the cache: their
     timings are the recorded calls'), ``ttft_ms`` (``p50``, ``p95``, ``p99``; ``None``
     without streamed cases) and ``output_tokens_per_s`` (mean, or ``None``).
@@ -244,7 +245,8 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
     rows: list[tuple[str, str, dict[str, Any]]] = []
 
     def norm(t: dict[str, Any]) -> dict[str, Any]:
-        lat = t.get("latency_ms") or {}
+        raw_lat = t.get("latency_ms")
+        lat: dict[str, Any] = raw_lat if isinstance(raw_lat, dict) else {}
         raw_ttft = t.get("ttft_ms")
         ttft: dict[str, Any] = raw_ttft if isinstance(raw_ttft, dict) else {}
         streamed = int(t.get("streamed") or 0) if ttft else 0
@@ -256,7 +258,10 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
             "cost_usd": float(t.get("cost_usd") or 0.0),
             "cached": int(t.get("cached") or 0),
             "retries": int(t.get("retries") or 0),
-            "latency_ms": {q: float(lat.get(q) or 0.0) for q in ("p50", "p95", "p99")},
+            # None: nothing was timed (every call failed), shown as unknown, never as 0 ms.
+            "latency_ms": (
+                {q: float(lat.get(q) or 0.0) for q in ("p50", "p95", "p99")} if lat else None
+            ),
             "streamed": streamed,
             "streamed_cached": int(t.get("streamed_cached") or 0) if streamed else 0,
             "ttft_ms": {q: float(ttft.get(q) or 0.0) for q in ("p50", "p95", "p99")}

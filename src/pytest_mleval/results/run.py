@@ -230,13 +230,7 @@ def add_calls(usage: dict[str, Any], calls: Mapping[str, CallUse]) -> None:
         if row is None:
             usage["models"][model] = row = _totals([], [])
             # A model only this judging used: its row's latencies are its calls'.
-            lat = use.latencies_ms
-            row["latency_ms"] = {
-                "p50": percentile(lat, 50),
-                "p95": percentile(lat, 95),
-                "p99": percentile(lat, 99),
-                "mean": sum(lat) / len(lat) if lat else 0.0,
-            }
+            row["latency_ms"] = _latency(use.latencies_ms)
         for t in (usage.setdefault("total", _totals([], [])), row):
             for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
                 t[key] = int(t.get(key) or 0) + int(getattr(use, key))
@@ -244,6 +238,19 @@ def add_calls(usage: dict[str, Any], calls: Mapping[str, CallUse]) -> None:
             share = t.setdefault("metric_calls", {"total_tokens": 0, "cost_usd": 0.0})
             share["total_tokens"] += use.total_tokens
             share["cost_usd"] += use.cost_usd
+
+
+def _latency(lat: Sequence[float]) -> dict[str, float] | None:
+    """Percentiles and mean of ``lat``; ``None`` when nothing was timed (a model whose every
+    call failed), which every output shows as unknown, never as 0 ms."""
+    if not lat:
+        return None
+    return {
+        "p50": percentile(lat, 50),
+        "p95": percentile(lat, 95),
+        "p99": percentile(lat, 99),
+        "mean": sum(lat) / len(lat),
+    }
 
 
 def _totals(
@@ -272,12 +279,7 @@ def _totals(
         "cost_usd": sum(c.cost_usd or 0.0 for c in group) + metric["cost_usd"],
         "cached": sum(1 for c in group if c.cached) + sum(u.cached for _, u in calls),
         "retries": sum(c.retries for c in group) + sum(u.retries for _, u in calls),
-        "latency_ms": {
-            "p50": percentile(lat, 50),
-            "p95": percentile(lat, 95),
-            "p99": percentile(lat, 99),
-            "mean": sum(lat) / len(lat) if lat else 0.0,
-        },
+        "latency_ms": _latency(lat),
     }
     if calls:
         out["metric_calls"] = metric
