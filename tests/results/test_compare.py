@@ -180,3 +180,54 @@ def test_plugin_baseline_missing_or_corrupt_is_a_usage_error(pytester: pytest.Py
     result = pytester.runpytest("--mleval-baseline", "corrupt.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*is not valid JSON*"])
+
+
+def test_cases_that_errored_are_listed_apart_from_those_that_failed(
+    pytester: pytest.Pytester,
+) -> None:
+    # A provider outage in the candidate listed its cases under "pass -> fail", as if their
+    # outputs had been judged wrong; they errored, and every output says so.
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", s=SUITE)
+    pytester.makepyfile(app="def answer(case):\n    return 'yes'\n")
+    pytester.runpytest("--mleval-save-baseline", "base.json").assert_outcomes(passed=30)
+    pytester.makepyfile(
+        app="def answer(case):\n"
+        "    i = int(case.id[1:])\n"
+        "    if i < 3:\n"
+        "        raise ConnectionError('provider down')\n"
+        "    return 'no' if i < 5 else 'yes'\n"
+    )
+    result = pytester.runpytest("--mleval-baseline", "base.json")
+    result.stdout.fnmatch_lines(["    pass -> fail: c3, c4", "    pass -> errored: c0, c1, c2"])
+    reports = pytester.path / "reports"
+    data = json.loads((reports / "mleval-results.json").read_text())
+    (suite,) = data["comparison"]["suites"]
+    assert (suite["flipped_to_fail"], suite["flipped_to_error"]) == (
+        ["c3", "c4"],
+        ["c0", "c1", "c2"],
+    )
+    summary = (reports / "mleval-summary.md").read_text()
+    assert "**pass → fail** (2): `c3`, `c4`" in summary
+    assert "**pass → errored** (3): `c0`, `c1`, `c2`" in summary
+    html = (reports / "mleval-report.html").read_text()
+    assert "<strong>pass → errored</strong> (3)" in html
+    from pytest_mleval.report import notebook
+
+    run = notebook.Run(RunResults.model_validate(data))
+    expect = {f"c{i}": "pass -> errored" for i in range(3)} | {
+        "c3": "pass -> fail",
+        "c4": "pass -> fail",
+    }
+    flips = run.compare(pytester.path / "base.json").flipped
+    assert {f["case_id"]: f["direction"] for f in flips} == expect
+    # The notebook's untested fallback (no statistics module) lists them the same way.
+    real = notebook.importlib.util.find_spec
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            notebook.importlib.util,
+            "find_spec",
+            lambda name, *a: None if name == "pytest_mleval.stats" else real(name, *a),
+        )
+        flips = run.compare(pytester.path / "base.json").flipped
+    assert {f["case_id"]: f["direction"] for f in flips} == expect

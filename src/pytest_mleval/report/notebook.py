@@ -151,9 +151,12 @@ def _plain_comparison(baseline: RunResults, candidate: RunResults) -> Comparison
                 }
             )
             if metric == PASS_RATE:
+                errored = {x.case_id for x in cand[suite] if x.errored}
                 for cid in ids:
                     if (b[cid] >= 0.5) != (c[cid] >= 0.5):
                         direction = "pass -> fail" if b[cid] >= 0.5 else "fail -> pass"
+                        if direction == "pass -> fail" and cid in errored:
+                            direction = "pass -> errored"
                         flipped.append({"suite": suite, "case_id": cid, "direction": direction})
     return Comparison(
         rows=rows,
@@ -189,6 +192,7 @@ def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -
             )
         for direction, ids in (
             ("pass -> fail", s.flipped_to_fail),
+            ("pass -> errored", s.flipped_to_error),
             ("fail -> pass", s.flipped_to_pass),
         ):
             flipped += [{"suite": s.suite, "case_id": c, "direction": direction} for c in ids]

@@ -36,6 +36,14 @@ def _fmt_value(a: Aggregate) -> str:
     return fmt_metric(a.metric, a.estimate)
 
 
+FLIPS = (
+    ("flipped_to_fail", "pass → fail"),
+    ("flipped_to_error", "pass → errored"),
+    ("flipped_to_pass", "fail → pass"),
+)
+"""The case lists of a suite's comparison, as Markdown labels them."""
+
+
 def _usage_line(t: dict[str, Any]) -> str:
     lat = t.get("latency_ms")
     latency = (
@@ -150,6 +158,8 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
             )
         if s["flipped_to_fail"]:
             lines.append(f"    pass -> fail: {_term_ids(s['flipped_to_fail'][:10])}")
+        if s.get("flipped_to_error"):
+            lines.append(f"    pass -> errored: {_term_ids(s['flipped_to_error'][:10])}")
         if s["flipped_to_pass"]:
             lines.append(f"    fail -> pass: {_term_ids(s['flipped_to_pass'][:10])}")
     for key, label in (
@@ -256,7 +266,7 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
                 f"{_md(_delta(name, m['ci_high']))}] | {fmt_p(m['p_adjusted'])} | {verdict} |"
             )
         out.append("")
-        for key, label in (("flipped_to_fail", "pass → fail"), ("flipped_to_pass", "fail → pass")):
+        for key, label in FLIPS:
             ids = s.get(key, [])
             if ids:
                 shown = ", ".join(map(md_code, ids[:top]))

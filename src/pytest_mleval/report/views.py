@@ -367,7 +367,8 @@ def comparison_view(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
 
     Reads top-level ``baseline_sha``, ``baseline_started_at``, ``margin``, ``alpha``,
     ``warnings``, ``only_in_baseline``, ``only_in_candidate`` and ``suites``; per suite
-    ``suite``, ``n_matched``, ``regressed``, ``flipped_to_fail``, ``flipped_to_pass`` and
+    ``suite``, ``n_matched``, ``regressed``, ``flipped_to_fail``, ``flipped_to_error``,
+    ``flipped_to_pass`` and
     ``metrics``; per metric ``metric``, ``n``, ``baseline``, ``candidate``, ``diff``,
     ``ci_low``, ``ci_high``, ``p_value``, ``p_adjusted``, ``test``, ``verdict``,
     ``regression``, ``gating``, ``lower_is_better``, ``note``.
@@ -412,6 +413,7 @@ def comparison_view(comparison: dict[str, Any] | None) -> dict[str, Any] | None:
                 "regressed": bool(s.get("regressed")),
                 "metrics": metrics,
                 "flipped_to_fail": [str(i) for i in s.get("flipped_to_fail") or []],
+                "flipped_to_error": [str(i) for i in s.get("flipped_to_error") or []],
                 "flipped_to_pass": [str(i) for i in s.get("flipped_to_pass") or []],
             }
         )

@@ -85,7 +85,10 @@ class SuiteComparison(_Model):
     metrics: list[MetricComparison] = Field(default_factory=list)
     """Per-metric comparisons."""
     flipped_to_fail: list[str] = Field(default_factory=list)
-    """Case ids that passed in the baseline and fail now."""
+    """Case ids that passed in the baseline and fail now (their outputs judged wrong)."""
+    flipped_to_error: list[str] = Field(default_factory=list)
+    """Case ids that passed in the baseline and errored now (target, provider or a metric
+    failed): nothing judged their outputs wrong, so they are not listed as failing."""
     flipped_to_pass: list[str] = Field(default_factory=list)
     """Case ids that failed in the baseline and pass now."""
     regressed: bool = False
@@ -347,9 +350,10 @@ def compare_runs(
         sc.metrics = rows
         sc.regressed = any(r.regression for r in rows)
         bp, cp = _per_case(bcases, PASS_RATE), _per_case(ccases, PASS_RATE)
+        errored = {c.case_id for c in ccases if c.errored}
         for cid in sorted(set(bp) & set(cp)):
             if bp[cid] >= 0.5 > cp[cid]:
-                sc.flipped_to_fail.append(cid)
+                (sc.flipped_to_error if cid in errored else sc.flipped_to_fail).append(cid)
             elif cp[cid] >= 0.5 > bp[cid]:
                 sc.flipped_to_pass.append(cid)
         result.suites.append(sc)
