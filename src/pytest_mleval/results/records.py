@@ -101,7 +101,7 @@ class Usage(_Model):
 
 
 class CallUse(_Model):
-    """One model's calls made while a case was scored (judges, API embedders)."""
+    """One model's calls behind a case: its metrics' (judges, API embedders) or its target's."""
 
     calls: int = 0
     """Calls answered (from the provider or the cache)."""
@@ -195,6 +195,10 @@ class CaseResult(_Model):
     metric_calls: dict[str, CallUse] = Field(default_factory=dict)
     """Model -> the calls the case's metrics made (judges, API embedders): the run's usage
     counts them with the target's."""
+    target_calls: dict[str, CallUse] = Field(default_factory=dict)
+    """Model -> the target's calls, where it used more than one model (a RAG pipeline's
+    generator and query embedder): ``usage`` and ``cost_usd`` are their sums, and each model
+    has its row in the run's usage from these."""
     model: str | None = None
     """The model that answered (a fallback's name when one was used)."""
     cached: bool = False

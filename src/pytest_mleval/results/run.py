@@ -193,7 +193,9 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     the calls its metrics made (judges, API embedders: ``CaseResult.metric_calls``), so a
     judge model has its own row and its spend is in its suite's and the run's. Latency
     percentiles are the targets' (what a user of the system waits); a model's row has its
-    calls' (a judge model's, its judge calls'). ``metric_calls`` in a total is the metrics'
+    calls' (a judge model's, its judge calls'). A target that used several models
+    (``CaseResult.target_calls``: a RAG pipeline's generator and query embedder) gives each
+    its row from its own calls. ``metric_calls`` in a total is the metrics'
     share (``total_tokens``, ``cost_usd``). Where cases were streamed, their time to first
     token too: ``ttft_ms`` (p50, p95, p99, mean), ``streamed`` (cases with one),
     ``streamed_cached`` (of those, answers from the cache, whose timings are their recorded
@@ -201,16 +203,21 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     """
     by_suite: dict[str, list[CaseResult]] = {}
     by_model: dict[str, list[CaseResult]] = {}
+    targeted: dict[str, list[tuple[CaseResult, CallUse]]] = {}
     judged: dict[str, list[tuple[CaseResult, CallUse]]] = {}
     for c in cases:
         by_suite.setdefault(c.suite, []).append(c)
-        if c.model:
+        if c.target_calls:
+            # A target that used several models: each has its row from its own calls.
+            for model, use in c.target_calls.items():
+                targeted.setdefault(model, []).append((c, use))
+        elif c.model:
             by_model.setdefault(c.model, []).append(c)
         for model, use in c.metric_calls.items():
             judged.setdefault(model, []).append((c, use))
     models = {
-        m: _totals(by_model.get(m, []), judged.get(m, []))
-        for m in sorted(by_model.keys() | judged.keys())
+        m: _totals(by_model.get(m, []), judged.get(m, []), targeted.get(m, []))
+        for m in sorted(by_model.keys() | judged.keys() | targeted.keys())
     }
     return {
         "total": _totals(cases, [(c, u) for c in cases for u in c.metric_calls.values()]),
@@ -254,31 +261,40 @@ def _latency(lat: Sequence[float]) -> dict[str, float] | None:
 
 
 def _totals(
-    group: Sequence[CaseResult], calls: Sequence[tuple[CaseResult, CallUse]]
+    group: Sequence[CaseResult],
+    calls: Sequence[tuple[CaseResult, CallUse]],
+    target: Sequence[tuple[CaseResult, CallUse]] = (),
 ) -> dict[str, Any]:
-    """The usage of ``group``'s target calls and of the metric ``calls`` counted with them;
-    latencies are the targets', or the metric calls' where there are no target calls (a
-    judge model's row)."""
+    """The usage of ``group``'s target calls, of ``target`` (one model's share of targets that
+    used several, for that model's row) and of the metric ``calls`` counted with them;
+    latencies are the targets' (``target``'s: that model's calls'), or the metric calls' where
+    there are no target calls (a judge model's row)."""
     lat = [c.latency_ms for c in group if c.latency_ms is not None]
-    if not group:
+    lat += [x for _, u in target for x in u.latencies_ms]
+    if not group and not target:
         lat = [x for _, u in calls for x in u.latencies_ms]
     metric = {
         "total_tokens": sum(u.total_tokens for _, u in calls),
         "cost_usd": sum(u.cost_usd for _, u in calls),
     }
+    uses = [*target, *calls]
     out: dict[str, Any] = {
         "cases": len(
             {(c.suite, c.case_id, c.repeat) for c in group}
-            | {(c.suite, c.case_id, c.repeat) for c, _ in calls}
+            | {(c.suite, c.case_id, c.repeat) for c, _ in uses}
         ),
         "prompt_tokens": sum(c.usage.prompt_tokens for c in group)
-        + sum(u.prompt_tokens for _, u in calls),
+        + sum(u.prompt_tokens for _, u in uses),
         "completion_tokens": sum(c.usage.completion_tokens for c in group)
-        + sum(u.completion_tokens for _, u in calls),
-        "total_tokens": sum(c.usage.total_tokens for c in group) + metric["total_tokens"],
-        "cost_usd": sum(c.cost_usd or 0.0 for c in group) + metric["cost_usd"],
-        "cached": sum(1 for c in group if c.cached) + sum(u.cached for _, u in calls),
-        "retries": sum(c.retries for c in group) + sum(u.retries for _, u in calls),
+        + sum(u.completion_tokens for _, u in uses),
+        "total_tokens": sum(c.usage.total_tokens for c in group)
+        + sum(u.total_tokens for _, u in target)
+        + metric["total_tokens"],
+        "cost_usd": sum(c.cost_usd or 0.0 for c in group)
+        + sum(u.cost_usd for _, u in target)
+        + metric["cost_usd"],
+        "cached": sum(1 for c in group if c.cached) + sum(u.cached for _, u in uses),
+        "retries": sum(c.retries for c in group) + sum(u.retries for _, u in uses),
         "latency_ms": _latency(lat),
     }
     if calls:

@@ -11,7 +11,7 @@ from ..conversation.images import without_image_data
 from ..conversation.trajectory import Trajectory
 from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
 from ..targets.registry import TargetOutput
-from .records import STREAM_TIMINGS, CaseResult, MetricScore, Usage
+from .records import STREAM_TIMINGS, CallUse, CaseResult, MetricScore, Usage
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_CHARS",
@@ -211,6 +211,7 @@ def score_case(
         retries=out.retries,
         fallback_used=out.fallback_used,
         trajectory=stored_trajectory(out.trajectory, max_output_chars),
+        target_calls={m: CallUse(**use) for m, use in out.calls.items()},
     )
     if out.metadata:
         result.metadata.update(out.metadata)

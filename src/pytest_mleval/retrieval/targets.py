@@ -10,7 +10,7 @@ from ..errors import TargetError
 from ..targets.registry import EvalCase, TargetContext, register_target_kind
 from ..targets.services import RunServices
 
-__all__ = ["RagTarget", "load_pipeline", "model_completer"]
+__all__ = ["RagTarget", "load_pipeline", "model_completer", "spent"]
 
 # One pipeline per config file and process: ingestion and embedding happen once per run.
 _PIPELINES: dict[str, Any] = {}
@@ -61,13 +61,45 @@ class RagTarget:
             # retrieved passages; the corpus itself is never written to.
             canary = str(probe.get("canary") or "")
             planted = [d for d in case.context if canary and _holds(d, canary)]
-        answer = self.pipeline.answer(case.text, planted=planted)
+        from ..inference.metering import metering
+
+        # The generator's and the query embedder's calls are this case's spend: the engine
+        # counts each in the meter of the thread that asks, which is this one.
+        with metering() as meter:
+            answer = self.pipeline.answer(case.text, planted=planted)
         return {
             "output": answer.output,
             "context": list(answer.contexts),
             "retrieved": list(answer.retrieved_ids),
             "metadata": {"citations": [str(c) for c in getattr(answer, "citations", [])]},
+            **spent(meter.as_dict(), getattr(self.pipeline.config, "generator", None)),
         }
+
+
+def spent(calls: dict[str, dict[str, Any]], generator: str | None) -> dict[str, Any]:
+    """The output fields that report the model ``calls`` behind one answer: each model's
+    (``calls``), their sums (``usage``, ``cost_usd``, ``retries``), the model that answered
+    (the ``generator``, or the one that wrote the most tokens when a fallback answered) and
+    ``cached`` when every call came from the cache. Nothing when no model was called."""
+    if not calls:
+        return {}
+    answered = sum(u["calls"] for u in calls.values())
+    writers = sorted(
+        (m for m, u in calls.items() if u["completion_tokens"]),
+        key=lambda m: -calls[m]["completion_tokens"],
+    )
+    model = generator if generator in calls else (writers[0] if writers else None)
+    return {
+        "calls": calls,
+        "model": model,
+        "usage": {
+            k: sum(int(u[k]) for u in calls.values())
+            for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+        },
+        "cost_usd": sum(float(u["cost_usd"]) for u in calls.values()),
+        "retries": sum(int(u["retries"]) for u in calls.values()),
+        "cached": answered > 0 and sum(int(u["cached"]) for u in calls.values()) == answered,
+    }
 
 
 def _holds(document: str, canary: str) -> bool:

@@ -28,6 +28,7 @@ from ..errors import TargetError
 from .services import RunServices
 
 __all__ = [
+    "CALL_FIELDS",
     "ENTRY_POINT_GROUP",
     "STREAM_TIMINGS",
     "EvalCase",
@@ -43,6 +44,19 @@ __all__ = [
     "resolve_target",
     "target_kinds",
 ]
+
+CALL_FIELDS = (
+    "calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+    "cached",
+    "retries",
+    "latencies_ms",
+)
+"""What a target's ``calls`` say of one model: the calls answered, their tokens and cost, how
+many came from the cache, the retries spent and each answered call's wall time (ms)."""
 
 STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
 """A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
@@ -67,6 +81,10 @@ class TargetOutput:
     trajectory: Trajectory | None = None
     """What the target did turn by turn: the tool loop's record, or one read from the
     ``messages`` a target returned."""
+    calls: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Model -> the calls behind the output (keys of :data:`CALL_FIELDS`), for a target that
+    used more than one model (a RAG pipeline's generator and query embedder): the run's usage
+    gives each model its row from these, while ``usage`` and ``cost_usd`` are their sums."""
 
 
 @runtime_checkable
@@ -312,6 +330,7 @@ def normalize_output(
             fallback_used=get("fallback_used"),
             metadata=dict(get("metadata") or {}),
             trajectory=trajectory,
+            calls=_calls(get("calls")),
         )
     elif value is None:
         raise TargetError("target returned None; it must return a string or a dict with `output`")
@@ -344,6 +363,34 @@ def _shared_start(messages: Sequence[Mapping[str, Any]], given: Sequence[Mapping
             break
         n += 1
     return n
+
+
+def _calls(value: Any) -> dict[str, dict[str, Any]]:
+    """A target's ``calls`` (model -> its use), checked: a count that is not a number is the
+    target's error, not a crash where the run adds up its usage."""
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TargetError(f"target `calls` must map model names to their use, got {value!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for model, use in value.items():
+        if not isinstance(use, Mapping) or set(use) - set(CALL_FIELDS):
+            raise TargetError(
+                f"target `calls` of model {model!r}: expected a mapping of "
+                f"{', '.join(CALL_FIELDS)}, got {use!r}"
+            )
+        try:
+            row: dict[str, Any] = {
+                k: int(use.get(k) or 0)
+                for k in CALL_FIELDS
+                if k not in ("cost_usd", "latencies_ms")
+            }
+            row["cost_usd"] = float(use.get("cost_usd") or 0.0)
+            row["latencies_ms"] = [float(x) for x in use.get("latencies_ms") or []]
+        except (TypeError, ValueError) as exc:
+            raise TargetError(f"target `calls` of model {model!r}: {exc}") from None
+        out[str(model)] = row
+    return out
 
 
 def _opt_float(value: Any) -> float | None:
