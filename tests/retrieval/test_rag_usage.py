@@ -39,32 +39,43 @@ def answer(messages: list[dict]) -> str:
     return "Items can be returned within 30 days [1]."
 
 
+def _texts(request: dict) -> list[str]:
+    text = request["input"]
+    return [text] if isinstance(text, str) else list(text)
+
+
+def _project(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, srv: OpenAITestServer
+) -> None:
+    # The embedder's endpoint comes from the provider's environment variable.
+    monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
+    docs = pytester.mkdir("docs")
+    for name, text in DOCS.items():
+        (docs / name).write_text(text)
+    pytester.makefile(
+        ".yaml",
+        rag="documents: docs\nchunker: {kind: markdown, size: 400, overlap: 0}\n"
+        f"retriever: {{kind: dense, k: 1}}\nembedder: litellm:{EMBEDDER}\n"
+        f"generator: {GENERATOR}\n",
+    )
+    pytester.makeini(
+        f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+        "mleval_cache = off\n"
+    )
+    cases = "".join(f"  - {{id: c{i}, input: 'Can I return item {i}?'}}\n" for i in range(4))
+    pytester.makefile(
+        ".eval.yaml",
+        rag_suite="suite: rag\ntarget: rag:rag.yaml\nmetrics:\n"
+        f"  - contains: {{value: 30 days}}\ncases:\n{cases}",
+    )
+
+
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_a_rag_targets_model_calls_count_in_its_suites_and_models_usage(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
     with OpenAITestServer(rules=[Rule(reply=answer)], embedding_dim=16) as srv:
-        # The embedder's endpoint comes from the provider's environment variable.
-        monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
-        docs = pytester.mkdir("docs")
-        for name, text in DOCS.items():
-            (docs / name).write_text(text)
-        pytester.makefile(
-            ".yaml",
-            rag="documents: docs\nchunker: {kind: markdown, size: 400, overlap: 0}\n"
-            f"retriever: {{kind: dense, k: 1}}\nembedder: litellm:{EMBEDDER}\n"
-            f"generator: {GENERATOR}\n",
-        )
-        pytester.makeini(
-            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
-            "mleval_cache = off\n"
-        )
-        cases = "".join(f"  - {{id: c{i}, input: 'Can I return item {i}?'}}\n" for i in range(4))
-        pytester.makefile(
-            ".eval.yaml",
-            rag_suite="suite: rag\ntarget: rag:rag.yaml\nmetrics:\n"
-            f"  - contains: {{value: 30 days}}\ncases:\n{cases}",
-        )
+        _project(pytester, monkeypatch, srv)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers)
         result.assert_outcomes(passed=4)
         chats = [r for r in srv.requests if "messages" in r]
@@ -74,17 +85,52 @@ def test_a_rag_targets_model_calls_count_in_its_suites_and_models_usage(
     usage = results["usage"]
     gen = usage["models"][GENERATOR]
     assert gen["cases"] == 4 and gen["total_tokens"] > 0 and gen["cost_usd"] > 0
-    # Each case embedded its query (the documents were embedded once, at ingestion, which no
-    # case made: those calls are the run's, in the engine's own summary).
-    emb = usage["models"][EMBEDDER]
-    assert emb["cases"] == 4 and emb["prompt_tokens"] > 0 and emb["cost_usd"] > 0
+    # Each case embedded its query: those calls are the case's.
+    query_embeds = [r for r in embeds if all("?" in t for t in _texts(r))]
+    assert len(query_embeds) == 4
     suite = usage["suites"]["rag"]
-    assert suite["total_tokens"] == gen["total_tokens"] + emb["total_tokens"]
-    assert suite["cost_usd"] == pytest.approx(gen["cost_usd"] + emb["cost_usd"])
-    assert usage["total"]["cost_usd"] == pytest.approx(suite["cost_usd"])
+    emb_cases = sum(len(" ".join(_texts(r)).split()) for r in query_embeds)
+    assert suite["total_tokens"] == gen["total_tokens"] + emb_cases
+    # The documents were embedded when the pipeline was built (in each process that built
+    # one), which no case did: the run's total and the model's row count them, as the server
+    # counted every embedding request (whitespace-split tokens), no suite's row.
+    emb = usage["models"][EMBEDDER]
+    served = sum(len(" ".join(_texts(r)).split()) for r in embeds)
+    assert served > emb_cases
+    assert emb["cases"] == 4 and emb["prompt_tokens"] == served and emb["cost_usd"] > 0
+    assert usage["total"]["total_tokens"] == gen["total_tokens"] + served
+    assert usage["total"]["cost_usd"] == pytest.approx(gen["cost_usd"] + emb["cost_usd"])
+    assert usage["total"]["outside_cases"]["total_tokens"] == served - emb_cases
     case = next(c for c in results["cases"] if c["case_id"] == "c0")
     assert case["model"] == GENERATOR and case["cost_usd"] > 0
     result.stdout.fnmatch_lines([f"  model {GENERATOR}: *", f"  model {EMBEDDER}: *"])
+
+
+def test_shards_merge_with_the_calls_no_case_made(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_mleval.cli import main
+
+    with OpenAITestServer(rules=[Rule(reply=answer)], embedding_dim=16) as srv:
+        _project(pytester, monkeypatch, srv)
+        for i in (1, 2):
+            result = pytester.runpytest_subprocess(
+                "-p", "no:cacheprovider", f"--mleval-shard={i}/2", f"--mleval-report-dir=s{i}"
+            )
+            assert result.ret == 0, result.stdout.str()
+        served = sum(len(" ".join(_texts(r)).split()) for r in srv.requests if "input" in r)
+    shards = [
+        json.loads((pytester.path / f"s{i}" / "mleval-results.json").read_text()) for i in (1, 2)
+    ]
+    # Each shard built its pipeline, so each embedded the documents.
+    built = [s["usage"]["outside_calls"][EMBEDDER]["prompt_tokens"] for s in shards]
+    assert all(built)
+    files = [str(pytester.path / f"s{i}" / "mleval-results.json") for i in (1, 2)]
+    assert main(["merge", *files, "-o", str(pytester.path / "merged.json")]) == 0
+    merged = json.loads((pytester.path / "merged.json").read_text())["usage"]
+    assert merged["outside_calls"][EMBEDDER]["prompt_tokens"] == sum(built)
+    assert merged["models"][EMBEDDER]["prompt_tokens"] == served
+    assert merged["total"]["outside_cases"]["total_tokens"] == sum(built)
 
 
 def test_a_python_target_reports_several_models_calls_each_with_its_row() -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "now_iso",
     "percentile",
     "run_meta",
+    "sum_calls",
     "tool_version",
     "usage_totals",
     "why_incomplete",
@@ -72,6 +73,9 @@ class Gathered:
     sequential: Mapping[str, tuple[int | None, str]] = field(default_factory=dict)
     """Sequential suite -> (cases run when it was decided, what decided it), as watched by
     the process that ran it (empty under xdist: the workers watched)."""
+    outside_calls: Mapping[str, CallUse] = field(default_factory=dict)
+    """Model -> the calls no case made (building RAG pipelines: document embeddings), every
+    process's: the run's total and the models' rows count them, no suite's."""
 
 
 def now_iso(timestamp: float | None = None) -> str:
@@ -229,9 +233,13 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     }
 
 
-def add_calls(usage: dict[str, Any], calls: Mapping[str, CallUse]) -> None:
-    """Count model calls made outside any case (the controller's judging of variants) in the
-    run's total and its models' rows of :func:`usage_totals`' ``usage``, in place."""
+def add_calls(
+    usage: dict[str, Any], calls: Mapping[str, CallUse], *, share: str = "metric_calls"
+) -> None:
+    """Count model calls made outside any case (the controller's judging of variants, the
+    building of RAG pipelines) in the run's total and its models' rows of
+    :func:`usage_totals`' ``usage``, in place; ``share`` names the key of each row that
+    keeps their part (``total_tokens``, ``cost_usd``)."""
     for model, use in calls.items():
         row = usage.setdefault("models", {}).get(model)
         if row is None:
@@ -242,9 +250,32 @@ def add_calls(usage: dict[str, Any], calls: Mapping[str, CallUse]) -> None:
             for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
                 t[key] = int(t.get(key) or 0) + int(getattr(use, key))
             t["cost_usd"] = float(t.get("cost_usd") or 0.0) + use.cost_usd
-            share = t.setdefault("metric_calls", {"total_tokens": 0, "cost_usd": 0.0})
-            share["total_tokens"] += use.total_tokens
-            share["cost_usd"] += use.cost_usd
+            part = t.setdefault(share, {"total_tokens": 0, "cost_usd": 0.0})
+            part["total_tokens"] += use.total_tokens
+            part["cost_usd"] += use.cost_usd
+
+
+def sum_calls(*parts: Mapping[str, CallUse]) -> dict[str, CallUse]:
+    """Model -> the calls of every part, added up (workers', shards')."""
+    out: dict[str, CallUse] = {}
+    for part in parts:
+        for model, use in part.items():
+            have = out.get(model)
+            if have is None:
+                out[model] = use.model_copy(deep=True)
+                continue
+            for key in (
+                "calls",
+                "prompt_tokens",
+                "completion_tokens",
+                "total_tokens",
+                "cost_usd",
+                "cached",
+                "retries",
+            ):
+                setattr(have, key, getattr(have, key) + getattr(use, key))
+            have.latencies_ms = [*have.latencies_ms, *use.latencies_ms]
+    return dict(sorted(out.items()))
 
 
 def _latency(lat: Sequence[float]) -> dict[str, float] | None:
@@ -399,6 +430,12 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     run.variant_sets = build_variant_sets(
         run, variant_plans(suites), confidence=settings.confidence, seed=settings.seed
     )
+    if gathered.outside_calls:
+        add_calls(run.usage, gathered.outside_calls, share="outside_cases")
+        # Kept as they were, so `mleval merge` can add the shards' up again.
+        run.usage["outside_calls"] = {
+            m: u.model_dump() for m, u in sorted(gathered.outside_calls.items())
+        }
     if gathered.inference is not None:
         run.usage["inference"] = gathered.inference
     if gathered.baseline is not None:

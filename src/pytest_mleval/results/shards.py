@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ResultsFileError
-from .records import CaseResult, CollectionError, RunMeta, RunResults, ShardInfo
+from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, ShardInfo
 
 __all__ = [
     "RESULT_OPTIONS",
@@ -289,7 +289,7 @@ def merge_shards(
             configurations or baselines, a shard given twice, overlapping shards, eval files
             missing or changed under ``root``, a baseline other than the shards'.
     """
-    from .run import Gathered, assemble_run
+    from .run import Gathered, assemble_run, sum_calls
 
     infos, missing = _check(shards)
     _check_cases(shards)
@@ -313,6 +313,7 @@ def merge_shards(
     errors: list[CollectionError] = []
     incomplete: list[str] = []
     inference: Any = None
+    outside: list[dict[str, CallUse]] = []
     for _name, run in by_index:
         info = run.meta.shard
         assert info is not None
@@ -324,6 +325,8 @@ def merge_shards(
         engine = run.usage.get("inference")
         if engine is not None:
             inference = engine if inference is None else _sum(inference, engine)
+        calls = run.usage.get("outside_calls") or {}
+        outside.append({m: CallUse.model_validate(u) for m, u in calls.items()})
     # One unsharded run reports its cases in collection order; so does the merged run.
     place = {
         n: p for _, run in by_index if run.meta.shard for n, p in run.meta.shard.positions.items()
@@ -360,6 +363,7 @@ def merge_shards(
         collection_errors=errors,
         baseline=baseline,
         inference=inference,
+        outside_calls=sum_calls(*outside),
     )
     run, notes = assemble_run(gathered, settings_from_flags(ref_run.meta.flags))
     if any(vs.win_rates for _, r in shards for vs in r.variant_sets):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,14 @@ from ..errors import TargetError
 from ..targets.registry import EvalCase, TargetContext, register_target_kind
 from ..targets.services import RunServices
 
-__all__ = ["RagTarget", "load_pipeline", "model_completer", "spent"]
+__all__ = ["RagTarget", "load_pipeline", "model_completer", "spent", "take_build_calls"]
 
 # One pipeline per config file and process: ingestion and embedding happen once per run.
 _PIPELINES: dict[str, Any] = {}
+# The model calls the building of pipelines made (document embeddings), not yet counted in a
+# run's usage: no case made them, so the session takes them for the run's total.
+_BUILD_CALLS: list[dict[str, dict[str, Any]]] = []
+_BUILD_LOCK = threading.Lock()
 
 
 def model_completer(engine: Any, model: str, api_base: str | None = None) -> Callable[[str], str]:
@@ -36,15 +41,29 @@ def load_pipeline(config: str | Path, *, services: RunServices | None = None) ->
     if key not in _PIPELINES:
         if not path.is_file():
             raise TargetError(f"RAG config not found: {path}")
+        from ..inference.metering import metering
+
         cfg = RagConfig.from_yaml(path) if hasattr(RagConfig, "from_yaml") else None
         complete = None
         generator = getattr(cfg, "generator", None) if cfg is not None else None
         if generator and services is not None and services.engine is not None:
             complete = model_completer(services.engine(), str(generator), services.api_base)
-        pipeline = RagPipeline.from_yaml(path, complete=complete)
-        pipeline.ingest()
+        with metering() as meter:
+            pipeline = RagPipeline.from_yaml(path, complete=complete)
+            pipeline.ingest()
+        if meter.models:
+            with _BUILD_LOCK:
+                _BUILD_CALLS.append(meter.as_dict())
         _PIPELINES[key] = pipeline
     return _PIPELINES[key]
+
+
+def take_build_calls() -> list[dict[str, dict[str, Any]]]:
+    """The calls building this process's pipelines made since the last take (document
+    embeddings at ingestion), one model -> use mapping per pipeline; each is handed out once."""
+    with _BUILD_LOCK:
+        taken, _BUILD_CALLS[:] = list(_BUILD_CALLS), []
+    return taken
 
 
 class RagTarget:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..inference.targets import EngineJudge
     from ..report.outputs import OutputPlan
     from ..results.records import (
+        CallUse,
         CaseResult,
         CollectionError,
         GateResult,
@@ -55,6 +56,8 @@ __all__ = ["MlevalSession"]
 
 _SHARD_OUTPUT = "mleval_shard"
 """Key of a worker's shard record in xdist's ``workeroutput``."""
+_CALLS_OUTPUT = "mleval_outside_calls"
+"""Key of a worker's model calls that no case made (JSON: model -> use) in ``workeroutput``."""
 
 
 class MlevalSession:
@@ -78,6 +81,8 @@ class MlevalSession:
         self.collection_errors: list[CollectionError] = []
         self._eval_nodeids: set[str] | None = None
         self._shard_info: ShardInfo | None = None
+        self._workers_outside: list[dict[str, Any]] = []
+        """Each worker's calls that no case made, as it sent them."""
         self._reported: set[str] = set()
         self._limit_server: LimitServer | None = None
         # Started during pytest's start-up: collection need not read eval files for it again.
@@ -453,9 +458,27 @@ class MlevalSession:
         """xdist controller: a worker's shard record (every worker's is the same)."""
         from ..results.records import ShardInfo
 
-        raw = (getattr(node, "workeroutput", None) or {}).get(_SHARD_OUTPUT)
+        output = getattr(node, "workeroutput", None) or {}
+        raw = output.get(_SHARD_OUTPUT)
         if raw and self._shard_info is None:
             self._shard_info = ShardInfo.model_validate_json(raw)
+        if output.get(_CALLS_OUTPUT):
+            import json
+
+            self._workers_outside.append(json.loads(output[_CALLS_OUTPUT]))
+
+    def _outside_calls(self) -> dict[str, CallUse]:
+        """The model calls no case made (building RAG pipelines), this process's and the
+        workers': they count in the run's total and its models' rows."""
+        from ..results.records import CallUse
+        from ..results.run import sum_calls
+
+        parts = [{m: CallUse(**u) for m, u in w.items()} for w in self._workers_outside]
+        # Only a run that built a pipeline imported the module that builds them.
+        rag = sys.modules.get("pytest_mleval.retrieval.targets")
+        if rag is not None:
+            parts += [{m: CallUse(**u) for m, u in p.items()} for p in rag.take_build_calls()]
+        return sum_calls(*parts)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
@@ -550,6 +573,13 @@ class MlevalSession:
         if self._engine is not None:
             # -x, --maxfail or an error stopped the run: calls nobody waits for are dropped.
             self._engine.cancel_pending()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            import json
+
+            workeroutput[_CALLS_OUTPUT] = json.dumps(
+                {m: u.model_dump() for m, u in self._outside_calls().items()}
+            )
         if self.is_worker or session.config.option.collectonly:
             return
         eval_errors = [e for e in self.collection_errors if self._is_eval_path(e.file)]
@@ -633,6 +663,7 @@ class MlevalSession:
             baseline=self.baseline,
             inference=None if self._engine is None else self._engine.summary(),
             sequential=self.sequential.summary(),
+            outside_calls=self._outside_calls(),
         )
         run, notes = assemble_run(gathered, self._settings())
         self.errors.extend(notes)
