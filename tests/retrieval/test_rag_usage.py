@@ -101,6 +101,22 @@ def test_a_rag_targets_model_calls_count_in_its_suites_and_models_usage(
     assert usage["total"]["total_tokens"] == gen["total_tokens"] + served
     assert usage["total"]["cost_usd"] == pytest.approx(gen["cost_usd"] + emb["cost_usd"])
     assert usage["total"]["outside_cases"]["total_tokens"] == served - emb_cases
+    # People read rows that add up: the suite's and the calls outside any case.
+    outside = usage["outside"]
+    assert outside["total_tokens"] == served - emb_cases and outside["cost_usd"] > 0
+    assert suite["total_tokens"] + outside["total_tokens"] == usage["total"]["total_tokens"]
+    result.stdout.fnmatch_lines(
+        [
+            f"usage: {usage['total']['total_tokens']} tokens*",
+            f"  suite rag: {suite['total_tokens']} tokens*",
+            f"  outside any case: {outside['total_tokens']} tokens*",
+        ]
+    )
+    reports = pytester.path / "reports"
+    summary = (reports / "mleval-summary.md").read_text()
+    assert f"| outside any case | {outside['total_tokens']} (" in summary
+    html = (reports / "mleval-report.html").read_text()
+    assert "any case (building RAG indexes" in html
     case = next(c for c in results["cases"] if c["case_id"] == "c0")
     assert case["model"] == GENERATOR and case["cost_usd"] > 0
     result.stdout.fnmatch_lines([f"  model {GENERATOR}: *", f"  model {EMBEDDER}: *"])

@@ -386,7 +386,13 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         for kind, name, t in rows:
             lat = t.get("latency_ms")
             latency = f"{lat['p50']:.0f} / {lat['p95']:.0f} ms" if lat else "–"
-            label = "**total**" if kind == "total" else f"{kind} {md_code(name, table=True)}"
+            label = (
+                "**total**"
+                if kind == "total"
+                else "outside any case"
+                if kind == "outside"
+                else f"{kind} {md_code(name, table=True)}"
+            )
             out.append(
                 f"| {label} | {t.get('total_tokens', 0):,} ({t.get('prompt_tokens', 0):,} / "
                 f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "

@@ -230,8 +230,13 @@ def header_view(run: RunResults) -> dict[str, Any]:
     }
 
 
+_OUTSIDE_CASES = "any case"
+"""The name of the usage row of calls no case made (kind ``outside``: "outside any case")."""
+
+
 def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, name, totals) for the whole run, then each suite and model that used anything.
+    """(kind, name, totals) for the whole run, then each suite, the calls outside any case
+    (kind ``outside``) and each model that used anything.
 
     Totals are read tolerantly (a results file from an older version may lack keys) and
     always carry ``total_tokens``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``,
@@ -280,10 +285,16 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
     if not isinstance(total, dict) or not used(total):
         return rows
     rows.append(("total", "all", norm(total)))
-    for kind, key in (("suite", "suites"), ("model", "models")):
-        for name, t in sorted((usage.get(key) or {}).items()):
-            if used(t):
-                rows.append((kind, str(name), norm(t)))
+    for name, t in sorted((usage.get("suites") or {}).items()):
+        if used(t):
+            rows.append(("suite", str(name), norm(t)))
+    # Calls no case made (building RAG pipelines, judging variants): with the suites' rows
+    # they add up to the total.
+    if used(usage.get("outside")):
+        rows.append(("outside", _OUTSIDE_CASES, norm(usage["outside"])))
+    for name, t in sorted((usage.get("models") or {}).items()):
+        if used(t):
+            rows.append(("model", str(name), norm(t)))
     return rows
 
 

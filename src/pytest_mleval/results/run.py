@@ -27,6 +27,7 @@ __all__ = [
     "Gathered",
     "RunSettings",
     "add_calls",
+    "add_outside_calls",
     "assemble_run",
     "now_iso",
     "percentile",
@@ -255,6 +256,26 @@ def add_calls(
             part["cost_usd"] += use.cost_usd
 
 
+def add_outside_calls(
+    usage: dict[str, Any], calls: Mapping[str, CallUse], *, share: str = "outside_cases"
+) -> None:
+    """Count calls no case made (building RAG pipelines, judging variants) in ``usage``, in
+    place: in the run's total and the models' rows (:func:`add_calls`), kept as they were in
+    ``outside_calls`` (so ``mleval merge`` adds the shards' up again) and summed in the row
+    ``outside`` that people read beside the suites', so the rows add up to the total."""
+    add_calls(usage, calls, share=share)
+    kept = {m: CallUse.model_validate(u) for m, u in (usage.get("outside_calls") or {}).items()}
+    every = sum_calls(kept, calls)
+    usage["outside_calls"] = {m: u.model_dump() for m, u in every.items()}
+    row = _totals([], [])
+    for use in every.values():
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
+            row[key] += int(getattr(use, key))
+        row["cost_usd"] += use.cost_usd
+    row["latency_ms"] = _latency([x for u in every.values() for x in u.latencies_ms])
+    usage["outside"] = row
+
+
 def sum_calls(*parts: Mapping[str, CallUse]) -> dict[str, CallUse]:
     """Model -> the calls of every part, added up (workers', shards')."""
     out: dict[str, CallUse] = {}
@@ -431,11 +452,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         run, variant_plans(suites), confidence=settings.confidence, seed=settings.seed
     )
     if gathered.outside_calls:
-        add_calls(run.usage, gathered.outside_calls, share="outside_cases")
-        # Kept as they were, so `mleval merge` can add the shards' up again.
-        run.usage["outside_calls"] = {
-            m: u.model_dump() for m, u in sorted(gathered.outside_calls.items())
-        }
+        add_outside_calls(run.usage, gathered.outside_calls)
     if gathered.inference is not None:
         run.usage["inference"] = gathered.inference
     if gathered.baseline is not None:

@@ -690,7 +690,7 @@ class MlevalSession:
         from ..inference.metering import metering
         from ..judges.variants import judge_run_variants
         from ..results.records import CallUse
-        from ..results.run import add_calls
+        from ..results.run import add_outside_calls
 
         with metering() as meter:
             self.errors.extend(
@@ -705,8 +705,10 @@ class MlevalSession:
                 )
             )
         # The usage people read counts the judge's calls with the cases' (no suite row: they
-        # judge a variant set, across the variants' suites).
-        add_calls(run.usage, {m: CallUse(**u) for m, u in meter.as_dict().items()})
+        # judge a variant set, across the variants' suites; the row of calls outside cases).
+        calls = {m: CallUse(**u) for m, u in meter.as_dict().items()}
+        if calls:
+            add_outside_calls(run.usage, calls, share="metric_calls")
         if self._engine is not None:
             # The judge's calls are the run's too: the summary counts them.
             run.usage["inference"] = self._engine.summary()
