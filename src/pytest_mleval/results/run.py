@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..targets.registry import CALL_FIELDS
 from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
 
 if TYPE_CHECKING:
@@ -285,17 +286,9 @@ def sum_calls(*parts: Mapping[str, CallUse]) -> dict[str, CallUse]:
             if have is None:
                 out[model] = use.model_copy(deep=True)
                 continue
-            for key in (
-                "calls",
-                "prompt_tokens",
-                "completion_tokens",
-                "total_tokens",
-                "cost_usd",
-                "cached",
-                "retries",
-            ):
+            for key in CALL_FIELDS:
+                # Counts and money add up; latency lists join.
                 setattr(have, key, getattr(have, key) + getattr(use, key))
-            have.latencies_ms = [*have.latencies_ms, *use.latencies_ms]
     return dict(sorted(out.items()))
 
 
