@@ -158,11 +158,14 @@ def test_embedding_metric_and_rag_retriever_go_through_the_engine(
         assert used["retries"] == 1 and used["errors"] == 0
         assert used["calls"] == sent  # every request the server saw was one of the engine's
         assert used["prompt_tokens"] > 0 and used["cost_usd"] > 0
-        # The metric's embeddings are in the usage people read, on the cases that made them.
+        # The metric's and the retriever's embeddings are in the usage people read, on the
+        # cases that made them (2 scored, 2 retrieved), and the documents' with the calls no
+        # case made: the model's row is every call the engine made.
         shown = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
-        metric_use = shown["usage"]["models"][MODEL]
-        assert metric_use["cases"] == 2 and metric_use["total_tokens"] > 0
-        assert 0 < metric_use["cost_usd"] <= used["cost_usd"]
+        model_use = shown["usage"]["models"][MODEL]
+        assert model_use["cases"] == 4 and model_use["total_tokens"] > 0
+        assert model_use["prompt_tokens"] == used["prompt_tokens"]
+        assert model_use["cost_usd"] == pytest.approx(used["cost_usd"])
         first.stdout.fnmatch_lines([f"  model {MODEL}: *"])
 
         second = pytester.runpytest_subprocess("-s")
