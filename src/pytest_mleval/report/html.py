@@ -20,7 +20,14 @@ from .charts import delta_charts, histograms
 from .safety_views import safety_view
 from .variant_views import variant_sets_view
 from .variants import fmt_ms
-from .views import case_payload, comparison_view, header_view, suite_tables, usage_rows
+from .views import (
+    FLIPS,
+    case_payload,
+    comparison_view,
+    header_view,
+    suite_tables,
+    usage_rows,
+)
 
 if TYPE_CHECKING:
     from ..results.records import RunResults
@@ -186,6 +193,7 @@ def render_report(
         "incomplete": run.meta.incomplete,
         "suites": suite_tables(run, trends or {}),
         "comparison": comparison_view(run.comparison),
+        "flips": FLIPS,
         "variants": [
             {
                 **view,

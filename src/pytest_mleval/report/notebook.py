@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results.records import PASS_RATE, STREAM_TIMINGS, CaseResult, RunResults, load_results
-from .views import STATUSES, case_status
+from .views import FLIPS, STATUSES, case_status
 
 __all__ = ["Comparison", "Run", "load_run"]
 
@@ -190,12 +190,11 @@ def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -
                     "verdict": m.verdict,
                 }
             )
-        for direction, ids in (
-            ("pass -> fail", s.flipped_to_fail),
-            ("pass -> errored", s.flipped_to_error),
-            ("fail -> pass", s.flipped_to_pass),
-        ):
-            flipped += [{"suite": s.suite, "case_id": c, "direction": direction} for c in ids]
+        for key, label in FLIPS:
+            direction = label.replace("→", "->")
+            flipped += [
+                {"suite": s.suite, "case_id": c, "direction": direction} for c in getattr(s, key)
+            ]
     return Comparison(
         rows=rows,
         method="paired per case: mean difference with CI, p-value (permutation; exact "

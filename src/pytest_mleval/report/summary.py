@@ -11,7 +11,7 @@ from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import usage_rows
+from .views import FLIPS, usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -34,14 +34,6 @@ def _ci(a: Aggregate) -> str:
 
 def _fmt_value(a: Aggregate) -> str:
     return fmt_metric(a.metric, a.estimate)
-
-
-FLIPS = (
-    ("flipped_to_fail", "pass → fail"),
-    ("flipped_to_error", "pass → errored"),
-    ("flipped_to_pass", "fail → pass"),
-)
-"""The case lists of a suite's comparison, as Markdown labels them."""
 
 
 def _usage_line(t: dict[str, Any]) -> str:
@@ -156,12 +148,9 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
                 f"{fmt_p(m['p_adjusted']):>7}  {gate}{m['verdict']}"
                 + (" (REGRESSION)" if m["regression"] else "")
             )
-        if s["flipped_to_fail"]:
-            lines.append(f"    pass -> fail: {_term_ids(s['flipped_to_fail'][:10])}")
-        if s.get("flipped_to_error"):
-            lines.append(f"    pass -> errored: {_term_ids(s['flipped_to_error'][:10])}")
-        if s["flipped_to_pass"]:
-            lines.append(f"    fail -> pass: {_term_ids(s['flipped_to_pass'][:10])}")
+        for key, label in FLIPS:
+            if s.get(key):
+                lines.append(f"    {label.replace('→', '->')}: {_term_ids(s[key][:10])}")
     for key, label in (
         ("only_in_baseline", "only in baseline"),
         ("only_in_candidate", "only in this run"),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .history import TrendPoint
 
 __all__ = [
+    "FLIPS",
     "STATUSES",
     "case_payload",
     "case_status",
@@ -228,6 +229,14 @@ def header_view(run: RunResults) -> dict[str, Any]:
         "verdict": verdict,
         "tone": tone,
     }
+
+
+FLIPS = (
+    ("flipped_to_fail", "pass → fail"),
+    ("flipped_to_error", "pass → errored"),
+    ("flipped_to_pass", "fail → pass"),
+)
+"""The case lists of a suite's comparison and their labels (the terminal writes ``->``)."""
 
 
 _OUTSIDE_CASES = "any case"

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..targets.registry import CALL_FIELDS
 from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
 
 if TYPE_CHECKING:
@@ -249,12 +248,17 @@ def add_calls(
             # A model only this judging used: its row's latencies are its calls'.
             row["latency_ms"] = _latency(use.latencies_ms)
         for t in (usage.setdefault("total", _totals([], [])), row):
-            for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
-                t[key] = int(t.get(key) or 0) + int(getattr(use, key))
-            t["cost_usd"] = float(t.get("cost_usd") or 0.0) + use.cost_usd
+            _add_use(t, use)
             part = t.setdefault(share, {"total_tokens": 0, "cost_usd": 0.0})
             part["total_tokens"] += use.total_tokens
             part["cost_usd"] += use.cost_usd
+
+
+def _add_use(t: dict[str, Any], use: CallUse) -> None:
+    """Add one model's calls to the tokens, cost, cached answers and retries of a usage row."""
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
+        t[key] = int(t.get(key) or 0) + int(getattr(use, key))
+    t["cost_usd"] = float(t.get("cost_usd") or 0.0) + use.cost_usd
 
 
 def add_outside_calls(
@@ -270,9 +274,7 @@ def add_outside_calls(
     usage["outside_calls"] = {m: u.model_dump() for m, u in every.items()}
     row = _totals([], [])
     for use in every.values():
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached", "retries"):
-            row[key] += int(getattr(use, key))
-        row["cost_usd"] += use.cost_usd
+        _add_use(row, use)
     row["latency_ms"] = _latency([x for u in every.values() for x in u.latencies_ms])
     usage["outside"] = row
 
@@ -286,7 +288,7 @@ def sum_calls(*parts: Mapping[str, CallUse]) -> dict[str, CallUse]:
             if have is None:
                 out[model] = use.model_copy(deep=True)
                 continue
-            for key in CALL_FIELDS:
+            for key in CallUse.model_fields:
                 # Counts and money add up; latency lists join.
                 setattr(have, key, getattr(have, key) + getattr(use, key))
     return dict(sorted(out.items()))

@@ -103,11 +103,12 @@ def spent(calls: dict[str, dict[str, Any]], generator: str | None) -> dict[str, 
     if not calls:
         return {}
     answered = sum(u["calls"] for u in calls.values())
-    writers = sorted(
+    writer = max(
         (m for m, u in calls.items() if u["completion_tokens"]),
-        key=lambda m: -calls[m]["completion_tokens"],
+        key=lambda m: calls[m]["completion_tokens"],
+        default=None,
     )
-    model = generator if generator in calls else (writers[0] if writers else None)
+    model = generator if generator in calls else writer
     return {
         "calls": calls,
         "model": model,
