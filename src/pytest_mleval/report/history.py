@@ -350,7 +350,7 @@ def _run_key(run: RunResults) -> str:
 
 
 def _run_row(run: RunResults) -> dict[str, Any]:
-    from ..results.records import incomplete_reasons
+    from ..results.records import incomplete_reasons, not_run_text
 
     cases = run.cases
     errored = sum(1 for c in cases if c.errored)
@@ -379,7 +379,10 @@ def _run_row(run: RunResults) -> dict[str, Any]:
         "gates_failed": sum(1 for g in run.gates if not g.passed),
         "exit_status": run.meta.exit_status,
         "models": json.dumps(sorted(run.meta.models)),
-        "incomplete": "; ".join(incomplete_reasons(run)) or None,
+        # A run of part of its suites (-k, --deselect) is marked too: its trend points cover
+        # fewer cases than the runs beside it.
+        "incomplete": "; ".join(r for r in (*incomplete_reasons(run), not_run_text(run)) if r)
+        or None,
     }
 
 

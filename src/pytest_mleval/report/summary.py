@@ -11,7 +11,7 @@ from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import FLIPS, usage_rows
+from .views import FLIPS, suite_ran, usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -167,7 +167,9 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
     comparisons, the baseline comparison, gates."""
     lines: list[tuple[str, dict[str, Any]]] = []
     status, text = run_status(run)
-    if status != "passed":
+    if status == "partial":
+        lines.append((f"run {term_text(text)}", {"yellow": True, "bold": True}))
+    elif status != "passed":
         lines.append((f"run {term_text(text)}", {"red": True, "bold": True}))
     for e in run.collection_errors:
         why = term_text(_last_line(e.message))
@@ -177,7 +179,7 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         errors = len({c.case_id for c in cases if c.errored})
         aggs = [a for a in run.aggregates if a.suite == suite.name]
         name = term_text(suite.name)
-        lines.append((f"suite {name}: {suite.n_cases} cases, {errors} errored", {"bold": True}))
+        lines.append((f"suite {name}: {suite_ran(suite)}, {errors} errored", {"bold": True}))
         if suite.sequential is not None:
             lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
@@ -289,7 +291,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     # The verdict first, from the status the run ended with: never "passed" for a run that
     # pytest failed, and an incomplete run says so before any table.
     status, text = run_status(run)
-    icon = {"passed": "✅", "failed": "❌", "incomplete": "⚠️"}[status]
+    icon = {"passed": "✅", "partial": "⚠️", "failed": "❌", "incomplete": "⚠️"}[status]
     out.append(f"{icon} **Run {md_text(text)}**")
     out.append("")
     out.append(" · ".join(head))
@@ -327,6 +329,9 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
+        if suite.not_run:
+            out.append(f"⚠️ {suite_ran(suite)}: its statistics and gates cover those that ran.")
+            out.append("")
         if suite.sequential is not None:
             out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
             out.append("")

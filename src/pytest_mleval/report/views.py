@@ -15,7 +15,7 @@ from .charts import LOWER_IS_BETTER, sparkline
 from .conversation import ConversationPayload, Interner
 
 if TYPE_CHECKING:
-    from ..results.records import CaseResult, RunResults
+    from ..results.records import CaseResult, RunResults, SuiteInfo
     from .history import TrendPoint
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "case_status",
     "comparison_view",
     "header_view",
+    "suite_ran",
     "suite_tables",
     "usage_rows",
 ]
@@ -194,6 +195,8 @@ def header_view(run: RunResults) -> dict[str, Any]:
     status, text = run_status(run)
     if status == "incomplete":
         verdict, tone = text, "bad"
+    elif status == "partial":
+        verdict, tone = text, "warn"
     elif not run.cases:
         verdict, tone = "no cases", "neutral"
     elif status == "failed":
@@ -324,6 +327,14 @@ def _ci_bar(estimate: float, lo: float, hi: float) -> dict[str, float] | None:
     return {"x1": lo * w, "x2": hi * w, "xe": estimate * w, "w": w}
 
 
+def suite_ran(suite: SuiteInfo) -> str:
+    """``3 cases``, or ``2 of 3 cases ran (1 not run)`` for a suite run in part."""
+    if not suite.not_run:
+        return f"{suite.n_cases} cases"
+    total = suite.n_cases + suite.not_run
+    return f"{suite.n_cases} of {total} cases ran ({suite.not_run} not run)"
+
+
 def suite_tables(
     run: RunResults, trends: dict[tuple[str, str], list[TrendPoint]]
 ) -> list[dict[str, Any]]:
@@ -363,6 +374,7 @@ def suite_tables(
                 "name": name,
                 "description": s.description if s else None,
                 "sequential": sequential_line(s.sequential) if s and s.sequential else None,
+                "partial": suite_ran(s) if s and s.not_run else None,
                 "target": s.target if s else None,
                 "file": s.file if s else None,
                 "n_cases": s.n_cases

@@ -267,6 +267,19 @@ def _gate_estimate(
     return f"stat {gate.stat!r} is not available for metric {gate.metric!r}"
 
 
+def _gated_cases(gate: GateSpec, cases: Sequence[CaseResult], ran: set[str]) -> int:
+    """How many cases a gate's estimate stands on: every case that ran for a pass rate (an
+    errored case counts as not passing), else those the metric scored."""
+    if gate.metric == PASS_RATE:
+        return len(ran)
+    scored = set()
+    for c in cases:
+        ms = c.scores.get(gate.metric)
+        if ms is not None and (ms.score is not None or gate.stat == "pass_rate"):
+            scored.add(c.case_id)
+    return len(scored)
+
+
 def evaluate_gates(
     suite: str,
     gates: Sequence[GateSpec],
@@ -275,9 +288,26 @@ def evaluate_gates(
     *,
     confidence: float = 0.95,
     seed: int = 0,
+    population: int | None = None,
 ) -> list[GateResult]:
-    """Check each gate against the run's aggregates."""
+    """Check each gate against the run's aggregates.
+
+    Args:
+        suite: The suite's name.
+        gates: Its gates.
+        cases: Its case results in this run.
+        aggregates: The run's aggregates (those of ``suite`` are used).
+        confidence: Confidence level of the intervals.
+        seed: Seed of resampling statistics.
+        population: The cases of the suite's file (``None``: those in ``cases``). A gate
+            decided on fewer cases than that says over how many.
+
+    Returns:
+        One result per gate, in order.
+    """
     by_metric = {a.metric: a for a in aggregates if a.suite == suite}
+    ran = {c.case_id for c in cases}
+    total = max(population or 0, len(ran))
     results = []
     for gate in gates:
         got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
@@ -313,6 +343,10 @@ def evaluate_gates(
             f"{what} = {value:.4f} (estimate {estimate:.4f}, {int(confidence * 100)}% CI "
             f"[{lo:.4f}, {hi:.4f}], {method}) {'meets' if ok else 'fails'} {bound}"
         )
+        over = _gated_cases(gate, cases, ran)
+        if over < total:
+            # Cases not run, or that the metric could not score: not the whole suite's verdict.
+            message += f" (over {over} of {total} cases)"
         results.append(
             GateResult(
                 **base,

@@ -49,6 +49,7 @@ __all__ = [
     "incomplete_reasons",
     "load_results",
     "metric_kind",
+    "not_run_text",
     "run_status",
     "write_results",
 ]
@@ -315,6 +316,11 @@ class SuiteInfo(_Model):
     """Target spec."""
     n_cases: int = 0
     """Cases run (repeats counted once)."""
+    not_run: int = 0
+    """Cases of the suite's file that have no result in this run: not selected (``-k``, ``-m``,
+    ``--lf``, ``--deselect``, another shard's) or never reached (``-x``, an interrupt). Its
+    statistics and gates cover the ``n_cases`` that ran; a sequential suite's cases it did not
+    need are counted in ``sequential``, not here."""
     regression_margin: float | None = None
     """Non-inferiority margin of the regression gate in effect for this suite."""
     regression_metrics: list[str] | None = None
@@ -642,8 +648,9 @@ def run_status(run: RunResults) -> tuple[str, str]:
         run: The run's results.
 
     Returns:
-        ``(status, text)``: status is ``passed``, ``failed`` or ``incomplete``; text is a short
-        headline saying why.
+        ``(status, text)``: status is ``passed``, ``partial`` (what ran passed, but some cases
+        of its suites did not run), ``failed`` or ``incomplete``; text is a short headline
+        saying why.
     """
     exit_status = run.meta.exit_status
     failed_gates = sum(1 for g in run.gates if not g.passed)
@@ -664,11 +671,28 @@ def run_status(run: RunResults) -> tuple[str, str]:
         if exit_status:
             text += f" (exit status {exit_status})"
         return "incomplete", text
+    part = not_run_text(run)
     if exit_status not in (0, None) or failed_gates:
-        detail = "; ".join(why) if why else "pytest reported failures"
+        detail = "; ".join([*why, part] if part else why) or "pytest reported failures"
         status_text = f" (exit status {exit_status})" if exit_status is not None else ""
         return "failed", f"failed: {detail}{status_text}"
+    if part:
+        # What pytest ran passed, but a gate over 2 of 3 cases is not the suite's verdict.
+        return "partial", f"passed on part of its suites: {part}"
     return "passed", "passed"
+
+
+def not_run_text(run: RunResults) -> str:
+    """How many cases of the run's suites have no result (``""`` when every case ran)."""
+    part = [s for s in run.suites if s.not_run]
+    if not part:
+        return ""
+    missing = sum(s.not_run for s in part)
+    total = sum(s.not_run + s.n_cases for s in part)
+    if len(part) == 1:
+        return f"{missing} of {total} cases of suite {part[0].name} not run"
+    each = ", ".join(f"{s.name}: {s.not_run} of {s.not_run + s.n_cases}" for s in part)
+    return f"{missing} of {total} cases of {len(part)} suites not run ({each})"
 
 
 def write_results(path: str | Path, run: RunResults) -> Path:

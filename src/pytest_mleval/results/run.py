@@ -392,13 +392,18 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     run = RunResults(meta=gathered.meta)
     for name, suite_cases in by_suite.items():
         suite = _suite_for(name, suite_cases, suites)
+        ran = {c.case_id for c in suite_cases}
+        # The suite's file is the population: -k, --deselect, --lf or -x left the rest unrun.
+        population = len({c.id for c in suite.cases} | ran) if suite else len(ran)
+        not_needed = {c.case_id for c in skipped.get(name, [])} - ran
         run.suites.append(
             SuiteInfo(
                 name=name,
                 file=str(suite.path) if suite else suite_cases[0].file,
                 description=suite.spec.description if suite else None,
                 target=suite.spec.target if suite else None,
-                n_cases=len({c.case_id for c in suite_cases}),
+                n_cases=len(ran),
+                not_run=max(0, population - len(ran) - len(not_needed)),
                 regression_margin=_regression_margin(suite, settings),
                 regression_metrics=_regression_metrics(suite, settings),
                 variant=suite.variant if suite else suite_cases[0].variant,
@@ -412,7 +417,6 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
             # Stopped early on the data: only the anytime-valid intervals hold.
             from .sequential import sequential_aggregates, sequential_info
 
-            population = len(suite.cases) if suite else len({c.case_id for c in suite_cases})
             aggs = sequential_aggregates(
                 aggs, suite_cases, population=population, confidence=settings.confidence
             )
@@ -438,6 +442,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                     aggs,
                     confidence=settings.confidence,
                     seed=settings.seed,
+                    population=population,
                 )
             )
     run.cases = cases

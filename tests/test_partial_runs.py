@@ -1,0 +1,123 @@
+"""A run that covers part of a suite says so: gates and intervals over 2 of 3 cases are not
+the suite's verdict (cases deselected by -k, -m, --lf or --deselect, a metric that errored)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_mleval.report.history import recent_runs, resolve_url
+from pytest_mleval.results.records import CaseResult, RunMeta, RunResults, SuiteInfo, run_status
+
+SUITE = """
+suite: s
+target: python:app:echo
+metrics:
+  - contains: {value: ok, threshold: 1}
+gates:
+  - {metric: pass_rate, min: 0.5}
+cases:
+  - {id: a, input: ok}
+  - {id: b, input: ok}
+  - {id: c, input: bad}
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", t=SUITE)
+    return pytester
+
+
+def _outputs(pytester: pytest.Pytester) -> tuple[dict, str, str]:  # type: ignore[type-arg]
+    reports = pytester.path / "reports"
+    results = json.loads((reports / "mleval-results.json").read_text())
+    summary = (reports / "mleval-summary.md").read_text()
+    html = (reports / "mleval-report.html").read_text()
+    return results, summary, html
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_deselected_case_is_named_in_every_output(
+    project: pytest.Pytester, workers: list[str]
+) -> None:
+    result = project.runpytest("--deselect", "t.eval.yaml::s::c", *workers)
+    assert result.ret == pytest.ExitCode.OK
+    # xdist's controller does not count its workers' deselected items.
+    result.assert_outcomes(passed=2, deselected=0 if workers else 1)
+    result.stdout.fnmatch_lines(
+        [
+            "*mleval summary*",
+            "run passed on part of its suites: 1 of 3 cases of suite s not run*",
+            "suite s: 2 of 3 cases ran (1 not run), 0 errored",
+            "gate s: PASS pass_rate = 1.0000 * (over 2 of 3 cases)",
+        ]
+    )
+    results, summary, html = _outputs(project)
+    assert results["suites"][0]["not_run"] == 1
+    assert results["suites"][0]["n_cases"] == 2
+    assert "(over 2 of 3 cases)" in results["gates"][0]["message"]
+    lines = [line for line in summary.splitlines() if line.strip()]
+    # Not the green "Run passed" of a whole run, and the suite's table says what it covers.
+    assert lines[1].startswith("⚠️ **Run passed on part of its suites: 1 of 3 cases")
+    assert "2 of 3 cases ran" in summary
+    assert 'class="verdict warn" id="verdict">passed on part of its suites' in html
+    assert "2 of 3 cases ran" in html
+    # History: the run is marked, so its trend points are not read as the whole suite's.
+    runs = recent_runs(resolve_url(None, project.path / "reports"))
+    assert runs[0].incomplete == "1 of 3 cases of suite s not run"
+
+
+def test_a_whole_run_reads_as_before(project: pytest.Pytester) -> None:
+    result = project.runpytest()
+    result.assert_outcomes(passed=2, failed=1)
+    results, summary, _ = _outputs(project)
+    assert results["suites"][0]["not_run"] == 0
+    assert "over " not in results["gates"][0]["message"]
+    assert "part of its suites" not in summary
+    assert recent_runs(resolve_url(None, project.path / "reports"))[0].incomplete is None
+    result.stdout.fnmatch_lines(["suite s: 3 cases, 0 errored"])
+
+
+def test_a_gate_over_a_metric_some_cases_could_not_score_says_over_how_many(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+from pytest_mleval import metric
+
+@metric("weird", threshold=0.5)
+def weird(sample):
+    return {"a": float("nan"), "b": float("nan"), "c": 0.9}[sample.input], "x"
+"""
+    )
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makefile(
+        ".eval.yaml",
+        t="suite: s\ntarget: python:app:echo\nmetrics: [weird]\n"
+        "gates:\n  - {metric: weird, stat: mean, min: 0.6}\n"
+        "cases:\n  - {id: a, input: a}\n  - {id: b, input: b}\n  - {id: c, input: c}\n",
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["gate s: PASS mean(weird) = 0.9000 * (over 1 of 3 cases)"])
+    results, summary, _ = _outputs(pytester)
+    assert "(over 1 of 3 cases)" in results["gates"][0]["message"]
+    assert "over 1 of 3 cases" in summary
+
+
+def test_run_status_of_a_partial_run() -> None:
+    case = CaseResult(suite="s", case_id="a", passed=True)
+    whole = RunResults(meta=RunMeta(exit_status=0), cases=[case], suites=[SuiteInfo(name="s")])
+    assert run_status(whole) == ("passed", "passed")
+    part = whole.model_copy(update={"suites": [SuiteInfo(name="s", n_cases=1, not_run=2)]})
+    status, text = run_status(part)
+    assert status == "partial"
+    assert text.startswith("passed on part of its suites: 2 of 3 cases of suite s not run")
+    failed = part.model_copy(update={"meta": RunMeta(exit_status=1)})
+    status, text = run_status(failed)
+    assert status == "failed" and "2 of 3 cases of suite s not run" in text
