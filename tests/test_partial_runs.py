@@ -121,3 +121,68 @@ def test_run_status_of_a_partial_run() -> None:
     failed = part.model_copy(update={"meta": RunMeta(exit_status=1)})
     status, text = run_status(failed)
     assert status == "failed" and "2 of 3 cases of suite s not run" in text
+
+
+SKIPPING = """
+import pytest
+
+def answer(case):
+    if case.input == "bad":
+        pytest.skip("needs a GPU")
+    return case.input
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_case_its_target_skipped_is_skipped_not_errored(
+    project: pytest.Pytester, workers: list[str]
+) -> None:
+    project.makepyfile(app=SKIPPING)
+    (project.path / "t.eval.yaml").write_text(SUITE.replace("app:echo", "app:answer"))
+    result = project.runpytest(*workers)
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run passed on part of its suites: 1 of 3 cases of suite s not run",
+            "suite s: 2 of 3 cases ran (1 skipped), 0 errored",
+            "  skipped: c (needs a GPU)",
+            "  pass_rate * 1.000 *",
+            "gate s: PASS pass_rate = 1.0000 * (over 2 of 3 cases)",
+        ]
+    )
+    results, summary, html = _outputs(project)
+    assert sorted(c["case_id"] for c in results["cases"]) == ["a", "b"]
+    assert results["suites"][0]["skipped"] == {"c": "needs a GPU"}
+    assert results["suites"][0]["not_run"] == 0
+    assert "errored" not in summary.split("### s")[1].split("###")[0]
+    assert "needs a GPU" in summary and "needs a GPU" in html
+
+
+def test_a_suite_whose_every_case_was_skipped_fails_its_gates(project: pytest.Pytester) -> None:
+    # A target that skips without its API key must not turn the gate green.
+    project.makepyfile(app="import pytest\n\ndef answer(case):\n    pytest.skip('no API key')\n")
+    (project.path / "t.eval.yaml").write_text(SUITE.replace("app:echo", "app:answer"))
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines(
+        [
+            "suite s: 0 of 3 cases ran (3 skipped), 0 errored",
+            "gate s: FAIL gate cannot be evaluated: no case of the suite ran (3 skipped)",
+        ]
+    )
+
+
+def test_a_skip_reason_is_redacted_under_redact(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        app="import pytest\n\ndef answer(case):\n"
+        "    if case.input == 'bad':\n        pytest.skip('ask jane.doe@example.com')\n"
+        "    return case.input\n"
+    )
+    (project.path / "t.eval.yaml").write_text(SUITE.replace("app:echo", "app:answer"))
+    project.runpytest("--mleval-redact").assert_outcomes(passed=2, skipped=1)
+    results, summary, html = _outputs(project)
+    for text in (json.dumps(results), summary, html):
+        assert "jane.doe@example.com" not in text
+    assert results["suites"][0]["skipped"]["c"].startswith("ask ")

@@ -196,7 +196,7 @@ class EvalItem(pytest.Function):
     def setup(self) -> None:
         # Scoring's records load with the first item, while the first model calls are in
         # flight, not during collection (on the way to those calls).
-        from .results.scoring import error_result, not_needed_result
+        from .results.scoring import error_result, not_needed_result, skipped_result
 
         super().setup()
         session = _session(self.config)
@@ -211,6 +211,11 @@ class EvalItem(pytest.Function):
             pytest.skip(reason)
         try:
             self._output = session.generate(self)
+        except pytest.skip.Exception as exc:
+            # The target (or a fixture it needs) skipped the case: not run, never a pass, and
+            # not an error of the case either.
+            self._record(skipped_result(ec, str(exc.msg or ""), nodeid=self.nodeid))
+            raise
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
@@ -264,7 +269,7 @@ class EvalItem(pytest.Function):
         result.run_order = getattr(self, "mleval_run_order", None)
         self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
         session = _session(self.config)
-        if session.sequential.applies(self.suite):
+        if session.sequential.applies(self.suite) and result.skipped is None:
             repeats = get_options(self.config).repeats or self.suite.spec.repeats
             session.sequential.observe(self.suite, repeats, result)
 

@@ -11,7 +11,7 @@ from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import FLIPS, suite_ran, usage_rows
+from .views import FLIPS, skipped_text, suite_ran, usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -180,6 +180,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         aggs = [a for a in run.aggregates if a.suite == suite.name]
         name = term_text(suite.name)
         lines.append((f"suite {name}: {suite_ran(suite)}, {errors} errored", {"bold": True}))
+        if suite.skipped:
+            lines.append((f"  skipped: {term_text(skipped_text(suite))}", {}))
         if suite.sequential is not None:
             lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
@@ -329,8 +331,11 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
-        if suite.not_run:
+        if suite.not_run or suite.skipped:
             out.append(f"⚠️ {suite_ran(suite)}: its statistics and gates cover those that ran.")
+            out.append("")
+        if suite.skipped:
+            out.append(f"**Skipped:** {_md(skipped_text(suite))}")
             out.append("")
         if suite.sequential is not None:
             out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")

@@ -25,6 +25,7 @@ __all__ = [
     "case_status",
     "comparison_view",
     "header_view",
+    "skipped_text",
     "suite_ran",
     "suite_tables",
     "usage_rows",
@@ -328,11 +329,21 @@ def _ci_bar(estimate: float, lo: float, hi: float) -> dict[str, float] | None:
 
 
 def suite_ran(suite: SuiteInfo) -> str:
-    """``3 cases``, or ``2 of 3 cases ran (1 not run)`` for a suite run in part."""
-    if not suite.not_run:
+    """``3 cases``, or ``2 of 4 cases ran (1 not run, 1 skipped)`` for a suite run in part."""
+    if not suite.not_run and not suite.skipped:
         return f"{suite.n_cases} cases"
-    total = suite.n_cases + suite.not_run
-    return f"{suite.n_cases} of {total} cases ran ({suite.not_run} not run)"
+    total = suite.n_cases + suite.not_run + len(suite.skipped)
+    why = [f"{suite.not_run} not run"] if suite.not_run else []
+    if suite.skipped:
+        why.append(f"{len(suite.skipped)} skipped")
+    return f"{suite.n_cases} of {total} cases ran ({', '.join(why)})"
+
+
+def skipped_text(suite: SuiteInfo, limit: int = 10) -> str:
+    """The cases its target skipped, each with why: ``c (needs a GPU), d (...)``."""
+    items = sorted(suite.skipped.items())
+    text = ", ".join(f"{k} ({why})" if why else k for k, why in items[:limit])
+    return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
 def suite_tables(
@@ -374,7 +385,8 @@ def suite_tables(
                 "name": name,
                 "description": s.description if s else None,
                 "sequential": sequential_line(s.sequential) if s and s.sequential else None,
-                "partial": suite_ran(s) if s and s.not_run else None,
+                "partial": suite_ran(s) if s and (s.not_run or s.skipped) else None,
+                "skipped": sorted(s.skipped.items()) if s else [],
                 "target": s.target if s else None,
                 "file": s.file if s else None,
                 "n_cases": s.n_cases

@@ -289,6 +289,7 @@ def evaluate_gates(
     confidence: float = 0.95,
     seed: int = 0,
     population: int | None = None,
+    skipped: int = 0,
 ) -> list[GateResult]:
     """Check each gate against the run's aggregates.
 
@@ -301,6 +302,7 @@ def evaluate_gates(
         seed: Seed of resampling statistics.
         population: The cases of the suite's file (``None``: those in ``cases``). A gate
             decided on fewer cases than that says over how many.
+        skipped: Cases of the suite its target skipped (not in ``cases``).
 
     Returns:
         One result per gate, in order.
@@ -310,7 +312,12 @@ def evaluate_gates(
     total = max(population or 0, len(ran))
     results = []
     for gate in gates:
-        got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
+        got: tuple[float, float, float, str] | str
+        if not cases:
+            # Every case skipped (a target without its API key): no verdict, never a pass.
+            got = "no case of the suite ran" + (f" ({skipped} skipped)" if skipped else "")
+        else:
+            got = _gate_estimate(gate, cases, by_metric, confidence=confidence, seed=seed)
         base: dict[str, Any] = {
             "suite": suite,
             "metric": gate.metric,

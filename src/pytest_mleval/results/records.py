@@ -173,6 +173,9 @@ class CaseResult(_Model):
     """Why the case could not be scored (target error, timeout, budget), with the error type."""
     not_needed: bool = False
     """Not run: its suite ran sequentially and was decided before this case (never a pass)."""
+    skipped: str | None = None
+    """Why its target (or a fixture) skipped it (``pytest.skip``): not run, never a pass, and
+    counted in its suite's ``SuiteInfo.skipped``, not in the statistics."""
     run_order: int | None = None
     """Its place in a sequential suite's seeded random order (the order its statistics use,
     whatever order the results arrived in)."""
@@ -316,6 +319,9 @@ class SuiteInfo(_Model):
     """Target spec."""
     n_cases: int = 0
     """Cases run (repeats counted once)."""
+    skipped: dict[str, str] = Field(default_factory=dict)
+    """Case id -> why its target skipped it (``pytest.skip``): not run, never a pass, not in
+    the statistics; a suite with no case left to run fails its gates."""
     not_run: int = 0
     """Cases of the suite's file that have no result in this run: not selected (``-k``, ``-m``,
     ``--lf``, ``--deselect``, another shard's) or never reached (``-x``, an interrupt). Its
@@ -684,15 +690,19 @@ def run_status(run: RunResults) -> tuple[str, str]:
 
 def not_run_text(run: RunResults) -> str:
     """How many cases of the run's suites have no result (``""`` when every case ran)."""
-    part = [s for s in run.suites if s.not_run]
+    part = [s for s in run.suites if s.not_run or s.skipped]
     if not part:
         return ""
-    missing = sum(s.not_run for s in part)
-    total = sum(s.not_run + s.n_cases for s in part)
+
+    def missing(s: SuiteInfo) -> int:
+        return s.not_run + len(s.skipped)
+
+    gone = sum(missing(s) for s in part)
+    total = sum(missing(s) + s.n_cases for s in part)
     if len(part) == 1:
-        return f"{missing} of {total} cases of suite {part[0].name} not run"
-    each = ", ".join(f"{s.name}: {s.not_run} of {s.not_run + s.n_cases}" for s in part)
-    return f"{missing} of {total} cases of {len(part)} suites not run ({each})"
+        return f"{gone} of {total} cases of suite {part[0].name} not run"
+    each = ", ".join(f"{s.name}: {missing(s)} of {missing(s) + s.n_cases}" for s in part)
+    return f"{gone} of {total} cases of {len(part)} suites not run ({each})"
 
 
 def write_results(path: str | Path, run: RunResults) -> Path:

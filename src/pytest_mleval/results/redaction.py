@@ -82,6 +82,7 @@ def redact_case(case: CaseResult) -> CaseResult:
         "context": [redact_text(passage) for passage in case.context],
         "retrieved": [redact_text(doc_id) for doc_id in case.retrieved],
         "error": _text(case.error),
+        "skipped": _text(case.skipped),
         "metadata": redact_value(case.metadata),
         "messages": None if case.messages is None else redact_value(case.messages),
         "scores": {name: _score(score) for name, score in case.scores.items()},
@@ -103,10 +104,19 @@ def redact_run(run: RunResults) -> RunResults:
 
     Returns:
         The copy: cases (:func:`redact_case`), collection errors, suite descriptions, why the
-        run is incomplete, aggregate and gate texts, variant and safety notes. Statistics,
-        ids and names are unchanged, so every output derived from it reads the same numbers.
+        run is incomplete, why cases were skipped, aggregate and gate texts, variant and safety
+        notes. Statistics, ids and names are unchanged, so every output derived from it reads
+        the same numbers.
     """
-    suites = [s.model_copy(update={"description": _text(s.description)}) for s in run.suites]
+    suites = [
+        s.model_copy(
+            update={
+                "description": _text(s.description),
+                "skipped": {k: redact_text(why) for k, why in s.skipped.items()},
+            }
+        )
+        for s in run.suites
+    ]
     variant_sets = [
         v.model_copy(
             update={

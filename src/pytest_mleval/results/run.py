@@ -382,19 +382,29 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     # A sequential suite's cases it did not need were never run: they are counted (and
     # named) in its SuiteInfo.sequential, not listed as results that could pass or fail.
     skipped: dict[str, list[CaseResult]] = {}
+    # So are cases their target skipped (pytest.skip): counted and named in SuiteInfo.skipped.
+    target_skips: dict[str, list[CaseResult]] = {}
     for c in gathered.cases:
         if c.not_needed:
             skipped.setdefault(c.suite, []).append(c)
-    cases = [c for c in gathered.cases if not c.not_needed]
+        elif c.skipped is not None:
+            target_skips.setdefault(c.suite, []).append(c)
+    cases = [c for c in gathered.cases if not c.not_needed and c.skipped is None]
     by_suite: dict[str, list[CaseResult]] = {}
     for c in cases:
         by_suite.setdefault(c.suite, []).append(c)
+    # In the order the results came, with the suites whose every case was skipped.
+    names = list(dict.fromkeys(c.suite for c in gathered.cases if not c.not_needed))
     run = RunResults(meta=gathered.meta)
-    for name, suite_cases in by_suite.items():
-        suite = _suite_for(name, suite_cases, suites)
+    for name in names:
+        suite_cases = by_suite.get(name, [])
+        suite = _suite_for(name, suite_cases or target_skips[name], suites)
         ran = {c.case_id for c in suite_cases}
+        skips = {c.case_id: c.skipped or "" for c in target_skips.get(name, [])}
+        skips = {k: v for k, v in skips.items() if k not in ran}
         # The suite's file is the population: -k, --deselect, --lf or -x left the rest unrun.
-        population = len({c.id for c in suite.cases} | ran) if suite else len(ran)
+        population = len({c.id for c in suite.cases} | ran | set(skips)) if suite else 0
+        population = max(population, len(ran) + len(skips))
         not_needed = {c.case_id for c in skipped.get(name, [])} - ran
         run.suites.append(
             SuiteInfo(
@@ -403,15 +413,18 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                 description=suite.spec.description if suite else None,
                 target=suite.spec.target if suite else None,
                 n_cases=len(ran),
-                not_run=max(0, population - len(ran) - len(not_needed)),
+                skipped=skips,
+                not_run=max(0, population - len(ran) - len(skips) - len(not_needed)),
                 regression_margin=_regression_margin(suite, settings),
                 regression_metrics=_regression_metrics(suite, settings),
                 variant=suite.variant if suite else suite_cases[0].variant,
                 variant_of=suite.variant_of if suite else None,
             )
         )
-        aggs = aggregate_suite(
-            name, suite_cases, confidence=settings.confidence, seed=settings.seed
+        aggs = (
+            aggregate_suite(name, suite_cases, confidence=settings.confidence, seed=settings.seed)
+            if suite_cases
+            else []
         )
         if settings.sequential or (suite is not None and suite.spec.sequential):
             # Stopped early on the data: only the anytime-valid intervals hold.
@@ -427,7 +440,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                 decided_after=decided_after,
                 reason=reason,
             )
-        if suite is not None and suite.labels:
+        if suite is not None and suite.labels and suite_cases:
             # A labelled metric on the human scale (`METRIC:human`), beside its own mean.
             aggs.extend(
                 human_scale_aggregates(name, suite, suite_cases, confidence=settings.confidence)
@@ -443,6 +456,7 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                     confidence=settings.confidence,
                     seed=settings.seed,
                     population=population,
+                    skipped=len(skips),
                 )
             )
     run.cases = cases

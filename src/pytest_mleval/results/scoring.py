@@ -18,6 +18,7 @@ __all__ = [
     "error_result",
     "not_needed_result",
     "score_case",
+    "skipped_result",
     "stored_text",
     "stored_trajectory",
 ]
@@ -225,6 +226,11 @@ def score_case(
 def not_needed_result(ec: EvalCase, *, nodeid: str = "") -> CaseResult:
     """The record of a case its sequential suite did not need: not run, never a pass."""
     return CaseResult(**_base(ec, nodeid), not_needed=True, passed=False)
+
+
+def skipped_result(ec: EvalCase, reason: str, *, nodeid: str = "") -> CaseResult:
+    """The record of a case its target skipped (``pytest.skip``): not run, never a pass."""
+    return CaseResult(**_base(ec, nodeid), skipped=reason or "skipped", passed=False)
 
 
 def error_result(
