@@ -186,3 +186,82 @@ def test_a_skip_reason_is_redacted_under_redact(project: pytest.Pytester) -> Non
     for text in (json.dumps(results), summary, html):
         assert "jane.doe@example.com" not in text
     assert results["suites"][0]["skipped"]["c"].startswith("ask ")
+
+
+NO_JUDGE = """
+suite: polite
+target: python:app:echo
+metrics:
+  - judge: {rubric: "Is the answer polite?", threshold: 0.8}
+  - rouge_l
+gates:
+  - {metric: pass_rate, min: 0.5}
+cases:
+  - {id: judged-only, input: ok, expected: ok}
+  - id: also-contains
+    input: ok
+    expected: ok
+    metrics:
+      - contains: {value: ok}
+"""
+
+
+def test_a_case_nothing_could_check_is_skipped_not_passed(project: pytest.Pytester) -> None:
+    # No judge model is configured: the judge is skipped, so the first case was checked by
+    # nothing. It read "passed" (and the gate PASS) whatever its output.
+    (project.path / "t.eval.yaml").write_text(NO_JUDGE)
+    result = project.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "suite polite: 1 of 2 cases ran (1 skipped), 0 errored",
+            "  skipped: judged-only (no metric could give a verdict: judge: no judge model*",
+            "gate polite: PASS pass_rate = 1.0000 * (over 1 of 2 cases)",
+            # At the case's line in its eval file, as a skip mark is reported.
+            "SKIPPED [[]1[]] t.eval.yaml:10: no metric could give a verdict: judge: no judge*",
+        ]
+    )
+    results, _, _ = _outputs(project)
+    assert [c["case_id"] for c in results["cases"]] == ["also-contains"]
+    assert results["cases"][0]["passed"] is True
+
+
+def test_a_suite_nothing_could_check_fails_its_gates(project: pytest.Pytester) -> None:
+    (project.path / "t.eval.yaml").write_text(NO_JUDGE.split("  - id: also-contains")[0])
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        ["gate polite: FAIL gate cannot be evaluated: no case of the suite ran (1 skipped)"]
+    )
+
+
+def test_a_suite_without_thresholds_stays_informational(project: pytest.Pytester) -> None:
+    # Chosen by the file: scores only, nothing skipped.
+    (project.path / "t.eval.yaml").write_text(
+        "suite: info\ntarget: python:app:echo\nmetrics: [rouge_l]\n"
+        "cases:\n  - {id: a, input: ok, expected: ok}\n"
+    )
+    project.runpytest().assert_outcomes(passed=1)
+    results, _, _ = _outputs(project)
+    assert results["cases"][0]["scores"]["rouge_l"]["score"] == 1.0
+
+
+def test_no_verdict_rules() -> None:
+    from pytest_mleval.metrics.registry import Scored, no_verdict
+
+    def s(**kw: object) -> Scored:
+        base: dict[str, object] = {"name": "m", "score": None, "threshold": None}
+        base.update({"max": None, "passed": None, "weight": 1.0})
+        return Scored(**{**base, **kw})  # type: ignore[arg-type]
+
+    judge_skipped = s(name="judge", threshold=0.8, skipped="no judge model")
+    assert no_verdict([judge_skipped]) == "no metric could give a verdict: judge: no judge model"
+    assert no_verdict([judge_skipped, s(name="rouge_l", score=0.2)]) is not None
+    assert no_verdict([judge_skipped, s(score=1.0, threshold=1.0, passed=True)]) is None
+    assert no_verdict([judge_skipped, s(error="boom", passed=False)]) is None
+    assert no_verdict([s(score=0.1)]) is None  # informational by choice
+    assert no_verdict([s(skipped="x")]) is None
+    # Under pass_score every weighted metric counts; all skipped is no verdict.
+    assert no_verdict([s(skipped="x")], pass_score=0.5) is not None
+    assert no_verdict([s(skipped="x"), s(score=0.9)], pass_score=0.5) is None

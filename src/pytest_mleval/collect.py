@@ -261,6 +261,10 @@ class EvalItem(pytest.Function):
         for s in scored:
             if s.score is not None:
                 self.user_properties.append((f"mleval.{s.name}", round(s.score, 6)))
+        if result.skipped is not None:
+            # Nothing checked it (its judge had no model...): skipped, never a pass.
+            # Reported at the case's line in its eval file, as a skip mark is.
+            raise pytest.skip.Exception(result.skipped, _use_item_location=True)
         self.user_properties.append(("mleval.passed", result.passed))
         if not result.passed:
             raise EvalCaseFailure(result, scored)

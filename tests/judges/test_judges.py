@@ -136,11 +136,14 @@ def test_without_judge_model_the_metric_is_skipped(pytester: pytest.Pytester) ->
     with OpenAITestServer(rules=[Rule(reply=rubric_judge)]) as srv:
         project(pytester, srv, RUBRIC, judge_model=False)
         result = pytester.runpytest()
-        result.assert_outcomes(passed=3)
-        result_data = results(pytester)["cases"][0]["scores"]["judge"]
-        assert (
-            result_data["score"] is None and "no judge model configured" in result_data["skipped"]
-        )
+        # Nothing else checks these cases: each is skipped with the judge's reason, never a
+        # pass that nothing checked (they read "3 passed" before).
+        result.assert_outcomes(skipped=3)
+        data = results(pytester)
+        assert data["cases"] == []
+        reasons = data["suites"][0]["skipped"]
+        assert len(reasons) == 3
+        assert all("judge: no judge model configured" in why for why in reasons.values())
         assert srv.count == 0
 
 

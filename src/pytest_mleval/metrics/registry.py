@@ -401,6 +401,7 @@ def score_metric(
     twice in a case is told apart by it.
     """
     metric_name, name = name, label or name
+    thr: float | None = None
     try:
         mdef = get_metric(metric_name)
         # None means "use the metric's default"; DEFAULT_OFF (YAML `threshold: null`) means none.
@@ -421,7 +422,9 @@ def score_metric(
         return Scored(
             name=name,
             score=None,
-            threshold=None if isinstance(threshold, _Default) else threshold,
+            # The threshold in effect (the metric's default too): a case whose every
+            # thresholded metric was skipped has no verdict (see no_verdict).
+            threshold=thr,
             max=max_value,
             passed=None,
             weight=weight,
@@ -472,6 +475,32 @@ def case_passed(scored: list[Scored], pass_score: float | None = None) -> bool:
             s.passed is not False for s in scored if s.max is not None
         )
     return all(s.passed is not False for s in scored)
+
+
+def no_verdict(scored: list[Scored], pass_score: float | None = None) -> str | None:
+    """Why a case has no verdict, or ``None`` when it has one.
+
+    A case whose metrics with a threshold (or ``max:``) were all skipped (a judge without a
+    judge model, a metric missing its input) was checked by nothing: it would "pass" whatever
+    its output. A case with no threshold at all is informational by choice and keeps its
+    (vacuous) pass; a metric error is a verdict (the case errors).
+    """
+    if any(s.error for s in scored):
+        return None
+    if pass_score is not None:
+        if any(s.score is not None and s.weight > 0 for s in scored):
+            return None
+        unscored = [s for s in scored if s.skipped and s.weight > 0]
+    else:
+        if any(s.passed is not None for s in scored):
+            return None
+        unscored = [
+            s for s in scored if s.skipped and (s.threshold is not None or s.max is not None)
+        ]
+    if not unscored:
+        return None
+    why = "; ".join(f"{s.name}: {s.skipped}" for s in unscored)
+    return f"no metric could give a verdict: {why}"
 
 
 def _register_builtins() -> None:

@@ -185,9 +185,10 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         if suite.sequential is not None:
             lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
-        lines.append(
-            (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
-        )
+        if aggs:
+            lines.append(
+                (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
+            )
         for a in aggs:
             metric = term_text(a.metric)
             lines.append(

@@ -9,7 +9,14 @@ from typing import Any
 from ..cases.case import EvalCase
 from ..conversation.images import without_image_data
 from ..conversation.trajectory import Trajectory
-from ..metrics.registry import NO_THRESHOLD, Sample, Scored, case_passed, score_metric
+from ..metrics.registry import (
+    NO_THRESHOLD,
+    Sample,
+    Scored,
+    case_passed,
+    no_verdict,
+    score_metric,
+)
 from ..targets.registry import TargetOutput
 from .records import STREAM_TIMINGS, CallUse, CaseResult, MetricScore, Usage
 
@@ -197,7 +204,8 @@ def score_case(
         context=sample.context,
         retrieved=sample.retrieved,
         scores={s.name: _to_score(s, m.kind) for s, m in zip(scored, ec.metrics, strict=True)},
-        passed=case_passed(scored, ec.pass_score),
+        passed=case_passed(scored, ec.pass_score) and no_verdict(scored, ec.pass_score) is None,
+        skipped=no_verdict(scored, ec.pass_score),
         latency_ms=out.latency_ms,
         usage=Usage(
             prompt_tokens=usage.get("prompt_tokens", 0),
