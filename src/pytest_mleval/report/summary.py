@@ -11,7 +11,7 @@ from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import FLIPS, skipped_text, suite_ran, usage_rows
+from .views import FLIPS, partial_note, skipped_text, suite_ran, usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -332,8 +332,9 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
     for suite in run.suites:
         out.append(f"### {_md(suite.name)}")
         out.append("")
-        if suite.not_run or suite.skipped:
-            out.append(f"⚠️ {suite_ran(suite)}: its statistics and gates cover those that ran.")
+        note = partial_note(suite)
+        if note:
+            out.append(f"⚠️ {note}")
             out.append("")
         if suite.skipped:
             out.append(f"**Skipped:** {_md(skipped_text(suite))}")

@@ -25,6 +25,7 @@ __all__ = [
     "case_status",
     "comparison_view",
     "header_view",
+    "partial_note",
     "skipped_text",
     "suite_ran",
     "suite_tables",
@@ -330,13 +331,19 @@ def _ci_bar(estimate: float, lo: float, hi: float) -> dict[str, float] | None:
 
 def suite_ran(suite: SuiteInfo) -> str:
     """``3 cases``, or ``2 of 4 cases ran (1 not run, 1 skipped)`` for a suite run in part."""
-    if not suite.not_run and not suite.skipped:
+    if not suite.missing:
         return f"{suite.n_cases} cases"
-    total = suite.n_cases + suite.not_run + len(suite.skipped)
     why = [f"{suite.not_run} not run"] if suite.not_run else []
     if suite.skipped:
         why.append(f"{len(suite.skipped)} skipped")
-    return f"{suite.n_cases} of {total} cases ran ({', '.join(why)})"
+    return f"{suite.n_cases} of {suite.n_cases + suite.missing} cases ran ({', '.join(why)})"
+
+
+def partial_note(suite: SuiteInfo) -> str | None:
+    """What a suite run in part covers (``None`` for a whole one): Markdown and HTML say it."""
+    if not suite.missing:
+        return None
+    return f"{suite_ran(suite)}: its statistics and gates cover those that ran."
 
 
 def skipped_text(suite: SuiteInfo, limit: int = 10) -> str:
@@ -385,7 +392,7 @@ def suite_tables(
                 "name": name,
                 "description": s.description if s else None,
                 "sequential": sequential_line(s.sequential) if s and s.sequential else None,
-                "partial": suite_ran(s) if s and (s.not_run or s.skipped) else None,
+                "partial": partial_note(s) if s else None,
                 "skipped": sorted(s.skipped.items()) if s else [],
                 "target": s.target if s else None,
                 "file": s.file if s else None,

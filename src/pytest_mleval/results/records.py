@@ -339,6 +339,11 @@ class SuiteInfo(_Model):
     variant_of: str | None = None
     """The suite it is a variant of."""
 
+    @property
+    def missing(self) -> int:
+        """Cases of the suite's file without a result here: not run, or skipped."""
+        return self.not_run + len(self.skipped)
+
 
 class CollectionError(_Model):
     """A file (or node) that could not be collected: its cases did not run."""
@@ -690,18 +695,14 @@ def run_status(run: RunResults) -> tuple[str, str]:
 
 def not_run_text(run: RunResults) -> str:
     """How many cases of the run's suites have no result (``""`` when every case ran)."""
-    part = [s for s in run.suites if s.not_run or s.skipped]
+    part = [s for s in run.suites if s.missing]
     if not part:
         return ""
-
-    def missing(s: SuiteInfo) -> int:
-        return s.not_run + len(s.skipped)
-
-    gone = sum(missing(s) for s in part)
-    total = sum(missing(s) + s.n_cases for s in part)
+    gone = sum(s.missing for s in part)
+    total = sum(s.missing + s.n_cases for s in part)
     if len(part) == 1:
         return f"{gone} of {total} cases of suite {part[0].name} not run"
-    each = ", ".join(f"{s.name}: {missing(s)} of {missing(s) + s.n_cases}" for s in part)
+    each = ", ".join(f"{s.name}: {s.missing} of {s.missing + s.n_cases}" for s in part)
     return f"{gone} of {total} cases of {len(part)} suites not run ({each})"
 
 

@@ -400,11 +400,12 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         suite_cases = by_suite.get(name, [])
         suite = _suite_for(name, suite_cases or target_skips[name], suites)
         ran = {c.case_id for c in suite_cases}
-        skips = {c.case_id: c.skipped or "" for c in target_skips.get(name, [])}
-        skips = {k: v for k, v in skips.items() if k not in ran}
+        skips = {
+            c.case_id: c.skipped or "" for c in target_skips.get(name, []) if c.case_id not in ran
+        }
         # The suite's file is the population: -k, --deselect, --lf or -x left the rest unrun.
-        population = len({c.id for c in suite.cases} | ran | set(skips)) if suite else 0
-        population = max(population, len(ran) + len(skips))
+        in_file = {c.id for c in suite.cases} if suite else set()
+        population = len(in_file | ran | set(skips))
         not_needed = {c.case_id for c in skipped.get(name, [])} - ran
         run.suites.append(
             SuiteInfo(

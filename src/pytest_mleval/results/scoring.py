@@ -196,6 +196,7 @@ def score_case(
     ]
     usage = out.usage
     output, output_chars, output_sha256 = stored_text(out.output, max_output_chars)
+    unchecked = no_verdict(scored, ec.pass_score)
     result = CaseResult(
         **_base(ec, nodeid, max_output_chars),
         output=output,
@@ -204,8 +205,8 @@ def score_case(
         context=sample.context,
         retrieved=sample.retrieved,
         scores={s.name: _to_score(s, m.kind) for s, m in zip(scored, ec.metrics, strict=True)},
-        passed=case_passed(scored, ec.pass_score) and no_verdict(scored, ec.pass_score) is None,
-        skipped=no_verdict(scored, ec.pass_score),
+        passed=case_passed(scored, ec.pass_score) and unchecked is None,
+        skipped=unchecked,
         latency_ms=out.latency_ms,
         usage=Usage(
             prompt_tokens=usage.get("prompt_tokens", 0),
