@@ -177,7 +177,7 @@ def test_gates_fail_the_run(project: pytest.Pytester) -> None:
         gated="""
 suite: gated
 target: python:app:echo
-metrics: [{exact: {threshold: null}}]
+metrics: [exact]
 gates:
   - {metric: exact, stat: mean, min: 0.5}
   - {metric: pass_rate, min: 0.9, on: ci_low}
@@ -187,7 +187,7 @@ cases:
 """,
     )
     result = project.runpytest("gated.eval.yaml")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1, failed=1)
     assert result.ret == 1
     result.stdout.fnmatch_lines(
         ["*gate gated: PASS mean(exact) = 0.5000*", "*gate gated: FAIL ci_low of pass_rate*"]

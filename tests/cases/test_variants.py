@@ -25,7 +25,7 @@ prompt: "Summarise: {{ input }}"
 params: {temperature: 0, max_tokens: 64}
 gates:
   - {metric: pass_rate, min: 0.5}
-cases: [{id: c, input: x}]
+cases: [{id: c, input: x, metrics: [{contains: {value: x}}]}]
 """
 
 

@@ -21,9 +21,14 @@ from pydantic import ValidationError
 
 from ..errors import EvalFileError, MetricError
 from ..metrics.base import SourceScalar, typed_reading
-from ..metrics.registry import MetricOptionError, needs_options, validate_options
+from ..metrics.registry import (
+    MetricOptionError,
+    metric_can_fail,
+    needs_options,
+    validate_options,
+)
 from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
-from .schema import PASS_RATE, Case, DatasetSpec, MetricSpec, SuiteSpec
+from .schema import PASS_RATE, Case, DatasetSpec, GateSpec, MetricSpec, SuiteSpec
 
 if TYPE_CHECKING:
     from .labels import LabelSet
@@ -332,3 +337,70 @@ def _check_gate_metrics(
                     line=node_line(root, ("gates", gate_index)),
                     field="gates.metric",
                 )
+        vacuous = _vacuous_gate(gate, spec, cases)
+        if vacuous:
+            raise EvalFileError(
+                vacuous,
+                path=str(path),
+                line=node_line(root, ("gates", gate_index)),
+                field="gates.metric",
+            )
+
+
+def _vacuous_gate(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | None:
+    """Why a pass-rate gate can never fail on the outputs, else ``None``.
+
+    A case passes when every metric with a threshold passes: with none anywhere, each case
+    passes whatever its output, and a ``pass_rate`` gate over them is a green that checked
+    nothing. Only errors could fail it.
+    """
+    if gate.stat != PASS_RATE and gate.metric != PASS_RATE:
+        return None
+    if gate.min is None or not cases:
+        return None
+    per_case = [
+        {**{m.name: m for m in spec.metrics}, **{m.name: m for m in c.metrics}} for c in cases
+    ]
+    if gate.metric != PASS_RATE:
+        entries = [c[gate.metric] for c in per_case if gate.metric in c]
+        if not entries or any(_can_fail(m) for m in entries):
+            return None
+        return (
+            f"gate {gate.metric} (stat: pass_rate) can never be met: metric {gate.metric!r} "
+            "has no threshold, so it neither passes nor fails a case; give it `threshold:` "
+            "or `max:`, or gate its mean"
+        )
+    if spec.pass_score is not None or _scores_tool_errors(spec, cases):
+        return None
+    if any(_can_fail(m) for c in per_case for m in c.values()):
+        return None
+    listed = sorted({name for c in per_case for name in c})
+    what = (
+        f"its metrics ({', '.join(listed)}) have no threshold"
+        if listed
+        else "its cases list no metric"
+    )
+    return (
+        f"gate pass_rate can never fail on the outputs: {what}, so every case passes "
+        "whatever it returns; give a metric `threshold:` or `max:`, or set `pass_score:`"
+    )
+
+
+def _can_fail(m: MetricSpec) -> bool:
+    if m.threshold is not None or m.max is not None:
+        return True
+    if "threshold" in m.model_fields_set:  # `threshold: null` turns the default off
+        return False
+    return metric_can_fail(m.kind)
+
+
+def _scores_tool_errors(spec: SuiteSpec, cases: list[Case]) -> bool:
+    # A suite with tools scores `tool_error` on every case (see targets.render).
+    if spec.allow_tool_errors:
+        return False
+    return bool(
+        spec.tools
+        or any(c.tools for c in cases)
+        or any(v.tools for v in spec.variants)
+        or (spec.matrix is not None and "tools" in spec.matrix)
+    )

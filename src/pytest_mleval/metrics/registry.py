@@ -275,6 +275,24 @@ def unknown_metric_problem(name: str) -> str | None:
     return None
 
 
+def metric_can_fail(name: str) -> bool:
+    """Whether metric ``name``, listed with no threshold, can still fail a case.
+
+    True when it has a default threshold, and for a name only an entry point provides (its
+    module is not imported at collection, so it is given the benefit of the doubt) or one
+    that cannot be loaded (reported as such elsewhere).
+    """
+    mdef = _REGISTRY.get(name)
+    if mdef is None:
+        if not name.startswith("python:") and name in _provided():
+            return True
+        try:
+            mdef = get_metric(name)
+        except MetricError:
+            return True
+    return mdef.default_threshold is not None
+
+
 def owned_reserved(name: str) -> frozenset[str]:
     """The reserved option names (``name``, ``max``...) metric ``name`` declares as its own.
 

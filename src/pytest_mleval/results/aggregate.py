@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ..cases.schema import GateSpec
-from .records import PASS_RATE, Aggregate, CaseResult, GateResult, metric_kind
+from .records import PASS_RATE, Aggregate, CaseResult, GateResult, MetricScore, metric_kind
 from .units import RAW_MEASURES
 
 __all__ = ["PerCase", "aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
@@ -242,10 +242,12 @@ def _gate_estimate(
         sums: dict[str, list[float]] = {}
         for c in cases:
             ms = c.scores.get(gate.metric)
-            if ms is not None:
+            # A skipped score, or one with no threshold, neither passed nor failed: counting
+            # it as a failure would fail a gate on cases the metric never judged.
+            if ms is not None and _judged(ms):
                 sums.setdefault(c.case_id, []).append(1.0 if ms.passed else 0.0)
         if not sums:
-            return f"no scores for metric {gate.metric!r}"
+            return f"no pass or fail of metric {gate.metric!r} (no threshold, or skipped)"
         vals = [sum(v) / len(v) for v in sums.values()]
         first = {c.case_id: c.cluster for c in reversed(cases)}
         kind = "proportion" if all(v in (0.0, 1.0) for v in vals) else "score"
@@ -275,9 +277,14 @@ def _gated_cases(gate: GateSpec, cases: Sequence[CaseResult], ran: set[str]) -> 
     scored = set()
     for c in cases:
         ms = c.scores.get(gate.metric)
-        if ms is not None and (ms.score is not None or gate.stat == "pass_rate"):
+        if ms is not None and (_judged(ms) if gate.stat == "pass_rate" else ms.score is not None):
             scored.add(c.case_id)
     return len(scored)
+
+
+def _judged(ms: MetricScore) -> bool:
+    """Whether a score passed or failed its case (an error fails it)."""
+    return ms.error is not None or (ms.skipped is None and ms.passed is not None)
 
 
 def evaluate_gates(
