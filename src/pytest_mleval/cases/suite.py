@@ -328,19 +328,13 @@ def _check_gate_metrics(
 ) -> None:
     metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
     for gate_index, gate in enumerate(spec.gates):
+        problem = None
         if gate.metric != PASS_RATE and gate.metric not in metric_names:
             problem = known_metric(gate.metric)
-            if problem:
-                raise EvalFileError(
-                    problem,
-                    path=str(path),
-                    line=node_line(root, ("gates", gate_index)),
-                    field="gates.metric",
-                )
-        vacuous = _vacuous_gate(gate, spec, cases)
-        if vacuous:
+        problem = problem or _vacuous_gate(gate, spec, cases)
+        if problem:
             raise EvalFileError(
-                vacuous,
+                problem,
                 path=str(path),
                 line=node_line(root, ("gates", gate_index)),
                 field="gates.metric",
