@@ -84,6 +84,17 @@ def test_a_case_own_threshold_is_enough(tmp_path: Path) -> None:
     assert len(_load(tmp_path, body).cases) == 2
 
 
+def test_a_case_turning_the_suite_threshold_off_counts(tmp_path: Path) -> None:
+    # Each case overrides the suite's thresholded rouge_l with `threshold: null`.
+    body = (
+        "target: python:app:echo\nmetrics: [{rouge_l: {threshold: 0.5}}]\n"
+        "gates:\n  - {metric: pass_rate, min: 0.9}\n"
+        "cases:\n  - {id: a, input: x, metrics: [{rouge_l: {threshold: null}}]}\n"
+    )
+    with pytest.raises(EvalFileError, match=r"its metrics \(rouge_l\) have no threshold"):
+        _load(tmp_path, body)
+
+
 def test_tool_errors_allowed_makes_tools_no_check(tmp_path: Path) -> None:
     extra = "tools: [python:app:lookup]\nallow_tool_errors: true\n"
     with pytest.raises(EvalFileError, match="can never fail"):

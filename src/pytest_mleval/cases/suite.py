@@ -68,10 +68,14 @@ class Suite:
 
     def metrics_for(self, case: Case) -> list[MetricSpec]:
         """The suite's default metrics with the case's own added or overriding by name."""
-        merged: dict[str, MetricSpec] = {m.name: m for m in self.spec.metrics}
-        for m in case.metrics:
-            merged[m.name] = m
-        return list(merged.values())
+        return _merged_metrics(self.spec, case)
+
+
+def _merged_metrics(spec: SuiteSpec, case: Case) -> list[MetricSpec]:
+    merged: dict[str, MetricSpec] = {m.name: m for m in spec.metrics}
+    for m in case.metrics:
+        merged[m.name] = m
+    return list(merged.values())
 
 
 def line_of(path: str | Path, loc: Sequence[Any]) -> int | None:
@@ -352,11 +356,9 @@ def _vacuous_gate(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | N
         return None
     if gate.min is None or not cases:
         return None
-    per_case = [
-        {**{m.name: m for m in spec.metrics}, **{m.name: m for m in c.metrics}} for c in cases
-    ]
+    per_case = [_merged_metrics(spec, c) for c in cases]
     if gate.metric != PASS_RATE:
-        entries = [c[gate.metric] for c in per_case if gate.metric in c]
+        entries = [m for c in per_case for m in c if m.name == gate.metric]
         if not entries or any(_can_fail(m) for m in entries):
             return None
         return (
@@ -366,9 +368,9 @@ def _vacuous_gate(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | N
         )
     if spec.pass_score is not None or _scores_tool_errors(spec, cases):
         return None
-    if any(_can_fail(m) for c in per_case for m in c.values()):
+    if any(_can_fail(m) for c in per_case for m in c):
         return None
-    listed = sorted({name for c in per_case for name in c})
+    listed = sorted({m.name for c in per_case for m in c})
     what = (
         f"its metrics ({', '.join(listed)}) have no threshold"
         if listed
