@@ -97,6 +97,9 @@ class SuiteComparison(_Model):
     """The suite's non-inferiority margin."""
     narrowed: bool = False
     """Whether the suite's ``regression_metrics`` narrowed the gating metrics."""
+    unscored: dict[str, str] = Field(default_factory=dict)
+    """Gating metric -> why this run scored it on none of the cases the baseline scored it on
+    (skipped, errored): its regression cannot be checked, so the suite's gate fails."""
 
 
 class Comparison(_Model):
@@ -146,6 +149,38 @@ def _by_suite(run: RunResults) -> dict[str, list[CaseResult]]:
         if not c.not_needed:  # a sequential suite's cases it did not need were never run
             out.setdefault(c.suite, []).append(c)
     return out
+
+
+def _lost_scores(
+    base: Mapping[str, float], paired: Sequence[str], cases: Sequence[CaseResult], metric: str
+) -> tuple[int, str] | None:
+    """(cases the baseline scored, why) when this run did not score ``metric`` on some of the
+    cases both runs have and the baseline scored, else ``None``.
+
+    Only cases whose entry for the metric was skipped or errored count: a case that errored as
+    a whole shows in the pass rate, and a metric no case lists any more was removed.
+    """
+    paired_ids = set(paired)
+    why: dict[str, str] = {}
+    for c in cases:
+        ms = c.scores.get(metric)
+        if (
+            c.case_id in base
+            and c.case_id not in paired_ids
+            and ms is not None
+            and ms.score is None
+        ):
+            why.setdefault(
+                c.case_id, f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
+            )
+    if not why:
+        return None
+    lost = len({c.case_id for c in cases if c.case_id in base} - paired_ids)
+    reasons = list(dict.fromkeys(why.values()))
+    first = (
+        reasons[0] if len(reasons) == 1 else f"{reasons[0]}; and {len(reasons) - 1} other reason(s)"
+    )
+    return len(paired_ids) + lost, f"{lost} not scored in this run, {first}"
 
 
 def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
@@ -284,11 +319,21 @@ def compare_runs(
         for metric in _metrics([*bcases, *ccases]):
             b, c = _per_case(bcases, metric), _per_case(ccases, metric)
             ids = sorted(set(b) & set(c))
+            raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
+            lost = _lost_scores(b, ids, ccases, metric)
+            if lost is not None:
+                unchecked = not ids and _gates(metric, raw_kind, narrowed)
+                if unchecked:
+                    sc.unscored[metric] = lost[1]
+                result.warnings.append(
+                    f"suite {name}: {metric} compared on {len(ids)} of the {lost[0]} cases "
+                    f"the baseline scored it on ({lost[1]})"
+                    + (": its regression cannot be checked, so the gate fails" if unchecked else "")
+                )
             if not ids:
                 continue
             bv = np.array([b[i] for i in ids])
             cv = np.array([c[i] for i in ids])
-            raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
             paired = paired_scores_test(
                 bv, cv, raw=raw_kind, confidence=confidence, seed=seed, n_resamples=n_resamples
             )
@@ -348,7 +393,7 @@ def compare_runs(
                     # table must not say "regressed" while the gate passes.
                     r.verdict = "worse within margin"
         sc.metrics = rows
-        sc.regressed = any(r.regression for r in rows)
+        sc.regressed = any(r.regression for r in rows) or bool(sc.unscored)
         bp, cp = _per_case(bcases, PASS_RATE), _per_case(ccases, PASS_RATE)
         errored = {c.case_id for c in ccases if c.errored}
         for cid in sorted(set(bp) & set(cp)):
@@ -373,7 +418,13 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
     for sc in comparison.suites:
         regressions = [m for m in sc.metrics if m.regression]
         tested = [m for m in sc.metrics if m.gating]
-        if regressions:
+        if sc.unscored:
+            # A gating metric this run could not score is a regression nobody checked.
+            message = "regression cannot be checked: " + "; ".join(
+                f"{metric} was not scored on any case the baseline scored it on ({why})"
+                for metric, why in sc.unscored.items()
+            )
+        elif regressions:
             detail = "; ".join(
                 f"{m.metric} {m.diff:+.4g} [{m.ci_low:+.4g}, {m.ci_high:+.4g}] "
                 f"p(adj){fmt_p(m.p_adjusted, relation=True)}"
@@ -392,7 +443,7 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
                 stat="paired",
                 on="baseline",
                 min=-sc.margin,
-                passed=not regressions,
+                passed=not regressions and not sc.unscored,
                 message=message,
             )
         )
