@@ -130,3 +130,13 @@ def test_run_gate_and_compare_agree_on_an_unscored_metric(
     )
     out = capsys.readouterr().out
     assert code == 1 and "cannot be checked" in out
+
+
+def test_a_sequential_suite_keeps_the_failed_check() -> None:
+    from pytest_mleval.results.records import SequentialInfo
+
+    cand = _run(SKIPPED)
+    cand.suites = [SuiteInfo(name="s", sequential=SequentialInfo(cases=20, run=20, not_needed=0))]
+    comparison, (gate,) = regression_check(_run(SCORED), cand)
+    assert "anytime-valid" in comparison.suites[0].metrics[0].test  # the sequence judged
+    assert comparison.regressed and not gate.passed

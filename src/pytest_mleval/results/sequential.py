@@ -174,7 +174,10 @@ def sequential_verdicts(
         }.get(decision, "no significant change")
         row.regression = bool(row.gating and decision == "regressed")
         row.note = f"anytime-valid decision: {decision}"
-    comparison.regressed = any(r.regression for r in comparison.metrics)
+    # A gating metric this run could not score stays a failed check (see compare_runs).
+    comparison.regressed = any(r.regression for r in comparison.metrics) or bool(
+        comparison.unscored
+    )
 
 
 def sequential_line(info: SequentialInfo) -> str:
