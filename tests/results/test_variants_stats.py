@@ -550,3 +550,23 @@ def test_a_variants_suite_end_to_end_and_under_xdist(pytester: pytest.Pytester) 
     result = pytester.runpytest("-n", "2")
     result.assert_outcomes(passed=8, failed=8, errors=8)
     assert _variant_sets(pytester) == [vs]
+
+
+def test_a_variant_whose_metric_was_skipped_everywhere_is_named_in_a_note() -> None:
+    # Before: the pair was dropped without a word, so the metric's verdict just vanished.
+    skipped = [
+        CaseResult(
+            suite="s[b]",
+            variant="b",
+            case_id=f"c{i:02d}",
+            passed=True,
+            scores={"m": MetricScore(threshold=0.5, skipped="no judge model configured")},
+        )
+        for i in range(8)
+    ]
+    vs = one_set(make_run([*pass_fail("a", [True] * 8), *skipped]), variants=("a", "b"))
+    assert not [p for p in vs.pairs if p.metric == "m"]
+    assert (
+        "a vs b on m: b scored it on none of its cases (skipped: no judge model configured), "
+        "not compared"
+    ) in vs.notes

@@ -204,6 +204,15 @@ def _pair(
     )
 
 
+def _unscored_reason(cases: Sequence[CaseResult], metric: str) -> str | None:
+    """Why ``metric`` has no score in these cases (its first skip or error), if it was listed."""
+    for c in cases:
+        ms = c.scores.get(metric)
+        if ms is not None and ms.score is None:
+            return f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
+    return None
+
+
 def _verdict(
     metric: str,
     pool: Sequence[str],
@@ -370,6 +379,14 @@ def build_variant_sets(
             }
             for a, b in couples:
                 if not values[a] or not values[b]:
+                    if values[a] or values[b]:
+                        unscored = b if values[a] else a
+                        reason = _unscored_reason(cases[unscored], m)
+                        if reason is not None:
+                            notes.append(
+                                f"{a} vs {b} on {m}: {unscored} scored it on none of its cases "
+                                f"({reason}), not compared"
+                            )
                     continue
                 if not set(values[a]) & set(values[b]):
                     notes.append(f"{a} vs {b} on {m}: no case scored by both, not compared")
