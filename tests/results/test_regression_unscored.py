@@ -140,3 +140,21 @@ def test_a_sequential_suite_keeps_the_failed_check() -> None:
     comparison, (gate,) = regression_check(_run(SCORED), cand)
     assert "anytime-valid" in comparison.suites[0].metrics[0].test  # the sequence judged
     assert comparison.regressed and not gate.passed
+
+
+def test_a_metric_no_case_scored_is_named_in_every_output(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: it had no estimate, so it vanished from the suite's table without a word.
+    pytester.syspathinsert()
+    pytester.makepyfile(app=APP)
+    pytester.makefile(".eval.yaml", s=SUITE)
+    monkeypatch.setenv("NO_GRADER", "1")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=12)  # exact still decides every case
+    line = "python:app:graded on 12 case(s) (skipped: no grader configured)"
+    result.stdout.fnmatch_lines([f"  not scored: {line}"])
+    reports = pytester.path / "reports"
+    md_line = line.replace("(", "\\(").replace(")", "\\)")  # escaped for GFM
+    assert f"**Not scored:** {md_line}" in (reports / "mleval-summary.md").read_text()
+    assert f"Not scored: {line}" in (reports / "mleval-report.html").read_text()

@@ -11,7 +11,7 @@ from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import FLIPS, partial_note, skipped_text, suite_ran, usage_rows
+from .views import FLIPS, partial_note, skipped_text, suite_ran, unscored_text, usage_rows
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -182,6 +182,9 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         lines.append((f"suite {name}: {suite_ran(suite)}, {errors} errored", {"bold": True}))
         if suite.skipped:
             lines.append((f"  skipped: {term_text(skipped_text(suite))}", {}))
+        unscored = unscored_text(cases)
+        if unscored:
+            lines.append((f"  not scored: {term_text(unscored)}", {"yellow": True}))
         if suite.sequential is not None:
             lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
@@ -338,6 +341,10 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             out.append("")
         if suite.skipped:
             out.append(f"**Skipped:** {_md(skipped_text(suite))}")
+            out.append("")
+        unscored = unscored_text([c for c in run.cases if c.suite == suite.name])
+        if unscored:
+            out.append(f"**Not scored:** {_md(unscored)}")
             out.append("")
         if suite.sequential is not None:
             out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")

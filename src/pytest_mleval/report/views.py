@@ -15,6 +15,8 @@ from .charts import LOWER_IS_BETTER, sparkline
 from .conversation import ConversationPayload, Interner
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..results.records import CaseResult, RunResults, SuiteInfo
     from .history import TrendPoint
 
@@ -29,6 +31,7 @@ __all__ = [
     "skipped_text",
     "suite_ran",
     "suite_tables",
+    "unscored_text",
     "usage_rows",
 ]
 
@@ -353,6 +356,30 @@ def skipped_text(suite: SuiteInfo, limit: int = 10) -> str:
     return text + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
 
 
+def unscored_text(cases: Sequence[CaseResult]) -> str:
+    """The metrics these cases list but none of them scored, each with its first reason:
+    ``judge on 12 cases (skipped: no judge model configured)``; empty when there are none.
+
+    Such a metric has no estimate to show, so without this line it would vanish from the
+    suite's table without a word.
+    """
+    listed: dict[str, set[str]] = {}
+    why: dict[str, str] = {}
+    scored: set[str] = set()
+    for c in cases:
+        for name, ms in c.scores.items():
+            listed.setdefault(name, set()).add(c.case_id)
+            if ms.score is not None:
+                scored.add(name)
+            elif name not in why and (ms.skipped or ms.error):
+                why[name] = f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
+    return ", ".join(
+        f"{name} on {len(ids)} case(s) ({why[name]})" if name in why else name
+        for name, ids in listed.items()
+        if name not in scored
+    )
+
+
 def suite_tables(
     run: RunResults, trends: dict[tuple[str, str], list[TrendPoint]]
 ) -> list[dict[str, Any]]:
@@ -394,6 +421,7 @@ def suite_tables(
                 "sequential": sequential_line(s.sequential) if s and s.sequential else None,
                 "partial": partial_note(s) if s else None,
                 "skipped": sorted(s.skipped.items()) if s else [],
+                "unscored": unscored_text([c for c in run.cases if c.suite == name]),
                 "target": s.target if s else None,
                 "file": s.file if s else None,
                 "n_cases": s.n_cases
