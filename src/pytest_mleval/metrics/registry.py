@@ -197,6 +197,11 @@ def _provided() -> dict[str, EntryPoint]:
     return _PROVIDED
 
 
+def _entry_point_only(name: str) -> bool:
+    """Whether an entry point provides ``name`` (``python:`` references never are)."""
+    return not name.startswith("python:") and name in _provided()
+
+
 def _load_provided(name: str, entry: EntryPoint) -> MetricDef:
     """Import the module behind an entry point and return the metric it provides."""
     try:
@@ -266,7 +271,7 @@ def unknown_metric_problem(name: str) -> str | None:
     A name an entry point provides is known without importing its module (collection of a
     suite that lists a judge metric imports no judge code).
     """
-    if name in _REGISTRY or (not name.startswith("python:") and name in _provided()):
+    if name in _REGISTRY or _entry_point_only(name):
         return None
     try:
         get_metric(name)
@@ -284,7 +289,7 @@ def metric_can_fail(name: str) -> bool:
     """
     mdef = _REGISTRY.get(name)
     if mdef is None:
-        if not name.startswith("python:") and name in _provided():
+        if _entry_point_only(name):
             return True
         try:
             mdef = get_metric(name)

@@ -371,8 +371,8 @@ def unscored_text(cases: Sequence[CaseResult]) -> str:
             listed.setdefault(name, set()).add(c.case_id)
             if ms.score is not None:
                 scored.add(name)
-            elif name not in why and (ms.skipped or ms.error):
-                why[name] = f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
+            elif name not in why and (reason := ms.why_unscored()):
+                why[name] = reason
     return ", ".join(
         f"{name} on {len(ids)} case(s) ({why[name]})" if name in why else name
         for name, ids in listed.items()

@@ -164,15 +164,9 @@ def _lost_scores(
     why: dict[str, str] = {}
     for c in cases:
         ms = c.scores.get(metric)
-        if (
-            c.case_id in base
-            and c.case_id not in paired_ids
-            and ms is not None
-            and ms.score is None
-        ):
-            why.setdefault(
-                c.case_id, f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
-            )
+        reason = None if ms is None else ms.why_unscored()
+        if reason and c.case_id in base and c.case_id not in paired_ids:
+            why.setdefault(c.case_id, reason)
     if not why:
         return None
     lost = len({c.case_id for c in cases if c.case_id in base} - paired_ids)

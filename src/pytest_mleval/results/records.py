@@ -89,6 +89,14 @@ class MetricScore(_Model):
     metric: str | None = None
     """The metric behind this score when its entry has a ``name:`` label (None: the key)."""
 
+    def why_unscored(self) -> str | None:
+        """Why there is no score (``skipped: ...`` or ``error: ...``); ``None`` when scored."""
+        if self.score is not None:
+            return None
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        return f"error: {self.error}" if self.error else None
+
 
 class Usage(_Model):
     """Token usage of the model calls behind one output."""

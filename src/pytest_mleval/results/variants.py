@@ -208,8 +208,9 @@ def _unscored_reason(cases: Sequence[CaseResult], metric: str) -> str | None:
     """Why ``metric`` has no score in these cases (its first skip or error), if it was listed."""
     for c in cases:
         ms = c.scores.get(metric)
-        if ms is not None and ms.score is None:
-            return f"skipped: {ms.skipped}" if ms.skipped else f"error: {ms.error}"
+        reason = None if ms is None else ms.why_unscored()
+        if reason:
+            return reason
     return None
 
 
