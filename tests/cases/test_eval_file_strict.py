@@ -516,6 +516,53 @@ def test_malformed_jsonl_line_is_a_dataset_error(tmp_path: Path) -> None:
     assert "invalid JSON" in exc.value.message
 
 
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [
+        ("rows.csv", "id,input,expected\r\nq1,a,yes\r\nq2,b,0123\r\n"),
+        (
+            "rows.jsonl",
+            '{"id": "q1", "input": "a", "expected": "yes"}\r\n'
+            '{"id": "q2", "input": "b", "expected": "0123"}\r\n',
+        ),
+        (
+            "rows.json",
+            '[{"id": "q1", "input": "a", "expected": "yes"},'
+            ' {"id": "q2", "input": "b", "expected": "0123"}]',
+        ),
+        (
+            "rows.yaml",
+            "- {id: q1, input: a, expected: yes}\n- {id: q2, input: b, expected: 0123}\n",
+        ),
+    ],
+)
+def test_dataset_saved_with_a_byte_order_mark_keeps_its_first_column(
+    tmp_path: Path, name: str, rows: str
+) -> None:
+    # Excel and Windows editors save "UTF-8" with a BOM: read raw, the CSV header's first
+    # column became "\ufeffid", so every case silently lost its id (and JSONL failed).
+    (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    suite = load(tmp_path, f"dataset: {name}\n")
+    assert [(c.id, c.input, c.expected) for c in suite.cases] == [
+        ("q1", "a", "yes"),
+        ("q2", "b", "0123"),
+    ]
+
+
+def test_eval_file_and_labels_with_a_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbfid,exact\nq1,1\n")
+    body = (
+        "suite: s\nmetrics: [exact]\n"
+        "labels: [{metric: exact, path: labels.csv}]\n"
+        "cases: [{id: q1, input: a, expected: yes}]\n"
+    )
+    (tmp_path / "t.eval.yaml").write_bytes(b"\xef\xbb\xbf" + body.encode())
+    suite = load_suite(tmp_path / "t.eval.yaml", known_metric=unknown_metric_problem)
+    assert suite.name == "s"
+    assert [(c.id, c.expected) for c in suite.cases] == [("q1", "yes")]
+    assert [(ls.metric, ls.values) for ls in suite.labels] == [("exact", {"q1": 1.0})]
+
+
 def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester) -> None:
     (project.path / "rows.csv").write_text('input,expected\na,a\nb,"b\nc,c\n')
     project.makefile(

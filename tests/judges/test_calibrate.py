@@ -64,3 +64,11 @@ def test_calibrate_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "quadratic kappa" in out and "confusion" in out
     (tmp_path / "bad.jsonl").write_text('{"x": 1}\n')
     assert main(["calibrate", str(tmp_path / "bad.jsonl")]) == 2
+
+
+def test_labels_csv_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    from pytest_mleval.judges.calibrate import load_pairs
+
+    f = tmp_path / "pairs.csv"
+    f.write_bytes(b"\xef\xbb\xbfhuman,judge\r\n1,1\r\n0,1\r\n")
+    assert load_pairs(f, human="human", judge="judge") == ([1, 0], [1, 1])

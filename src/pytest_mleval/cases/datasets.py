@@ -35,7 +35,9 @@ def _guess_format(path: Path) -> str:
 def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]:
     """Yield (line number, row) pairs; line numbers are 1-based where the format has them."""
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: spreadsheets and Windows editors save "UTF-8" with a byte order mark,
+        # which would otherwise glue itself to a CSV header's first column (or break JSON).
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise EvalFileError(
             f"dataset file not found: {path}", path=str(eval_file), field="dataset"

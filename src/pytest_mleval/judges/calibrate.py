@@ -151,7 +151,7 @@ def load_pairs(path: str | Path, *, human: str, judge: str) -> tuple[list[Any], 
     """Human and judge labels from the columns of a JSONL or CSV file."""
     p = Path(path)
     rows: list[dict[str, Any]]
-    text = p.read_text(encoding="utf-8")
+    text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's byte order mark, if any
     if p.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
     else:
