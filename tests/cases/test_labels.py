@@ -196,7 +196,7 @@ def test_a_suite_without_labels_is_unchanged(tmp_path: Path) -> None:
 def test_the_editor_schema_takes_both_spellings() -> None:
     import jsonschema
 
-    from pytest_mleval.cases.schema import eval_file_json_schema
+    from pytest_mleval.cases.jsonschema import eval_file_json_schema
 
     validator = jsonschema.Draft202012Validator(eval_file_json_schema())
     one = {"metric": "judge", "values": {"a": 0.5}}

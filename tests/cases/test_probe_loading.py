@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_mleval.cases.schema import eval_file_json_schema
+from pytest_mleval.cases.jsonschema import eval_file_json_schema
 from pytest_mleval.cases.suite import load_suite
 from pytest_mleval.errors import EvalFileError
 from pytest_mleval.metrics.registry import unknown_metric_problem

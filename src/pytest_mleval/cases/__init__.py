@@ -12,12 +12,12 @@ from ..lazy import lazy_face
 
 if TYPE_CHECKING:
     from .case import EvalCase
+    from .jsonschema import eval_file_json_schema
     from .schema import (
         Case,
         GateSpec,
         MetricSpec,
         SuiteSpec,
-        eval_file_json_schema,
         parse_metric_entries,
     )
     from .suite import Suite, load_suite
@@ -29,7 +29,7 @@ _WHERE = {
     "MetricSpec": "schema",
     "Suite": "suite",
     "SuiteSpec": "schema",
-    "eval_file_json_schema": "schema",
+    "eval_file_json_schema": "jsonschema",
     "load_suite": "suite",
     "parse_metric_entries": "schema",
 }

@@ -1,5 +1,7 @@
-"""The eval-file schema: pydantic specs of a suite, its cases, metrics, gates and datasets, and
-the JSON Schema editors complete eval files with (``mleval schema cases``).
+"""The eval-file schema: pydantic specs of a suite, its cases, metrics, gates and datasets.
+
+The JSON Schema editors complete eval files with (``mleval schema cases``) is built from these
+models in :mod:`.jsonschema`.
 """
 
 from __future__ import annotations
@@ -17,14 +19,7 @@ from pydantic import (
 )
 
 from ..conversation.messages import check_messages
-from ..fielddocs import with_field_docs
-from ..metrics.registry import (
-    RESERVED_OPTIONS,
-    MetricOptions,
-    get_metric,
-    metric_names,
-    owned_reserved,
-)
+from ..metrics.registry import owned_reserved
 
 __all__ = [
     "METRICS_INPUT_SCHEMA",
@@ -40,8 +35,6 @@ __all__ = [
     "ToolResultSpec",
     "ToolSpec",
     "VariantSpec",
-    "eval_file_json_schema",
-    "metrics_json_schema",
     "parse_metric_entries",
 ]
 
@@ -624,165 +617,3 @@ class SuiteSpec(BaseModel):
     @classmethod
     def _labels(cls, value: Any) -> Any:
         return _labels(value)
-
-
-# --------------------------------------------------------------------------- JSON Schema
-
-
-def _text_as_written(schema: Any) -> Any:
-    """Let a plain-text schema also take what a YAML 1.2 editor reads as a number or boolean.
-
-    Collection reads an unquoted ``30`` or ``yes`` in a text field as that text, so the schema
-    must not flag it; strings with an enum, const or pattern stay as they are.
-    """
-    if isinstance(schema, dict):
-        if schema.get("type") == "string" and not ({"enum", "const", "pattern"} & set(schema)):
-            return {**schema, "type": ["string", "number", "boolean"]}
-        return {k: _text_as_written(v) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_text_as_written(v) for v in schema]
-    return schema
-
-
-def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -> dict[str, Any]:
-    """The object an editor completes after ``- METRIC:``: the model's options + the reserved."""
-    reserved = {
-        "name": {"type": "string", "description": RESERVED_OPTIONS["name"]},
-        "threshold": {"type": ["number", "null"], "description": RESERVED_OPTIONS["threshold"]},
-        "max": {"type": ["number", "null"], "description": RESERVED_OPTIONS["max"]},
-        "weight": {"type": "number", "description": RESERVED_OPTIONS["weight"]},
-    }
-    if model is None:
-        return {"type": "object", "properties": reserved}
-    with_field_docs(model)
-    schema = model.model_json_schema(ref_template="#/$defs/{model}")
-    defs.update(schema.pop("$defs", {}))
-    text = model.text_fields() if issubclass(model, MetricOptions) else frozenset()
-    properties = {
-        name: _text_as_written(prop) if name in text else prop
-        for name, prop in schema.get("properties", {}).items()
-    }
-    properties.update(reserved)
-    out: dict[str, Any] = {
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": False,
-    }
-    if schema.get("description"):
-        out["description"] = schema["description"]
-    return out
-
-
-def metrics_json_schema(defs: dict[str, Any]) -> dict[str, Any]:
-    """JSON Schema of a metric list, built from the registry's metric names and options models.
-
-    Each metric's options model is one ``$defs`` entry (``options.NAME``), added to ``defs``.
-    Custom metrics appear as ``python:MODULE:FUNC`` (any options) or, when registered before
-    the schema is built, under their names.
-    """
-    names = metric_names()
-    for name in names:
-        mdef = get_metric(name)
-        entry = _options_entry_schema(mdef.options_model(), defs)
-        entry["description"] = (mdef.description or name) + (
-            f" -- {entry['description']}" if entry.get("description") else ""
-        )
-        defs[f"options.{name}"] = entry
-    custom = {"type": "string", "pattern": r"^python:[\w.]+:\w+$"}
-    single = {
-        "type": "object",
-        "minProperties": 1,
-        "maxProperties": 1,
-        "properties": {
-            name: {
-                "anyOf": [
-                    {"$ref": f"#/$defs/options.{name}"},
-                    # `- contains: "30 days"`: a shorthand for the `value` option.
-                    {"type": ["string", "number", "boolean", "array", "null"]},
-                ]
-            }
-            for name in names
-        },
-        "patternProperties": {r"^python:[\w.]+:\w+$": {}},
-        "additionalProperties": False,
-    }
-    explicit = []
-    for name in names:
-        # `- {name: METRIC, ...}` and `- {metric: METRIC, name: LABEL, ...}`.
-        ref = defs[f"options.{name}"]
-        for key in ("name", "metric"):
-            props = {**ref.get("properties", {}), key: {"const": name}}
-            if key == "metric":
-                props["name"] = {"type": "string", "description": "label"}
-            explicit.append(
-                {
-                    "type": "object",
-                    "required": [key],
-                    "properties": props,
-                    "additionalProperties": ref.get("additionalProperties", True),
-                }
-            )
-    explicit.append({"type": "object", "required": ["name"], "properties": {"name": custom}})
-    explicit.append({"type": "object", "required": ["metric"], "properties": {"metric": custom}})
-    return {
-        "type": "array",
-        "description": "metrics: `- NAME`, `- NAME: {threshold: 0.5, ...}`, `- {name: NAME, ...}`",
-        "items": {
-            "anyOf": [
-                {"enum": names, "description": "a built-in metric"},
-                {**custom, "description": "a custom metric: python:MODULE:FUNC"},
-                single,
-                *explicit,
-            ]
-        },
-    }
-
-
-def eval_file_json_schema() -> dict[str, Any]:
-    """The JSON Schema of an eval file (``mleval schema cases``).
-
-    Metric names and each metric's options come from the metric registry's options models, so
-    an editor completes them and flags unknown ones, as collection does.
-    """
-    from ..safety.probes import ProbeSpec
-
-    with_field_docs(SuiteSpec, Case, ProbeSpec)
-    schema = SuiteSpec.model_json_schema()
-    # Cases are validated one by one (for precise errors), so their schema is added here.
-    case_schema = Case.model_json_schema()
-    defs = schema.setdefault("$defs", {})
-    defs.update(case_schema.pop("$defs", {}))
-    props = case_schema["properties"]
-    for name in (
-        "id",
-        "input",
-        "expected",
-        "context",
-        "vars",
-        "tags",
-        "cluster",
-        "relevant",
-        "images",
-    ):
-        props[name] = _text_as_written(props[name])
-    defs["Case"] = case_schema
-    schema["properties"]["cases"]["items"] = {"$ref": "#/$defs/Case"}
-    defs["MetricList"] = metrics_json_schema(defs)
-    for owner in (schema, case_schema):
-        metrics = owner["properties"]["metrics"]
-        owner["properties"]["metrics"] = {
-            "$ref": "#/$defs/MetricList",
-            "description": metrics.get("description", ""),
-        }
-    # `labels: {metric: ...}` is the one-entry spelling of a list of them.
-    labels = schema["properties"]["labels"]
-    schema["properties"]["labels"] = {
-        "description": labels.pop("description", ""),
-        "anyOf": [{"$ref": "#/$defs/LabelSpec"}, labels],
-    }
-    probe_schema = ProbeSpec.model_json_schema()
-    defs.update(probe_schema.pop("$defs", {}))
-    defs["ProbeSpec"] = probe_schema
-    schema["properties"]["probes"]["items"] = {"$ref": "#/$defs/ProbeSpec"}
-    schema["title"] = "pytest-mleval eval file"
-    return schema

@@ -33,7 +33,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         schema = RunResults.model_json_schema()
         schema["title"] = "pytest-mleval results"
     else:
-        from ..cases.schema import eval_file_json_schema
+        from ..cases.jsonschema import eval_file_json_schema
 
         # Metric names and options come from the registry's options models.
         schema = eval_file_json_schema()
