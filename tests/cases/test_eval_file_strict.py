@@ -563,6 +563,35 @@ def test_eval_file_and_labels_with_a_byte_order_mark(tmp_path: Path) -> None:
     assert [(ls.metric, ls.values) for ls in suite.labels] == [("exact", {"q1": 1.0})]
 
 
+@pytest.mark.parametrize("name", ["rows.jsonl", "rows.json"])
+def test_json_numbers_in_text_fields_keep_the_text_as_written(tmp_path: Path, name: str) -> None:
+    # json.loads reads 12.50 as 12.5 and 1e3 as 1000.0, so `exact` compared the output with
+    # "1000.0"; a text field keeps what the file says, as in YAML. Other fields keep types.
+    rows = [
+        '{"id": "a", "input": 1e3, "expected": 12.50, "context": [1.0E2, "x"], "n": 2.50}',
+        '{"id": "b", "input": "q", "expected": [0.10, 7], "metadata": {"w": 1e3}}',
+    ]
+    text = "\n".join(rows) if name.endswith("l") else "[" + ",".join(rows) + "]"
+    write(tmp_path, name, text)
+    a, b = load(tmp_path, f"dataset: {name}\n").cases
+    assert (a.input, a.expected, a.context) == ("1e3", "12.50", ["1.0E2", "x"])
+    assert a.vars == {"n": 2.5} and type(a.vars["n"]) is float
+    assert b.expected == ["0.10", 7]
+    assert b.metadata == {"w": 1000.0} and type(b.metadata["w"]) is float
+
+
+def test_json_float_expected_passes_end_to_end(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app="def answer(case):\n    return '12.50'\n")
+    pytester.path.joinpath("rows.jsonl").write_text(
+        '{"id": "a", "input": "q", "expected": 12.50}\n'
+    )
+    pytester.path.joinpath("t.eval.yaml").write_text(
+        "suite: s\ntarget: python:app:answer\nmetrics: [exact]\ndataset: rows.jsonl\n"
+    )
+    pytester.syspathinsert()
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester) -> None:
     (project.path / "rows.csv").write_text('input,expected\na,a\nb,"b\nc,c\n')
     project.makefile(

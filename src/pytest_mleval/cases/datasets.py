@@ -18,6 +18,47 @@ from .schema import Case, DatasetSpec
 __all__ = ["load_dataset"]
 
 _CASE_FIELDS = set(Case.model_fields)
+# Fields read as text (as in eval files): a JSON float there keeps how it was written.
+_TEXT_FIELDS = frozenset(("id", "input", "expected", "context", "tags", "cluster", "relevant"))
+
+
+class _JsonFloat(float):
+    """A JSON number with a fraction or exponent that remembers how it was written.
+
+    ``json.loads`` reads ``12.50`` as 12.5 and ``1e3`` as 1000.0, which ``exact`` then compared
+    as "12.5" / "1000.0"; in a text field the file's own spelling is the text.
+    """
+
+    source: str
+
+    def __new__(cls, text: str) -> _JsonFloat:
+        number = super().__new__(cls, text)
+        number.source = text
+        return number
+
+
+def _json(text: str) -> Any:
+    return json.loads(text, parse_float=_JsonFloat)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every :class:`_JsonFloat` a plain float (nothing of the reader leaks)."""
+    if isinstance(value, _JsonFloat):
+        return float(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _as_written(value: Any) -> Any:
+    """A text field's value: a JSON float (or one in a list) as written; the rest typed."""
+    if isinstance(value, _JsonFloat):
+        return value.source
+    if isinstance(value, list):
+        return [v.source if isinstance(v, _JsonFloat) else _plain(v) for v in value]
+    return _plain(value)
 
 
 def _guess_format(path: Path) -> str:
@@ -51,7 +92,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line)
+                yield lineno, _json(line)
             except json.JSONDecodeError as exc:
                 raise EvalFileError(
                     f"invalid JSON: {exc.msg}", path=str(path), line=lineno
@@ -61,7 +102,7 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
     elif fmt in ("json", "yaml"):
         if fmt == "json":
             try:
-                data = json.loads(text)
+                data = _json(text)
             except json.JSONDecodeError as exc:
                 raise EvalFileError(
                     f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
@@ -193,6 +234,7 @@ def load_dataset(
             merged = dict(extra_vars)
             merged.update(data.get("vars") or {})
             data["vars"] = merged
+        data = {k: _as_written(v) if k in _TEXT_FIELDS else _plain(v) for k, v in data.items()}
         if fmt == "csv":
             for key in ("context", "tags"):
                 if data.get(key) == "":
