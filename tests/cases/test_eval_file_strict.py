@@ -592,6 +592,21 @@ def test_json_float_expected_passes_end_to_end(pytester: pytest.Pytester) -> Non
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_blank_csv_expected_is_no_expected_not_empty_text(pytester: pytest.Pytester) -> None:
+    # A row without an answer yet read as expected == "", so a target that returned "" (it
+    # swallowed an exception) passed `exact`. A blank cell is a missing expected, as in YAML.
+    pytester.makepyfile(app="def answer(case):\n    return ''\n")
+    pytester.path.joinpath("rows.csv").write_text("id,question,answer\na,q1,\nb,q2,yes\n")
+    pytester.path.joinpath("t.eval.yaml").write_text(
+        "suite: s\ntarget: python:app:answer\nmetrics: [exact]\n"
+        "dataset: {path: rows.csv, mapping: {input: question, expected: answer}}\n"
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["case s::a errored", "*exact*error*needs `expected`*"])
+
+
 def test_bad_dataset_is_one_collection_error_others_run(project: pytest.Pytester) -> None:
     (project.path / "rows.csv").write_text('input,expected\na,a\nb,"b\nc,c\n')
     project.makefile(

@@ -236,7 +236,9 @@ def load_dataset(
             data["vars"] = merged
         data = {k: _as_written(v) if k in _TEXT_FIELDS else _plain(v) for k, v in data.items()}
         if fmt == "csv":
-            for key in ("context", "tags"):
+            # A blank cell is a missing value (a row not yet labelled), not the empty text:
+            # as "" a blank `expected` let a target that returned "" pass `exact`.
+            for key in ("context", "tags", "expected"):
                 if data.get(key) == "":
                     data.pop(key)
         default_id = f"{stem}-{line}"
