@@ -228,6 +228,10 @@ def test_misspelled_regex_option_in_suite_defaults(project: pytest.Pytester) -> 
         ("judge: {scale: [5, 1]}", "metrics.judge", "scale must rise"),
         ("judge: {rubric: a, criteria: b}", "metrics.judge", "not both"),
         ("latency_ms: {limit: 5}", "metrics.latency_ms.limit", "unknown option 'limit'"),
+        ("contains: {value: ''}", "metrics.contains.value", "nothing to look for"),
+        ("contains: {values: []}", "metrics.contains.values", "nothing to look for"),
+        ("icontains: {values: [a, '']}", "metrics.icontains.values", "nothing to look for"),
+        ("not_contains: {value: ''}", "metrics.not_contains.value", "nothing to look for"),
     ],
 )
 def test_mistyped_options_name_metric_and_option(

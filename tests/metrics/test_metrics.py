@@ -84,6 +84,30 @@ def test_contains_family() -> None:
     assert score_metric("contains", out, params={"value": "x", "mode": "some"}).error
 
 
+@pytest.mark.parametrize("name", ["contains", "icontains", "not_contains"])
+@pytest.mark.parametrize(
+    ("expected", "params"),
+    [
+        ("", {}),
+        ([], {}),
+        (None, {"value": ""}),
+        (None, {"values": []}),
+        (None, {"values": ["30 days", ""], "mode": "any"}),
+        (["30 days", ""], {}),
+    ],
+)
+def test_contains_family_with_nothing_to_look_for_is_an_error(
+    name: str, expected: object, params: dict[str, object]
+) -> None:
+    # "" is in every output and [] has nothing missing, so these passed (or, for
+    # not_contains, failed) every case whatever the output said.
+    if name == "not_contains":
+        params = {k: v for k, v in params.items() if k != "mode"}
+    res = score_metric(name, s("anything at all", expected=expected), params=params)
+    assert res.score is None and res.passed is not True
+    assert "empty" in (res.error or "")
+
+
 def test_regex() -> None:
     assert score("regex", s("Order #12345 shipped"), pattern=r"#\d{5}") == 1.0
     assert score("regex", s("ORDER"), pattern="order", flags="i") == 1.0
@@ -179,6 +203,9 @@ def test_bounded_metrics_in_unit_interval(a: str, b: str) -> None:
         "json_valid",
     ):
         r = score_metric(name, s(a, b))
+        if b == "" and name.endswith("contains"):
+            assert "nothing to look for" in (r.error or ""), (name, r.error)
+            continue
         assert r.error is None, (name, r.error)
         assert r.score is not None and 0.0 <= r.score <= 1.0
 

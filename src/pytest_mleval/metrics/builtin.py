@@ -13,9 +13,9 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ..errors import MetricError
 from .base import MetricFn, MetricOptions, MetricValue, Sample
@@ -41,6 +41,18 @@ __all__ = [
 
 Reference = str | list[str] | None
 """Reference text(s): one string or a list (the best match counts)."""
+
+
+def _something_to_look_for(value: str | list[str] | None) -> str | list[str] | None:
+    # An empty text is in every output and an empty list has nothing missing: either would
+    # make `contains` pass (and `not_contains` fail) whatever the output says.
+    if value == [] or value == "" or (isinstance(value, list) and "" in value):
+        raise ValueError("nothing to look for: an empty text or an empty list decides every output")
+    return value
+
+
+Needles = Annotated[str | list[str] | None, AfterValidator(_something_to_look_for)]
+"""Text(s) to look for: one non-empty string or a non-empty list of them."""
 
 
 # --------------------------------------------------------------------------- options models
@@ -74,10 +86,10 @@ class ExactOptions(MetricOptions):
 class ContainsOptions(MetricOptions):
     """Options of ``contains`` and ``icontains``."""
 
-    value: str | list[str] | None = None
-    """Text the output must contain (default: the case's ``expected``)."""
-    values: str | list[str] | None = None
-    """Several texts; ``mode`` says whether all or any must be present."""
+    value: Needles = None
+    """Text the output must contain (default: the case's ``expected``); not empty."""
+    values: Needles = None
+    """Several texts; ``mode`` says whether all or any must be present (none empty)."""
     mode: Literal["all", "any"] = "all"
     """``all``: every value must be present; ``any``: one is enough."""
 
@@ -85,10 +97,10 @@ class ContainsOptions(MetricOptions):
 class NotContainsOptions(MetricOptions):
     """Options of ``not_contains``."""
 
-    value: str | list[str] | None = None
-    """Text the output must not contain (default: the case's ``expected``)."""
-    values: str | list[str] | None = None
-    """Several forbidden texts: none may be present."""
+    value: Needles = None
+    """Text the output must not contain (default: the case's ``expected``); not empty."""
+    values: Needles = None
+    """Several forbidden texts: none may be present (none empty)."""
     ignore_case: bool = False
     """Match case-insensitively."""
 
@@ -265,6 +277,12 @@ def _contains(
     if mode not in ("all", "any"):
         raise MetricError(f"mode must be 'all' or 'any', got {mode!r}")
     needles = _needles(sample, value, values)
+    if not needles or "" in needles:
+        # From the case's `expected` (options are checked at collection): "" or [] there
+        # would decide every output the same way.
+        raise MetricError(
+            "nothing to look for: an empty text or an empty list (expected or value/values)"
+        )
     hay = sample.output.casefold() if fold else sample.output
     found = [n for n in needles if (n.casefold() if fold else n) in hay]
     missing = [n for n in needles if n not in found]
