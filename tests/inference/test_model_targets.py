@@ -143,6 +143,35 @@ def test_max_cost_stops_new_calls(pytester: pytest.Pytester) -> None:
         assert srv.count < 5
 
 
+@pytest.mark.parametrize("client", ["litellm", "native"])
+def test_cost_budget_of_an_unpriced_model_is_not_scored_as_free(
+    pytester: pytest.Pytester, client: str
+) -> None:
+    # A model the cost map does not price costs "0" with a note: `cost_usd: {max: ...}` then
+    # passed every case, a budget checked against nothing. Unknown is not scored; a priced
+    # model is.
+    extra = "metrics: [exact, {cost_usd: {max: 0.01}}]\n"
+    with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
+        body = suite(srv, n=2).replace("metrics: [exact]\n", extra)
+        pytester.makefile(".eval.yaml", llm=body)
+        args = fast("--mleval-cache", "off", "--mleval-client", client)
+        result = pytester.runpytest(*args)
+        result.assert_outcomes(passed=2)
+        for case in results(pytester)["cases"]:
+            cost = case["scores"]["cost_usd"]
+            assert cost["score"] is None and cost["passed"] is None
+            assert "'openai/test-model'" in cost["skipped"] and "cost" in cost["skipped"]
+        result.stdout.fnmatch_lines(["*not scored: cost_usd on 2 case(s) (skipped: *test-model*"])
+        pytester.makefile(
+            ".eval.yaml",
+            llm=suite(srv, n=2, model="openai/gpt-4o-mini").replace("metrics: [exact]\n", extra),
+        )
+        pytester.runpytest(*args).assert_outcomes(passed=2)
+        for case in results(pytester)["cases"]:
+            cost = case["scores"]["cost_usd"]
+            assert cost["score"] > 0 and cost["passed"] is True and cost["skipped"] is None
+
+
 def test_model_override_and_fallbacks(pytester: pytest.Pytester) -> None:
     with OpenAITestServer(rules=[Rule(reply=reply)]) as srv:
         extra = "fallbacks: [openai/backup-model]\n"

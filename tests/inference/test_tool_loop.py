@@ -124,6 +124,8 @@ def test_the_loop_runs_tools_and_sends_their_results_back(client: str) -> None:
     turn_tokens = [t.usage["total_tokens"] for t in traj.turns]
     assert out.usage["total_tokens"] == sum(turn_tokens) and all(turn_tokens)
     assert out.model == MODEL and out.cached is False and out.retries == 0
+    # The test model has no price: the loop's cost is unknown, not 0 (and replays say so).
+    assert f"{MODEL!r}" in out.metadata["cost_unknown"] and out.cost_usd == 0
 
 
 def test_a_recorded_loop_replays_with_no_request(tmp_path: Path, client: str) -> None:
@@ -141,6 +143,7 @@ def test_a_recorded_loop_replays_with_no_request(tmp_path: Path, client: str) ->
     assert replayed.trajectory is not None and recorded.trajectory is not None
     assert all(t.cached for t in replayed.trajectory.turns)
     assert replayed.trajectory.messages == recorded.trajectory.messages
+    assert replayed.metadata["cost_unknown"] == recorded.metadata["cost_unknown"]
 
 
 def test_replay_misses_when_a_tool_answers_differently(tmp_path: Path) -> None:

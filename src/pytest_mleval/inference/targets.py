@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ConfigError, TargetError
 from ..targets.registry import (
+    COST_UNKNOWN,
     STREAM_TIMINGS,
     EvalCase,
     TargetContext,
@@ -24,7 +25,7 @@ from .engine import InferenceEngine
 from .limits import RetryPolicy, SharedLimiter
 from .toolloop import one_turn_trajectory, run_tool_loop
 from .tools import ToolBox, ToolLoader
-from .types import ChatRequest, ChatResponse
+from .types import ChatRequest, ChatResponse, unknown_cost
 
 __all__ = ["LLMClient", "ModelTarget", "build_engine", "parse_rate_limits", "to_output"]
 
@@ -115,6 +116,9 @@ def to_output(resp: ChatResponse) -> TargetOutput:
     metadata: dict[str, Any] = {}
     if resp.cost_note:
         metadata["cost_note"] = resp.cost_note
+    unknown = unknown_cost(resp.cost_note)
+    if unknown:
+        metadata[COST_UNKNOWN] = unknown
     if resp.finish_reason:
         metadata["finish_reason"] = resp.finish_reason
     for name in STREAM_TIMINGS:

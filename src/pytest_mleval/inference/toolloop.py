@@ -20,10 +20,10 @@ from typing import Any
 
 from ..conversation.trajectory import ToolCall, Trajectory, Turn, parse_call
 from ..errors import TargetError
-from ..targets.registry import TargetOutput
+from ..targets.registry import COST_UNKNOWN, TargetOutput
 from .engine import InferenceEngine
 from .tools import ToolBox
-from .types import ChatRequest, ChatResponse
+from .types import ChatRequest, ChatResponse, unknown_cost
 
 __all__ = ["ToolLoopError", "one_turn_trajectory", "run_tool_loop"]
 
@@ -171,6 +171,10 @@ def run_tool_loop(
     notes = list(dict.fromkeys(r.cost_note for r in responses if r.cost_note))
     if notes:
         metadata["cost_note"] = "; ".join(notes)
+    unknown = list(dict.fromkeys(u for r in responses if (u := unknown_cost(r.cost_note))))
+    if unknown:
+        # One unpriced turn makes the loop's cost unknown (its sum is only a lower bound).
+        metadata[COST_UNKNOWN] = "; ".join(unknown)
     return TargetOutput(
         output=last.text,
         usage=_usage(responses),

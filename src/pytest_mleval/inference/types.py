@@ -128,6 +128,22 @@ class Usage:
         }
 
 
+UNPRICED_TAIL = ": cost counted as 0"
+"""How the note of a call whose model has no price ends (its cost is unknown, not 0)."""
+
+
+def unknown_cost(note: str | None) -> str | None:
+    """Why a call's cost is unknown, from its ``cost_note`` (``None``: the cost is known).
+
+    A model without a price is counted as 0 in the totals; a metric must not read that 0 as
+    the cost (a ``cost_usd`` budget would pass everything). Cached answers keep their note,
+    so a replay knows as well.
+    """
+    if note and note.endswith(UNPRICED_TAIL):
+        return note[: -len(UNPRICED_TAIL)]
+    return None
+
+
 @dataclass(frozen=True)
 class ChatResponse:
     """The answer to a :class:`ChatRequest`.

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from ..errors import MetricError
-from .base import MetricFn, MetricOptions, MetricValue, Sample
+from .base import MetricFn, MetricOptions, MetricValue, Sample, SkipMetric
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -506,7 +506,14 @@ def ttft_ms(sample: Sample) -> MetricValue:
 
 
 def cost_usd(sample: Sample) -> MetricValue:
-    """The target's cost in US dollars (a raw measure: gate it with ``max:``)."""
+    """The target's cost in US dollars (a raw measure: gate it with ``max:``).
+
+    Not scored when the cost is unknown (a model the cost map has no price for is counted as
+    0 in the totals): read as 0, a ``max:`` budget would pass every case.
+    """
+    unknown = (sample.metadata or {}).get("cost_unknown")  # targets.registry.COST_UNKNOWN
+    if unknown:
+        raise SkipMetric(f"cost unknown: {unknown}")
     return MetricValue(float(sample.cost_usd or 0.0))
 
 

@@ -17,7 +17,7 @@ from ..metrics.registry import (
     no_verdict,
     score_metric,
 )
-from ..targets.registry import TargetOutput
+from ..targets.registry import COST_UNKNOWN, TargetOutput
 from .records import STREAM_TIMINGS, CallUse, CaseResult, MetricScore, Usage
 
 __all__ = [
@@ -54,8 +54,11 @@ def _sample(ec: EvalCase, out: TargetOutput, extra: dict[str, Any] | None = None
     # The sample holds the case itself; the output's context, when the target gave one,
     # replaces the case's, and metadata merges the case's, the output's and the scorer's.
     # A streamed call's timings come from the output only: a case's own metadata of that
-    # name (a column of an earlier run's data, say) is never taken for a measurement.
-    case_metadata = {k: v for k, v in ec.metadata.items() if k not in STREAM_TIMINGS}
+    # name (a column of an earlier run's data, say) is never taken for a measurement, nor
+    # one saying the cost is unknown.
+    case_metadata = {
+        k: v for k, v in ec.metadata.items() if k not in STREAM_TIMINGS and k != COST_UNKNOWN
+    }
     return Sample(
         output=out.output,
         case=ec,

@@ -29,6 +29,7 @@ from .services import RunServices
 
 __all__ = [
     "CALL_FIELDS",
+    "COST_UNKNOWN",
     "ENTRY_POINT_GROUP",
     "STREAM_TIMINGS",
     "EvalCase",
@@ -61,6 +62,10 @@ many came from the cache, the retries spent and each answered call's wall time (
 STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
 """A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
 reads them) and fields of a case's result record (where the results keep them)."""
+
+COST_UNKNOWN = "cost_unknown"
+"""Key of a target output's metadata saying why its cost is unknown (a model without a price,
+counted as 0 in the totals): the metric ``cost_usd`` is then not scored rather than 0."""
 
 
 @dataclass

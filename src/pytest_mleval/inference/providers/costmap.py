@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..types import UNPRICED_TAIL
+
 __all__ = [
     "SHIPPED_TABLE",
     "CostMap",
@@ -58,9 +60,9 @@ def unpriced_note(model: str, shipped: bool = False) -> str:
     if shipped:
         return (
             f"model {model!r} is not in pytest-mleval's OpenAI price table (litellm, which has "
-            "every provider's prices, is not installed): cost counted as 0"
+            "every provider's prices, is not installed)" + UNPRICED_TAIL
         )
-    return f"model {model!r} is not in litellm's cost map: cost counted as 0"
+    return f"model {model!r} is not in litellm's cost map" + UNPRICED_TAIL
 
 
 def openai_price_table(entries: Mapping[str, Any], source: str) -> dict[str, Any]:

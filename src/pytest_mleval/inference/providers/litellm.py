@@ -32,6 +32,7 @@ from ...errors import (
 from ..scrubbing import scrub
 from ..types import ChatRequest, ChatResponse, Usage
 from .base import EmbeddingVectors, reply_text, retry_after_seconds, unusable_reply
+from .costmap import unpriced_note
 from .streaming import StreamAssembly, streamed_response
 
 __all__ = [
@@ -208,7 +209,7 @@ _NO_RETRIES = _ZeroRetries(0)
 
 
 def _cost(litellm: Any, response: Any, model: str) -> tuple[float, str | None]:
-    unpriced = f"model {model!r} is not in litellm's cost map: cost counted as 0"
+    unpriced = unpriced_note(model)
     if model in _UNPRICED:
         return 0.0, unpriced
     hidden = getattr(response, "_hidden_params", None) or {}
@@ -233,7 +234,7 @@ def _tokens_cost(
     A stream has no completion object for ``completion_cost``; ``cost_per_token`` prices
     the same counts the same way.
     """
-    unpriced = f"model {model!r} is not in litellm's cost map: cost counted as 0"
+    unpriced = unpriced_note(model)
     if model in _UNPRICED:
         return 0.0, unpriced
     try:
