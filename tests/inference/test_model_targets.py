@@ -162,6 +162,17 @@ def test_cost_budget_of_an_unpriced_model_is_not_scored_as_free(
             assert cost["score"] is None and cost["passed"] is None
             assert "'openai/test-model'" in cost["skipped"] and "cost" in cost["skipped"]
         result.stdout.fnmatch_lines(["*not scored: cost_usd on 2 case(s) (skipped: *test-model*"])
+        # The usage people read says the spend is unknown, not "$0".
+        unknown = "$0 + unknown (2 case(s) of a model with no price)"
+        result.stdout.fnmatch_lines(
+            [f"usage: *{unknown}*", f"  model openai/test-model: *{unknown}*"]
+        )
+        reports = pytester.path / "reports"
+        # (Markdown escapes `$` and brackets.)
+        assert unknown in (reports / "mleval-summary.md").read_text().replace("\\", "")
+        html = (reports / "mleval-report.html").read_text()
+        assert html.count("+ unknown (2 case(s) of a model with no price)") == 4  # header, 3 rows
+        assert results(pytester)["usage"]["models"]["openai/test-model"]["cost_unknown"] == 2
         pytester.makefile(
             ".eval.yaml",
             llm=suite(srv, n=2, model="openai/gpt-4o-mini").replace("metrics: [exact]\n", extra),
@@ -170,6 +181,7 @@ def test_cost_budget_of_an_unpriced_model_is_not_scored_as_free(
         for case in results(pytester)["cases"]:
             cost = case["scores"]["cost_usd"]
             assert cost["score"] > 0 and cost["passed"] is True and cost["skipped"] is None
+        assert "cost_unknown" not in results(pytester)["usage"]["total"]
 
 
 def test_model_override_and_fallbacks(pytester: pytest.Pytester) -> None:

@@ -6,12 +6,20 @@ from typing import Any
 
 from ..results.records import Aggregate, CaseResult, RunResults, run_status
 from ..results.sequential import sequential_line
-from ..results.units import fmt_interval, fmt_metric, fmt_p, fmt_usd, unit_of
+from ..results.units import fmt_interval, fmt_metric, fmt_p, unit_of
 from .conversation import tool_totals
 from .escaping import md_code, md_text, term_text
 from .summary_safety import safety_markdown, safety_terminal
 from .variants import variant_markdown, variant_terminal
-from .views import FLIPS, partial_note, skipped_text, suite_ran, unscored_text, usage_rows
+from .views import (
+    FLIPS,
+    cost_text,
+    partial_note,
+    skipped_text,
+    suite_ran,
+    unscored_text,
+    usage_rows,
+)
 
 __all__ = ["comparison_markdown", "comparison_terminal", "render_summary", "terminal_lines"]
 
@@ -45,7 +53,7 @@ def _usage_line(t: dict[str, Any]) -> str:
     )
     return (
         f"{t.get('total_tokens', 0):,} tokens ({t.get('prompt_tokens', 0):,} in, "
-        f"{t.get('completion_tokens', 0):,} out), {fmt_usd(t.get('cost_usd'))}, "
+        f"{t.get('completion_tokens', 0):,} out), {cost_text(t)}, "
         f"{latency}, {t.get('cached', 0)} cached, "
         f"{t.get('retries', 0)} retries" + _ttft_text(t)
     )
@@ -403,7 +411,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             )
             out.append(
                 f"| {label} | {t.get('total_tokens', 0):,} ({t.get('prompt_tokens', 0):,} / "
-                f"{t.get('completion_tokens', 0):,}) | {md_text(fmt_usd(t.get('cost_usd')))} | "
+                f"{t.get('completion_tokens', 0):,}) | {md_text(cost_text(t))} | "
                 f"{latency} | "
                 f"{t.get('cached', 0)} | {t.get('retries', 0)} |"
                 + (_ttft_cells(t) if streamed else "")

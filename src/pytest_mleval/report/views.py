@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..results.records import run_status
 from ..results.sequential import sequential_line
+from ..results.units import fmt_usd
 from .charts import LOWER_IS_BETTER, sparkline
 from .conversation import ConversationPayload, Interner
 
@@ -26,6 +27,7 @@ __all__ = [
     "case_payload",
     "case_status",
     "comparison_view",
+    "cost_text",
     "header_view",
     "partial_note",
     "skipped_text",
@@ -223,6 +225,7 @@ def header_view(run: RunResults) -> dict[str, Any]:
         "models": list(meta.models),
         "flags": flags,
         "cost_usd": float(cost),
+        "cost_unknown": int(total.get("cost_unknown") or 0),
         "tokens": int(tokens),
         "tool_version": meta.tool_version or None,
         "python": meta.python or None,
@@ -249,6 +252,15 @@ FLIPS = (
 
 _OUTSIDE_CASES = "any case"
 """The name of the usage row of calls no case made (kind ``outside``: "outside any case")."""
+
+
+def cost_text(t: dict[str, Any]) -> str:
+    """A usage row's cost as people read it: ``$0.0123``, and where some cases called a model
+    with no price, ``$0.0123 + unknown (N case(s) of a model with no price)``: their $0 is
+    not what they cost."""
+    money = fmt_usd(t.get("cost_usd"))
+    unknown = int(t.get("cost_unknown") or 0)
+    return f"{money} + unknown ({unknown} case(s) of a model with no price)" if unknown else money
 
 
 def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
@@ -278,6 +290,7 @@ def usage_rows(run: RunResults) -> list[tuple[str, str, dict[str, Any]]]:
             "prompt_tokens": int(t.get("prompt_tokens") or 0),
             "completion_tokens": int(t.get("completion_tokens") or 0),
             "cost_usd": float(t.get("cost_usd") or 0.0),
+            "cost_unknown": int(t.get("cost_unknown") or 0),
             "cached": int(t.get("cached") or 0),
             "retries": int(t.get("retries") or 0),
             # None: nothing was timed (every call failed), shown as unknown, never as 0 ms.

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..targets.registry import COST_UNKNOWN
 from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
 
 if TYPE_CHECKING:
@@ -204,7 +205,8 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     share (``total_tokens``, ``cost_usd``). Where cases were streamed, their time to first
     token too: ``ttft_ms`` (p50, p95, p99, mean), ``streamed`` (cases with one),
     ``streamed_cached`` (of those, answers from the cache, whose timings are their recorded
-    calls') and ``output_tokens_per_s`` (mean).
+    calls') and ``output_tokens_per_s`` (mean). ``cost_unknown``, where some are: the cases
+    whose target called a model with no price (counted as $0 in ``cost_usd``).
     """
     by_suite: dict[str, list[CaseResult]] = {}
     by_model: dict[str, list[CaseResult]] = {}
@@ -346,6 +348,10 @@ def _totals(
     }
     if calls:
         out["metric_calls"] = metric
+    unpriced = sum(1 for c in group if c.metadata.get(COST_UNKNOWN))
+    if unpriced:
+        # Their calls count as $0 in `cost_usd`: readers must see that the sum is short.
+        out["cost_unknown"] = unpriced
     streamed = [c for c in group if c.ttft_ms is not None]
     if streamed:
         ttft = [float(c.ttft_ms) for c in streamed if c.ttft_ms is not None]
