@@ -160,6 +160,38 @@ def test_judge_calls_count_in_the_usage_people_read(
     assert "<code>openai/gpt-4o-mini</code>" in html
 
 
+def test_an_unpriced_judge_model_makes_the_cost_unknown_not_zero(
+    pytester: pytest.Pytester,
+) -> None:
+    # A self-hosted judge has no price: its calls count as $0, so the rows that hold them
+    # say the cost is unknown rather than reading as the judge's whole cost.
+    with OpenAITestServer(rules=[Rule(reply=judge)]) as srv:
+        pytester.makeini(
+            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+            "mleval_cache = off\nmleval_judge_model = openai/self-hosted-judge\n"
+        )
+        pytester.makepyfile(app=APP)
+        pytester.syspathinsert()
+        cases = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(3))
+        pytester.makefile(
+            ".eval.yaml",
+            judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
+            f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\n  - cost_usd\n"
+            f"cases:\n{cases}",
+        )
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=3)
+    usage = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())["usage"]
+    assert usage["models"]["openai/self-hosted-judge"]["cost_unknown"] == 3
+    assert usage["total"]["cost_unknown"] == 3 and usage["suites"]["judged"]["cost_unknown"] == 3
+    assert "cost_unknown" not in usage["models"]["openai/tiny"]  # the target's was priced
+    result.stdout.fnmatch_lines(
+        ["  model openai/self-hosted-judge: * + unknown (3 case(s) of a model with no price)*"]
+    )
+    # The target's own cost is known: its metric still scores it.
+    result.stdout.fnmatch_lines(["  cost_usd *0.000001*"])
+
+
 def test_a_case_its_judge_could_not_score_is_errored_not_failed(pytester: pytest.Pytester) -> None:
     # The judge's provider is down: nothing judged the outputs wrong, yet the headline, suite
     # line, Markdown, HTML and history all read "4 case(s) failed", sending people to fix

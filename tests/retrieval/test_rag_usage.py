@@ -45,7 +45,11 @@ def _texts(request: dict) -> list[str]:
 
 
 def _project(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, srv: OpenAITestServer
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    srv: OpenAITestServer,
+    generator: str = GENERATOR,
+    metrics: str = "  - contains: {value: 30 days}\n",
 ) -> None:
     # The embedder's endpoint comes from the provider's environment variable.
     monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
@@ -56,7 +60,7 @@ def _project(
         ".yaml",
         rag="documents: docs\nchunker: {kind: markdown, size: 400, overlap: 0}\n"
         f"retriever: {{kind: dense, k: 1}}\nembedder: litellm:{EMBEDDER}\n"
-        f"generator: {GENERATOR}\n",
+        f"generator: {generator}\n",
     )
     pytester.makeini(
         f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
@@ -65,8 +69,7 @@ def _project(
     cases = "".join(f"  - {{id: c{i}, input: 'Can I return item {i}?'}}\n" for i in range(4))
     pytester.makefile(
         ".eval.yaml",
-        rag_suite="suite: rag\ntarget: rag:rag.yaml\nmetrics:\n"
-        f"  - contains: {{value: 30 days}}\ncases:\n{cases}",
+        rag_suite=f"suite: rag\ntarget: rag:rag.yaml\nmetrics:\n{metrics}cases:\n{cases}",
     )
 
 
@@ -120,6 +123,26 @@ def test_a_rag_targets_model_calls_count_in_its_suites_and_models_usage(
     case = next(c for c in results["cases"] if c["case_id"] == "c0")
     assert case["model"] == GENERATOR and case["cost_usd"] > 0
     result.stdout.fnmatch_lines([f"  model {GENERATOR}: *", f"  model {EMBEDDER}: *"])
+
+
+def test_a_rag_target_with_an_unpriced_generator_has_an_unknown_cost(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline's calls reach the case as `calls`: one to a model with no price makes the
+    # case's cost unknown (cost_usd not scored, the rows say so), not $0 of the generator.
+    with OpenAITestServer(rules=[Rule(reply=answer)], embedding_dim=16) as srv:
+        metrics = "  - contains: {value: 30 days}\n  - cost_usd: {max: 0.01}\n"
+        _project(pytester, monkeypatch, srv, generator="openai/self-hosted", metrics=metrics)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=4)
+    results = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())
+    for case in results["cases"]:
+        assert case["target_calls"]["openai/self-hosted"]["unpriced"] == 1
+        assert "'openai/self-hosted'" in case["scores"]["cost_usd"]["skipped"]
+    usage = results["usage"]
+    assert usage["models"]["openai/self-hosted"]["cost_unknown"] == 4
+    assert "cost_unknown" not in usage["models"][EMBEDDER]
+    assert usage["suites"]["rag"]["cost_unknown"] == 4
 
 
 def test_shards_merge_with_the_calls_no_case_made(

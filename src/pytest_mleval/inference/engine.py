@@ -36,7 +36,7 @@ from .metering import record_call
 from .providers.auto import AutoProvider
 from .providers.base import Provider, unusable_reply
 from .scrubbing import scrub
-from .types import ChatRequest, ChatResponse, ModelStats, cache_key
+from .types import ChatRequest, ChatResponse, ModelStats, cache_key, unknown_cost
 
 __all__ = ["CANCELLED_MESSAGE", "InferenceEngine", "run_sync", "shared_loop"]
 
@@ -658,6 +658,7 @@ def _meter(resp: ChatResponse, joined: bool) -> None:
         cached=resp.cached or joined,
         retries=0 if joined else resp.retries,
         latency_ms=resp.latency_ms,
+        unpriced=unknown_cost(resp.cost_note) is not None,
     )
 
 

@@ -38,6 +38,8 @@ class ModelUse:
     """Provider attempts beyond the first, failed calls' included."""
     latencies_ms: list[float] = field(default_factory=list)
     """Wall time of each answered call."""
+    unpriced: int = 0
+    """Of the calls, those to a model with no price (their cost counted as 0)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The plain dict a results record carries."""
@@ -50,6 +52,7 @@ class ModelUse:
             "cached": self.cached,
             "retries": self.retries,
             "latencies_ms": list(self.latencies_ms),
+            "unpriced": self.unpriced,
         }
 
 
@@ -71,8 +74,10 @@ class CallMeter:
         cached: bool = False,
         retries: int = 0,
         latency_ms: float | None = None,
+        unpriced: bool = False,
     ) -> None:
-        """Add one call (``latency_ms=None``: a call that failed, counted for its retries)."""
+        """Add one call (``latency_ms=None``: a call that failed, counted for its retries;
+        ``unpriced``: its model has no price, so its cost is unknown, not 0)."""
         with self._lock:
             use = self.models.setdefault(model, ModelUse())
             if latency_ms is not None:
@@ -86,6 +91,7 @@ class CallMeter:
             use.cost_usd += cost_usd
             use.cached += int(cached)
             use.retries += retries
+            use.unpriced += int(unpriced)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         """Model -> its use, as a results record carries it (models in name order)."""

@@ -134,6 +134,8 @@ class CallUse(_Model):
     """Provider attempts beyond the first, failed calls' included."""
     latencies_ms: list[float] = Field(default_factory=list)
     """Wall time of each answered call."""
+    unpriced: int = 0
+    """Of the calls, those to a model with no price (counted as $0 in ``cost_usd``)."""
 
 
 class ImageRecord(_Model):

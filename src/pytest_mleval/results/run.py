@@ -206,7 +206,8 @@ def usage_totals(cases: Sequence[CaseResult]) -> dict[str, Any]:
     token too: ``ttft_ms`` (p50, p95, p99, mean), ``streamed`` (cases with one),
     ``streamed_cached`` (of those, answers from the cache, whose timings are their recorded
     calls') and ``output_tokens_per_s`` (mean). ``cost_unknown``, where some are: the cases
-    whose target called a model with no price (counted as $0 in ``cost_usd``).
+    whose target (or, in a model's row, its metrics) called a model with no price, counted
+    as $0 in ``cost_usd``.
     """
     by_suite: dict[str, list[CaseResult]] = {}
     by_model: dict[str, list[CaseResult]] = {}
@@ -348,7 +349,10 @@ def _totals(
     }
     if calls:
         out["metric_calls"] = metric
-    unpriced = sum(1 for c in group if c.metadata.get(COST_UNKNOWN))
+    unpriced = len(
+        {(c.suite, c.case_id, c.repeat) for c in group if c.metadata.get(COST_UNKNOWN)}
+        | {(c.suite, c.case_id, c.repeat) for c, u in uses if u.unpriced}
+    )
     if unpriced:
         # Their calls count as $0 in `cost_usd`: readers must see that the sum is short.
         out["cost_unknown"] = unpriced

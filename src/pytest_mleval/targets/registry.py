@@ -55,9 +55,11 @@ CALL_FIELDS = (
     "cached",
     "retries",
     "latencies_ms",
+    "unpriced",
 )
 """What a target's ``calls`` say of one model: the calls answered, their tokens and cost, how
-many came from the cache, the retries spent and each answered call's wall time (ms)."""
+many came from the cache, the retries spent, each answered call's wall time (ms) and how many
+of the calls had no price (counted as $0 in ``cost_usd``)."""
 
 STREAM_TIMINGS = ("ttft_ms", "itl_ms", "output_tokens_per_s")
 """A streamed call's timings: keys of a target output's metadata (where the metric ``ttft_ms``
@@ -343,6 +345,10 @@ def normalize_output(
         out = TargetOutput(output=str(value))
     if out.latency_ms is None:
         out.latency_ms = latency_ms
+    unpriced = sorted(m for m, use in out.calls.items() if use.get("unpriced"))
+    if unpriced and not out.metadata.get(COST_UNKNOWN):
+        # Its calls to these models count as $0: `cost_usd` must not read that as the cost.
+        out.metadata[COST_UNKNOWN] = "no price for " + ", ".join(map(repr, unpriced))
     return out
 
 
