@@ -335,6 +335,37 @@ def test_usage_and_the_pareto_front() -> None:
     }
 
 
+def test_a_variant_whose_cost_is_unknown_is_on_no_pareto_front() -> None:
+    # A self-hosted model has no price, so its cases cost "$0": it looked cheapest, took the
+    # Pareto badge and pushed the priced variant off the front, a claim on no data.
+    def costed(variant: str, cost: float, unknown: bool) -> list[CaseResult]:
+        out = []
+        for i in range(10):
+            c = result(variant, f"c{i}", scores={"m": 1.0 if i < 9 else 0.0}, cost_usd=cost)
+            if unknown:
+                c.metadata["cost_unknown"] = "model 'openai/local' is not in litellm's cost map"
+            out.append(c)
+        return out
+
+    cases = [*costed("hosted", 0.25, False), *costed("local", 0.0, True)]
+    vs = one_set(make_run(cases))
+    usage = {u.variant: u for u in vs.usage}
+    assert (usage["local"].cost_unknown, usage["hosted"].cost_unknown) == (10, 0)
+    assert {v: u.pareto for v, u in usage.items()} == {"hosted": True, "local": False}
+    # People read "unknown", never "$0", for its cost.
+    from pytest_mleval.report.html import render_report
+    from pytest_mleval.report.variants import variant_markdown, variant_terminal
+
+    terminal = [line for line, _ in variant_terminal(vs)]
+    (local_row,) = [line for line in terminal if line.strip().startswith("local ")]
+    assert "unknown" in local_row and "$0" not in local_row
+    (md_row,) = [line for line in variant_markdown(vs) if line.startswith("| `local` |")]
+    assert "| unknown |" in md_row
+    run = make_run(cases)
+    run.variant_sets = [vs]
+    assert '<td class="num">unknown</td>' in render_report(run)
+
+
 def test_the_result_does_not_depend_on_the_order_results_arrive_in() -> None:
     rng = np.random.default_rng(3)
     cases = [

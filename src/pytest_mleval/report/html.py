@@ -19,7 +19,7 @@ from ..results.units import fmt_interval, fmt_metric, fmt_p, fmt_usd
 from .charts import delta_charts, histograms
 from .safety_views import safety_view
 from .variant_views import variant_sets_view
-from .variants import fmt_ms
+from .variants import fmt_ms, variant_cost
 from .views import (
     FLIPS,
     case_payload,
@@ -103,6 +103,7 @@ def _environment() -> Any:
     env.filters["pvalue"] = _pvalue
     env.filters["usd"] = fmt_usd
     env.filters["ms"] = fmt_ms
+    env.filters["variant_cost"] = variant_cost
     # {{ value|metricval(metric) }}: a value in its metric's unit ($, ms) or as a score.
     env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
     env.globals["interval"] = fmt_interval

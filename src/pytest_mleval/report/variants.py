@@ -38,6 +38,7 @@ __all__ = [
     "pair_records",
     "tradeoff_text",
     "tradeoffs",
+    "variant_cost",
     "variant_markdown",
     "variant_records",
     "variant_terminal",
@@ -239,6 +240,14 @@ def tradeoff_text(t: Tradeoff, name: Callable[[str], str] = str) -> str:
 # ---------------------------------------------------------------------------- terminal
 
 
+def variant_cost(u: VariantUsage) -> str:
+    """A variant's cost cell: ``$0.25``; ``unknown`` when its cases called a model with no
+    price (their $0 is not a cost), ``≥$0.25`` when only some did."""
+    if not u.cost_unknown:
+        return fmt_usd(u.cost_usd)
+    return f"≥{fmt_usd(u.cost_usd)}" if u.cost_usd > 0 else "unknown"
+
+
 def _short(metric: str, value: float, *, ci: bool = False) -> str:
     """A compact number for a terminal cell: ``.801`` inside an interval, ``1.2k`` ms."""
     unit = unit_of(metric)
@@ -317,7 +326,7 @@ def _usage_table(vs: VariantSet, labels: list[str]) -> list[str]:
         errored = f"{u.errored}/{u.cases}" if u.errored else "0"
         lines.append(
             f"  {_fit(label[n], name_w):<{name_w}}  {quality:>{q_w}}  "
-            f"{fmt_usd(u.cost_usd):>10}  {u.total_tokens:>10,}  {_ms(u.latency_p50_ms):>9}  "
+            f"{variant_cost(u):>10}  {u.total_tokens:>10,}  {_ms(u.latency_p50_ms):>9}  "
             f"{_ms(u.latency_p95_ms):>9}  {errored:>7}" + ("  pareto" if u.pareto else "")
         )
     return lines
@@ -448,7 +457,7 @@ def _md_usage(vs: VariantSet) -> list[str]:
             continue
         quality = "–" if u.quality is None else md_text(fmt_metric(vs.quality_metric, u.quality))
         out.append(
-            f"| {_mdname(v)} | {quality} | {md_text(fmt_usd(u.cost_usd))} | "
+            f"| {_mdname(v)} | {quality} | {md_text(variant_cost(u))} | "
             f"{u.total_tokens:,} ({u.prompt_tokens:,} / {u.completion_tokens:,}) | "
             f"{_ms(u.latency_p50_ms)} / {_ms(u.latency_p95_ms)} | "
             f"{u.errored}/{u.cases} | {'✓' if u.pareto else ''} |"

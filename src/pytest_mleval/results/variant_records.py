@@ -105,6 +105,8 @@ class VariantUsage(_Model):
     """Results that errored."""
     cost_usd: float = 0.0
     """Cost of its calls."""
+    cost_unknown: int = 0
+    """Cases whose calls went to a model with no price (counted as $0 in ``cost_usd``)."""
     prompt_tokens: int = 0
     """Prompt tokens."""
     completion_tokens: int = 0

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from ..targets.registry import COST_UNKNOWN
 from .aggregate import per_case
 from .records import (
     PASS_RATE,
@@ -133,6 +134,8 @@ def _usage(variant: str, cases: Sequence[CaseResult]) -> VariantUsage:
         cases=len(cases),
         errored=sum(1 for c in cases if c.errored),
         cost_usd=sum(c.cost_usd or 0.0 for c in cases),
+        # `cost_usd` is the targets' cost: theirs is unknown where they called an unpriced model.
+        cost_unknown=sum(1 for c in cases if c.metadata.get(COST_UNKNOWN)),
         prompt_tokens=sum(c.usage.prompt_tokens for c in cases),
         completion_tokens=sum(c.usage.completion_tokens for c in cases),
         total_tokens=sum(c.usage.total_tokens for c in cases),
@@ -143,13 +146,18 @@ def _usage(variant: str, cases: Sequence[CaseResult]) -> VariantUsage:
 
 def _mark_pareto(usage: Sequence[VariantUsage], eligible: set[str], lower: bool) -> None:
     """``pareto`` for each eligible variant no other eligible one dominates: at least as good
-    and as cheap, and better or cheaper (quality lower is better for a raw measure)."""
+    and as cheap, and better or cheaper (quality lower is better for a raw measure).
+
+    A variant with cases of unknown cost (a model with no price, counted as $0) is on no
+    front and dominates none: its cost cannot be compared."""
 
     def good(u: VariantUsage) -> float:
         q = u.quality if u.quality is not None else 0.0
         return -q if lower else q
 
-    pool = [u for u in usage if u.variant in eligible and u.quality is not None]
+    pool = [
+        u for u in usage if u.variant in eligible and u.quality is not None and not u.cost_unknown
+    ]
     for u in pool:
         u.pareto = not any(
             good(o) >= good(u)
