@@ -155,8 +155,11 @@ def test_cost_budget_of_an_unpriced_model_is_not_scored_as_free(
         body = suite(srv, n=2).replace("metrics: [exact]\n", extra)
         pytester.makefile(".eval.yaml", llm=body)
         args = fast("--mleval-cache", "off", "--mleval-client", client)
-        result = pytester.runpytest(*args)
+        result = pytester.runpytest(*args, "--mleval-max-cost", "5")
         result.assert_outcomes(passed=2)
+        result.stdout.fnmatch_lines(
+            ["mleval: --mleval-max-cost $5 counts calls to a model with no price as $0: 2 case(s)*"]
+        )
         for case in results(pytester)["cases"]:
             cost = case["scores"]["cost_usd"]
             assert cost["score"] is None and cost["passed"] is None
@@ -177,7 +180,9 @@ def test_cost_budget_of_an_unpriced_model_is_not_scored_as_free(
             ".eval.yaml",
             llm=suite(srv, n=2, model="openai/gpt-4o-mini").replace("metrics: [exact]\n", extra),
         )
-        pytester.runpytest(*args).assert_outcomes(passed=2)
+        priced = pytester.runpytest(*args, "--mleval-max-cost", "5")
+        priced.assert_outcomes(passed=2)
+        assert "does not bound" not in priced.stdout.str()
         for case in results(pytester)["cases"]:
             cost = case["scores"]["cost_usd"]
             assert cost["score"] > 0 and cost["passed"] is True and cost["skipped"] is None

@@ -781,6 +781,21 @@ class MlevalSession:
             tr.write_line(f"mleval: {litellm_line}")
         for line in self._client_fallback_lines():
             tr.write_line(f"mleval: {line}", yellow=True)
+        budget_line = self._unbounded_budget_line()
+        if budget_line:
+            tr.write_line(f"mleval: {budget_line}", yellow=True)
+
+    def _unbounded_budget_line(self) -> str | None:
+        # The budget adds up priced calls only: a model with no price spends unseen by it.
+        limit = self.options.max_cost
+        total = (self.run.usage if self.run is not None else {}).get("total") or {}
+        unknown = int(total.get("cost_unknown") or 0)
+        if limit is None or not unknown:
+            return None
+        return (
+            f"--mleval-max-cost ${limit:g} counts calls to a model with no price as $0: "
+            f"{unknown} case(s) called one, so the budget does not bound what they spent"
+        )
 
     def _client_fallback_lines(self) -> list[str]:
         # Requests the native client could not make went to litellm: the run says which.
