@@ -110,6 +110,29 @@ def answer(case):
 """
 
 
+def _judged_project(
+    pytester: pytest.Pytester,
+    srv: OpenAITestServer,
+    judge_model: str,
+    *,
+    cases: int,
+    more: str = "",
+) -> None:
+    """A suite of ``cases`` answers of ``APP`` judged by ``judge_model`` on the test server."""
+    pytester.makeini(
+        f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
+        f"mleval_cache = off\nmleval_judge_model = {judge_model}\n"
+    )
+    pytester.makepyfile(app=APP)
+    pytester.syspathinsert()
+    rows = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(cases))
+    pytester.makefile(
+        ".eval.yaml",
+        judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
+        f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\n{more}cases:\n{rows}",
+    )
+
+
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_judge_calls_count_in_the_usage_people_read(
     pytester: pytest.Pytester, workers: list[str]
@@ -117,18 +140,7 @@ def test_judge_calls_count_in_the_usage_people_read(
     # The judge's tokens and dollars are the run's too: before, the terminal, Markdown and HTML
     # counted only the target's calls (7 tokens a case, "$0.0000040"), whatever the judge spent.
     with OpenAITestServer(rules=[Rule(reply=judge)]) as srv:
-        pytester.makeini(
-            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
-            "mleval_cache = off\nmleval_judge_model = openai/gpt-4o-mini\n"
-        )
-        pytester.makepyfile(app=APP)
-        pytester.syspathinsert()
-        cases = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(4))
-        pytester.makefile(
-            ".eval.yaml",
-            judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
-            f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\ncases:\n{cases}",
-        )
+        _judged_project(pytester, srv, "openai/gpt-4o-mini", cases=4)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers)
         result.assert_outcomes(passed=4)
         assert len(srv.requests) == 4
@@ -166,19 +178,7 @@ def test_an_unpriced_judge_model_makes_the_cost_unknown_not_zero(
     # A self-hosted judge has no price: its calls count as $0, so the rows that hold them
     # say the cost is unknown rather than reading as the judge's whole cost.
     with OpenAITestServer(rules=[Rule(reply=judge)]) as srv:
-        pytester.makeini(
-            f"[pytest]\nmleval_api_base = {srv.base_url}\nmleval_retry_delay = 0.01\n"
-            "mleval_cache = off\nmleval_judge_model = openai/self-hosted-judge\n"
-        )
-        pytester.makepyfile(app=APP)
-        pytester.syspathinsert()
-        cases = "".join(f"  - {{id: c{i}, input: q{i}}}\n" for i in range(3))
-        pytester.makefile(
-            ".eval.yaml",
-            judged="suite: judged\ntarget: python:app:answer\nmetrics:\n"
-            f"  - judge: {{criteria: Is it perfect?, threshold: 0.5}}\n  - cost_usd\n"
-            f"cases:\n{cases}",
-        )
+        _judged_project(pytester, srv, "openai/self-hosted-judge", cases=3, more="  - cost_usd\n")
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
         result.assert_outcomes(passed=3)
     usage = json.loads((pytester.path / "reports" / "mleval-results.json").read_text())["usage"]
