@@ -207,6 +207,50 @@ def test_failed_tool_calls_fail_the_case_unless_allowed(pytester: pytest.Pyteste
         run(pytester).assert_outcomes(passed=3)
 
 
+def test_a_guard_naming_a_tool_not_offered_errors_instead_of_passing(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(weather_tools=TOOLS)
+    cases = """\
+    - id: guarded
+      input: weather please
+      metrics:
+        - tool_not_called: {name: book_flights}
+    """
+    with OpenAITestServer(rules=RULES) as srv:
+        pytester.makefile(".eval.yaml", agent=agent_suite(srv, cases=cases))
+        run(pytester).assert_outcomes(failed=1)
+    found = by_id(pytester)
+    assert found["guarded"]["trajectory"]["tools"] == ["get_weather", "explode", "book_flight"]
+    error = found["guarded"]["scores"]["tool_not_called:book_flights"]["error"]
+    assert "'book_flights' is not a tool this case offers" in error
+    assert "offered: get_weather, explode, book_flight" in error
+
+
+def test_a_conversation_without_tools_records_that_it_offered_none(
+    pytester: pytest.Pytester,
+) -> None:
+    with OpenAITestServer(rules=RULES) as srv:
+        pytester.makefile(
+            ".eval.yaml",
+            chat=textwrap.dedent(
+                f"""\
+                suite: chat
+                target: model:openai/test-model
+                api_base: {srv.base_url}
+                cases:
+                  - id: followup
+                    messages: [{{role: user, content: weather please}}]
+                    metrics: [{{tool_not_called: {{name: get_weather}}}}]
+                """
+            ),
+        )
+        run(pytester).assert_outcomes(failed=1)
+    (case,) = results(pytester)["cases"]
+    assert case["trajectory"]["tools"] == []
+    assert "(it offers none)" in case["scores"]["tool_not_called:get_weather"]["error"]
+
+
 def test_a_loop_cut_off_at_max_turns_is_an_error_with_its_trajectory(
     pytester: pytest.Pytester,
 ) -> None:

@@ -186,6 +186,53 @@ def test_tool_not_called() -> None:
     assert scored.explanation == "delete called 1 time; calls: [search, delete]"
 
 
+def offering(trajectory: Trajectory, *tools: str) -> Trajectory:
+    """The trajectory of a case that offered these tools (as the tool loop records it)."""
+    return trajectory.model_copy(update={"tools": list(tools)})
+
+
+@pytest.mark.parametrize(
+    ("metric", "params", "unknown"),
+    [
+        ("tool_not_called", {"name": "delete_al"}, "'delete_al'"),
+        ("tool_called", {"name": "Search"}, "'Search'"),
+        ("tool_args", {"name": "serach", "args": {}}, "'serach'"),
+        ("tool_sequence", {"expected": ["search", "delet"]}, "'delet'"),
+    ],
+)
+def test_a_tool_name_the_case_does_not_offer_is_an_error_not_a_score(
+    metric: str, params: dict[str, Any], unknown: str
+) -> None:
+    # A typo in a guard's name made `tool_not_called` pass on every case, whatever the agent did.
+    t = offering(conversation([("search", {}), ("delete_all", {})]), "search", "delete_all")
+    scored = run(metric, t, **params)
+    assert scored.score is None and scored.passed is False
+    assert scored.error is not None
+    assert f"{unknown} is not a tool this case offers" in scored.error
+    assert "offered: search, delete_all" in scored.error
+
+
+def test_a_case_that_offers_no_tools_errors_a_named_tool_metric() -> None:
+    scored = run("tool_not_called", offering(conversation(), *()), name="search")
+    assert scored.error is not None
+    assert "'search' is not a tool this case offers (it offers none)" in scored.error
+
+
+def test_offered_tools_pass_and_an_unknown_offer_is_not_checked() -> None:
+    t = conversation([("search", {})])
+    assert passes("tool_not_called", offering(t, "search", "book"), name="book")
+    assert passes("tool_sequence", offering(t, "search"), expected=["search"])
+    # A python target's own conversation does not say what it offered: names are not checked.
+    assert t.tools is None
+    assert passes("tool_not_called", t, name="anything")
+
+
+def test_tool_called_with_min_0_and_no_max_is_rejected() -> None:
+    with pytest.raises(MetricOptionError, match="every count passes"):
+        validate_options("tool_called", {"name": "f", "min": 0})
+    assert validate_options("tool_called", {"name": "f", "min": 0, "max": 2}) is not None
+
+
 # --------------------------------------------------------------------------- tool_args
 
 

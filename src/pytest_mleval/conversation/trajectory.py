@@ -82,6 +82,10 @@ class Trajectory(_Record):
     stop_reason: str = "answer"
     """``answer`` (the model answered without calling tools), ``max_turns`` (the loop was cut
     off) or ``error`` (a model call failed)."""
+    tools: list[str] | None = None
+    """The names of the tools the case offered the model (``[]``: none); ``None`` when not
+    known (a ``python:`` target's own conversation). The tool metrics check their names
+    against it, so a misspelt guard errors instead of passing."""
 
     @property
     def tool_calls(self) -> list[ToolCall]:

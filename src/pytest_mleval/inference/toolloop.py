@@ -106,6 +106,7 @@ def one_turn_trajectory(messages: Sequence[Mapping[str, Any]], resp: ChatRespons
     return Trajectory(
         messages=[*(dict(m) for m in messages), _assistant(resp, calls)],
         turns=[_turn(0, resp, calls)],
+        tools=[],
     )
 
 
@@ -133,6 +134,7 @@ def run_tool_loop(
             ``error``) and ``retries`` (of every turn so far).
     """
     messages = [dict(m) for m in request.messages]
+    offered = list(toolbox.tools)
     turns: list[Turn] = []
     responses: list[ChatResponse] = []
     start = time.perf_counter()
@@ -140,7 +142,7 @@ def run_tool_loop(
         try:
             resp = engine.complete(dataclasses.replace(request, messages=tuple(messages)))
         except Exception as exc:
-            raise _with_trajectory(exc, messages, turns, responses) from exc.__cause__
+            raise _with_trajectory(exc, messages, turns, responses, offered) from exc.__cause__
         responses.append(resp)
         index = len(turns)
         calls = _calls(resp, index)
@@ -152,7 +154,9 @@ def run_tool_loop(
             for call in calls:
                 if call.error is None:
                     call.error = f"not run: the loop reached max_turns ({max_turns})"
-            trajectory = Trajectory(messages=messages, turns=turns, stop_reason="max_turns")
+            trajectory = Trajectory(
+                messages=messages, turns=turns, stop_reason="max_turns", tools=offered
+            )
             names = ", ".join(dict.fromkeys(call.name for call in calls))
             raise ToolLoopError(
                 f"the model still called tools ({names}) after {max_turns} "
@@ -185,7 +189,7 @@ def run_tool_loop(
         retries=sum(r.retries for r in responses),
         fallback_used=last.fallback_used,
         metadata=metadata,
-        trajectory=Trajectory(messages=messages, turns=turns, stop_reason="answer"),
+        trajectory=Trajectory(messages=messages, turns=turns, stop_reason="answer", tools=offered),
     )
 
 
@@ -194,6 +198,7 @@ def _with_trajectory(
     messages: list[dict[str, Any]],
     turns: list[Turn],
     responses: Sequence[ChatResponse],
+    offered: list[str],
 ) -> Exception:
     """The model call's error, carrying what the loop did so far (``stop_reason: error``) and
     the retries of every turn; its class, message, ``model`` and ``retry_after`` kept.
@@ -208,7 +213,9 @@ def _with_trajectory(
     earlier = sum(r.retries for r in responses)
     setattr(error, "retries", (retries if isinstance(retries, int) else 0) + earlier)  # noqa: B010
     setattr(  # noqa: B010
-        error, "trajectory", Trajectory(messages=messages, turns=turns, stop_reason="error")
+        error,
+        "trajectory",
+        Trajectory(messages=messages, turns=turns, stop_reason="error", tools=offered),
     )
     return error
 

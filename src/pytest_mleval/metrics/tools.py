@@ -5,6 +5,8 @@ call's arguments, ``tool_sequence`` compares the order of the calls, ``turns`` a
 ``tool_calls`` are raw counts (gate them with ``max:``), and ``tool_error`` fails a case whose
 tool calls failed. A case without a trajectory is an error of each of these metrics, never a
 score: a ``tool_not_called`` that passes because nothing was recorded would be a silent pass.
+For the same reason a tool name the case does not offer (when the trajectory records what it
+offered) is an error of the metric naming it.
 
 The registry registers :data:`TOOL_METRICS` with the built-ins; like :mod:`.builtin`, this
 module does not import the registry.
@@ -50,9 +52,9 @@ class ToolCalledOptions(MetricOptions):
     """Options of ``tool_called``."""
 
     name: str
-    """The tool's name, as the model calls it."""
+    """The tool's name, as the model calls it (one the case offers)."""
     min: int = Field(default=1, ge=0)
-    """Fewest calls of the tool that pass."""
+    """Fewest calls of the tool that pass (``0`` needs a ``max:``)."""
     max: int | None = Field(default=None, ge=0)
     """Most calls of the tool that pass (``null``: no limit)."""
 
@@ -60,6 +62,10 @@ class ToolCalledOptions(MetricOptions):
     def _counts_rise(self) -> ToolCalledOptions:
         if self.max is not None and self.max < self.min:
             raise ValueError(f"max ({self.max}) is below min ({self.min}): no count could pass")
+        if self.min == 0 and self.max is None:
+            raise ValueError(
+                "min 0 with no max: every count passes (give a `max:`, or use tool_not_called)"
+            )
         return self
 
 
@@ -67,7 +73,8 @@ class ToolNotCalledOptions(MetricOptions):
     """Options of ``tool_not_called``."""
 
     name: str
-    """The tool that must not be called."""
+    """The tool that must not be called: one the case offers (a name it does not offer is an
+    error, so a misspelt guard cannot pass)."""
 
 
 class ToolArgsOptions(MetricOptions):
@@ -128,14 +135,32 @@ class ToolSequenceOptions(MetricOptions):
 # --------------------------------------------------------------------------- helpers
 
 
-def _trajectory(sample: Sample, metric: str) -> Trajectory:
+def _trajectory(sample: Sample, metric: str, names: Sequence[str] = ()) -> Trajectory:
+    """The case's trajectory, after checking that the ``names`` the metric reads are tools
+    the case offered."""
     if sample.trajectory is None:
         raise MetricError(
             f"{metric} reads what the agent did, and this case has no trajectory: use a "
             "`model:` target with `tools:` or a `messages:` case, or a `python:` target that "
             "returns `messages`"
         )
+    _offered(sample.trajectory, names)
     return sample.trajectory
+
+
+def _offered(trajectory: Trajectory, names: Sequence[str]) -> None:
+    """Raise when a name the metric checks is not a tool the case offered (when that is
+    known): a misspelt ``tool_not_called`` would otherwise pass on every case."""
+    if trajectory.tools is None:
+        return
+    unknown = [name for name in dict.fromkeys(names) if name not in trajectory.tools]
+    if not unknown:
+        return
+    offered = f"offered: {', '.join(trajectory.tools)}" if trajectory.tools else "it offers none"
+    raise MetricError(
+        f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not a tool "
+        f"this case offers ({offered}); a call of a tool not offered fails `tool_error`"
+    )
 
 
 def _names(calls: Sequence[ToolCall]) -> list[str]:
@@ -225,7 +250,7 @@ def _schema_differences(schema: dict[str, Any], got: Any) -> list[str]:
 def tool_called(sample: Sample, *, name: str, min: int = 1, max: int | None = None) -> MetricValue:
     """1 when the agent called the named tool between ``min`` and ``max`` times."""
     low, high = min, max
-    calls = _trajectory(sample, "tool_called").tool_calls
+    calls = _trajectory(sample, "tool_called", [name]).tool_calls
     count = sum(1 for call in calls if call.name == name)
     ok = count >= low and (high is None or count <= high)
     if high is None:
@@ -244,7 +269,7 @@ def tool_called(sample: Sample, *, name: str, min: int = 1, max: int | None = No
 
 def tool_not_called(sample: Sample, *, name: str) -> MetricValue:
     """1 when the agent never called the named tool."""
-    calls = _trajectory(sample, "tool_not_called").tool_calls
+    calls = _trajectory(sample, "tool_not_called", [name]).tool_calls
     count = sum(1 for call in calls if call.name == name)
     return MetricValue(
         0.0 if count else 1.0,
@@ -259,7 +284,7 @@ def tool_args(
     JSON Schema)."""
     if match not in ("subset", "exact", "schema"):
         raise MetricError(f"match must be subset, exact or schema, got {match!r}")
-    calls = _trajectory(sample, "tool_args").tool_calls
+    calls = _trajectory(sample, "tool_args", [name]).tool_calls
     mine = [(i, call) for i, call in enumerate(calls, 1) if call.name == name]
     if not mine:
         return MetricValue(0.0, f"{name} was never called; calls: {_listing(_names(calls))}")
@@ -320,7 +345,7 @@ def _in_order(expected: Sequence[str], names: Sequence[str]) -> list[bool]:
 def tool_sequence(sample: Sample, *, expected: list[str], mode: str = "exact") -> MetricValue:
     """How the order of the tool calls matches ``expected`` (``exact``, ``in_order``,
     ``any_order``): 1 or 0 for ``exact``, else the share of ``expected`` matched."""
-    names = _names(_trajectory(sample, "tool_sequence").tool_calls)
+    names = _names(_trajectory(sample, "tool_sequence", expected).tool_calls)
     called = f"called {_listing(names)}"
     if mode == "exact":
         if names == list(expected):
