@@ -118,6 +118,46 @@ def test_max_only_gates_and_other_stats_are_left_alone(tmp_path: Path) -> None:
     _load(tmp_path, _suite("[rouge_l]", gate="{metric: pass_rate, max: 0.99}"))
 
 
+@pytest.mark.parametrize(
+    ("gate", "field", "says"),
+    [
+        ("{metric: pass_rate, min: 0}", "gates.min", "every value in [0, 1] meets min 0"),
+        ("{metric: exact, min: 0.0}", "gates.min", "every value in [0, 1] meets min 0"),
+        ("{metric: rouge_l, stat: median, min: -1}", "gates.min", "meets min -1"),
+        ("{metric: exact, max: 1}", "gates.max", "every value in [0, 1] meets max 1"),
+        ("{metric: exact, min: 0, max: 1.0, on: ci_low}", "gates.min", "meets min 0 and max 1"),
+        ("{metric: exact, stat: pass_rate, max: 1}", "gates.max", "meets max 1"),
+        ("{metric: exact, min: 1.2}", "gates.min", "no value in [0, 1] reaches min 1.2"),
+        ("{metric: pass_rate, max: -0.1}", "gates.max", "no value in [0, 1] is within max -0.1"),
+        ("{metric: latency_ms, min: 500, max: 100}", "gates.min", "min 500 is above max 100"),
+    ],
+)
+def test_a_gate_whose_bounds_decide_every_value_is_an_error(
+    tmp_path: Path, gate: str, field: str, says: str
+) -> None:
+    # `min: 0` on a pass rate or a score in [0, 1] passed every run, whatever the outputs.
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, _suite("[exact, rouge_l, latency_ms]", gate=gate))
+    assert (exc.value.line, exc.value.field) == (5, field)
+    assert says in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "gate",
+    [
+        "{metric: exact, min: 0.01}",
+        "{metric: pass_rate, max: 0.99}",
+        "{metric: exact, min: 0, max: 0.5}",
+        "{metric: exact, min: 1}",  # every case must pass
+        "{metric: latency_ms, stat: mean, min: 0}",  # a raw measure is not bounded to [0, 1]
+        "{metric: latency_ms, max: 1}",
+        "{metric: rouge_l, stat: max, max: 0.999}",
+    ],
+)
+def test_gates_with_bounds_that_can_fail_load(tmp_path: Path, gate: str) -> None:
+    assert len(_load(tmp_path, _suite("[exact, rouge_l, latency_ms]", gate=gate)).cases) == 2
+
+
 def test_collection_error_end_to_end(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app="def echo(case):\n    return case.text\n")
     pytester.syspathinsert()

@@ -24,6 +24,7 @@ from ..metrics.base import SourceScalar, typed_reading
 from ..metrics.registry import (
     MetricOptionError,
     metric_can_fail,
+    metric_is_bounded,
     needs_options,
     validate_options,
 )
@@ -332,17 +333,61 @@ def _check_gate_metrics(
 ) -> None:
     metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
     for gate_index, gate in enumerate(spec.gates):
-        problem = None
+        problem, where = None, "gates.metric"
         if gate.metric != PASS_RATE and gate.metric not in metric_names:
             problem = known_metric(gate.metric)
         problem = problem or _vacuous_gate(gate, spec, cases)
+        if not problem:
+            problem, where = _bounds_problem(gate, spec, cases)
         if problem:
             raise EvalFileError(
                 problem,
                 path=str(path),
                 line=node_line(root, ("gates", gate_index)),
-                field="gates.metric",
+                field=where,
             )
+
+
+def _bounds_problem(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> tuple[str | None, str]:
+    """Why the gate's ``min``/``max`` decide every value the same way (with the field), else
+    ``(None, "")``: a gate that every value meets is a green that checked nothing, one that
+    none meets a red that says nothing about the outputs."""
+    low, high = gate.min, gate.max
+    if low is not None and high is not None and low > high:
+        return f"gate {gate.metric}: min {low:g} is above max {high:g}, no value can pass", (
+            "gates.min"
+        )
+    if not _gated_value_in_unit_range(gate, spec, cases):
+        return None, ""
+    name = f"gate {gate.metric}" + ("" if gate.stat == "mean" else f" (stat: {gate.stat})")
+    if low is not None and low > 1:
+        return f"{name}: no value in [0, 1] reaches min {low:g}, it can never pass", "gates.min"
+    if high is not None and high < 0:
+        return f"{name}: no value in [0, 1] is within max {high:g}, it can never pass", (
+            "gates.max"
+        )
+    if (low is None or low <= 0) and (high is None or high >= 1):
+        bounds = " and ".join(
+            f"{key} {value:g}" for key, value in (("min", low), ("max", high)) if value is not None
+        )
+        return (
+            f"{name} can never fail: every value in [0, 1] meets {bounds}; "
+            "give a bound that some value misses (e.g. `min: 0.8`)",
+            "gates.min" if low is not None else "gates.max",
+        )
+    return None, ""
+
+
+def _gated_value_in_unit_range(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> bool:
+    """Whether the gated value (estimate or bound) lies in [0, 1] whatever the outputs: a pass
+    rate, or a statistic of a metric known to score in [0, 1] (``ppi_mean`` is an estimate on
+    the human scale that can leave it)."""
+    if gate.metric == PASS_RATE or gate.stat == PASS_RATE:
+        return True
+    if gate.stat == "ppi_mean":
+        return False
+    kinds = {m.kind for c in cases for m in _merged_metrics(spec, c) if m.name == gate.metric}
+    return bool(kinds) and all(metric_is_bounded(kind) for kind in kinds)
 
 
 def _vacuous_gate(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | None:

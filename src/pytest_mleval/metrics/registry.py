@@ -280,6 +280,23 @@ def unknown_metric_problem(name: str) -> str | None:
     return None
 
 
+def metric_is_bounded(name: str) -> bool:
+    """Whether metric ``name`` is known to score in [0, 1] (registered, not a raw measure).
+
+    False for a raw measure, and for a name only an entry point provides or that cannot be
+    loaded: what is not known to be bounded is not checked as bounded.
+    """
+    mdef = _REGISTRY.get(name)
+    if mdef is None:
+        if _entry_point_only(name):
+            return False
+        try:
+            mdef = get_metric(name)
+        except MetricError:
+            return False
+    return not mdef.raw
+
+
 def metric_can_fail(name: str) -> bool:
     """Whether metric ``name``, listed with no threshold, can still fail a case.
 
