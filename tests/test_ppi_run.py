@@ -63,7 +63,7 @@ def project(pytester: pytest.Pytester, srv: OpenAITestServer, gate_min: float) -
         ".eval.yaml",
         answers=(
             "suite: answers\ntarget: python:app:answer\n"
-            "metrics: [{judge: {criteria: correct, threshold: 0}}]\n"
+            "metrics: [{judge: {criteria: correct, threshold: null}}]\n"
             "labels: {metric: judge, path: people.jsonl, column: stars, scale: [1, 5]}\n"
             "gates:\n"
             f"  - {{metric: judge, stat: ppi_mean, on: ci_low, min: {gate_min}}}\n"

@@ -184,7 +184,7 @@ def test_tools_merge_by_name_and_tool_error_is_scored_by_default(tmp_path: Path)
             tools:
               - {name: get_weather, schema: {type: object, properties: {city: {type: string}}}}
             tool_results: {get_weather: {sky: sunny}}
-            metrics: [{tool_error: {threshold: 0}}]
+            metrics: [{tool_error: {threshold: 0.5}}]
         """,
     )
     plain, own = eval_cases(suite)
@@ -192,7 +192,7 @@ def test_tools_merge_by_name_and_tool_error_is_scored_by_default(tmp_path: Path)
     assert plain.max_turns == 4 and own.max_turns == 2
     assert [t.name or t.ref for t in own.tools] == ["get_weather", "book"]
     assert own.tools[0].python is None  # the case's schema-only tool replaced the function
-    assert [(m.name, m.threshold) for m in own.metrics] == [("tool_error", 0)]
+    assert [(m.name, m.threshold) for m in own.metrics] == [("tool_error", 0.5)]
     assert own.tool_results[0].result == {"sky": "sunny"}
 
 

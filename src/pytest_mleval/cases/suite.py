@@ -29,6 +29,7 @@ from ..metrics.registry import (
     validate_options,
 )
 from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
+from .bounds import metric_bounds_problem
 from .schema import PASS_RATE, Case, DatasetSpec, GateSpec, MetricSpec, SuiteSpec
 
 if TYPE_CHECKING:
@@ -274,11 +275,34 @@ def _checked_metrics(
                 case_id=case_id,
                 field=f"metrics.{m.name}",
             ) from None
+        if known_metric is not None:
+            _check_bounds(m, path=path, line_of=line_of, index=j, case_id=case_id)
         if params != m.params or _has_sources(m.params):
             m = m.model_copy(update={"params": params})
             changed = True
         out.append(m)
     return out if changed else metrics
+
+
+def _check_bounds(
+    m: MetricSpec,
+    *,
+    path: Path,
+    line_of: Callable[[Sequence[Any]], int | None],
+    index: int,
+    case_id: str | None,
+) -> None:
+    found = metric_bounds_problem(m)
+    if found is None:
+        return
+    option, problem = found
+    line = max(
+        (n for n in (line_of((index, m.kind, option)), line_of((index, option))) if n),
+        default=line_of((index,)),
+    )
+    raise EvalFileError(
+        problem, path=str(path), line=line, case_id=case_id, field=f"metrics.{m.name}.{option}"
+    )
 
 
 def _resolve_sources(params: dict[str, Any]) -> dict[str, Any]:

@@ -297,7 +297,8 @@ def _accepts_text(annotation: Any) -> bool:
 RESERVED_OPTIONS: dict[str, str] = {
     "name": "the label the metric is scored and reported under (default: the metric's name); "
     "needed to list one metric twice in a case",
-    "threshold": "minimum score to pass (`null`: informational even if the metric has a default)",
+    "threshold": "minimum score to pass, in (0, 1] for a score in [0, 1] (`null`: informational "
+    "even if the metric has a default)",
     "max": "maximum value to pass (raw measures such as `latency_ms`, `cost_usd`)",
     "weight": "weight in the suite's weighted pass rule (`pass_score`)",
 }

@@ -297,6 +297,23 @@ def metric_is_bounded(name: str) -> bool:
     return not mdef.raw
 
 
+def metric_default_threshold(name: str) -> float | None:
+    """The default minimum score of metric ``name``, if it has one.
+
+    ``None`` also for a name only an entry point provides (not imported to find out) or that
+    cannot be loaded.
+    """
+    mdef = _REGISTRY.get(name)
+    if mdef is None:
+        if _entry_point_only(name):
+            return None
+        try:
+            mdef = get_metric(name)
+        except MetricError:
+            return None
+    return mdef.default_threshold
+
+
 def metric_can_fail(name: str) -> bool:
     """Whether metric ``name``, listed with no threshold, can still fail a case.
 
