@@ -100,6 +100,9 @@ class SuiteComparison(_Model):
     unscored: dict[str, str] = Field(default_factory=dict)
     """Gating metric -> why this run scored it on none of the cases the baseline scored it on
     (skipped, errored): its regression cannot be checked, so the suite's gate fails."""
+    unchecked: str | None = None
+    """Why no metric of the suite could be checked for regression (no case in both runs, no
+    ``regression_metrics`` entry in both), else ``None``: the suite's gate then fails."""
 
 
 class Comparison(_Model):
@@ -175,6 +178,33 @@ def _lost_scores(
         reasons[0] if len(reasons) == 1 else f"{reasons[0]}; and {len(reasons) - 1} other reason(s)"
     )
     return len(paired_ids) + lost, f"{lost} not scored in this run, {first}"
+
+
+def _nothing_checked(
+    sc: SuiteComparison,
+    bcases: Sequence[CaseResult],
+    ccases: Sequence[CaseResult],
+    narrowed: Collection[str] | None,
+) -> str | None:
+    """Why no gating metric of a suite in both runs was compared, else ``None``.
+
+    A gate over nothing would pass whatever this run did: renamed cases (a regenerated
+    dataset's ids) or a misspelt ``regression_metrics`` must not read as "no regression".
+    """
+    if sc.n_matched == 0:
+        only_b = len({c.case_id for c in bcases} - {c.case_id for c in ccases})
+        only_c = len({c.case_id for c in ccases} - {c.case_id for c in bcases})
+        return (
+            f"no case of suite {sc.suite} is in both runs ({only_b} only in the baseline, "
+            f"{only_c} only in this run): cases are paired by id, so renamed cases need a "
+            "new baseline"
+        )
+    if narrowed is not None and not sc.unscored and not any(m.gating for m in sc.metrics):
+        return (
+            f"none of its regression_metrics ({', '.join(sorted(narrowed))}) is in both runs"
+            f" (compared: {', '.join(m.metric for m in sc.metrics)})"
+        )
+    return None
 
 
 def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
@@ -387,7 +417,12 @@ def compare_runs(
                     # table must not say "regressed" while the gate passes.
                     r.verdict = "worse within margin"
         sc.metrics = rows
-        sc.regressed = any(r.regression for r in rows) or bool(sc.unscored)
+        sc.unchecked = _nothing_checked(sc, bcases, ccases, narrowed)
+        if sc.unchecked:
+            result.warnings.append(
+                f"suite {name}: regression cannot be checked, so the gate fails: {sc.unchecked}"
+            )
+        sc.regressed = any(r.regression for r in rows) or bool(sc.unscored or sc.unchecked)
         bp, cp = _per_case(bcases, PASS_RATE), _per_case(ccases, PASS_RATE)
         errored = {c.case_id for c in ccases if c.errored}
         for cid in sorted(set(bp) & set(cp)):
@@ -412,7 +447,9 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
     for sc in comparison.suites:
         regressions = [m for m in sc.metrics if m.regression]
         tested = [m for m in sc.metrics if m.gating]
-        if sc.unscored:
+        if sc.unchecked:
+            message = f"regression cannot be checked: {sc.unchecked}"
+        elif sc.unscored:
             # A gating metric this run could not score is a regression nobody checked.
             message = "regression cannot be checked: " + "; ".join(
                 f"{metric} was not scored on any case the baseline scored it on ({why})"
@@ -437,7 +474,7 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
                 stat="paired",
                 on="baseline",
                 min=-sc.margin,
-                passed=not regressions and not sc.unscored,
+                passed=not regressions and not sc.unscored and not sc.unchecked,
                 message=message,
             )
         )

@@ -176,7 +176,7 @@ def sequential_verdicts(
         row.note = f"anytime-valid decision: {decision}"
     # A gating metric this run could not score stays a failed check (see compare_runs).
     comparison.regressed = any(r.regression for r in comparison.metrics) or bool(
-        comparison.unscored
+        comparison.unscored or comparison.unchecked
     )
 
 
