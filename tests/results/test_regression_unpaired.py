@@ -120,3 +120,73 @@ def test_run_gate_and_compare_agree_when_every_id_changed(
     results = str(pytester.path / "reports/mleval-results.json")
     code = main(["compare", str(pytester.path / "base.json"), results])
     assert code == 1 and "cannot be checked" in capsys.readouterr().out
+
+
+def _inputs(run: RunResults, inputs: list[object]) -> RunResults:
+    for case, value in zip(run.cases, inputs, strict=True):
+        case.input = value
+    return run
+
+
+def test_an_id_whose_input_changed_is_not_paired() -> None:
+    # A dataset without ids numbers its rows: a row inserted at the top shifts every id, so
+    # the same id now names the next question.
+    base = _inputs(_run("rows-", True), [f"q{i}" for i in range(20)])
+    cand = _inputs(_run("rows-", True), [f"q{i - 1}" for i in range(20)])
+    comparison, (gate,) = regression_check(base, cand)
+    assert not gate.passed
+    assert "no case of suite s is in both runs with the same input" in gate.message
+    assert "20 with a different input" in gate.message
+    assert len(comparison.changed_input) == 20 and comparison.changed_input[0] == "s::rows-0"
+    assert any("give each case an `id`" in w for w in comparison.warnings)
+
+
+def test_one_changed_input_is_left_out_of_the_pairs() -> None:
+    base = _inputs(_run("c", True), [f"q{i}" for i in range(20)])
+    cand = _inputs(_run("c", True), ["edited", *[f"q{i}" for i in range(1, 20)]])
+    comparison, (gate,) = regression_check(base, cand)
+    assert gate.passed and comparison.changed_input == ["s::c0"]
+    assert comparison.suites[0].n_matched == 19
+    assert all(m.n == 19 for m in comparison.suites[0].metrics)
+
+
+def test_inputs_equal_as_json_or_once_redacted_are_the_same_case() -> None:
+    from pytest_mleval.safety.pii import redact_value
+
+    raw = [{"question": f"q{i}", "from": f"user{i}@example.com"} for i in range(20)]
+    base = _inputs(_run("c", True), [redact_value(v) for v in raw])  # saved with --mleval-redact
+    comparison, _ = regression_check(base, _inputs(_run("c", True), raw))
+    assert comparison.changed_input == [] and comparison.suites[0].n_matched == 20
+    tuples = _inputs(_run("c", True), [("a", i) for i in range(20)])
+    lists = _inputs(_run("c", True), [["a", i] for i in range(20)])
+    assert regression_check(lists, tuples)[0].changed_input == []
+
+
+def test_a_baseline_without_inputs_pairs_by_id() -> None:
+    cand = _inputs(_run("c", True), [f"q{i}" for i in range(20)])
+    comparison, (gate,) = regression_check(_run("c", True), cand)
+    assert gate.passed and comparison.suites[0].n_matched == 20
+
+
+ECHO = "def answer(case):\n    return 'the quick brown fox'\n"
+IDLESS = "suite: s\ntarget: python:app:answer\nmetrics: [exact]\ndataset: rows.jsonl\n"
+
+
+def test_a_row_inserted_in_a_dataset_without_ids_fails_the_gate(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.syspathinsert()
+    pytester.makepyfile(app=ECHO)
+    pytester.makefile(".eval.yaml", s=IDLESS)
+    rows = pytester.path / "rows.jsonl"
+    lines = [json.dumps({"input": f"q{i}", "expected": "the quick brown fox"}) for i in range(8)]
+    rows.write_text("\n".join(lines) + "\n")
+    pytester.runpytest("--mleval-save-baseline", "base.json").assert_outcomes(passed=8)
+    new = json.dumps({"input": "new", "expected": "the quick brown fox"})
+    rows.write_text("\n".join([new, *lines]) + "\n")
+    result = pytester.runpytest("--mleval-baseline", "base.json")
+    result.assert_outcomes(passed=9)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*gate s: FAIL regression cannot be checked: no case of suite s is in both runs with*"]
+    )

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .aggregate import per_case
+from .pairing import changed_inputs
 from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
 from .units import RAW_MEASURES, fmt_p
 
@@ -124,6 +125,9 @@ class Comparison(_Model):
     """``suite::case`` ids present only in the baseline."""
     only_in_candidate: list[str] = Field(default_factory=list)
     """``suite::case`` ids present only in the candidate."""
+    changed_input: list[str] = Field(default_factory=list)
+    """``suite::case`` ids in both runs whose input differs, so not paired (see
+    :func:`regression_check`)."""
     warnings: list[str] = Field(default_factory=list)
     """Problems a reader must see (e.g. disjoint suites)."""
 
@@ -185,6 +189,8 @@ def _nothing_checked(
     bcases: Sequence[CaseResult],
     ccases: Sequence[CaseResult],
     narrowed: Collection[str] | None,
+    *,
+    changed: int = 0,
 ) -> str | None:
     """Why no gating metric of a suite in both runs was compared, else ``None``.
 
@@ -194,10 +200,12 @@ def _nothing_checked(
     if sc.n_matched == 0:
         only_b = len({c.case_id for c in bcases} - {c.case_id for c in ccases})
         only_c = len({c.case_id for c in ccases} - {c.case_id for c in bcases})
+        same = " with the same input" if changed else ""
+        also = f", {changed} with a different input" if changed else ""
         return (
-            f"no case of suite {sc.suite} is in both runs ({only_b} only in the baseline, "
-            f"{only_c} only in this run): cases are paired by id, so renamed cases need a "
-            "new baseline"
+            f"no case of suite {sc.suite} is in both runs{same} ({only_b} only in the baseline, "
+            f"{only_c} only in this run{also}): cases are paired by id, so renamed cases need "
+            "a new baseline"
         )
     if narrowed is not None and not sc.unscored and not any(m.gating for m in sc.metrics):
         return (
@@ -205,6 +213,27 @@ def _nothing_checked(
             f" (compared: {', '.join(m.metric for m in sc.metrics)})"
         )
     return None
+
+
+def _unpaired(
+    suite: str,
+    changed: Sequence[str],
+    bcases: Sequence[CaseResult],
+    ccases: Sequence[CaseResult],
+    result: Comparison,
+) -> tuple[list[CaseResult], list[CaseResult]]:
+    """Both sides without the ids whose input changed, recorded and warned about."""
+    result.changed_input += [f"{suite}::{i}" for i in changed]
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    result.warnings.append(
+        f"suite {suite}: {len(changed)} case(s) have a different input than in the baseline "
+        f"under the same id and were not paired ({shown}): a dataset without ids numbers its "
+        "rows, so a row inserted or removed renames those after it; give each case an `id`"
+    )
+    drop = set(changed)
+    return [c for c in bcases if c.case_id not in drop], [
+        c for c in ccases if c.case_id not in drop
+    ]
 
 
 def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
@@ -269,6 +298,7 @@ def compare_runs(
     seed: int = 0,
     n_resamples: int = 10_000,
     gating: Mapping[str, Collection[str] | None] | None = None,
+    pair_inputs: bool = False,
 ) -> Comparison:
     """Compare per suite and metric, paired by case id.
 
@@ -293,6 +323,8 @@ def compare_runs(
         n_resamples: Monte Carlo resamples when exact enumeration is too large.
         gating: Suite -> the metrics whose regression fails the build (a suite missing here,
             or mapped to None, uses the default rule above).
+        pair_inputs: Also require the same input where both runs recorded one: an id whose
+            input changed is listed in ``changed_input`` and not paired.
 
     Returns:
         The comparison, with unmatched cases listed rather than dropped.
@@ -328,6 +360,9 @@ def compare_runs(
 
     for name in shared:
         bcases, ccases = base_suites[name], cand_suites[name]
+        changed = changed_inputs(bcases, ccases) if pair_inputs else []
+        if changed:
+            bcases, ccases = _unpaired(name, changed, bcases, ccases, result)
         suite_margin = (
             float(margin.get(name, 0.0)) if isinstance(margin, Mapping) else float(margin)
         )
@@ -417,7 +452,7 @@ def compare_runs(
                     # table must not say "regressed" while the gate passes.
                     r.verdict = "worse within margin"
         sc.metrics = rows
-        sc.unchecked = _nothing_checked(sc, bcases, ccases, narrowed)
+        sc.unchecked = _nothing_checked(sc, bcases, ccases, narrowed, changed=len(changed))
         if sc.unchecked:
             result.warnings.append(
                 f"suite {name}: regression cannot be checked, so the gate fails: {sc.unchecked}"
@@ -496,6 +531,10 @@ def regression_check(
 
     Each suite's margin and gating metrics come from the candidate run's suite records
     (``regression_margin``, ``regression_metrics``), unless given here for every suite.
+    Cases are paired by id and, where both runs recorded it, input: an id whose input
+    changed (a dataset without ids after a row was inserted) is not paired, and a suite
+    with no pair left, or none of its gating metrics in both runs, fails its gate as
+    unchecked.
 
     Args:
         baseline: The earlier run.
@@ -533,6 +572,7 @@ def regression_check(
         seed=seed,
         n_resamples=n_resamples,
         gating=gating,
+        pair_inputs=True,
     )
     if margin is not None:
         comparison.margin = float(margin)
@@ -542,13 +582,22 @@ def regression_check(
         from .sequential import sequential_verdicts
 
         base_suites, cand_suites = _by_suite(baseline), _by_suite(candidate)
+        unpaired = set(comparison.changed_input)
         for sc in comparison.suites:
             if sc.suite in sequential:
                 seq = info[sc.suite].sequential
                 sequential_verdicts(
                     sc,
-                    base_suites[sc.suite],
-                    cand_suites[sc.suite],
+                    [
+                        c
+                        for c in base_suites[sc.suite]
+                        if f"{sc.suite}::{c.case_id}" not in unpaired
+                    ],
+                    [
+                        c
+                        for c in cand_suites[sc.suite]
+                        if f"{sc.suite}::{c.case_id}" not in unpaired
+                    ],
                     confidence=confidence,
                     population=None if seq is None else seq.cases,
                 )
