@@ -314,6 +314,9 @@ def first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
         msg = "unknown field"
     elif err["type"] == "missing":
         msg = "required field is missing"
+    elif err["type"] == "value_error":
+        # Our validators' own words, without pydantic's "Value error, " in front.
+        msg = msg.removeprefix("Value error, ")
     return loc, msg
 
 

@@ -555,7 +555,8 @@ class SuiteSpec(BaseModel):
     gates: list[GateSpec] = Field(default_factory=list)
     """Suite-level assertions on aggregates."""
     pass_score: float | None = None
-    """Weighted rule: a case passes when the weighted mean of its metric scores reaches this."""
+    """Weighted rule, in (0, 1]: a case passes when the weighted mean of its metric scores in
+    [0, 1] reaches this (raw measures such as latency are not averaged: they pass by ``max:``)."""
     regression_margin: float | None = None
     """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
     regression_metrics: list[str] | None = None
@@ -607,6 +608,18 @@ class SuiteSpec(BaseModel):
     @classmethod
     def _metrics(cls, value: Any) -> Any:
         return parse_metric_entries(value)
+
+    @field_validator("pass_score")
+    @classmethod
+    def _pass_score(cls, value: float | None) -> float | None:
+        # A weighted mean of scores in [0, 1]: a bound outside (0, 1] decides every case.
+        if value is not None and not 0 < value <= 1:
+            what = "passes" if value <= 0 else "fails"
+            raise ValueError(
+                f"pass_score {value:g} {what} every case: it bounds a weighted mean of scores "
+                "in [0, 1]; give a value in (0, 1]"
+            )
+        return value
 
     @field_validator("cases", mode="before")
     @classmethod

@@ -413,6 +413,8 @@ class Scored:
     error: str | None = None
     data: dict[str, Any] | None = None
     skipped: str | None = None
+    raw: bool = False
+    """A raw measure (latency, cost): gated by ``max:`` only, never averaged with scores."""
 
 
 class _Default:
@@ -459,8 +461,10 @@ def score_metric(
     """
     metric_name, name = name, label or name
     thr: float | None = None
+    raw = False
     try:
         mdef = get_metric(metric_name)
+        raw = mdef.raw
         # None means "use the metric's default"; DEFAULT_OFF (YAML `threshold: null`) means none.
         if threshold is NO_THRESHOLD:
             thr = None
@@ -511,6 +515,7 @@ def score_metric(
         weight=weight,
         explanation=value.explanation,
         data=value.data,
+        raw=raw,
     )
 
 
@@ -522,7 +527,8 @@ def case_passed(scored: list[Scored], pass_score: float | None = None) -> bool:
     if any(s.error for s in scored):
         return False
     if pass_score is not None:
-        weighted = [(s.score, s.weight) for s in scored if s.score is not None and s.weight > 0]
+        # Only scores in [0, 1] average: 10 ms of latency would otherwise read as a score of 10.
+        weighted = [(s.score, s.weight) for s in scored if s.score is not None and _weighs(s)]
         total = sum(w for _, w in weighted)
         if total == 0:
             return False
@@ -545,7 +551,7 @@ def no_verdict(scored: list[Scored], pass_score: float | None = None) -> str | N
     if any(s.error for s in scored):
         return None
     if pass_score is not None:
-        if any(s.score is not None and s.weight > 0 for s in scored):
+        if any(_weighs(s) for s in scored):
             return None
         unscored = [s for s in scored if s.skipped and s.weight > 0]
     else:
@@ -558,6 +564,11 @@ def no_verdict(scored: list[Scored], pass_score: float | None = None) -> str | N
         return None
     why = "; ".join(f"{s.name}: {s.skipped}" for s in unscored)
     return f"no metric could give a verdict: {why}"
+
+
+def _weighs(s: Scored) -> bool:
+    """Whether ``s`` counts in the weighted rule's mean (a score in [0, 1] with a weight)."""
+    return s.score is not None and s.weight > 0 and not s.raw
 
 
 def _register_builtins() -> None:
