@@ -187,7 +187,8 @@ class GateSpec(BaseModel):
     """Metric name, or ``pass_rate`` for the share of passing cases."""
     stat: Literal["mean", "median", "pass_rate", "min", "max", "corpus", "ppi_mean"] = "mean"
     """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed;
-    ``ppi_mean``: the metric on the human scale, from the suite's ``labels:``)."""
+    ``ppi_mean``: the metric on the human scale, from the suite's ``labels:``; ``corpus``:
+    corpus BLEU of a ``bleu`` metric, as ``sacrebleu.corpus_bleu``)."""
     min: float | None = None
     """The gate fails when the gated value is below this."""
     max: float | None = None

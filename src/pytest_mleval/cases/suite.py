@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import EvalFileError, MetricError
-from ..metrics.base import SourceScalar, typed_reading
+from ..metrics.base import CORPUS_METRICS, SourceScalar, typed_reading
 from ..metrics.registry import (
     MetricOptionError,
     metric_can_fail,
@@ -361,6 +361,8 @@ def _check_gate_metrics(
         if gate.metric != PASS_RATE and gate.metric not in metric_names:
             problem = known_metric(gate.metric)
         problem = problem or _vacuous_gate(gate, spec, cases)
+        if not problem and gate.stat == "corpus":
+            problem, where = _corpus_problem(gate, spec, cases), "gates.stat"
         if not problem:
             problem, where = _bounds_problem(gate, spec, cases)
         if problem:
@@ -370,6 +372,18 @@ def _check_gate_metrics(
                 line=node_line(root, ("gates", gate_index)),
                 field=where,
             )
+
+
+def _corpus_problem(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | None:
+    """Why ``stat: corpus`` cannot be computed for the gated metric, else ``None``."""
+    kinds = {m.kind for c in cases for m in _merged_metrics(spec, c) if m.name == gate.metric}
+    if gate.metric != PASS_RATE and kinds and kinds <= CORPUS_METRICS:
+        return None
+    return (
+        f"gate {gate.metric}: stat corpus is the corpus statistic of "
+        f"{', '.join(sorted(CORPUS_METRICS))} (corpus BLEU, as sacrebleu.corpus_bleu); "
+        f"{gate.metric!r} has none, gate its mean"
+    )
 
 
 def _bounds_problem(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> tuple[str | None, str]:

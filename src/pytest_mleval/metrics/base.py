@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..conversation.trajectory import Trajectory
 
 __all__ = [
+    "CORPUS_METRICS",
     "RESERVED_OPTIONS",
     "MetricFn",
     "MetricOptionError",
@@ -292,6 +293,11 @@ def _accepts_text(annotation: Any) -> bool:
     if origin in (Union, types.UnionType, list, tuple, set, frozenset):
         return any(_accepts_text(a) for a in get_args(annotation))
     return False
+
+
+CORPUS_METRICS = frozenset({"bleu"})
+"""Metrics with a corpus statistic a gate can take (``stat: corpus``: corpus BLEU from the
+counts each case's score keeps)."""
 
 
 RESERVED_OPTIONS: dict[str, str] = {

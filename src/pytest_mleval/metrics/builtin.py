@@ -466,16 +466,14 @@ def bleu(
     from . import textsim
 
     refs = _references(sample, value)
-    s = textsim.sentence_bleu(
-        sample.output,
-        refs,
-        smooth_method=smooth_method,
-        smooth_value=smooth_value,
-        lowercase=lowercase,
-        tokenize=tokenize,
+    seg = textsim.bleu_segment_stats(sample.output, refs, lowercase=lowercase, tokenize=tokenize)
+    s = textsim.bleu_from_stats(
+        seg, smooth_method=smooth_method, smooth_value=smooth_value, effective_order=True
     )
+    # The segment's counts, summed over cases, give corpus BLEU (a gate's `stat: corpus`).
+    data = {"bleu_stats": seg, "smooth_method": smooth_method, "smooth_value": smooth_value}
     # sacrebleu's 0-100 score can exceed 100 by a rounding error.
-    return MetricValue(min(1.0, max(0.0, float(s.score) / 100.0)))
+    return MetricValue(min(1.0, max(0.0, float(s.score) / 100.0)), data=data)
 
 
 def latency_ms(sample: Sample) -> MetricValue:

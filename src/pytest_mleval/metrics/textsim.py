@@ -28,6 +28,8 @@ from ..errors import MetricError, MissingDependencyError
 __all__ = [
     "BleuScore",
     "RougeScore",
+    "bleu_from_stats",
+    "bleu_segment_stats",
     "corpus_bleu",
     "rouge_l",
     "rouge_l_many",
@@ -489,6 +491,61 @@ def _compute_bleu(
 
     score = bp * math.exp(sum([_my_log(p) for p in precisions[:eff_order]]) / eff_order)
     return BleuScore(score, tuple(precisions), bp, sys_len, ref_len)
+
+
+def bleu_segment_stats(
+    hypothesis: str,
+    references: Sequence[str | None],
+    *,
+    lowercase: bool = False,
+    tokenize: str = "13a",
+) -> list[int]:
+    """One segment's BLEU sufficient statistics, as sacrebleu counts them.
+
+    Summed over segments they give corpus BLEU (:func:`bleu_from_stats`), which is how a
+    gate with ``stat: corpus`` scores a suite without keeping its texts.
+
+    Args:
+        hypothesis: The generated text.
+        references: One or more reference texts (``None`` entries are skipped).
+        lowercase: Lowercase hypothesis and references first.
+        tokenize: ``"13a"`` or ``"none"``.
+
+    Returns:
+        ``[hyp_len, ref_len, correct_1..4, total_1..4]``.
+
+    Raises:
+        MetricError: No reference, or an unknown tokenizer.
+    """
+    tok = _bleu_tokenizer(tokenize, lowercase)
+    refs = [tok(r) for r in references if r is not None]
+    if not refs:
+        raise MetricError("sentence_bleu needs at least one reference")
+    return _segment_stats(tok(hypothesis), refs)
+
+
+def bleu_from_stats(
+    stats: Sequence[int],
+    *,
+    smooth_method: str = "exp",
+    smooth_value: float | None = None,
+    effective_order: bool = False,
+) -> BleuScore:
+    """BLEU from (summed) segment statistics: ``sacrebleu.corpus_bleu``'s arithmetic.
+
+    Args:
+        stats: ``[hyp_len, ref_len, correct_1..4, total_1..4]``, one segment's or a sum.
+        smooth_method: ``"exp"``, ``"floor"``, ``"add-k"`` or ``"none"``.
+        smooth_value: The value for ``floor`` and ``add-k``.
+        effective_order: Leave out orders with no n-grams (sentence BLEU's default).
+
+    Returns:
+        The score (0-100) with its precisions, brevity penalty and lengths.
+    """
+    _check_smoothing(smooth_method)
+    if len(stats) != 2 + 2 * _MAX_ORDER:
+        raise MetricError(f"BLEU statistics have {2 + 2 * _MAX_ORDER} counts, got {len(stats)}")
+    return _compute_bleu(stats, smooth_method, smooth_value, effective_order)
 
 
 def sentence_bleu(

@@ -253,6 +253,10 @@ def _gate_estimate(
         kind = "proportion" if all(v in (0.0, 1.0) for v in vals) else "score"
         est = _estimate(vals, [first[k] for k in sums], kind=kind, confidence=confidence, seed=seed)
         return est.estimate, max(0.0, est.ci_low), min(1.0, est.ci_high), est.method
+    if gate.stat == "corpus":
+        from .corpus import corpus_estimate
+
+        return corpus_estimate(cases, gate.metric, confidence=confidence, seed=seed)
     _, values, _, _ = per_case(cases, gate.metric)
     if not values:
         return f"no scores for metric {gate.metric!r}"

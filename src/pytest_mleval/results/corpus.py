@@ -1,0 +1,103 @@
+"""Corpus BLEU of a suite (a gate's ``stat: corpus``), with a bootstrap interval.
+
+Corpus BLEU is not the mean of sentence BLEU: it sums each case's n-gram counts first, as
+``sacrebleu.corpus_bleu`` does. The ``bleu`` metric keeps those counts in its score's data,
+so the suite's figure needs no texts (outputs in the results may be truncated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .records import CaseResult
+
+__all__ = ["corpus_estimate"]
+
+_N_RESAMPLES = 10_000
+
+
+def _counts(cases: Sequence[CaseResult], metric: str) -> tuple[dict[str, Any], str | None]:
+    """Case id -> summed counts (repeats add up, as more segments), and the smoothing."""
+    per_case: dict[str, list[int]] = {}
+    smoothing: set[tuple[Any, Any]] = set()
+    for c in cases:
+        ms = c.scores.get(metric)
+        if c.not_needed or ms is None or ms.score is None or not ms.data:
+            continue
+        counts = ms.data.get("bleu_stats")
+        if not isinstance(counts, list):
+            continue
+        smoothing.add((ms.data.get("smooth_method", "exp"), ms.data.get("smooth_value")))
+        row = per_case.setdefault(c.case_id, [0] * len(counts))
+        for j, v in enumerate(counts):
+            row[j] += int(v)
+    if len(smoothing) > 1:
+        return {}, f"the cases score {metric!r} with different smoothing: no one corpus BLEU"
+    method = next(iter(smoothing), ("exp", None))
+    return {"counts": per_case, "smooth": method}, None
+
+
+def corpus_estimate(
+    cases: Sequence[CaseResult], metric: str, *, confidence: float, seed: int
+) -> tuple[float, float, float, str] | str:
+    """Corpus BLEU / 100 of ``metric`` over the cases, with a percentile bootstrap interval.
+
+    Whole cases are resampled (their repeats together), or whole clusters when cases have a
+    ``cluster``, so cases that move together are not counted as independent evidence.
+
+    Args:
+        cases: One suite's case results.
+        metric: The score key of a ``bleu`` entry.
+        confidence: Two-sided confidence level.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        ``(estimate, ci_low, ci_high, method)``, or why it cannot be computed.
+    """
+    import numpy as np
+
+    from ..metrics.textsim import bleu_from_stats
+
+    found, problem = _counts(cases, metric)
+    if problem:
+        return problem
+    per_case: dict[str, list[int]] = found.get("counts", {})
+    if not per_case:
+        return f"no BLEU counts for metric {metric!r} (stat: corpus takes a bleu metric's scores)"
+    smooth_method, smooth_value = found["smooth"]
+
+    def score(total: Sequence[int]) -> float:
+        bleu = bleu_from_stats(total, smooth_method=smooth_method, smooth_value=smooth_value)
+        return min(1.0, max(0.0, bleu.score / 100.0))
+
+    cluster_of = {c.case_id: c.cluster for c in cases}
+    keys = list(per_case)
+    rows = np.asarray([per_case[k] for k in keys], dtype=np.int64)
+    point = score(rows.sum(axis=0).tolist())
+    labels = [cluster_of.get(k) or f"case:{k}" for k in keys]
+    clustered = any(cluster_of.get(k) for k in keys)
+    units = sorted(set(labels))
+    if len(units) < 2:
+        # One case (or one cluster) says nothing about the spread: no narrower than [0, 1].
+        return point, 0.0, 1.0, "corpus BLEU (one sampling unit: no interval)"
+    code = {u: i for i, u in enumerate(units)}
+    unit_rows = np.zeros((len(units), rows.shape[1]), dtype=np.int64)
+    np.add.at(unit_rows, [code[u] for u in labels], rows)
+    rng = np.random.default_rng(seed)
+    u = len(units)
+    chunk = max(1, 400_000 // u)  # about 32 MiB of gathered counts per chunk
+    draws: list[float] = []
+    while len(draws) < _N_RESAMPLES:
+        b = min(chunk, _N_RESAMPLES - len(draws))
+        sums = unit_rows[rng.integers(0, u, size=(b, u))].sum(axis=1)
+        draws.extend(score(t) for t in sums.tolist())
+    alpha = 1.0 - confidence
+    low, high = np.quantile(np.asarray(draws), [alpha / 2, 1 - alpha / 2])
+    what = f"{u} clusters" if clustered else f"{u} cases"
+    return (
+        point,
+        min(float(low), point),
+        max(float(high), point),
+        f"corpus BLEU, percentile bootstrap ({what})",
+    )
