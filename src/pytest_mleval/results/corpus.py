@@ -86,11 +86,16 @@ def corpus_estimate(
     np.add.at(unit_rows, [code[u] for u in labels], rows)
     rng = np.random.default_rng(seed)
     u = len(units)
-    chunk = max(1, 400_000 // u)  # about 32 MiB of gathered counts per chunk
+    chunk = max(1, 4_000_000 // u)  # about 32 MiB of resample weights per chunk
+    weights_of = unit_rows.astype(np.float64)
     draws: list[float] = []
     while len(draws) < _N_RESAMPLES:
         b = min(chunk, _N_RESAMPLES - len(draws))
-        sums = unit_rows[rng.integers(0, u, size=(b, u))].sum(axis=1)
+        # How often each unit is drawn in each resample, then one matrix product for the sums
+        # (gathering b x u rows of counts would move ten times the memory).
+        picks = rng.integers(0, u, size=(b, u)) + (np.arange(b) * u)[:, None]
+        weights = np.bincount(picks.ravel(), minlength=b * u).reshape(b, u)
+        sums = np.rint(weights @ weights_of).astype(np.int64)
         draws.extend(score(t) for t in sums.tolist())
     alpha = 1.0 - confidence
     low, high = np.quantile(np.asarray(draws), [alpha / 2, 1 - alpha / 2])
