@@ -280,21 +280,29 @@ def unknown_metric_problem(name: str) -> str | None:
     return None
 
 
+def _known(name: str) -> MetricDef | None:
+    """Metric ``name``'s definition as collection may know it: ``None`` for a name only an
+    entry point provides (its module is not imported at collection) or that cannot be loaded
+    (reported as such elsewhere)."""
+    mdef = _REGISTRY.get(name)
+    if mdef is not None:
+        return mdef
+    if _entry_point_only(name):
+        return None
+    try:
+        return get_metric(name)
+    except MetricError:
+        return None
+
+
 def metric_is_bounded(name: str) -> bool:
     """Whether metric ``name`` is known to score in [0, 1] (registered, not a raw measure).
 
     False for a raw measure, and for a name only an entry point provides or that cannot be
     loaded: what is not known to be bounded is not checked as bounded.
     """
-    mdef = _REGISTRY.get(name)
-    if mdef is None:
-        if _entry_point_only(name):
-            return False
-        try:
-            mdef = get_metric(name)
-        except MetricError:
-            return False
-    return not mdef.raw
+    mdef = _known(name)
+    return mdef is not None and not mdef.raw
 
 
 def metric_default_threshold(name: str) -> float | None:
@@ -303,15 +311,8 @@ def metric_default_threshold(name: str) -> float | None:
     ``None`` also for a name only an entry point provides (not imported to find out) or that
     cannot be loaded.
     """
-    mdef = _REGISTRY.get(name)
-    if mdef is None:
-        if _entry_point_only(name):
-            return None
-        try:
-            mdef = get_metric(name)
-        except MetricError:
-            return None
-    return mdef.default_threshold
+    mdef = _known(name)
+    return None if mdef is None else mdef.default_threshold
 
 
 def metric_can_fail(name: str) -> bool:
@@ -321,15 +322,8 @@ def metric_can_fail(name: str) -> bool:
     module is not imported at collection, so it is given the benefit of the doubt) or one
     that cannot be loaded (reported as such elsewhere).
     """
-    mdef = _REGISTRY.get(name)
-    if mdef is None:
-        if _entry_point_only(name):
-            return True
-        try:
-            mdef = get_metric(name)
-        except MetricError:
-            return True
-    return mdef.default_threshold is not None
+    mdef = _known(name)
+    return mdef is None or mdef.default_threshold is not None
 
 
 def owned_reserved(name: str) -> frozenset[str]:

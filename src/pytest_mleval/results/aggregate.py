@@ -257,15 +257,24 @@ def _gate_estimate(
         from .corpus import corpus_estimate
 
         return corpus_estimate(cases, gate.metric, confidence=confidence, seed=seed)
-    _, values, _, _ = per_case(cases, gate.metric)
+    keys, values, clusters, _ = per_case(cases, gate.metric)
     if not values:
         return f"no scores for metric {gate.metric!r}"
     if gate.stat == "median":
         import numpy as np
 
-        est = stats.bootstrap_ci(
-            np.asarray(values), np.median, method="percentile", confidence=confidence, seed=seed
-        )
+        if any(clusters):
+            # Cases of a cluster move together: resample clusters (a case without one is its own).
+            labels = [
+                k if cl is None else f"cluster:{cl}" for k, cl in zip(keys, clusters, strict=True)
+            ]
+            est = stats.cluster_bootstrap_median_ci(
+                values, labels, confidence=confidence, seed=seed
+            )
+        else:
+            est = stats.bootstrap_ci(
+                np.asarray(values), np.median, method="percentile", confidence=confidence, seed=seed
+            )
         return est.estimate, est.ci_low, est.ci_high, est.method
     if gate.stat in ("min", "max"):
         v = min(values) if gate.stat == "min" else max(values)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .clustered import (
         MIN_CLUSTERS,
         cluster_bootstrap_ci,
+        cluster_bootstrap_median_ci,
         clustered_mean_ci,
         clustered_proportion_ci,
     )
@@ -119,6 +120,7 @@ _WHERE = {
     "bradley_terry_ci": "bradley_terry",
     "bradley_terry_exists": "bradley_terry",
     "cluster_bootstrap_ci": "clustered",
+    "cluster_bootstrap_median_ci": "clustered",
     "clustered_mean_ci": "clustered",
     "clustered_proportion_ci": "clustered",
     "constant_baseline_report": "power",
@@ -162,6 +164,7 @@ __all__ = [
     "bradley_terry_fit",
     "classical_mean_ci",
     "cluster_bootstrap_ci",
+    "cluster_bootstrap_median_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
     "confidence_sequence",

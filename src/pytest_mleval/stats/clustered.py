@@ -23,12 +23,13 @@ from ._common import (
     _with_wilson_form,
     _z,
 )
-from .bootstrap import _chunks, _interval
+from .bootstrap import _chunks, _interval, bootstrap_ci
 from .intervals import mean_ci, proportion_ci
 
 __all__ = [
     "MIN_CLUSTERS",
     "cluster_bootstrap_ci",
+    "cluster_bootstrap_median_ci",
     "clustered_mean_ci",
     "clustered_proportion_ci",
 ]
@@ -414,4 +415,78 @@ def cluster_bootstrap_ci(
         f"cluster bootstrap ({kind}, {c} clusters)",
         confidence,
         note,
+    )
+
+
+def cluster_bootstrap_median_ci(
+    values: Any,
+    clusters: Sequence[Hashable],
+    *,
+    confidence: float = 0.95,
+    seed: int | None = None,
+    n_resamples: int = 10_000,
+) -> Estimate:
+    """Percentile interval of the median resampling whole clusters.
+
+    Never narrower than the unclustered percentile bootstrap of the median (``bootstrap_ci``
+    with the same seed): where the cluster bootstrap is narrower on a side, that side is the
+    unclustered one's.
+
+    Args:
+        values: Per-case scores.
+        clusters: Cluster label of each case.
+        confidence: Two-sided confidence level.
+        seed: Seed of the bootstrap.
+        n_resamples: Resamples.
+
+    Returns:
+        The median with its interval; with one cluster, the unclustered interval (with a note).
+    """
+    _check_confidence(confidence)
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or x.size != len(clusters):
+        raise ValueError("values and clusters must have one entry per case")
+    naive = bootstrap_ci(
+        x, np.median, method="percentile", confidence=confidence, seed=seed, n_resamples=n_resamples
+    )
+    codes, c = _codes(clusters)
+    if c < 2:
+        note = "one cluster: nothing to resample, the unclustered interval"
+        return Estimate(
+            naive.estimate, naive.ci_low, naive.ci_high, naive.n, naive.method, confidence, note
+        )
+    order = np.argsort(x, kind="stable")
+    xs, cs = x[order], codes[order]
+    rng = np.random.default_rng(seed)
+    parts = []
+    for b in _chunks(n_resamples, c + x.size, None):
+        pick = rng.integers(0, c, (b, c)) + (np.arange(b) * c)[:, None]
+        drawn = np.bincount(pick.ravel(), minlength=b * c).reshape(b, c)
+        # Each sorted case weighs as often as its cluster was drawn: the pooled sample's median
+        # is the average of its two middle ranks (one when the count is odd), as np.median's.
+        cum = np.cumsum(drawn[:, cs], axis=1)
+        total = cum[:, -1]
+        lo_rank, hi_rank = (total + 1) // 2, total // 2 + 1
+        lo_i = (cum < lo_rank[:, None]).sum(axis=1)
+        hi_i = (cum < hi_rank[:, None]).sum(axis=1)
+        parts.append((xs[lo_i] + xs[hi_i]) / 2.0)
+    lo, hi = _interval(np.concatenate(parts), naive.estimate, None, confidence)
+    notes = []
+    if naive.ci_low < lo or naive.ci_high > hi:
+        lo, hi = min(lo, naive.ci_low), max(hi, naive.ci_high)
+        notes.append(
+            "widened to the unclustered bootstrap where the cluster bootstrap was narrower"
+        )
+    if c < MIN_CLUSTERS:
+        notes.append(
+            f"only {c} clusters (< {MIN_CLUSTERS}): the interval may understate strong clustering"
+        )
+    return Estimate(
+        naive.estimate,
+        min(lo, naive.estimate),
+        max(hi, naive.estimate),
+        int(x.size),
+        f"cluster bootstrap (percentile, {c} clusters)",
+        confidence,
+        "; ".join(notes) or None,
     )
