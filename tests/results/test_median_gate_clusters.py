@@ -59,3 +59,12 @@ def test_weighted_median_matches_numpy_on_a_resample() -> None:
     clusters = ["a", "a", "b", "c", "c"]
     est = stats.cluster_bootstrap_median_ci(values, clusters, seed=0, n_resamples=2_000)
     assert 0.1 <= est.ci_low <= est.estimate <= est.ci_high <= 0.9
+
+
+def test_few_clusters_say_the_interval_may_be_short() -> None:
+    rng = np.random.default_rng(2)
+    values = rng.beta(2, 2, 100)
+    few = stats.cluster_bootstrap_median_ci(values, [i % 10 for i in range(100)], seed=0)
+    many = stats.cluster_bootstrap_median_ci(values, [i % 25 for i in range(100)], seed=0)
+    assert few.note is not None and "only 10 clusters" in few.note
+    assert many.note is None or "clusters:" not in many.note

@@ -418,6 +418,10 @@ def cluster_bootstrap_ci(
     )
 
 
+_MEDIAN_FEW_CLUSTERS = 20
+"""Below this many clusters the median's cluster bootstrap under-covers (see its note)."""
+
+
 def cluster_bootstrap_median_ci(
     values: Any,
     clusters: Sequence[Hashable],
@@ -477,9 +481,11 @@ def cluster_bootstrap_median_ci(
         notes.append(
             "widened to the unclustered bootstrap where the cluster bootstrap was narrower"
         )
-    if c < MIN_CLUSTERS:
+    if c < _MEDIAN_FEW_CLUSTERS:
+        # bench/median_simulation.py: ICC 0.3 covers 85.7 % at 5 clusters, 91.2 % at 10.
         notes.append(
-            f"only {c} clusters (< {MIN_CLUSTERS}): the interval may understate strong clustering"
+            f"only {c} clusters: a cluster bootstrap of the median covers less than its "
+            f"level with fewer than {_MEDIAN_FEW_CLUSTERS} clusters under strong clustering"
         )
     return Estimate(
         naive.estimate,
