@@ -190,3 +190,14 @@ def test_a_row_inserted_in_a_dataset_without_ids_fails_the_gate(
     result.stdout.fnmatch_lines(
         ["*gate s: FAIL regression cannot be checked: no case of suite s is in both runs with*"]
     )
+
+
+def test_a_comparison_that_gates_nothing_by_choice_is_not_unchecked() -> None:
+    # compare_to suites are compared for the reader with no gating metric (gating={s: ()}).
+    from pytest_mleval.results.compare import compare_runs
+
+    comparison = compare_runs(_run("c", True), _run("c", False), gating={"s": ()})
+    assert comparison.suites[0].unchecked is None
+    assert not any("cannot be checked" in w for w in comparison.warnings)
+    disjoint = compare_runs(_run("c", True), _run("d", True), gating={"s": ()})
+    assert disjoint.suites[0].unchecked is None

@@ -197,6 +197,8 @@ def _nothing_checked(
     A gate over nothing would pass whatever this run did: renamed cases (a regenerated
     dataset's ids) or a misspelt ``regression_metrics`` must not read as "no regression".
     """
+    if narrowed is not None and not narrowed:
+        return None  # gates nothing by choice (a `compare_to` comparison, for the reader only)
     if sc.n_matched == 0:
         only_b = len({c.case_id for c in bcases} - {c.case_id for c in ccases})
         only_c = len({c.case_id for c in ccases} - {c.case_id for c in bcases})
