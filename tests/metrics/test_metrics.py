@@ -112,7 +112,9 @@ def test_regex() -> None:
     assert score("regex", s("Order #12345 shipped"), pattern=r"#\d{5}") == 1.0
     assert score("regex", s("ORDER"), pattern="order", flags="i") == 1.0
     assert score("regex", s("order 1"), pattern=r"order", fullmatch=True) == 0.0
-    assert "invalid regex" in (score_metric("regex", s("x"), params={"pattern": "("}).error or "")
+    assert "not a valid regular expression" in (
+        score_metric("regex", s("x"), params={"pattern": "("}).error or ""
+    )
 
 
 def test_json_metrics() -> None:

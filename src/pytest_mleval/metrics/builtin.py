@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import MetricError
 from .base import MetricFn, MetricOptions, MetricValue, Sample, SkipMetric
@@ -117,6 +117,20 @@ class RegexOptions(MetricOptions):
     fullmatch: bool = False
     """The whole output must match, not just a part."""
 
+    @model_validator(mode="after")
+    def _compiles(self) -> RegexOptions:
+        # A broken pattern is the file's one error, not an error of every case at run time.
+        pat = self.pattern if self.pattern is not None else self.value
+        if pat:
+            fl = 0
+            for ch in self.flags:
+                fl |= _FLAG_MAP[ch]
+            try:
+                re.compile(pat, fl)
+            except re.error as exc:
+                raise ValueError(f"{pat!r} is not a valid regular expression: {exc}") from None
+        return self
+
 
 class JsonValidOptions(MetricOptions):
     """Options of ``json_valid``."""
@@ -134,6 +148,17 @@ class JsonSchemaOptions(MetricOptions):
     """A JSON Schema file, relative to the eval file."""
     extract: bool = False
     """Read the first fenced code block of the output (a ``json`` block) when there is one."""
+
+    @model_validator(mode="after")
+    def _valid_schema(self) -> JsonSchemaOptions:
+        if self.schema_ is not None:
+            import jsonschema
+
+            try:
+                jsonschema.validators.validator_for(self.schema_).check_schema(self.schema_)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"the schema is not a valid JSON Schema: {exc.message}") from None
+        return self
 
 
 class LevenshteinOptions(MetricOptions):

@@ -385,7 +385,8 @@ def validate_options(name: str, params: dict[str, Any]) -> dict[str, Any]:
             message = f"unknown option {option!r} of metric {name!r}; valid options: {valid}"
         else:
             where = f"option {'.'.join(loc)!r}" if loc else "options"
-            message = f"{where} of metric {name!r}: {err['msg']} (valid options: {valid})"
+            msg = str(err["msg"]).removeprefix("Value error, ")  # our validators' own words
+            message = f"{where} of metric {name!r}: {msg} (valid options: {valid})"
         raise MetricOptionError(name, option, message) from None
     return validated.model_dump(exclude_unset=True, by_alias=True)
 
