@@ -122,13 +122,10 @@ class RegexOptions(MetricOptions):
         # A broken pattern is the file's one error, not an error of every case at run time.
         pat = self.pattern if self.pattern is not None else self.value
         if pat:
-            fl = 0
-            for ch in self.flags:
-                fl |= _FLAG_MAP[ch]
             try:
-                re.compile(pat, fl)
-            except re.error as exc:
-                raise ValueError(f"{pat!r} is not a valid regular expression: {exc}") from None
+                _compile_regex(pat, self.flags)
+            except MetricError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -152,12 +149,10 @@ class JsonSchemaOptions(MetricOptions):
     @model_validator(mode="after")
     def _valid_schema(self) -> JsonSchemaOptions:
         if self.schema_ is not None:
-            import jsonschema
-
             try:
-                jsonschema.validators.validator_for(self.schema_).check_schema(self.schema_)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"the schema is not a valid JSON Schema: {exc.message}") from None
+                _schema_validator(self.schema_)
+            except MetricError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
 
@@ -343,6 +338,19 @@ def not_contains(
 _FLAG_MAP = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 
+def _compile_regex(pat: str, flags: str) -> re.Pattern[str]:
+    """``pat`` compiled with ``flags`` (any of ``imsx``); options and scoring share it."""
+    fl = 0
+    for ch in flags:
+        if ch not in _FLAG_MAP:
+            raise MetricError(f"unknown regex flag {ch!r}; use any of i, m, s, x")
+        fl |= _FLAG_MAP[ch]
+    try:
+        return re.compile(pat, fl)
+    except re.error as exc:
+        raise MetricError(f"{pat!r} is not a valid regular expression: {exc}") from None
+
+
 def regex(
     sample: Sample,
     *,
@@ -355,15 +363,7 @@ def regex(
     pat = pattern if pattern is not None else value
     if not pat:
         raise MetricError("regex needs `pattern:`")
-    fl = 0
-    for ch in flags:
-        if ch not in _FLAG_MAP:
-            raise MetricError(f"unknown regex flag {ch!r}; use any of i, m, s, x")
-        fl |= _FLAG_MAP[ch]
-    try:
-        compiled = re.compile(pat, fl)
-    except re.error as exc:
-        raise MetricError(f"invalid regex {pat!r}: {exc}") from None
+    compiled = _compile_regex(pat, flags)
     m = compiled.fullmatch(sample.output) if fullmatch else compiled.search(sample.output)
     return MetricValue(1.0 if m else 0.0, None if m else f"no match for /{pat}/")
 
@@ -388,6 +388,19 @@ def json_valid(sample: Sample, *, extract: bool = False) -> MetricValue:
     return MetricValue(1.0)
 
 
+def _schema_validator(schema: dict[str, Any]) -> Any:
+    """A validator of ``schema`` in its own draft, once the schema is checked; options and
+    scoring share it."""
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(schema)
+    try:
+        validator_cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise MetricError(f"the schema is not a valid JSON Schema: {exc.message}") from None
+    return validator_cls(schema)
+
+
 def json_schema(
     sample: Sample,
     *,
@@ -396,8 +409,6 @@ def json_schema(
     extract: bool = False,
 ) -> MetricValue:
     """1 when the output is JSON valid against a JSON Schema."""
-    import jsonschema
-
     if schema is None:
         if schema_file is None:
             raise MetricError("json_schema needs `schema:` or `schema_file:`")
@@ -409,12 +420,7 @@ def json_schema(
         data = _parse_json(sample.output, extract)
     except (json.JSONDecodeError, ValueError) as exc:
         return MetricValue(0.0, f"invalid JSON: {exc}")
-    validator_cls = jsonschema.validators.validator_for(schema)
-    try:
-        validator_cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise MetricError(f"invalid JSON Schema: {exc.message}") from None
-    errors = sorted(validator_cls(schema).iter_errors(data), key=lambda e: list(e.path))
+    errors = sorted(_schema_validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         where = "/".join(map(str, first.path)) or "(root)"

@@ -576,11 +576,7 @@ def sentence_bleu(
         MetricError: No reference, or an unknown tokenizer or smoothing method.
     """
     _check_smoothing(smooth_method)
-    tok = _bleu_tokenizer(tokenize, lowercase)
-    refs = [tok(r) for r in references if r is not None]
-    if not refs:
-        raise MetricError("sentence_bleu needs at least one reference")
-    stats = _segment_stats(tok(hypothesis), refs)
+    stats = bleu_segment_stats(hypothesis, references, lowercase=lowercase, tokenize=tokenize)
     return _compute_bleu(stats, smooth_method, smooth_value, effective_order)
 
 

@@ -585,21 +585,18 @@ def regression_check(
 
         base_suites, cand_suites = _by_suite(baseline), _by_suite(candidate)
         unpaired = set(comparison.changed_input)
+
+        def paired(cases: list[CaseResult]) -> list[CaseResult]:
+            # The pairs compare_runs kept: an id whose input changed is not one.
+            return [c for c in cases if f"{c.suite}::{c.case_id}" not in unpaired]
+
         for sc in comparison.suites:
             if sc.suite in sequential:
                 seq = info[sc.suite].sequential
                 sequential_verdicts(
                     sc,
-                    [
-                        c
-                        for c in base_suites[sc.suite]
-                        if f"{sc.suite}::{c.case_id}" not in unpaired
-                    ],
-                    [
-                        c
-                        for c in cand_suites[sc.suite]
-                        if f"{sc.suite}::{c.case_id}" not in unpaired
-                    ],
+                    paired(base_suites[sc.suite]),
+                    paired(cand_suites[sc.suite]),
                     confidence=confidence,
                     population=None if seq is None else seq.cases,
                 )

@@ -17,8 +17,11 @@ __all__ = ["corpus_estimate"]
 _N_RESAMPLES = 10_000
 
 
-def _counts(cases: Sequence[CaseResult], metric: str) -> tuple[dict[str, Any], str | None]:
-    """Case id -> summed counts (repeats add up, as more segments), and the smoothing."""
+def _counts(
+    cases: Sequence[CaseResult], metric: str
+) -> tuple[dict[str, list[int]], tuple[Any, Any]] | str:
+    """Case id -> summed counts (repeats add up, as more segments), and the smoothing; or
+    why there is no one corpus BLEU."""
     per_case: dict[str, list[int]] = {}
     smoothing: set[tuple[Any, Any]] = set()
     for c in cases:
@@ -33,9 +36,8 @@ def _counts(cases: Sequence[CaseResult], metric: str) -> tuple[dict[str, Any], s
         for j, v in enumerate(counts):
             row[j] += int(v)
     if len(smoothing) > 1:
-        return {}, f"the cases score {metric!r} with different smoothing: no one corpus BLEU"
-    method = next(iter(smoothing), ("exp", None))
-    return {"counts": per_case, "smooth": method}, None
+        return f"the cases score {metric!r} with different smoothing: no one corpus BLEU"
+    return per_case, next(iter(smoothing), ("exp", None))
 
 
 def corpus_estimate(
@@ -59,13 +61,12 @@ def corpus_estimate(
 
     from ..metrics.textsim import bleu_from_stats
 
-    found, problem = _counts(cases, metric)
-    if problem:
-        return problem
-    per_case: dict[str, list[int]] = found.get("counts", {})
+    found = _counts(cases, metric)
+    if isinstance(found, str):
+        return found
+    per_case, (smooth_method, smooth_value) = found
     if not per_case:
         return f"no BLEU counts for metric {metric!r} (stat: corpus takes a bleu metric's scores)"
-    smooth_method, smooth_value = found["smooth"]
 
     def score(total: Sequence[int]) -> float:
         bleu = bleu_from_stats(total, smooth_method=smooth_method, smooth_value=smooth_value)
@@ -76,7 +77,7 @@ def corpus_estimate(
     rows = np.asarray([per_case[k] for k in keys], dtype=np.int64)
     point = score(rows.sum(axis=0).tolist())
     labels = [cluster_of.get(k) or f"case:{k}" for k in keys]
-    clustered = any(cluster_of.get(k) for k in keys)
+    clustered = any(cluster_of.get(k) for k in keys)  # else every unit is a case
     units = sorted(set(labels))
     if len(units) < 2:
         # One case (or one cluster) says nothing about the spread: no narrower than [0, 1].
