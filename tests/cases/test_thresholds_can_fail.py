@@ -46,6 +46,16 @@ def _case(metric: str) -> str:
         ("rouge_l: {threshold: 0.6, max: 0.4}", "metrics.rouge_l.threshold", "above max"),
         ("exact: {max: 0.5}", "metrics.exact.max", "default threshold of exact 1 is above max"),
         ("latency_ms: {threshold: 10, max: 5}", "metrics.latency_ms.threshold", "above max"),
+        # A minimum on a lower-is-better measure passes the slow, costly outputs.
+        ("latency_ms: {threshold: 500}", "metrics.latency_ms.threshold", "`max: 500`"),
+        ("cost_usd: {threshold: 0.01}", "metrics.cost_usd.threshold", "better when lower"),
+        ("ttft_ms: {threshold: 200, max: 800}", "metrics.ttft_ms.threshold", "better when lower"),
+        ("latency_ms: {threshold: 0}", "metrics.latency_ms.threshold", "passes every output"),
+        # Built-in raw measures are never below 0.
+        ("latency_ms: {max: -1}", "metrics.latency_ms.max", "fails every output"),
+        ("turns: {max: -0.5}", "metrics.turns.max", "fails every output"),
+        ("tool_calls: {threshold: 0}", "metrics.tool_calls.threshold", "passes every output"),
+        ("turns: {threshold: -2}", "metrics.turns.threshold", "passes every output"),
         (
             "contains: {value: x, name: has-x, threshold: 0}",
             "metrics.has-x.threshold",
@@ -112,7 +122,10 @@ def test_dataset_rows_are_checked(tmp_path: Path) -> None:
         "rouge_l",
         "exact",
         "latency_ms: {max: 500}",
-        "latency_ms: {threshold: 0}",  # a raw measure: not known to be bounded
+        "latency_ms: {threshold: null}",
+        "tool_calls: {threshold: 1}",  # at least one tool call: a minimum that can fail
+        "turns: {threshold: 0, max: 3}",  # the max checks
+        "tool_calls: {max: 0}",  # only no call passes
         "cost_usd: {max: 1.5}",
         "tool_calls: {threshold: 2, max: 5}",
     ],

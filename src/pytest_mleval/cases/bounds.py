@@ -7,7 +7,12 @@ say nothing about the outputs, so they are collection errors.
 
 from __future__ import annotations
 
-from ..metrics.registry import metric_default_threshold, metric_is_bounded
+from ..metrics.registry import (
+    metric_default_threshold,
+    metric_floor,
+    metric_is_bounded,
+    metric_lower_is_better,
+)
 from .schema import MetricSpec
 
 __all__ = ["metric_bounds_problem"]
@@ -25,8 +30,10 @@ def metric_bounds_problem(m: MetricSpec) -> tuple[str, str] | None:
     Returns:
         ``(option, message)``: the option to point at (``threshold`` or ``max``) and the
         message, or ``None`` when some score passes and some fails. A metric not known to
-        score in [0, 1] (a raw measure, a name only an entry point provides) is only checked
-        for a threshold above its max.
+        score in [0, 1] is checked against the least value it takes where that is known (0
+        for the built-in raw measures), else only for a threshold above its max; a minimum
+        (``threshold``) on a lower-is-better measure (``latency_ms``, ``cost_usd``) is a
+        problem too: it passes the slow, costly outputs and fails the good ones.
     """
     explicit_low = m.threshold is not None
     if explicit_low:
@@ -41,8 +48,10 @@ def metric_bounds_problem(m: MetricSpec) -> tuple[str, str] | None:
         return "threshold" if explicit_low else "max", (
             f"{which} {low:g} is above max {high:g}, so no output can pass {m.name}"
         )
-    if (not explicit_low and high is None) or not metric_is_bounded(m.kind):
+    if not explicit_low and high is None:
         return None
+    if not metric_is_bounded(m.kind):
+        return _raw_problem(m, low if explicit_low else None, high)
     unit = f"{m.kind} scores in [0, 1]"
     if low is not None and low > 1 + _TOL:
         return "threshold", (
@@ -56,5 +65,26 @@ def metric_bounds_problem(m: MetricSpec) -> tuple[str, str] | None:
             f"{option} {value:g} passes every output: {unit}; write "
             "`threshold: null` to record it without a verdict, or bounds that a bad output "
             "misses (a threshold above 0, a max below 1)"
+        )
+    return None
+
+
+def _raw_problem(m: MetricSpec, low: float | None, high: float | None) -> tuple[str, str] | None:
+    """:func:`metric_bounds_problem` for a raw measure, whose only known bound is its floor."""
+    floor = metric_floor(m.kind)
+    if floor is not None:
+        unit = f"{m.kind} is never below {floor:g}"
+        if high is not None and high < floor - _TOL:
+            return "max", f"max {high:g} fails every output: {unit}"
+        if low is not None and low <= floor + _TOL and high is None:
+            return "threshold", (
+                f"threshold {low:g} passes every output: {unit}; write `threshold: null` to "
+                "record it without a verdict, or a bound that a bad output misses"
+            )
+    if low is not None and metric_lower_is_better(m.kind):
+        fix = f"`max: {low:g}`" if high is None else "`max:` alone"
+        return "threshold", (
+            f"threshold {low:g} is a minimum: it passes outputs whose {m.kind} is {low:g} or "
+            f"more and fails those below; {m.kind} is better when lower, so gate it with {fix}"
         )
     return None

@@ -164,7 +164,12 @@ def _section(name: str) -> list[str]:
     facts = []
     if mdef.raw:
         facts.append("raw measure (not bounded to [0, 1]; pass by `max:`)")
-    if mdef.default_threshold is not None:
+    if mdef.raw and mdef.lower_is_better:
+        # bounds.metric_bounds_problem: a minimum would pass the slow, costly outputs.
+        facts.append(
+            "better when lower: informational unless given a `max:` (a `threshold:` is an error)"
+        )
+    elif mdef.default_threshold is not None:
         facts.append(f"default threshold {mdef.default_threshold:g}")
     else:
         facts.append("no default threshold (informational unless given one)")

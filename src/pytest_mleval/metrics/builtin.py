@@ -575,7 +575,9 @@ class BuiltinMetric:
     threshold: float | None = None
     """Default minimum score to pass (``None``: informational)."""
     raw: bool = False
-    """A raw measure (not bounded to [0, 1]) that passes by ``max:``."""
+    """A raw measure (not bounded to [0, 1]) that passes by ``max:``; never below 0."""
+    lower_is_better: bool = False
+    """A raw measure where less is better (time, money): a minimum on it is an error."""
 
 
 BUILTIN_METRICS: tuple[BuiltinMetric, ...] = (
@@ -596,9 +598,9 @@ BUILTIN_METRICS: tuple[BuiltinMetric, ...] = (
     BuiltinMetric("rouge_2", rouge_2, RougeOptions),
     BuiltinMetric("rouge_l", rouge_l, RougeOptions),
     BuiltinMetric("bleu", bleu, BleuOptions),
-    BuiltinMetric("latency_ms", latency_ms, NoOptions, raw=True),
-    BuiltinMetric("ttft_ms", ttft_ms, NoOptions, raw=True),
-    BuiltinMetric("cost_usd", cost_usd, NoOptions, raw=True),
+    BuiltinMetric("latency_ms", latency_ms, NoOptions, raw=True, lower_is_better=True),
+    BuiltinMetric("ttft_ms", ttft_ms, NoOptions, raw=True, lower_is_better=True),
+    BuiltinMetric("cost_usd", cost_usd, NoOptions, raw=True, lower_is_better=True),
     *(
         BuiltinMetric(name, _retrieval_metric(name), RetrievalOptions)
         for name in ("hit_rate", "recall_at_k", "precision_at_k", "mrr", "ndcg_at_k")

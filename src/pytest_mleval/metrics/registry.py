@@ -75,6 +75,12 @@ class MetricDef:
     """``module:function`` imported on first use (metrics with heavy dependencies)."""
     options: type[MetricOptions] | str | None = None
     """The options model (or ``module:Class`` imported on first use); ``None`` accepts any."""
+    floor: float | None = None
+    """The least value a raw measure takes, where known (0 for the built-in counts, times and
+    costs); ``None``: not known."""
+    lower_is_better: bool = False
+    """A raw measure where less is better (latency, cost): a ``threshold`` (minimum) on it
+    passes the slow, costly outputs, so it is a collection error."""
 
     @property
     def builtin(self) -> bool:
@@ -303,6 +309,18 @@ def metric_is_bounded(name: str) -> bool:
     """
     mdef = _known(name)
     return mdef is not None and not mdef.raw
+
+
+def metric_floor(name: str) -> float | None:
+    """The least value raw measure ``name`` takes, when known (0 for the built-in ones)."""
+    mdef = _known(name)
+    return None if mdef is None or not mdef.raw else mdef.floor
+
+
+def metric_lower_is_better(name: str) -> bool:
+    """Whether metric ``name`` is a raw measure known to be better when lower (time, cost)."""
+    mdef = _known(name)
+    return mdef is not None and mdef.raw and mdef.lower_is_better
 
 
 def metric_default_threshold(name: str) -> float | None:
@@ -575,6 +593,11 @@ def _register_builtins() -> None:
             raw=builtin.raw,
             options=builtin.options,
         )
+        if builtin.raw:
+            # What register_metric does not take: known only of our own measures.
+            _REGISTRY[builtin.name] = replace(
+                _REGISTRY[builtin.name], floor=0.0, lower_is_better=builtin.lower_is_better
+            )
 
 
 _register_builtins()
