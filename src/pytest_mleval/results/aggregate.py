@@ -106,6 +106,15 @@ def is_raw_measure(metric: str, values: Sequence[float]) -> bool:
         return False  # a label or a metric unknown here (e.g. `mleval compare`): a score
 
 
+def _raw_floor(metric: str) -> float | None:
+    """The least value raw measure ``metric`` takes, when known (0 for the built-in ones)."""
+    if metric.startswith("python:"):
+        return None
+    from ..metrics.registry import metric_floor
+
+    return metric_floor(metric)
+
+
 def _cluster_labels(clusters: list[str | None]) -> list[str] | None:
     """Labels for a clustered estimate (a case without a cluster is its own), or ``None``."""
     if all(c is None for c in clusters) or len(set(clusters)) < 2:
@@ -192,6 +201,13 @@ def aggregate_suite(
             # Scores live in [0, 1]; a t interval near the edge can spill over.
             lo, hi = max(0.0, lo), min(1.0, hi)
             notes.append("interval clipped to [0, 1]")
+        floor = _raw_floor(kind_of) if raw and kind_of is not None else None
+        if floor is not None and lo < floor:
+            # A t (or CR1) interval on few, spread values reaches below a floor no value can
+            # cross (a negative latency); the true mean is never there, so clipping keeps
+            # coverage and stops a reader from seeing "-3,513 ms".
+            lo = floor
+            notes.append(f"interval clipped at {floor:g} (the measure cannot be below it)")
         if missing:
             notes.append(f"{missing} case(s) without a score (errored or skipped) left out")
         if repeats > 1:
