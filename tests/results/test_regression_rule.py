@@ -170,3 +170,20 @@ def test_identical_bounded_scores_never_get_a_zero_width_difference_interval() -
     raw, _ = _runs(0.0, metric="latency_ms")
     m = compare_runs(raw, raw).suites[0].metrics[-1]
     assert m.metric == "latency_ms" and m.ci_low == m.ci_high == 0  # unbounded: no bound exists
+
+
+def test_misspelt_regression_metric_is_an_error_not_a_green(pytester: pytest.Pytester) -> None:
+    # Before: the gate compared pass_rate only, read PASS and exited 0 while rouge_l regressed.
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", s=SUITE.replace("{extra}", ""))
+    pytester.makepyfile(app=GOOD)
+    pytester.runpytest("--mleval-save-baseline", "base.json").assert_outcomes(passed=24)
+    typo = "regression_metrics: [pass_rate, rougel]"
+    pytester.makefile(".eval.yaml", s=SUITE.replace("{extra}", typo))
+    pytester.makepyfile(app=WORSE)
+    result = pytester.runpytest("--mleval-baseline", "base.json")
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*s.eval.yaml:*regression_metrics*'rougel' is not a metric of suite s*"]
+    )
+    assert "PASS no significant regression" not in result.stdout.str()

@@ -356,6 +356,7 @@ def _check_gate_metrics(
     root: yaml.Node | None,
 ) -> None:
     metric_names = {m.name for m in spec.metrics} | {m.name for c in cases for m in c.metrics}
+    _check_regression_metrics(spec, cases, metric_names, path=path, root=root)
     for gate_index, gate in enumerate(spec.gates):
         problem, where = None, "gates.metric"
         if gate.metric != PASS_RATE and gate.metric not in metric_names:
@@ -372,6 +373,39 @@ def _check_gate_metrics(
                 line=node_line(root, ("gates", gate_index)),
                 field=where,
             )
+
+
+def _check_regression_metrics(
+    spec: SuiteSpec,
+    cases: list[Case],
+    metric_names: set[str],
+    *,
+    path: Path,
+    root: yaml.Node | None,
+) -> None:
+    """Each ``regression_metrics`` entry must name a score of the suite: a misspelt one gated
+    nothing, so the comparison of the others read PASS while the meant metric regressed."""
+    if not spec.regression_metrics or not cases:
+        return
+    scored = metric_names | {PASS_RATE}
+    if _scores_tool_errors(spec, cases):
+        scored.add("tool_error")
+    for index, name in enumerate(spec.regression_metrics):
+        if name in scored:
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(scored), n=1)
+        raise EvalFileError(
+            f"regression_metrics: {name!r} is not a metric of suite "
+            f"{spec.suite or _suite_stem(path)}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; its metrics: {', '.join(sorted(scored))}. Its regression could never be "
+            "checked; a metric with a `name:` label is compared under the label",
+            path=str(path),
+            line=node_line(root, ("regression_metrics", index)),
+            field="regression_metrics",
+        )
 
 
 def _corpus_problem(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | None:
