@@ -187,3 +187,12 @@ def test_misspelt_regression_metric_is_an_error_not_a_green(pytester: pytest.Pyt
         ["*s.eval.yaml:*regression_metrics*'rougel' is not a metric of suite s*"]
     )
     assert "PASS no significant regression" not in result.stdout.str()
+
+
+def test_misspelt_regression_metrics_flag_fails_the_gate(pytester: pytest.Pytester) -> None:
+    # Before: "PASS no significant regression ... 1 gating metric(s)" and exit 0.
+    result = _run_pair(pytester, "", "--mleval-regression-metrics", "pass_rate,rougel")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*gate s: FAIL regression cannot be checked*'rougel'*did you mean 'rouge_l'*"]
+    )

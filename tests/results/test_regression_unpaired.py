@@ -8,6 +8,7 @@ regression ... over 0 gating metric(s), 0 paired cases", a pass, however bad thi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -54,10 +55,23 @@ def test_regression_metrics_none_of_which_is_in_both_runs_fail_the_gate() -> Non
     assert "none of its regression_metrics (rouge_l) is in both runs" in gate.message
 
 
-def test_one_of_two_regression_metrics_in_both_runs_is_checked() -> None:
+def test_one_of_two_regression_metrics_scored_in_neither_run_fails_the_gate() -> None:
+    # Before: a warning, and the gate passed on `exact` alone.
     cand = _run("c", True)
     cand.suites = [SuiteInfo(name="s", regression_metrics=["rouge_l", "exact"])]
     comparison, (gate,) = regression_check(_run("c", True), cand)
+    assert not gate.passed and comparison.regressed
+    assert "gating metric 'rouge_l' has no score in either run" in gate.message
+
+
+def test_one_of_two_regression_metrics_in_one_run_only_is_checked() -> None:
+    # Scored in the baseline on cases this run no longer has: compared on the rest, warned.
+    base, cand = _run("c", True), _run("c", True)
+    for c in base.cases[:5]:
+        c.scores["rouge_l"] = MetricScore(score=1.0)
+    cand.cases = cand.cases[5:]
+    cand.suites = [SuiteInfo(name="s", regression_metrics=["rouge_l", "exact"])]
+    comparison, (gate,) = regression_check(base, cand)
     assert gate.passed and comparison.suites[0].unchecked is None
     assert any(
         "regression_metrics ['rouge_l'] are not in both runs" in w for w in comparison.warnings
@@ -201,3 +215,38 @@ def test_a_comparison_that_gates_nothing_by_choice_is_not_unchecked() -> None:
     assert not any("cannot be checked" in w for w in comparison.warnings)
     disjoint = compare_runs(_run("c", True), _run("d", True), gating={"s": ()})
     assert disjoint.suites[0].unchecked is None
+
+
+def test_explicit_metric_in_neither_run_fails_every_gate() -> None:
+    # `--mleval-regression-metrics pass_rate,rougel` or `mleval compare --metrics ...`: the
+    # misspelt entry gated nothing and the gate passed on the pass rate alone.
+    comparison, (gate,) = regression_check(
+        _run("c", True, metric="rouge_l"),
+        _run("c", True, metric="rouge_l"),
+        metrics=["pass_rate", "rougel"],
+    )
+    assert not gate.passed and comparison.regressed
+    assert "'rougel' has no score in either run (did you mean 'rouge_l'?)" in gate.message
+    assert any("'rougel' has no score in either run" in w for w in comparison.warnings)
+
+
+def test_explicit_metric_of_another_suite_is_no_problem() -> None:
+    base, cand = _run("c", True), _run("c", True)
+    other = [
+        c.model_copy(update={"suite": "t", "scores": {"rouge_l": MetricScore(score=1.0)}})
+        for c in base.cases
+    ]
+    base.cases += other
+    cand.cases += other
+    comparison, gates = regression_check(base, cand, metrics=["exact", "rouge_l"])
+    assert all(g.passed for g in gates) and not comparison.regressed
+
+
+def test_compare_cli_with_a_misspelt_metric_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, cand = tmp_path / "base.json", tmp_path / "cand.json"
+    base.write_text(_run("c", True).model_dump_json())
+    cand.write_text(_run("c", True).model_dump_json())
+    assert main(["compare", str(base), str(cand), "--metrics", "exakt"]) == 1
+    assert "'exakt' has no score in either run" in capsys.readouterr().out

@@ -471,6 +471,35 @@ def compare_runs(
     return result
 
 
+def _unscored_gating(
+    comparison: Comparison,
+    gating: Mapping[str, Collection[str] | None],
+    cases: Sequence[CaseResult],
+) -> None:
+    """A suite's gate fails when one of its gating metrics has no score anywhere in either run:
+    a misspelt ``--mleval-regression-metrics`` (or ``mleval compare --metrics``) entry gated
+    nothing, so the gate passed on the other entries. (A suite's own list is checked against
+    its metrics when the eval file is collected.)"""
+    import difflib
+
+    scored = set(_metrics(cases))
+    problems: dict[str, str] = {}
+    for sc in comparison.suites:
+        for name in sorted(set(gating.get(sc.suite) or ()) - scored):
+            if name not in problems:
+                close = difflib.get_close_matches(name, sorted(scored), n=1)
+                problems[name] = (
+                    f"gating metric {name!r} has no score in either run"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + " (misspelt, or skipped or errored on every case)"
+                )
+                comparison.warnings.append(
+                    f"regression cannot be checked, so the gate fails: {problems[name]}"
+                )
+            sc.unchecked = f"{sc.unchecked}; {problems[name]}" if sc.unchecked else problems[name]
+            sc.regressed = True
+
+
 def regression_gates(comparison: Comparison) -> list[GateResult]:
     """One regression gate per compared suite, from the comparison's verdicts.
 
@@ -578,6 +607,7 @@ def regression_check(
     )
     if margin is not None:
         comparison.margin = float(margin)
+    _unscored_gating(comparison, gating, [*baseline.cases, *candidate.cases])
     sequential = {name for name, suite in info.items() if suite.sequential is not None}
     if sequential:
         # A suite that stopped on its data is judged by its anytime-valid sequences.
