@@ -196,15 +196,17 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         if suite.sequential is not None:
             lines.append((f"  sequential: {term_text(sequential_line(suite.sequential))}", {}))
         level = round((aggs[0].confidence if aggs else 0.95) * 100)
-        if aggs:
-            lines.append(
-                (f"  {'metric':<22} {'estimate':>9}  {f'{level}% CI':<18} {'n':>5}  method", {})
-            )
-        for a in aggs:
-            metric = term_text(a.metric)
-            lines.append(
-                (f"  {metric:<22} {_fmt_value(a):>9}  {_ci(a):<18} {a.n:>5}  {a.method}", {})
-            )
+        rows = [(term_text(a.metric), _fmt_value(a), _ci(a), str(a.n), a.method) for a in aggs]
+        if rows:
+            # Columns as wide as their widest cell: a long label (`tool_not_called:...`) or
+            # an interval in thousands of ms would otherwise shift its row off the header.
+            head = ("metric", "estimate", f"{level}% CI", "n", "method")
+            w = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+            w = [max(w[0], 22), max(w[1], 9), max(w[2], 18), max(w[3], 5)]
+            for r in [head, *rows]:
+                lines.append(
+                    (f"  {r[0]:<{w[0]}} {r[1]:>{w[1]}}  {r[2]:<{w[2]}} {r[3]:>{w[3]}}  {r[4]}", {})
+                )
         tools = _tool_use(cases)
         if tools:
             lines.append((f"  tools: {tools}", {}))
