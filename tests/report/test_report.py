@@ -384,7 +384,7 @@ def test_errors_only_run_renders() -> None:
     assert [c["st"] for c in data["cases"]] == [2, 2, 2]
     assert data["cases"][0]["in"] == '{\n  "q": 0\n}'
     assert "No aggregates for this suite (3 errored results)." in html
-    assert "some cases failed" in html
+    assert "failed: 3 case(s) errored" in html
 
 
 def test_missing_optional_fields_render() -> None:

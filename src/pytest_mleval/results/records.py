@@ -539,14 +539,19 @@ def run_status(run: RunResults) -> tuple[str, str]:
             text += f" (exit status {exit_status})"
         return "incomplete", text
     part = not_run_text(run)
-    if exit_status not in (0, None) or failed_gates:
+    # Results assembled outside a pytest session carry no exit status: a failed case there
+    # fails the run. Under pytest, exit status 0 beside a failed case means pytest expected
+    # the failure (xfail); the run passed, and its headline says what failed.
+    cases_failed = bool(n_failed or errored)
+    if exit_status not in (0, None) or failed_gates or (exit_status is None and cases_failed):
         detail = "; ".join([*why, part] if part else why) or "pytest reported failures"
         status_text = f" (exit status {exit_status})" if exit_status is not None else ""
         return "failed", f"failed: {detail}{status_text}"
+    expected = f" ({'; '.join(why)}, as expected by pytest)" if cases_failed else ""
     if part:
         # What pytest ran passed, but a gate over 2 of 3 cases is not the suite's verdict.
-        return "partial", f"passed on part of its suites: {part}"
-    return "passed", "passed"
+        return "partial", f"passed on part of its suites: {part}{expected}"
+    return "passed", f"passed{expected}"
 
 
 def not_run_text(run: RunResults) -> str:
