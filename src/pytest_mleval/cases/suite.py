@@ -25,6 +25,7 @@ from ..metrics.registry import (
     MetricOptionError,
     metric_can_fail,
     metric_is_bounded,
+    metric_names,
     needs_options,
     validate_options,
 )
@@ -205,6 +206,27 @@ def _check_case_metrics(
     return case if checked is case.metrics else case.model_copy(update={"metrics": checked})
 
 
+def _reserved_label_problem(m: MetricSpec) -> str | None:
+    """Why a ``name:`` label cannot be used, or None.
+
+    Gates and tables look aggregates up by name: a label ``pass_rate`` replaced the suite's
+    pass rate in its gate, and a label naming another built-in metric (``latency_ms``) took
+    that metric's unit, direction and floor.
+    """
+    if m.name == m.kind:
+        return None
+    if m.name == PASS_RATE:
+        what = "the suite's pass rate"
+    elif m.name in metric_names():
+        what = f"the built-in metric {m.name!r}"
+    else:
+        return None
+    return (
+        f"metric {m.kind!r} has the label {m.name!r}, which names {what}: gates and tables "
+        f"would read one for the other; choose another `name:`, e.g. `{m.kind}_{m.name}`"
+    )
+
+
 def _checked_metrics(
     metrics: list[MetricSpec],
     known_metric: Any,
@@ -233,6 +255,11 @@ def _checked_metrics(
                 field="metrics",
             )
         seen[m.name] = line_of((j,)) or 0
+        reserved = _reserved_label_problem(m)
+        if reserved:
+            raise EvalFileError(
+                reserved, path=str(path), line=line_of((j,)), case_id=case_id, field="metrics"
+            )
         if known_metric is not None:
             problem = known_metric(m.kind)
             if problem:
