@@ -304,10 +304,11 @@ def compare_runs(
 ) -> Comparison:
     """Compare per suite and metric, paired by case id.
 
-    Every metric present in both runs is compared (pass rate included); the p-values are
-    Holm-adjusted across a suite's metrics. The metrics that gate (by default every one but
-    raw measures such as latency and cost, also under a ``name:`` label; else the suite's
-    ``regression_metrics``) are then tested for non-inferiority, Holm-adjusted across them:
+    Every metric present in both runs is compared (pass rate included). The metrics that
+    gate (by default every one but raw measures such as latency and cost, also under a
+    ``name:`` label; else the suite's ``regression_metrics``) have their p-values
+    Holm-adjusted across the gating metrics, the others across all of a suite's metrics; the
+    gating ones are then tested for non-inferiority, Holm-adjusted across them:
     a metric regresses when it is significantly worse at the adjusted level *and* the
     non-inferiority test rejects *and* the drop exceeds the margin. Prefer
     :func:`regression_check`, which reads each suite's margin and gating metrics from the
@@ -434,6 +435,11 @@ def compare_runs(
             adjusted = stats.holm([r.p_value for r in rows])
             gated_idx = [i for i, r in enumerate(rows) if r.gating]
             nonin_adj = stats.holm([nonin_p[i] for i in gated_idx]) if gated_idx else np.array([])
+            # A gating metric is adjusted across the gating metrics only: informational rows
+            # beside it must not turn its significant drop into "no significant change".
+            gated_adj = stats.holm([rows[i].p_value for i in gated_idx])
+            for j, i in enumerate(gated_idx):
+                adjusted[i] = gated_adj[j]
             for i, r in enumerate(rows):
                 r.p_adjusted = float(adjusted[i])
                 better = r.diff < 0 if r.lower_is_better else r.diff > 0
