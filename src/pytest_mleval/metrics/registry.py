@@ -490,8 +490,17 @@ def score_metric(
         value = coerce_metric_output(mdef.resolve()(sample, **kwargs))
         if math.isnan(value.score):
             raise MetricError("metric returned NaN")
-        if not mdef.raw and not (-1e-9 <= value.score <= 1 + 1e-9):
-            raise MetricError(f"metric returned {value.score!r}, outside [0, 1]")
+        if math.isinf(value.score):
+            # JSON has no infinity: it would be written as null and the case left out.
+            raise MetricError(f"metric returned {value.score!r}, not a finite number")
+        if not mdef.raw:
+            if not (-1e-9 <= value.score <= 1 + 1e-9):
+                raise MetricError(f"metric returned {value.score!r}, outside [0, 1]")
+            # Float noise past a bound (0.33 + 0.56 + 0.11 > 1) is the bound: a score above 1
+            # would read as a raw measure and get a t interval of zero width.
+            clamped = min(1.0, max(0.0, value.score))
+            if clamped != value.score:
+                value = MetricValue(clamped, value.explanation, value.data)
     except SkipMetric as skip:
         return Scored(
             name=name,
