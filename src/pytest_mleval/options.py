@@ -8,6 +8,7 @@ into it once (cached in ``config.stash``). Kept cheap to import: pytest loads it
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -392,6 +393,17 @@ def get_options(config: pytest.Config) -> MlevalOptions:
     if options.client not in CLIENT_MODES:
         raise pytest.UsageError(
             f"--mleval-client must be auto, native or litellm, got {options.client!r}"
+        )
+    # A level or margin that means nothing would end the run without its reports (NaN) or
+    # decide every comparison one way; it is the user's error, before anything runs.
+    if not 0.0 < options.confidence < 1.0:
+        raise pytest.UsageError(
+            f"--mleval-confidence must be between 0 and 1 (exclusive), got {options.confidence!r}"
+        )
+    margin = options.regression_margin
+    if not (math.isfinite(margin) and margin >= 0):
+        raise pytest.UsageError(
+            f"--mleval-regression-margin must be a finite number >= 0, got {margin!r}"
         )
     options.shard_spec()  # a bad I/N stops the run before anything starts
     config.stash[_OPTIONS_KEY] = options

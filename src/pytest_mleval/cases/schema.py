@@ -558,7 +558,7 @@ class SuiteSpec(BaseModel):
     pass_score: float | None = None
     """Weighted rule, in (0, 1]: a case passes when the weighted mean of its metric scores in
     [0, 1] reaches this (raw measures such as latency are not averaged: they pass by ``max:``)."""
-    regression_margin: float | None = None
+    regression_margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
     regression_metrics: list[str] | None = None
     """Metrics whose regression against a baseline fails the run (default: every metric in both

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,6 +379,28 @@ def _cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _level(text: str) -> float:
+    """An argparse type: a level strictly between 0 and 1 (alpha, confidence, power)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _margin(text: str) -> float:
+    """An argparse type: a regression margin, a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def add_schema(sub: Any) -> None:
     """Register ``mleval schema``."""
     p = sub.add_parser("schema", help="print a JSON Schema (eval files or results)")
@@ -393,7 +416,7 @@ def add_compare(sub: Any) -> None:
     p.add_argument("--format", choices=["text", "md", "json"], default="text")
     p.add_argument(
         "--margin",
-        type=float,
+        type=_margin,
         default=None,
         help="non-inferiority margin for every suite (default: each suite's own, else 0)",
     )
@@ -403,8 +426,8 @@ def add_compare(sub: Any) -> None:
         help="comma-separated gating metrics for every suite (default: each suite's own "
         "regression_metrics, else every metric in both runs but latency and cost)",
     )
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--alpha", type=_level, default=0.05)
+    p.add_argument("--confidence", type=_level, default=0.95)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_compare)
 
@@ -416,8 +439,8 @@ def add_power(sub: Any) -> None:
     p.add_argument("--metric", required=True, help="metric name, or pass_rate")
     p.add_argument("--effect", type=float, default=None, help="difference to detect")
     p.add_argument("--suite", default=None)
-    p.add_argument("--alpha", type=float, default=0.05)
-    p.add_argument("--power", type=float, default=0.8)
+    p.add_argument("--alpha", type=_level, default=0.05)
+    p.add_argument("--power", type=_level, default=0.8)
     p.add_argument(
         "--correlation", type=float, default=0.5, help="assumed correlation of paired runs"
     )
@@ -451,7 +474,7 @@ def add_calibrate(sub: Any) -> None:
         "its interval needs to be this wide",
     )
     p.add_argument("--suite", default=None, help="only this suite (plain case ids are its)")
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--confidence", type=_level, default=0.95)
     p.set_defaults(func=_cmd_calibrate)
 
 

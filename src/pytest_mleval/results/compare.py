@@ -5,6 +5,7 @@ Pure functions over result records; the statistics live in :mod:`stats`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ __all__ = [
     "Comparison",
     "MetricComparison",
     "SuiteComparison",
+    "check_levels",
+    "check_margin",
     "compare_runs",
     "paired_scores_test",
     "regression_check",
@@ -553,6 +556,31 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
     return out
 
 
+def check_margin(margin: float) -> float:
+    """A regression margin as a float, checked: finite and at least 0.
+
+    Raises:
+        ValueError: NaN (every test with it fails to run), infinite or negative (no drop, or
+            every drop, would regress).
+    """
+    value = float(margin)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"a regression margin must be a finite number >= 0, got {margin!r}")
+    return value
+
+
+def check_levels(*, alpha: float | None = None, confidence: float | None = None) -> None:
+    """Check that a significance and a confidence level lie strictly between 0 and 1.
+
+    Raises:
+        ValueError: naming the level outside (0, 1): ``alpha`` 0 calls every drop "no
+            significant change", and ``confidence`` 1.5 has no interval.
+    """
+    for name, level in (("alpha", alpha), ("confidence", confidence)):
+        if level is not None and not 0.0 < float(level) < 1.0:
+            raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {level!r}")
+
+
 def regression_check(
     baseline: RunResults,
     candidate: RunResults,
@@ -586,7 +614,12 @@ def regression_check(
     Returns:
         The comparison and one regression gate per compared suite; the run regressed when
         any gate failed (``comparison.regressed``).
+
+    Raises:
+        ValueError: ``alpha`` or ``confidence`` outside (0, 1), or a margin (given here or a
+            suite's own) that is not a finite number of at least 0.
     """
+    check_levels(alpha=alpha, confidence=confidence)
     info = {s.name: s for s in candidate.suites}
     names = {c.suite for c in candidate.cases} | {c.suite for c in baseline.cases}
     margins: dict[str, float] = {}
@@ -594,7 +627,7 @@ def regression_check(
     for name in names:
         suite = info.get(name)
         own_margin = suite.regression_margin if suite is not None else None
-        margins[name] = float(
+        margins[name] = check_margin(
             margin if margin is not None else own_margin if own_margin is not None else 0.0
         )
         own_metrics = suite.regression_metrics if suite is not None else None
