@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CORPUS_METRICS",
+    "LOWER_IS_BETTER_SCORES",
     "RESERVED_OPTIONS",
     "MetricFn",
     "MetricOptionError",
@@ -294,6 +295,10 @@ def _accepts_text(annotation: Any) -> bool:
         return any(_accepts_text(a) for a in get_args(annotation))
     return False
 
+
+LOWER_IS_BETTER_SCORES = frozenset({"hallucination"})
+"""Built-in scores in [0, 1] that are better when lower (a rise of ``hallucination`` is a
+regression); known by name, as a comparison of results files need not load the judges."""
 
 CORPUS_METRICS = frozenset({"bleu"})
 """Metrics with a corpus statistic a gate can take (``stat: corpus``: corpus BLEU from the

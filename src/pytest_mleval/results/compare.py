@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .aggregate import per_case
+from ..metrics.base import LOWER_IS_BETTER_SCORES
+from .aggregate import is_raw_measure, per_case
 from .pairing import changed_inputs
 from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
 from .units import RAW_MEASURES, fmt_p
@@ -381,10 +382,16 @@ def compare_runs(
         )
         rows: list[MetricComparison] = []
         nonin_p: list[float] = []
+        allowed_drop: list[float] = []
         for metric in _metrics([*bcases, *ccases]):
             b, c = _per_case(bcases, metric), _per_case(ccases, metric)
             ids = sorted(set(b) & set(c))
-            raw_kind = metric_kind([*bcases, *ccases], metric) in LOWER_IS_BETTER
+            kind = metric_kind([*bcases, *ccases], metric)
+            # Raw measures (latency, cost, tool calls, turns, custom raw values) are compared
+            # in their units, a rise being worse, and gate only when named.
+            raw_kind = kind in LOWER_IS_BETTER or is_raw_measure(
+                kind, [v for d in (b, c) for v in d.values()]
+            )
             lost = _lost_scores(b, ids, ccases, metric)
             if lost is not None:
                 unchecked = not ids and _gates(metric, raw_kind, narrowed)
@@ -402,11 +409,12 @@ def compare_runs(
             paired = paired_scores_test(
                 bv, cv, raw=raw_kind, confidence=confidence, seed=seed, n_resamples=n_resamples
             )
-            lower_better = raw_kind
-            # Regression direction: a drop for scores, a rise for latency and cost (whose
-            # margin is a share of the baseline mean, as their unit is not a score's).
+            lower_better = raw_kind or kind in LOWER_IS_BETTER_SCORES
+            # Regression direction: a drop for scores, a rise for hallucination and for raw
+            # measures (whose margin is a share of the baseline mean, as their unit is not a
+            # score's).
             drop = (cv - bv) if not lower_better else (bv - cv)
-            row_margin = suite_margin * abs(float(bv.mean())) if lower_better else suite_margin
+            row_margin = suite_margin * abs(float(bv.mean())) if raw_kind else suite_margin
             rows.append(
                 MetricComparison(
                     metric=metric,
@@ -428,6 +436,7 @@ def compare_runs(
                 )
             )
             nonin_p.append(stats.noninferiority_pvalue(drop, row_margin))
+            allowed_drop.append(row_margin)
         if narrowed is not None:
             missing = sorted(set(narrowed) - {r.metric for r in rows})
             if missing:
@@ -454,9 +463,10 @@ def compare_runs(
                 r = rows[i]
                 r.noninferiority_p = float(nonin_adj[j])
                 worse_by = r.diff if r.lower_is_better else -r.diff
-                allowed = suite_margin * abs(r.baseline) if r.lower_is_better else suite_margin
                 r.regression = bool(
-                    r.verdict == "regressed" and r.noninferiority_p < alpha and worse_by > allowed
+                    r.verdict == "regressed"
+                    and r.noninferiority_p < alpha
+                    and worse_by > allowed_drop[i]
                 )
                 if r.verdict == "regressed" and not r.regression:
                     # Significantly worse, but not beyond the margin the suite tolerates: the
