@@ -85,7 +85,9 @@ def test_unmatched_cases_are_listed() -> None:
     assert comp.only_in_baseline == ["s::a"] and comp.only_in_candidate == ["s::c"]
     assert any("only in the baseline" in w for w in comp.warnings)
     disjoint = compare_runs(make_run({"a": 1.0}, suite="x"), make_run({"a": 1.0}, suite="y"))
-    assert not disjoint.suites and "shares no suite" in disjoint.warnings[0]
+    # Nothing compared is a regression nobody checked: this run's suite fails its gate.
+    assert [s.suite for s in disjoint.suites] == ["y"] and disjoint.regressed
+    assert "shares no suite" in disjoint.warnings[0]
 
 
 def test_cli_compare_and_power(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -242,6 +242,11 @@ def _unpaired(
     ]
 
 
+def _margin_of(margin: float | Mapping[str, float], suite: str) -> float:
+    """The margin of one suite, from one margin for all or a suite -> margin mapping."""
+    return float(margin.get(suite, 0.0)) if isinstance(margin, Mapping) else float(margin)
+
+
 def _gates(metric: str, raw: bool, narrowed: Collection[str] | None) -> bool:
     """The default regression rule for one score key: every metric present in both runs gates,
     raw measures (latency, cost; also under a label) excepted, unless the suite narrows the set.
@@ -355,10 +360,29 @@ def compare_runs(
         result.only_in_candidate += [f"{name}::{i}" for i in sorted(c_ids - b_ids)]
     shared = sorted(set(base_suites) & set(cand_suites))
     if not shared:
-        result.warnings.append(
-            "the baseline shares no suite with this run: nothing could be compared "
-            f"(baseline suites: {sorted(base_suites)}; this run: {sorted(cand_suites)})"
-        )
+        if not base_suites:
+            why = (
+                "the baseline has no case results (saved from a run that collected nothing?): "
+                "nothing could be compared"
+            )
+        else:
+            why = (
+                "the baseline shares no suite with this run: nothing could be compared "
+                f"(baseline suites: {sorted(base_suites)}; this run: {sorted(cand_suites)})"
+            )
+        result.warnings.append(why)
+        # A comparison that compared nothing is a regression nobody checked: each of this
+        # run's suites gets a failing gate rather than no gate and a green run.
+        for name in sorted(cand_suites):
+            result.suites.append(
+                SuiteComparison(
+                    suite=name,
+                    n_matched=0,
+                    margin=_margin_of(margin, name),
+                    unchecked=why,
+                    regressed=True,
+                )
+            )
     if result.only_in_baseline or result.only_in_candidate:
         result.warnings.append(
             f"{len(result.only_in_baseline)} case(s) only in the baseline and "
@@ -370,9 +394,7 @@ def compare_runs(
         changed = changed_inputs(bcases, ccases) if pair_inputs else []
         if changed:
             bcases, ccases = _unpaired(name, changed, bcases, ccases, result)
-        suite_margin = (
-            float(margin.get(name, 0.0)) if isinstance(margin, Mapping) else float(margin)
-        )
+        suite_margin = _margin_of(margin, name)
         narrowed = (gating or {}).get(name)
         sc = SuiteComparison(
             suite=name,
