@@ -269,6 +269,23 @@ class EvalItem(pytest.Function):
         if not result.passed:
             raise EvalCaseFailure(result, scored)
 
+    def record_marker_skip(self, report: pytest.TestReport) -> None:
+        """Record a case a skip mark skipped before setup, with the mark's reason.
+
+        Without a record the suite got no gate, so a suite whose every case a conftest
+        skipped read green. A case setup already recorded (its target skipped it, or its
+        sequential suite did not need it) is left as it is.
+        """
+        if any(name == CASE_PROPERTY for name, _ in self.user_properties):
+            return
+        from .results.scoring import skipped_result
+
+        longrepr = report.longrepr
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr or "")
+        reason = reason.removeprefix("Skipped: ")
+        self._record(skipped_result(self.eval_case, reason, nodeid=self.nodeid))
+        report.user_properties.append(self.user_properties[-1])
+
     def _record(self, result: CaseResult) -> None:
         result.run_order = getattr(self, "mleval_run_order", None)
         self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))

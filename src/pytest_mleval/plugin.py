@@ -99,6 +99,18 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         context.pop_item(item)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if call.when == "setup" and report.skipped:
+        # A skip mark (a conftest without an API key, `tags: [skip]`) skips an eval case
+        # before its setup runs: it is recorded as skipped, as a target's own skip is.
+        record = getattr(item, "record_marker_skip", None)
+        if record is not None:
+            record(report)
+    return report
+
+
 @pytest.fixture(scope="session")
 def llm(pytestconfig: pytest.Config) -> Any:
     """Chat completions through the run's inference engine (cache, limits, retries, cost).
