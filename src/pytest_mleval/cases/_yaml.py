@@ -212,6 +212,24 @@ def _key(node: yaml.Node) -> Any:
 
 
 def _pairs(node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    if not getattr(node, "_mleval_keys_checked", False):
+        # A key given twice is the user's mistake, not "the last one wins" (a second
+        # `cases:` dropped the first list). Keys a merge (`<<: *d`) brings in may be
+        # overridden: checked before the merge flattens them in.
+        first: dict[str, yaml.Node] = {}
+        for kn, _ in node.value:
+            if not isinstance(kn, yaml.ScalarNode) or kn.tag == _MERGE_TAG:
+                continue
+            if kn.value in first:
+                line = first[kn.value].start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {kn.value!r} (first at line {line})",
+                    kn.start_mark,
+                )
+            first[kn.value] = kn
+        node._mleval_keys_checked = True  # type: ignore[attr-defined]
     if any(k.tag == _MERGE_TAG for k, _ in node.value):
         _SAFE_CONSTRUCTOR.flatten_mapping(node)  # `<<: *defaults` merges, as PyYAML does
     return node.value  # type: ignore[no-any-return]
