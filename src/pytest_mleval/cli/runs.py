@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -381,24 +380,33 @@ def _cmd_history(args: argparse.Namespace) -> int:
 
 def _level(text: str) -> float:
     """An argparse type: a level strictly between 0 and 1 (alpha, confidence, power)."""
+    from ..results.compare import check_levels
+
+    value = _number(text)
     try:
-        value = float(text)
+        check_levels(alpha=value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1 (exclusive), got {text}"
+        ) from None
     return value
 
 
 def _margin(text: str) -> float:
-    """An argparse type: a regression margin, a finite number of at least 0."""
+    """An argparse type: a regression margin, checked as the regression rule checks it."""
+    from ..results.compare import check_margin
+
     try:
-        value = float(text)
+        return check_margin(_number(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
 
 
 def add_schema(sub: Any) -> None:

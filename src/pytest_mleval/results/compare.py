@@ -15,7 +15,7 @@ from ..metrics.base import LOWER_IS_BETTER_SCORES
 from .aggregate import is_raw_measure, per_case
 from .pairing import changed_inputs
 from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
-from .units import RAW_MEASURES, fmt_p
+from .units import fmt_p
 
 __all__ = [
     "Comparison",
@@ -29,9 +29,6 @@ __all__ = [
     "regression_gates",
 ]
 
-# Raw measures: lower is better, and their unit is not a score's, so they gate only when a
-# suite names them in ``regression_metrics`` (their margin is then relative to the baseline).
-LOWER_IS_BETTER = RAW_MEASURES
 Verdict = Literal[
     "improved", "regressed", "worse within margin", "no significant change", "not tested"
 ]
@@ -411,9 +408,7 @@ def compare_runs(
             kind = metric_kind([*bcases, *ccases], metric)
             # Raw measures (latency, cost, tool calls, turns, custom raw values) are compared
             # in their units, a rise being worse, and gate only when named.
-            raw_kind = kind in LOWER_IS_BETTER or is_raw_measure(
-                kind, [v for d in (b, c) for v in d.values()]
-            )
+            raw_kind = is_raw_measure(kind, [v for d in (b, c) for v in d.values()])
             lost = _lost_scores(b, ids, ccases, metric)
             if lost is not None:
                 unchecked = not ids and _gates(metric, raw_kind, narrowed)
