@@ -101,7 +101,8 @@ def test_gate_on_key_survives_yaml11(tmp_path: Path) -> None:
     p = write(
         tmp_path,
         "g.eval.yaml",
-        "gates:\n  - {metric: pass_rate, min: 0.5, on: ci_low}\n  - {metric: x, max: 1, on: ci_high}\n",
+        "gates:\n  - {metric: pass_rate, min: 0.5, on: ci_low}\n  - {metric: x, max: 1, on: ci_high}\n"
+        "cases: [{id: a, input: x}]\n",
     )
     gates = load_suite(p).spec.gates
     assert [g.on for g in gates] == ["ci_low", "ci_high"]

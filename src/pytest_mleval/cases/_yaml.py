@@ -324,9 +324,48 @@ def read_yaml(path: Path, shape: _Shape = _TYPED) -> tuple[Any, yaml.Node | None
     return data, node
 
 
+_TYPE_TAG = re.compile(r"^(?:[A-Z]\w*|str|int|float|bool|dict|list|none)$|\[")
+
+
+def _union_tags(errors: Sequence[Any]) -> set[tuple[int, int]]:
+    """``(error, index)`` of the loc parts that name a union's branch, not a key.
+
+    pydantic reports a value that fits no branch of ``str | DatasetSpec | list[...]`` once per
+    branch, at ``("dataset", "DatasetSpec", "limit")``: two or more errors under one prefix
+    whose parts there are type names.
+    """
+    tags = set()
+    for e, err in enumerate(errors):
+        loc = tuple(err["loc"])
+        for i, part in enumerate(loc):
+            if not (isinstance(part, str) and _TYPE_TAG.search(part)):
+                continue
+            if any(
+                tuple(o["loc"][:i]) == loc[:i]
+                and len(o["loc"]) > i
+                and o["loc"][i] != part
+                and isinstance(o["loc"][i], str)
+                and _TYPE_TAG.search(o["loc"][i])
+                for o in errors
+            ):
+                tags.add((e, i))
+    return tags
+
+
 def first_error(exc: ValidationError) -> tuple[tuple[Any, ...], str]:
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(err["loc"])
+    errors = exc.errors(include_url=False)
+    tags = _union_tags(errors)
+    first = 0
+    if tags:
+        # Of a union's branches, the one the value was written for: the error that is not
+        # "not a string" / "not a list" (`limit: 0` in a dataset mapping, not `dataset.str`).
+        top = errors[0]["loc"][:1]
+        for e, err in enumerate(errors):
+            if tuple(err["loc"][:1]) == tuple(top) and not err["type"].endswith("_type"):
+                first = e
+                break
+    err = errors[first]
+    loc = tuple(p for i, p in enumerate(err["loc"]) if (first, i) not in tags)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"

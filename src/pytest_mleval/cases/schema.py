@@ -6,11 +6,13 @@ models in :mod:`.jsonschema`.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -45,6 +47,33 @@ cases (not a metric: no metric may take it)."""
 _METRIC_RESERVED = ("threshold", "max", "weight")
 
 
+def _real(value: Any) -> Any:
+    # A number as written: pydantic's lax mode would take the text "0.5" or `true` for one,
+    # and YAML's `.inf` / `.nan` make a bound that every score passes (or none can).
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {value!r}")
+    return value
+
+
+def _count(value: Any) -> Any:
+    # A whole number as written: not `true` (lax mode's 1), not "3", not 2.0.
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
+    return value
+
+
+Real = Annotated[float, BeforeValidator(_real)]
+"""A finite number written as a number."""
+Count = Annotated[int, BeforeValidator(_count)]
+"""A whole number written as one."""
+
+
 class MetricSpec(BaseModel):
     """One metric applied to a case: its name, pass criteria and parameters."""
 
@@ -55,21 +84,14 @@ class MetricSpec(BaseModel):
     ``python:MODULE:FUNC``), or the ``name:`` label given to it."""
     metric: str | None = None
     """The metric to run when ``name`` is a label (``- contains: {name: has-refund, ...}``)."""
-    threshold: float | None = None
+    threshold: Real | None = None
     """Minimum score to pass; ``None`` uses the metric's default (informational if it has none)."""
-    max: float | None = None
+    max: Real | None = None
     """Maximum value for the metric to pass (used by ``latency_ms`` and ``cost_usd``)."""
-    weight: float = 1.0
+    weight: Real = Field(default=1.0, ge=0)
     """Weight in the suite's weighted pass rule (``pass_score``)."""
     params: dict[str, Any] = Field(default_factory=dict)
     """Metric-specific options, passed to the metric function as keyword arguments."""
-
-    @field_validator("threshold", "max", "weight", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
-        return value
 
     @property
     def kind(self) -> str:
@@ -189,9 +211,9 @@ class GateSpec(BaseModel):
     """Statistic of the per-case scores (``pass_rate``: share of cases where the metric passed;
     ``ppi_mean``: the metric on the human scale, from the suite's ``labels:``; ``corpus``:
     corpus BLEU of a ``bleu`` metric, as ``sacrebleu.corpus_bleu``)."""
-    min: float | None = None
+    min: Real | None = None
     """The gate fails when the gated value is below this."""
-    max: float | None = None
+    max: Real | None = None
     """The gate fails when the gated value is above this."""
     on: Literal["estimate", "ci_low", "ci_high"] = "estimate"
     """Gated value: the estimate or a confidence bound (``ci_low`` resists lucky small suites)."""
@@ -263,9 +285,9 @@ class RateLimitSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rpm: float | None = None
+    rpm: Real | None = Field(default=None, gt=0)
     """Requests per minute."""
-    tpm: float | None = None
+    tpm: Real | None = Field(default=None, gt=0)
     """Tokens per minute."""
 
 
@@ -280,7 +302,7 @@ class DatasetSpec(BaseModel):
     """File format; guessed from the extension when omitted."""
     mapping: dict[str, str] = Field(default_factory=dict)
     """Case field -> column name, e.g. ``{input: question, expected: answer}``."""
-    limit: int | None = None
+    limit: Count | None = Field(default=None, ge=1)
     """Read at most this many rows."""
 
 
@@ -306,7 +328,7 @@ class ToolSpec(BaseModel):
     """The function run for each call: ``python:MODULE:FUNC`` (or ``MODULE:FUNC``)."""
     parameters: dict[str, Any] | None = Field(default=None, alias="schema")
     """JSON schema of the arguments (``schema:``); a function's is built from its signature."""
-    timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: Real | None = Field(default=None, gt=0)
     """Seconds one call may take before it fails as timed out (default: the suite's
     ``tool_timeout_s``)."""
 
@@ -390,7 +412,7 @@ class Case(BaseModel):
     tool_results: list[ToolResultSpec] = Field(default_factory=list)
     """Scripted results of schema-only tools: ``{NAME: RESULT}`` or a list of
     ``{name, args, result | error}`` entries."""
-    max_turns: int | None = Field(default=None, ge=1)
+    max_turns: Count | None = Field(default=None, ge=1)
     """Model replies the tool loop may take for this case (default: the suite's)."""
     expected: Any = None
     """Reference output for reference-based metrics."""
@@ -531,7 +553,7 @@ class SuiteSpec(BaseModel):
     """Models tried in order when the target model fails after its retries."""
     rate_limit: RateLimitSpec | None = None
     """Rate limits for the target model."""
-    timeout_s: float | None = None
+    timeout_s: Real | None = Field(default=None, gt=0)
     """Per-call timeout for model targets."""
     stream: bool = False
     """Stream every ``model:`` target call (sets ``stream: true`` in the calls' params, so
@@ -541,24 +563,24 @@ class SuiteSpec(BaseModel):
     """Model used by judge metrics in this suite."""
     tools: list[ToolSpec] = Field(default_factory=list)
     """Tools every case's ``model:`` target may call (the tool loop runs them locally)."""
-    max_turns: int = Field(default=10, ge=1)
+    max_turns: Count = Field(default=10, ge=1)
     """Model replies the tool loop may take; a case still calling tools past this errors."""
-    tool_timeout_s: float = Field(default=30.0, gt=0)
+    tool_timeout_s: Real = Field(default=30.0, gt=0)
     """Seconds one tool call may take before it fails as timed out."""
     allow_tool_errors: bool = False
     """Let a case pass although a tool call failed (unknown tool, bad arguments, the tool
     raised or timed out). Off by default: a suite with tools scores ``tool_error`` on every
     case unless it lists that metric itself."""
-    repeats: int = Field(default=1, ge=1)
+    repeats: Count = Field(default=1, ge=1)
     """Samples per case; statistics average them per case."""
     metrics: MetricList = Field(default_factory=list)
     """Default metrics for every case."""
     gates: list[GateSpec] = Field(default_factory=list)
     """Suite-level assertions on aggregates."""
-    pass_score: float | None = None
+    pass_score: Real | None = None
     """Weighted rule, in (0, 1]: a case passes when the weighted mean of its metric scores in
     [0, 1] reaches this (raw measures such as latency are not averaged: they pass by ``max:``)."""
-    regression_margin: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    regression_margin: Real | None = Field(default=None, ge=0)
     """Drops smaller than this never fail the regression gate (non-inferiority margin)."""
     regression_metrics: list[str] | None = None
     """Metrics whose regression against a baseline fails the run (default: every metric in both

@@ -174,6 +174,16 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
             )
             _add_case(cases, lines, case, path=ds_path, line=line)
 
+    if spec.gates and not cases:
+        # Its gates would check nothing: the suite would leave no result, and with it no gate,
+        # so the run read green on an emptied dataset.
+        raise EvalFileError(
+            f"suite {name!r} has gates but no cases (its `cases:`, probes and datasets are "
+            "empty): nothing could pass its gates",
+            path=str(path),
+            line=node_line(root, ("gates",)),
+            field="gates",
+        )
     if known_metric is not None:
         _check_gate_metrics(spec, cases, known_metric, path=path, root=root)
     suite = Suite(
