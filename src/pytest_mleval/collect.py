@@ -85,6 +85,20 @@ class EvalFile(pytest.File):
             )
         session = _session(self.config)
         for run in runs:
+            other = session.suites.get(run.name)
+            if other is not None and other.path.resolve() != suite.path.resolve():
+                # One name, two files: their cases were averaged per id as repeats of one
+                # suite, with the first file's gates and settings.
+                from .cases.suite import line_of
+
+                raise EvalFileError(
+                    f"suite {run.name!r} is also the suite of {other.path}: give each eval "
+                    "file its own `suite:` name",
+                    path=str(self.path),
+                    line=line_of(self.path, ("suite",)),
+                    field="suite",
+                )
+        for run in runs:
             session.register_suite(run)
         yield EvalSuite.from_parent(self, name=suite.name, suite=suite, runs=runs)
 
