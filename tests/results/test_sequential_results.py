@@ -42,7 +42,9 @@ def test_intervals_are_the_sequence_over_the_run_order() -> None:
     out = {
         a.metric: a for a in sequential_aggregates(aggs, arrived, population=100, confidence=0.95)
     }
-    cs = ConfidenceSequence(alpha=0.05, population=100)
+    # The infinite-population sequence: the 40 cases are a sample of the distribution the
+    # intervals are about (the finite one ended, after every case, on zero width).
+    cs = ConfidenceSequence(alpha=0.05)
     cs.update([c.scores["exact"].score for c in cases])
     assert (out["exact"].ci_low, out["exact"].ci_high) == pytest.approx(cs.interval(), rel=1e-12)
     assert out["exact"].method == CS_METHOD and "40 of 100 cases run" in (out["exact"].note or "")

@@ -48,7 +48,8 @@ def sequential_aggregates(
     Args:
         aggregates: The suite's fixed-n aggregates.
         cases: The suite's results, in the order they ran (not-needed ones included).
-        population: Cases in the suite (the sequence covers their mean).
+        population: Cases in the suite (named in the note; the sequence covers the mean of
+            the distribution they come from, not theirs alone).
         confidence: The run's confidence level.
 
     Returns:
@@ -65,7 +66,10 @@ def sequential_aggregates(
         if raw or not values or not all(0.0 <= v <= 1.0 for v in values):
             out.append(agg)
             continue
-        cs = ConfidenceSequence(alpha=1.0 - confidence, population=max(population, len(values)))
+        # The distribution the cases come from, as the fixed-n intervals (and a `ci_low`
+        # gate) mean: the finite-population sequence ends on the suite's own mean, so 2 of 2
+        # passing read [1, 1] and passed `ci_low >= 0.9` where Wilson gives 0.34.
+        cs = ConfidenceSequence(alpha=1.0 - confidence)
         cs.update(values)
         low, high = cs.interval()
         note = f"{len(values)} of {population} cases run"
@@ -140,8 +144,9 @@ def sequential_verdicts(
         baseline: The baseline's results of the suite.
         candidate: This run's results of the suite, in the order they ran.
         confidence: The run's confidence level.
-        population: Cases in the suite: the matched ones are a random sample of them (the
-            order was random), whose mean difference the sequence covers.
+        population: Cases in the suite. Kept for callers: a regression verdict is about
+            the distribution the cases come from, so the sequence is the infinite-population
+            one (the finite one ended on the suite's own mean difference, zero width).
     """
     from ..stats.sequential import PairedConfidenceSequence, decide_regression
 
@@ -158,10 +163,7 @@ def sequential_verdicts(
         pairs = [(base[i], cand[i]) for i in ids]
         if not pairs or not all(0.0 <= v <= 1.0 for p in pairs for v in p):
             continue
-        cs = PairedConfidenceSequence(
-            alpha=alpha if row.gating else 1.0 - confidence,
-            population=max(population or 0, len(pairs)),
-        )
+        cs = PairedConfidenceSequence(alpha=alpha if row.gating else 1.0 - confidence)
         for b, c in pairs:
             cs.update(b, c)
         low, high = cs.interval()

@@ -203,9 +203,13 @@ class Sequential:
             elif not bounded_metric(suite, gate.metric):
                 watch.blocked.append(f"gate {gate.metric} is not a score in [0, 1]")
             else:
-                watch.gates.append(
-                    _GateWatch(gate, ConfidenceSequence(alpha=self.alpha, population=population))
+                # `on: estimate` asks about the suite's own mean (the finite population); a
+                # bound about the distribution its cases come from, as the reported
+                # intervals the gate is checked on at the end.
+                cs = ConfidenceSequence(
+                    alpha=self.alpha, population=population if gate.on == "estimate" else None
                 )
+                watch.gates.append(_GateWatch(gate, cs))
         if self.baseline is not None:
             base = [c for c in self.baseline.cases if c.suite == suite.name and not c.not_needed]
             by_case: dict[str, list[CaseResult]] = {}
@@ -218,14 +222,12 @@ class Sequential:
             gating = [m for m in names if bounded_metric(suite, m)]
             matched = sum(1 for c in suite.cases if c.id in watch.baseline)
             if gating and matched:
-                # The matched cases come in a random order: a sample of the suite's cases,
-                # whose mean difference the sequence covers.
+                # A regression is about the distribution the cases come from (as the
+                # verdict at the end of the run reads it): the infinite-population sequence.
                 # Bonferroni over the gating metrics, as the fixed comparison adjusts (Holm).
                 each = self.alpha / len(gating)
                 for m in gating:
-                    watch.regression[m] = PairedConfidenceSequence(
-                        alpha=each, population=population
-                    )
+                    watch.regression[m] = PairedConfidenceSequence(alpha=each)
                     watch.regression_decisions[m] = "undecided"
             margin = suite.spec.regression_margin
             watch.margin = float(self.margin if margin is None else margin)
