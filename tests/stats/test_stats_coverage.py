@@ -188,3 +188,33 @@ def test_clustered_scores_keep_the_naive_interval_when_cr1_is_not_above_it() -> 
     t = stats.mean_ci(x)
     assert (e.ci_low, e.ci_high) == pytest.approx((t.ci_low, t.ci_high), rel=1e-12)
     assert "naive" in e.method
+
+
+@pytest.mark.parametrize("clusters", [2, 3, 4, 5, 8])
+@pytest.mark.parametrize("size", [4, 10])
+def test_no_clustered_score_reads_more_certain_than_a_perfect_pass_rate(
+    clusters: int, size: int
+) -> None:
+    # Before: 8 cases in 2 clusters, all 1.0, read ci_low 0.047 (clustered Wilson, t on 1 df)
+    # while seven 1.0s and one 0.9 read 0.320 (the no-spread bounds used the normal quantile):
+    # a ci_low gate passed the worse suite and failed the perfect one. Nor may a suite of all
+    # 1.0 scores with repeats (the score path) read more certain than the pass rate.
+    labels = np.repeat(np.arange(clusters), size).tolist()
+    n = clusters * size
+    perfect = stats.clustered_proportion_ci([1.0] * n, labels).ci_low
+    for last in (1.0, 0.999, 0.99, 0.9, 0.5, 0.0):
+        x = [1.0] * (n - 1) + [last]
+        low = stats.clustered_mean_ci(x, labels, bounds=(0.0, 1.0)).ci_low
+        assert low <= perfect + 1e-12, (last, low, perfect)
+        boot = stats.cluster_bootstrap_ci(x, labels, bounds=(0.0, 1.0), seed=0).ci_low
+        assert boot <= perfect + 1e-12, (last, boot, perfect)
+    # The same on the other side: no suite reads more certain of failing than all 0.0.
+    worst = stats.clustered_proportion_ci([0.0] * n, labels).ci_high
+    x = [0.0] * (n - 1) + [0.1]
+    assert stats.clustered_mean_ci(x, labels, bounds=(0.0, 1.0)).ci_high >= worst - 1e-12
+
+
+def test_few_clusters_say_so_on_a_sample_without_spread() -> None:
+    labels = np.repeat(np.arange(3), 4).tolist()
+    e = stats.clustered_mean_ci([0.8] * 12, labels, bounds=(0.0, 1.0))
+    assert "only 3 clusters" in (e.note or "")

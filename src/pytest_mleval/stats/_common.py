@@ -144,7 +144,11 @@ def _check_bounds(bounds: tuple[float, float] | None) -> None:
 
 
 def _flat_bound(
-    v: float, n: float, confidence: float, bounds: tuple[float, float]
+    v: float,
+    n: float,
+    confidence: float,
+    bounds: tuple[float, float],
+    few: tuple[float, float] | None = None,
 ) -> tuple[float, float]:
     """An interval for the mean of a variable on ``bounds`` whose n draws all equal ``v``.
 
@@ -153,11 +157,18 @@ def _flat_bound(
     n draws all at v bound q by the Wilson upper bound of 0 successes in n, z^2 / (n + z^2)
     (the "rule of three" family). At v = high this is the Wilson interval of n passes in n,
     so a score of 1 everywhere reads as a pass rate of 100 % does.
+
+    ``few`` is ``(n, quantile)`` of clusters too few to estimate their spread: the share is
+    also bounded with that quantile (t on C-1 degrees of freedom), as a perfect clustered
+    pass rate is, and the wider of the two bounds is taken.
     """
     lo, hi = bounds
     v = min(hi, max(lo, v))
     z = _z(0.5 + confidence / 2.0)
     q = z * z / (n + z * z)
+    if few is not None:
+        n_few, t = few
+        q = max(q, t * t / (n_few + t * t))
     return v - q * (v - lo), v + q * (hi - v)
 
 
@@ -193,6 +204,7 @@ def _bounded_widening(
     confidence: float,
     bounds: tuple[float, float],
     where: str = "",
+    few: tuple[float, float] | None = None,
 ) -> tuple[float, float, bool, bool, list[str]]:
     """The two widenings every bounded mean interval gets on ``n`` (effective) cases:
     ``(lo, hi, nearly_flat, capped, notes)``, each note ending in ``where`` (what ``n`` is).
@@ -212,18 +224,18 @@ def _bounded_widening(
     beside twenty 1.0s' 0.84, and a ``ci_low`` gate failed the perfect suite and passed the
     worse one. The bound is monotone in every case, so no sample reads a higher ``ci_low``
     than a constant sample that dominates it; it binds only where the values crowd their
-    extreme (near a bound, or with nearly no spread).
+    extreme (near a bound, or with nearly no spread). ``few``: see :func:`_flat_bound`.
     """
     w = _near_flat_weight(x, bounds)
     near = False
     if w > 0.0:
-        f_lo, f_hi = _flat_bound(float(x.mean()), n, confidence, bounds)
+        f_lo, f_hi = _flat_bound(float(x.mean()), n, confidence, bounds, few)
         new_lo = lo - w * max(0.0, lo - f_lo)
         new_hi = hi + w * max(0.0, f_hi - hi)
         near = new_lo < lo or new_hi > hi
         lo, hi = new_lo, new_hi
-    c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds)
-    _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds)
+    c_lo, _ = _flat_bound(float(x.max()), n, confidence, bounds, few)
+    _, c_hi = _flat_bound(float(x.min()), n, confidence, bounds, few)
     capped = c_lo < lo or c_hi > hi
     notes = [_near_flat_note(n) + where] if near else []
     if capped:
@@ -256,6 +268,7 @@ def _degenerate(
     what: str,
     bounds: tuple[float, float] | None = None,
     n_eff: float | None = None,
+    few: tuple[float, float] | None = None,
 ) -> Estimate | None:
     """The answers without a spread to estimate: no data, one case, or identical values.
 
@@ -273,7 +286,7 @@ def _degenerate(
     if not flat:
         return None
     if bounds is not None:
-        lo, hi = _flat_bound(m, x.size if n_eff is None else n_eff, confidence, bounds)
+        lo, hi = _flat_bound(m, x.size if n_eff is None else n_eff, confidence, bounds, few)
         why = "one case" if x.size == 1 else f"all {x.size} values are identical"
         note = f"{why}: {_flat_note(int(x.size), bounds)}"
         if n_eff is not None and n_eff < x.size:

@@ -4,6 +4,7 @@ failures or few clusters cannot rule out, and the cluster bootstrap.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -117,10 +118,10 @@ def _cluster_setup(
     what: str,
     why_plain: str,
     bounds: tuple[float, float] | None = None,
-) -> Estimate | tuple[np.ndarray, np.ndarray, int, float]:
-    """Checked values with integer cluster codes, the number of clusters and the effective n
-    of a sample without spread (:func:`_flat_n_eff`), or the answer when there is nothing to
-    cluster.
+) -> Estimate | tuple[np.ndarray, np.ndarray, int, float, tuple[float, float] | None]:
+    """Checked values with integer cluster codes, the number of clusters, the effective n
+    of a sample without spread (:func:`_flat_n_eff`) and the few-cluster quantile
+    (:func:`._common._flat_bound`'s ``few``), or the answer when there is nothing to cluster.
 
     Shared by the CR1 interval and the cluster bootstrap: degenerate input gives its defined
     estimate (the no-spread bound for a bounded metric), and a single cluster falls back to the
@@ -134,14 +135,22 @@ def _cluster_setup(
         raise ValueError("values and clusters must have the same length")
     codes, c = _codes(labels)
     n_flat = _flat_n_eff(codes, c, confidence) if c >= 2 and x.size else None
-    degenerate = _degenerate(x, confidence, what, bounds, n_flat)
+    # Too few clusters to estimate their spread: the no-spread bounds also take the t
+    # quantile on C-1 df, as a perfect clustered pass rate does. Without it a score of 1.0
+    # and 0.9 in 2 clusters read ci_low 0.32 beside the perfect pass rate's 0.047.
+    few = (float(x.size), _t_quantile(confidence, c - 1)) if 2 <= c < MIN_CLUSTERS else None
+    degenerate = _degenerate(x, confidence, what, bounds, n_flat, few)
     if degenerate is not None:
+        if few is not None and degenerate.note:
+            degenerate = dataclasses.replace(
+                degenerate, note=f"{degenerate.note}; {_few_clusters_note(c)}"
+            )
         return degenerate
     if c < 2 or n_flat is None:
         plain = mean_ci(x, confidence=confidence, bounds=bounds)
         note = f"one cluster: {why_plain}, plain t interval"
         return Estimate(plain.estimate, plain.ci_low, plain.ci_high, plain.n, "t", confidence, note)
-    return x, codes, c, n_flat
+    return x, codes, c, n_flat, few
 
 
 def _cluster_variances(x: np.ndarray, codes: np.ndarray, c: int) -> tuple[float, float]:
@@ -203,7 +212,7 @@ def clustered_mean_ci(
     )
     if isinstance(setup, Estimate):
         return setup
-    x, codes, c, n_flat = setup
+    x, codes, c, n_flat, few_q = setup
     n = int(x.size)
     m = float(x.mean())
     cr1, naive = _cluster_variances(x, codes, c)
@@ -239,7 +248,7 @@ def clustered_mean_ci(
                 "widened to the Wilson interval with the same variance and quantile"
             )
         lo, hi, near, capped, more = _bounded_widening(
-            x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS
+            x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS, few_q
         )
         notes += more
         if near:
@@ -381,7 +390,7 @@ def cluster_bootstrap_ci(
     )
     if isinstance(setup, Estimate):
         return setup
-    x, codes, c, n_flat = setup
+    x, codes, c, n_flat, few_q = setup
     sums = np.bincount(codes, x, c)
     sizes = np.bincount(codes, minlength=c).astype(float)
     rng = np.random.default_rng(seed)
@@ -404,7 +413,9 @@ def cluster_bootstrap_ci(
             "widened to the unclustered t interval where the cluster bootstrap was narrower"
         )
     if bounds is not None:
-        lo, hi, *_, more = _bounded_widening(x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS)
+        lo, hi, *_, more = _bounded_widening(
+            x, lo, hi, n_flat, confidence, bounds, _IN_CLUSTERS, few_q
+        )
         notes += more
     note = "; ".join(notes) or None
     return Estimate(
