@@ -55,10 +55,13 @@ def test_never_narrower_than_the_unclustered_interval() -> None:
 
 def test_weighted_median_matches_numpy_on_a_resample() -> None:
     # A resample that draws clusters 0, 0 and 2 has the median of their cases pooled.
-    values = np.array([0.1, 0.2, 0.9, 0.4, 0.5])
-    clusters = ["a", "a", "b", "c", "c"]
+    values = np.array([0.1, 0.2, 0.9, 0.4, 0.5] * 2)
+    clusters = ["a", "a", "b", "c", "c", "d", "d", "e", "f", "f"]
     est = stats.cluster_bootstrap_median_ci(values, clusters, seed=0, n_resamples=2_000)
     assert 0.1 <= est.ci_low <= est.estimate <= est.ci_high <= 0.9
+    # Five cases are too few for any interval of a median: the metric's range.
+    few = stats.cluster_bootstrap_median_ci(values[:5], clusters[:5], seed=0, bounds=(0, 1))
+    assert (few.ci_low, few.ci_high) == (0.0, 1.0) and "too few" in (few.note or "")
 
 
 def test_few_clusters_say_the_interval_may_be_short() -> None:

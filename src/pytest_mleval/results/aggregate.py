@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -277,21 +278,26 @@ def _gate_estimate(
     if not values:
         return f"no scores for metric {gate.metric!r}"
     if gate.stat == "median":
-        import numpy as np
-
+        kind = metric_kind(cases, gate.metric)
+        bounds = None if kind is not None and is_raw_measure(kind, values) else BOUNDS
         if any(clusters):
             # Cases of a cluster move together: resample clusters (a case without one is its own).
             labels = [
                 k if cl is None else f"cluster:{cl}" for k, cl in zip(keys, clusters, strict=True)
             ]
             est = stats.cluster_bootstrap_median_ci(
-                values, labels, confidence=confidence, seed=seed
+                values, labels, confidence=confidence, seed=seed, bounds=bounds
             )
         else:
-            est = stats.bootstrap_ci(
-                np.asarray(values), np.median, method="percentile", confidence=confidence, seed=seed
-            )
-        return est.estimate, est.ci_low, est.ci_high, est.method
+            est = stats.median_ci(values, confidence=confidence, seed=seed, bounds=bounds)
+        lo, hi = est.ci_low, est.ci_high
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            # An unbounded measure on too few cases: no interval of its median exists.
+            if gate.on != "estimate":
+                return f"{est.note}, so its {gate.on} cannot be checked"
+            lo, hi = min(values), max(values)
+            return est.estimate, lo, hi, f"{est.method}; the range of the values shown"
+        return est.estimate, lo, hi, est.method
     if gate.stat in ("min", "max"):
         v = min(values) if gate.stat == "min" else max(values)
         return v, v, v, f"{gate.stat} (no interval)"

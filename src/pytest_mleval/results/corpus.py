@@ -59,6 +59,7 @@ def corpus_estimate(
     """
     import numpy as np
 
+    from .. import stats
     from ..metrics.textsim import bleu_from_stats
 
     found = _counts(cases, metric)
@@ -79,9 +80,14 @@ def corpus_estimate(
     labels = [cluster_of.get(k) or f"case:{k}" for k in keys]
     clustered = any(cluster_of.get(k) for k in keys)  # else every unit is a case
     units = sorted(set(labels))
-    if len(units) < 2:
-        # One case (or one cluster) says nothing about the spread: no narrower than [0, 1].
-        return point, 0.0, 1.0, "corpus BLEU (one sampling unit: no interval)"
+    need = stats.median_ci_min_n(confidence)
+    if len(units) < need:
+        # One case (or one cluster) says nothing about the spread, and a bootstrap of 2-5
+        # has a handful of distinct resamples: 2 identical cases read [x, x] and passed a
+        # ci_low gate. Below the fewest units any distribution-free interval of a median
+        # needs (6 at 95 %), the interval is the score's range.
+        what = "one sampling unit" if len(units) < 2 else f"{len(units)} sampling units"
+        return point, 0.0, 1.0, f"corpus BLEU ({what}, fewer than {need}: no interval)"
     code = {u: i for i, u in enumerate(units)}
     unit_rows = np.zeros((len(units), rows.shape[1]), dtype=np.int64)
     np.add.at(unit_rows, [code[u] for u in labels], rows)

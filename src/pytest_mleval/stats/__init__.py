@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         clustered_mean_ci,
         clustered_proportion_ci,
     )
-    from .intervals import average_repeats, mean_ci, proportion_ci
+    from .intervals import average_repeats, mean_ci, median_ci, median_ci_min_n, proportion_ci
     from .paired import (
         benjamini_hochberg,
         holm,
@@ -127,6 +127,8 @@ _WHERE = {
     "holm": "paired",
     "mcnemar_exact": "paired",
     "mean_ci": "intervals",
+    "median_ci": "intervals",
+    "median_ci_min_n": "intervals",
     "min_detectable_effect": "power",
     "min_detectable_effect_binary": "power",
     "min_detectable_effect_constant_baseline": "power",
@@ -174,6 +176,8 @@ __all__ = [
     "holm",
     "mcnemar_exact",
     "mean_ci",
+    "median_ci",
+    "median_ci_min_n",
     "min_detectable_effect",
     "min_detectable_effect_binary",
     "min_detectable_effect_constant_baseline",

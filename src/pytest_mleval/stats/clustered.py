@@ -24,8 +24,8 @@ from ._common import (
     _with_wilson_form,
     _z,
 )
-from .bootstrap import _chunks, _interval, bootstrap_ci
-from .intervals import mean_ci, proportion_ci
+from .bootstrap import _chunks, _interval
+from .intervals import mean_ci, median_ci, proportion_ci
 
 __all__ = [
     "MIN_CLUSTERS",
@@ -440,12 +440,13 @@ def cluster_bootstrap_median_ci(
     confidence: float = 0.95,
     seed: int | None = None,
     n_resamples: int = 10_000,
+    bounds: tuple[float, float] | None = None,
 ) -> Estimate:
     """Percentile interval of the median resampling whole clusters.
 
-    Never narrower than the unclustered percentile bootstrap of the median (``bootstrap_ci``
-    with the same seed): where the cluster bootstrap is narrower on a side, that side is the
-    unclustered one's.
+    Never narrower than the unclustered interval of the median (:func:`.intervals.median_ci`
+    with the same seed: the percentile bootstrap, widened to the order statistics): where the
+    cluster bootstrap is narrower on a side, that side is the unclustered one's.
 
     Args:
         values: Per-case scores.
@@ -453,6 +454,7 @@ def cluster_bootstrap_median_ci(
         confidence: Two-sided confidence level.
         seed: Seed of the bootstrap.
         n_resamples: Resamples.
+        bounds: The metric's range (the interval of too few cases), ``None`` if unbounded.
 
     Returns:
         The median with its interval; with one cluster, the unclustered interval (with a note).
@@ -461,12 +463,12 @@ def cluster_bootstrap_median_ci(
     x = np.asarray(values, dtype=float)
     if x.ndim != 1 or x.size != len(clusters):
         raise ValueError("values and clusters must have one entry per case")
-    naive = bootstrap_ci(
-        x, np.median, method="percentile", confidence=confidence, seed=seed, n_resamples=n_resamples
-    )
+    naive = median_ci(x, confidence=confidence, seed=seed, n_resamples=n_resamples, bounds=bounds)
     codes, c = _codes(clusters)
     if c < 2:
         note = "one cluster: nothing to resample, the unclustered interval"
+        if naive.note:
+            note += f"; {naive.note}"
         return Estimate(
             naive.estimate, naive.ci_low, naive.ci_high, naive.n, naive.method, confidence, note
         )
@@ -490,7 +492,8 @@ def cluster_bootstrap_median_ci(
     if naive.ci_low < lo or naive.ci_high > hi:
         lo, hi = min(lo, naive.ci_low), max(hi, naive.ci_high)
         notes.append(
-            "widened to the unclustered bootstrap where the cluster bootstrap was narrower"
+            "widened to the unclustered interval where the cluster bootstrap was narrower"
+            + (f" ({naive.note})" if naive.note else "")
         )
     if c < _MEDIAN_FEW_CLUSTERS:
         # bench/median_simulation.py: ICC 0.3 covers 85.7 % at 5 clusters, 91.2 % at 10.

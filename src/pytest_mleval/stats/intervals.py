@@ -13,6 +13,7 @@ import numpy as np
 from ._common import (
     Estimate,
     _bounded_widening,
+    _bounds_text,
     _check_bounds,
     _check_confidence,
     _codes,
@@ -29,6 +30,8 @@ from .bootstrap import bootstrap_ci
 __all__ = [
     "average_repeats",
     "mean_ci",
+    "median_ci",
+    "median_ci_min_n",
     "proportion_ci",
 ]
 
@@ -170,3 +173,99 @@ def proportion_ci(
         else float(special.betaincinv(successes + 1, n - successes, 1 - alpha / 2))
     )
     return Estimate(p, lo, hi, n, "clopper-pearson", confidence, note)
+
+
+def _median_ranks(n: int, confidence: float) -> tuple[int, int] | None:
+    """1-based ranks ``(l, n - l + 1)`` of the distribution-free interval of the median, or
+    ``None`` when n is too small for one: the largest l with P(Binomial(n, 1/2) <= l - 1)
+    <= alpha / 2, so each end misses the median with probability at most alpha / 2."""
+    from ._dist import bdtr_half
+
+    tail = (1.0 - confidence) / 2.0
+    if n < 1 or bdtr_half(0, n) > tail:
+        return None
+    # Start near the normal approximation, then step to the exact rank.
+    k = max(1, int(n / 2.0 - _z(1.0 - tail) * math.sqrt(n) / 2.0))
+    while k > 1 and bdtr_half(k - 1, n) > tail:
+        k -= 1
+    while k < n and bdtr_half(k, n) <= tail:
+        k += 1
+    return k, n - k + 1
+
+
+def median_ci_min_n(confidence: float = 0.95) -> int:
+    """The fewest cases (or independent units) for which any distribution-free interval of a
+    median exists at ``confidence``: 6 at 95 % (both ends at the extremes, 1 - 2 / 2^n)."""
+    _check_confidence(confidence)
+    n = 1
+    while _median_ranks(n, confidence) is None:
+        n += 1
+    return n
+
+
+def median_ci(
+    values: Any,
+    *,
+    confidence: float = 0.95,
+    seed: int | None = None,
+    bounds: tuple[float, float] | None = None,
+    n_resamples: int = 10_000,
+) -> Estimate:
+    """Median with its percentile bootstrap interval, never narrower than the
+    distribution-free (order-statistic) interval.
+
+    The percentile bootstrap of a median on 1-2 cases has zero width or spans two values,
+    and a ``ci_low`` gate passed on it. The order-statistic interval ``[x_(l), x_(n-l+1)]``
+    holds for any continuous or discrete distribution; with fewer cases than
+    :func:`median_ci_min_n` none exists, and the interval is the metric's range (``bounds``),
+    or ``(-inf, inf)`` for an unbounded measure (no interval can be given).
+
+    Args:
+        values: Per-case values.
+        confidence: Two-sided confidence level.
+        seed: Seed of the bootstrap.
+        bounds: The metric's range, or ``None`` when unbounded.
+        n_resamples: Bootstrap resamples.
+
+    Returns:
+        The median and its interval; ``note`` says when the order statistics widened it.
+    """
+    _check_confidence(confidence)
+    _check_bounds(bounds)
+    x = _finite(values)
+    boot = bootstrap_ci(
+        x, np.median, method="percentile", confidence=confidence, seed=seed, n_resamples=n_resamples
+    )
+    if x.size == 0:
+        return boot
+    ranks = _median_ranks(int(x.size), confidence)
+    if ranks is None:
+        lo, hi = (float(bounds[0]), float(bounds[1])) if bounds else (-math.inf, math.inf)
+        need = median_ci_min_n(confidence)
+        where = _bounds_text(bounds) if bounds is not None else "unbounded: no interval"
+        note = (
+            f"{x.size} case(s) are too few for an interval of the median at "
+            f"{confidence:.0%} (a distribution-free one needs {need}): the metric's range "
+            f"({where})"
+        )
+        method = f"median (n={x.size}: too few cases for an interval)"
+    else:
+        xs = np.sort(x)
+        lo, hi = float(xs[ranks[0] - 1]), float(xs[ranks[1] - 1])
+        note = ""
+        method = boot.method
+        if lo < boot.ci_low or hi > boot.ci_high:
+            note = (
+                f"widened to the order-statistic interval (ranks {ranks[0]} and {ranks[1]} of "
+                f"{x.size}), which holds for any distribution"
+            )
+            method = "percentile bootstrap, never narrower than the order statistics"
+    return Estimate(
+        boot.estimate,
+        min(lo, boot.ci_low),
+        max(hi, boot.ci_high),
+        int(x.size),
+        method,
+        confidence,
+        note or boot.note,
+    )
