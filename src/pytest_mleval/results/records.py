@@ -583,6 +583,29 @@ def write_results(path: str | Path, run: RunResults) -> Path:
     return path
 
 
+def _token_line(text: str, token: str) -> str:
+    """``" (line N)"`` of the first bare ``token`` in JSON ``text`` (not inside a string)."""
+    import re
+
+    line, in_string, escaped = 1, False, False
+    pattern = re.compile(re.escape(token))
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            line += 1
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == token[0] and pattern.match(text, i):
+            return f" (line {line})"
+    return ""
+
+
 def load_results(path: str | Path) -> RunResults:
     """Read a results file, checking that it is one and that its version is supported.
 
@@ -590,8 +613,18 @@ def load_results(path: str | Path) -> RunResults:
         ResultsFileError: missing, unreadable, not JSON, not a results file, or another version.
     """
     path = Path(path)
+
+    def non_finite(token: str) -> Any:
+        # Python's json reads NaN and Infinity, which JSON has not: a baseline score of NaN
+        # then failed the run at its end ("must be finite"), after every case had run.
+        raise ResultsFileError(
+            f"{path}{_token_line(text, token)} holds {token}, which is not a JSON number: "
+            "every score in a results file must be finite (was it edited by hand?)"
+        )
+
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text, parse_constant=non_finite)
     except FileNotFoundError:
         raise ResultsFileError(f"results file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
