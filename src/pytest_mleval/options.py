@@ -405,6 +405,13 @@ def get_options(config: pytest.Config) -> MlevalOptions:
         raise pytest.UsageError(
             f"--mleval-regression-margin must be a finite number >= 0, got {margin!r}"
         )
+    if options.regression_metrics is not None and not any(
+        m.strip() for m in options.regression_metrics.split(",")
+    ):
+        raise pytest.UsageError(
+            f"--mleval-regression-metrics names no metric ({options.regression_metrics!r}): "
+            "leave it out to gate every metric in both runs"
+        )
     options.shard_spec()  # a bad I/N stops the run before anything starts
     config.stash[_OPTIONS_KEY] = options
     return options

@@ -56,7 +56,7 @@ def test_entry_that_names_no_metric_of_the_suite_is_an_error(
 
 
 @pytest.mark.parametrize(
-    "names", ["[pass_rate]", "[rouge_l, has_x]", "[exact]", "[]", "[pass_rate, rouge_l, exact]"]
+    "names", ["[pass_rate]", "[rouge_l, has_x]", "[exact]", "[pass_rate, rouge_l, exact]"]
 )
 def test_entries_naming_the_suites_metrics_load(tmp_path: Path, names: str) -> None:
     assert _load(tmp_path, names).spec.regression_metrics is not None

@@ -632,6 +632,16 @@ class SuiteSpec(BaseModel):
     def _metrics(cls, value: Any) -> Any:
         return parse_metric_entries(value)
 
+    @field_validator("regression_metrics")
+    @classmethod
+    def _gating(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError(
+                "regression_metrics: [] names no metric, so no regression could fail the run; "
+                "leave it out to gate every metric in both runs"
+            )
+        return value
+
     @field_validator("pass_score")
     @classmethod
     def _pass_score(cls, value: float | None) -> float | None:

@@ -48,7 +48,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from ..results.records import load_results
 
     base, cand = load_results(args.baseline), load_results(args.candidate)
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = args.metrics
     # The same rule as the run's regression gate: each suite's margin and gating metrics come
     # from the candidate's results unless given here.
     comparison, _ = regression_check(
@@ -402,6 +402,16 @@ def _margin(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}") from None
 
 
+def _metric_names(text: str) -> list[str]:
+    """An argparse type: comma-separated metric names, at least one (``","`` gated nothing)."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"names no metric ({text!r}); leave it out to gate every metric in both runs"
+        )
+    return names
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -430,6 +440,7 @@ def add_compare(sub: Any) -> None:
     )
     p.add_argument(
         "--metrics",
+        type=_metric_names,
         default=None,
         help="comma-separated gating metrics for every suite (default: each suite's own "
         "regression_metrics, else every metric in both runs but latency and cost)",

@@ -402,6 +402,7 @@ def compare_runs(
         rows: list[MetricComparison] = []
         nonin_p: list[float] = []
         allowed_drop: list[float] = []
+        bounded_gating: list[str] = []
         for metric in _metrics([*bcases, *ccases]):
             b, c = _per_case(bcases, metric), _per_case(ccases, metric)
             ids = sorted(set(b) & set(c))
@@ -454,6 +455,8 @@ def compare_runs(
             )
             nonin_p.append(stats.noninferiority_pvalue(drop, row_margin))
             allowed_drop.append(row_margin)
+            if rows[-1].gating and not raw_kind:
+                bounded_gating.append(metric)
         if narrowed is not None:
             missing = sorted(set(narrowed) - {r.metric for r in rows})
             if missing:
@@ -491,6 +494,13 @@ def compare_runs(
                     r.verdict = "worse within margin"
         sc.metrics = rows
         sc.unchecked = _nothing_checked(sc, bcases, ccases, narrowed, changed=len(changed))
+        if suite_margin >= 1.0 and bounded_gating and not sc.unchecked:
+            # No drop of a score in [0, 1] exceeds a margin of 1: the gate could never fail.
+            sc.unchecked = (
+                f"regression margin {suite_margin:g} is 1 or more, so no drop of "
+                f"{', '.join(bounded_gating)} (scores in [0, 1]) could exceed it; a margin of "
+                "1 or more is only meaningful for raw measures (a relative rise)"
+            )
         if sc.unchecked:
             result.warnings.append(
                 f"suite {name}: regression cannot be checked, so the gate fails: {sc.unchecked}"
@@ -584,7 +594,9 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
 
 
 def check_margin(margin: float) -> float:
-    """A regression margin as a float, checked: finite and at least 0.
+    """A regression margin as a float, checked: finite and at least 0 (a margin of 1 or more
+    leaves a score's gate unchecked, see :func:`compare_runs`: it stays valid for the
+    relative margin of latency or cost).
 
     Raises:
         ValueError: NaN (every test with it fails to run), infinite or negative (no drop, or
