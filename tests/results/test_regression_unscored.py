@@ -61,12 +61,19 @@ def test_partly_scored_is_compared_with_a_warning() -> None:
     (row,) = [m for m in comparison.suites[0].metrics if m.metric == "judge"]
     assert row.n == 5
     assert any("judge compared on 5 of the 20 cases" in w for w in comparison.warnings)
+    # The gate says so too: it read "20 paired cases" as if judge were checked on all.
+    assert "20 paired cases (judge on 5 of them)" in gate.message
 
 
 def test_a_removed_metric_or_a_new_one_is_not_a_failure() -> None:
-    # No case of this run lists judge any more: the suite dropped it.
+    # No case of this run lists judge any more: the suite dropped it. Not a failure, but it
+    # must not drop out of the comparison unseen (a rename read as a clean pass).
     comparison, (gate,) = regression_check(_run(SCORED), _run([None] * 20))
-    assert gate.passed and not comparison.warnings
+    assert gate.passed
+    assert comparison.warnings == [
+        "suite s: judge scored in the baseline but by no case of this run (renamed or "
+        "removed?), so not compared"
+    ]
     # Only this run scores it: nothing to compare against.
     comparison, (gate,) = regression_check(_run([None] * 20), _run(SCORED))
     assert gate.passed and not comparison.warnings
@@ -158,3 +165,16 @@ def test_a_metric_no_case_scored_is_named_in_every_output(
     md_line = line.replace("(", "\\(").replace(")", "\\)")  # escaped for GFM
     assert f"**Not scored:** {md_line}" in (reports / "mleval-summary.md").read_text()
     assert f"Not scored: {line}" in (reports / "mleval-report.html").read_text()
+
+
+def test_a_renamed_metric_is_named_with_its_new_name() -> None:
+    cand = _run([None] * 20)
+    for c in cand.cases:
+        c.scores["judge_v2"] = MetricScore(score=0.0)
+    comparison, (gate,) = regression_check(_run(SCORED), cand)
+    assert gate.passed
+    assert any(
+        "judge scored in the baseline but by no case of this run (renamed or removed?), so "
+        "not compared; new in this run: judge_v2" in w
+        for w in comparison.warnings
+    )

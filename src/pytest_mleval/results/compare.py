@@ -457,6 +457,17 @@ def compare_runs(
             allowed_drop.append(row_margin)
             if rows[-1].gating and not raw_kind:
                 bounded_gating.append(metric)
+        base_names, cand_names = set(_metrics(bcases)), set(_metrics(ccases))
+        gone = sorted(base_names - cand_names)
+        if gone:
+            # A renamed or removed metric is compared with nothing: say so, with the new
+            # names beside it, rather than let it drop out of the table unseen.
+            new = sorted(cand_names - base_names)
+            result.warnings.append(
+                f"suite {name}: {', '.join(gone)} scored in the baseline but by no case of "
+                "this run (renamed or removed?), so not compared"
+                + (f"; new in this run: {', '.join(new)}" if new else "")
+            )
         if narrowed is not None:
             missing = sorted(set(narrowed) - {r.metric for r in rows})
             if missing:
@@ -579,6 +590,11 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
                 f"no significant regression beyond margin {sc.margin:g} "
                 f"over {len(tested)} gating metric(s), {sc.n_matched} paired cases"
             )
+            # A gating metric compared on fewer of them (it errored or was skipped on the
+            # rest) is a weaker check than "20 paired cases" reads.
+            fewer = [f"{m.metric} on {m.n}" for m in tested if m.n < sc.n_matched]
+            if fewer:
+                message += f" ({', '.join(fewer)} of them)"
         out.append(
             GateResult(
                 suite=sc.suite,
