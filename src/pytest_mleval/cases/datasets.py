@@ -6,6 +6,7 @@ Errors name the data file and the row's line, like errors in eval files.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -88,7 +89,9 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
             f"cannot read dataset: {exc}", path=str(path), field="dataset"
         ) from None
     if fmt == "jsonl":
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        # Lines end at "\n" only: str.splitlines also splits at U+2028, U+0085 and form
+        # feeds, which JSON allows raw inside a string (one row became two broken ones).
+        for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -137,7 +140,24 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     otherwise become a case with shifted or missing fields (csv's DictReader fills them with
     None, or swallows the rest of the file into one field).
     """
-    reader = csv.reader(text.splitlines(keepends=True), strict=True)
+    # Rows are read whole before they are yielded: the csv module's cell limit is process
+    # state, raised for this read only (a long document in one cell is a normal input).
+    limit = csv.field_size_limit(_CELL_LIMIT)
+    try:
+        rows = list(_csv_records(text, path))
+    finally:
+        csv.field_size_limit(limit)
+    yield from rows
+
+
+_CELL_LIMIT = 1 << 30
+"""The longest CSV cell read (characters); the csv module's default is 131,072."""
+
+
+def _csv_records(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    # newline="": lines end at "\n", "\r\n" or "\r", as the csv module wants them; never at
+    # U+2028, U+0085 or a form feed inside a cell, where str.splitlines split one row in two.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     start = 1
     while True:
@@ -156,6 +176,14 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         if not row:
             continue  # a blank line
         if header is None:
+            twice = sorted({c for c in row if row.count(c) > 1})
+            if twice:
+                # The last column of a name silently won, dropping the other's values.
+                raise EvalFileError(
+                    f"malformed CSV header: {', '.join(map(repr, twice))} named more than once",
+                    path=str(path),
+                    line=line,
+                )
             header = row
             continue
         if len(row) != len(header):
@@ -170,17 +198,21 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def _coerce_csv_value(key: str, value: Any) -> Any:
+    """A CSV cell of a structured field (a list of passages, metrics, vars) read as JSON
+    when it is written as JSON. ``expected`` is text as written: the exact output
+    ``[1, 2]`` must match the cell ``[1, 2]`` (give alternatives in JSONL or YAML)."""
     if not isinstance(value, str):
         return value
     stripped = value.strip()
-    if (
-        key in ("context", "metrics", "vars", "relevant", "metadata", "expected")
-        and stripped[:1] in "[{"
-    ):
+    if key in ("context", "metrics", "vars", "relevant", "metadata") and stripped[:1] in "[{":
         try:
             return json.loads(stripped)
         except json.JSONDecodeError:
             return value
+    return value
+
+
+def _keep(key: str, value: Any) -> Any:
     return value
 
 
@@ -201,6 +233,8 @@ def load_dataset(
             field="dataset.mapping",
         )
     stem = path.stem
+    # Only a CSV cell is text that may spell JSON; a JSON row's strings are already text.
+    coerce = _coerce_csv_value if fmt == "csv" else _keep
     for count, (line, row) in enumerate(_rows(path, fmt, eval_file=eval_file)):
         if spec.limit is not None and count >= spec.limit:
             break
@@ -220,14 +254,14 @@ def load_dataset(
                     line=line,
                     field=case_field,
                 )
-            data[case_field] = _coerce_csv_value(case_field, row[column])
+            data[case_field] = coerce(case_field, row[column])
             used.add(column)
         extra_vars: dict[str, Any] = {}
         for key, value in row.items():
             if key in used or key is None:
                 continue
             if key in _CASE_FIELDS and key not in data:
-                data[key] = _coerce_csv_value(key, value)
+                data[key] = coerce(key, value)
             elif key not in _CASE_FIELDS:
                 extra_vars[str(key)] = value
         if extra_vars:
@@ -238,7 +272,7 @@ def load_dataset(
         if fmt == "csv":
             # A blank cell is a missing value (a row not yet labelled), not the empty text:
             # as "" a blank `expected` let a target that returned "" pass `exact`.
-            for key in ("context", "tags", "expected"):
+            for key in ("context", "tags", "expected", "id"):
                 if data.get(key) == "":
                     data.pop(key)
         default_id = f"{stem}-{line}"
