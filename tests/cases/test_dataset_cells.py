@@ -88,3 +88,33 @@ def test_a_long_csv_cell_loads(tmp_path: Path) -> None:
 def test_a_blank_csv_id_is_no_id(tmp_path: Path) -> None:
     suite = _load(tmp_path, "rows.csv", "id,input\n,a\nq2,b\n")
     assert [c.id for c in suite.cases] == ["rows-2", "q2"]
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ('{"id": "a", "input": "x", "input": "y"}', "key 'input' given twice"),
+        ('{"id": "a", "input": "x", "vars": {"k": 1, "k": 2}}', "key 'k' given twice"),
+        ('{"id": "a", "input": "x", "expected": NaN}', "NaN is not a JSON number"),
+        ('{"id": "a", "input": "x", "vars": {"n": -Infinity}}', "-Infinity is not a JSON"),
+    ],
+)
+def test_what_json_has_not_is_a_dataset_error(tmp_path: Path, row: str, says: str) -> None:
+    # Python's json let the last key win and read NaN: the case ran on the second input.
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, "rows.jsonl", '{"id": "ok", "input": "z"}\n' + row + "\n")
+    assert exc.value.line == 2 and says in exc.value.message
+    with pytest.raises(EvalFileError, match=r"given twice|not a JSON number"):
+        _load(tmp_path, "rows.json", f"[{row}]")
+
+
+@pytest.mark.parametrize("written", ['""', "' '"])
+def test_a_blank_id_is_an_error(tmp_path: Path, written: str) -> None:
+    (tmp_path / "t.eval.yaml").write_text(
+        f"suite: t\nmetrics: [exact]\ncases:\n  - {{id: a, input: x}}\n  - {{id: {written}, input: y}}\n"
+    )
+    with pytest.raises(EvalFileError) as exc:
+        load_suite(tmp_path / "t.eval.yaml")
+    assert exc.value.line == 5 and "must not be empty or blank" in exc.value.message
+    with pytest.raises(EvalFileError, match="must not be empty or blank"):
+        _load(tmp_path, "rows.jsonl", '{"id": "", "input": "x"}\n')

@@ -38,8 +38,28 @@ class _JsonFloat(float):
         return number
 
 
+class _JsonProblem(ValueError):
+    """What Python's json reads but JSON has not: a key given twice, NaN or Infinity."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # The last one silently won (`"input"` twice: the case ran on the second).
+            raise _JsonProblem(f"key {key!r} given twice in one object")
+        out[key] = value
+    return out
+
+
+def _constant(token: str) -> Any:
+    raise _JsonProblem(f"{token} is not a JSON number (a value must be finite)")
+
+
 def _json(text: str) -> Any:
-    return json.loads(text, parse_float=_JsonFloat)
+    return json.loads(
+        text, parse_float=_JsonFloat, object_pairs_hook=_pairs, parse_constant=_constant
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -100,6 +120,8 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                 raise EvalFileError(
                     f"invalid JSON: {exc.msg}", path=str(path), line=lineno
                 ) from None
+            except _JsonProblem as exc:
+                raise EvalFileError(f"invalid JSON: {exc}", path=str(path), line=lineno) from None
     elif fmt == "csv":
         yield from _csv_rows(text, path)
     elif fmt in ("json", "yaml"):
@@ -110,6 +132,8 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
                 raise EvalFileError(
                     f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
                 ) from None
+            except _JsonProblem as exc:
+                raise EvalFileError(f"invalid JSON: {exc}", path=str(path)) from None
             root = None
         else:
             data, root = read_yaml(path, DATASET_FILE_SHAPE)

@@ -436,6 +436,9 @@ class Case(BaseModel):
     def _id_str(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
+        if isinstance(value, str) and not value.strip():
+            # A blank id is a blank pytest id and a baseline key nobody can read.
+            raise ValueError("an id must not be empty or blank")
         return value
 
     @field_validator("metrics", mode="before")
