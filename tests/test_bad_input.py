@@ -73,7 +73,9 @@ def test_duplicate_case_id(project: pytest.Pytester) -> None:
     body = "target: python:app:echo\ncases:\n  - {id: a, input: x}\n  - {id: a, input: y}\n"
     result = run(project, "dup", body)
     result.stdout.fnmatch_lines(
-        ["*dup.eval.yaml:4: case 'a', field 'id': duplicate case id (first defined at line 3)*"]
+        [
+            "*dup.eval.yaml:4: case 'a', field 'id': duplicate case id (first defined in this file, line 3)*"
+        ]
     )
 
 

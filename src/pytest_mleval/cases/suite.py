@@ -132,6 +132,7 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
 
     cases: list[Case] = []
     lines: dict[str, int] = {}
+    files: dict[str, Path] = {}  # the file each case id came from (eval file or a dataset)
     for index, raw in enumerate(spec.cases):
 
         def line_of(loc: Sequence[Any], index: int = index) -> int | None:
@@ -143,7 +144,7 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
 
         case = validate_case(raw, default_id=f"case-{index + 1}", path=path, line_of=line_of)
         case = _check_case_metrics(case, known_metric, path=path, line_of=metric_line)
-        _add_case(cases, lines, case, path=path, line=line_of(()))
+        _add_case(cases, lines, files, case, path=path, line=line_of(()))
 
     case_errors: dict[str, str] = {}
     if spec.probes:
@@ -157,7 +158,7 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
                 case = _check_case_metrics(
                     case, known_metric, path=path, line_of=_constant_line(line)
                 )
-            _add_case(cases, lines, case, path=path, line=line)
+            _add_case(cases, lines, files, case, path=path, line=line)
 
     datasets = spec.dataset if isinstance(spec.dataset, list) else [spec.dataset]
     for ds in datasets:
@@ -172,7 +173,7 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
             case = _check_case_metrics(
                 case, known_metric, path=ds_path, line_of=_constant_line(line)
             )
-            _add_case(cases, lines, case, path=ds_path, line=line)
+            _add_case(cases, lines, files, case, path=ds_path, line=line)
 
     if spec.gates and not cases:
         # Its gates would check nothing: the suite would leave no result, and with it no gate,
@@ -370,11 +371,22 @@ def _suite_stem(path: Path) -> str:
 
 
 def _add_case(
-    cases: list[Case], lines: dict[str, int], case: Case, *, path: Path, line: int | None
+    cases: list[Case],
+    lines: dict[str, int],
+    files: dict[str, Path],
+    case: Case,
+    *,
+    path: Path,
+    line: int | None,
 ) -> None:
     if case.id in lines:
+        first, at = files[case.id], lines[case.id]
+        # The first one may sit in another file (the eval file, or another dataset): a bare
+        # "line 4" then pointed into the wrong one.
+        where = str(first) if first != path else "this file"
+        where += f", line {at}" if at else ""
         raise EvalFileError(
-            f"duplicate case id (first defined at line {lines[case.id]})",
+            f"duplicate case id (first defined in {where})",
             path=str(path),
             line=line,
             case_id=case.id,
@@ -382,6 +394,7 @@ def _add_case(
         )
     cases.append(case)
     lines[case.id] = line or 0
+    files[case.id] = path
 
 
 def _check_gate_metrics(

@@ -364,7 +364,7 @@ class MlevalSession:
 
     def _only_eval_files_failed(self) -> bool:
         return bool(self.collection_errors) and all(
-            self._is_eval_path(e.file) for e in self.collection_errors
+            self._is_eval_error(e) for e in self.collection_errors
         )
 
     # ------------------------------------------------------------------ look-ahead
@@ -582,7 +582,7 @@ class MlevalSession:
             )
         if self.is_worker or session.config.option.collectonly:
             return
-        eval_errors = [e for e in self.collection_errors if self._is_eval_path(e.file)]
+        eval_errors = [e for e in self.collection_errors if self._is_eval_error(e)]
         if not self.results and not eval_errors:
             return  # no eval ran and no eval file broke: nothing to report
         try:
@@ -605,6 +605,10 @@ class MlevalSession:
 
     def _is_eval_path(self, file: str) -> bool:
         return is_eval_file(Path(file), list(self.options.ini.files))
+
+    def _is_eval_error(self, error: CollectionError) -> bool:
+        # By the node that failed: the error's own file may be a dataset of an eval file.
+        return self._is_eval_path(error.nodeid.split("::", 1)[0] or error.file)
 
     def _meta(self, exit_status: int, cases: Iterable[CaseResult]) -> RunMeta:
         """The run's metadata (``incomplete`` left empty: see :meth:`_incomplete`)."""
@@ -836,14 +840,26 @@ def _collection_error(report: pytest.CollectReport) -> CollectionError:
     file = report.nodeid.split("::", 1)[0] or report.fspath
     line = None
     match = _WHERE.search(text)
-    if match and Path(match["file"]).name == Path(file).name:
+    if match and match.start() == 0:
+        # file and line have fields of their own: the message says what is wrong. The file
+        # may be a dataset of the eval file: its row is the place to look, not the eval file.
         line = int(match["line"])
-        if match.start() == 0:
-            # file and line have fields of their own: the message says what is wrong.
-            text = text[match.end() :].strip() or text
+        if Path(match["file"]).name != Path(file).name:
+            file = _relative(match["file"])
+        text = text[match.end() :].strip() or text
+    elif match and Path(match["file"]).name == Path(file).name:
+        line = int(match["line"])
     if len(text) > 4000:  # a long traceback: its end says what failed
         text = "…" + text[-4000:]
     return CollectionError(nodeid=report.nodeid or file, file=file, line=line, message=text)
+
+
+def _relative(path: str) -> str:
+    """``path`` relative to the working directory when it lies under it (as node ids are)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return path
 
 
 def _display(path: Path, config: pytest.Config) -> str:
