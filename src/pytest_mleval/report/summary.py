@@ -158,7 +158,9 @@ def comparison_terminal(comparison: dict[str, Any]) -> list[str]:
             )
         for key, label in FLIPS:
             if s.get(key):
-                lines.append(f"    {label.replace('→', '->')}: {_term_ids(s[key][:10])}")
+                ids = s[key]
+                more = f" (+{len(ids) - 10} more)" if len(ids) > 10 else ""
+                lines.append(f"    {label.replace('→', '->')}: {_term_ids(ids[:10])}{more}")
     for key, label in (
         ("only_in_baseline", "only in baseline"),
         ("only_in_candidate", "only in this run"),

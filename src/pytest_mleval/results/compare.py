@@ -488,6 +488,15 @@ def compare_runs(
                 better = r.diff < 0 if r.lower_is_better else r.diff > 0
                 if r.p_adjusted < alpha and r.diff != 0:
                     r.verdict = "improved" if better else "regressed"
+                    if r.ci_low <= 0.0 <= r.ci_high:
+                        # The exact paired test is significant while the interval (e.g. the
+                        # no-spread bound, valid for any distribution) still reaches 0: say
+                        # why the two read differently rather than leave them side by side.
+                        r.note = _join_note(
+                            r.note,
+                            "the paired test is significant; the interval beside it is more "
+                            "conservative (it holds for any distribution) and still includes 0",
+                        )
                 else:
                     r.verdict = "no significant change"
             for j, i in enumerate(gated_idx):
@@ -501,8 +510,16 @@ def compare_runs(
                 )
                 if r.verdict == "regressed" and not r.regression:
                     # Significantly worse, but not beyond the margin the suite tolerates: the
-                    # table must not say "regressed" while the gate passes.
+                    # table must not say "regressed" while the gate passes. The label does
+                    # not claim the drop is inside the margin, only that it was not shown
+                    # to exceed it: the note says which.
                     r.verdict = "worse within margin"
+                    r.note = _join_note(
+                        r.note,
+                        f"significantly worse, but not shown to be worse by more than the "
+                        f"margin {allowed_drop[i]:.4g} (non-inferiority p(adj) "
+                        f"{r.noninferiority_p:.3g})",
+                    )
         sc.metrics = rows
         sc.unchecked = _nothing_checked(sc, bcases, ccases, narrowed, changed=len(changed))
         if suite_margin >= 1.0 and bounded_gating and not sc.unchecked:
@@ -555,6 +572,10 @@ def _unscored_gating(
                 )
             sc.unchecked = f"{sc.unchecked}; {problems[name]}" if sc.unchecked else problems[name]
             sc.regressed = True
+
+
+def _join_note(note: str | None, more: str) -> str:
+    return f"{note}; {more}" if note else more
 
 
 def regression_gates(comparison: Comparison) -> list[GateResult]:

@@ -548,6 +548,11 @@ def run_status(run: RunResults) -> tuple[str, str]:
         status_text = f" (exit status {exit_status})" if exit_status is not None else ""
         return "failed", f"failed: {detail}{status_text}"
     expected = f" ({'; '.join(why)}, as expected by pytest)" if cases_failed else ""
+    gone = len((run.comparison or {}).get("only_in_baseline") or [])
+    if gone:
+        # Cases deleted since the baseline are compared with nothing: a run that dropped 17
+        # of its 20 cases must not read a plain "passed".
+        expected += f" ({gone} case(s) of the baseline are not in this run)"
     if part:
         # What pytest ran passed, but a gate over 2 of 3 cases is not the suite's verdict.
         return "partial", f"passed on part of its suites: {part}{expected}"

@@ -148,7 +148,11 @@ def sequential_verdicts(
             the distribution the cases come from, so the sequence is the infinite-population
             one (the finite one ended on the suite's own mean difference, zero width).
     """
-    from ..stats.sequential import PairedConfidenceSequence, decide_regression
+    from ..stats.sequential import (
+        PairedConfidenceSequence,
+        decide_regression,
+        sequential_paired_test,
+    )
 
     candidate = in_run_order(candidate)
     gating = [r for r in comparison.metrics if r.gating and not r.lower_is_better]
@@ -163,12 +167,20 @@ def sequential_verdicts(
         pairs = [(base[i], cand[i]) for i in ids]
         if not pairs or not all(0.0 <= v <= 1.0 for p in pairs for v in p):
             continue
-        cs = PairedConfidenceSequence(alpha=alpha if row.gating else 1.0 - confidence)
+        row_alpha = alpha if row.gating else 1.0 - confidence
+        cs = PairedConfidenceSequence(alpha=row_alpha)
         for b, c in pairs:
             cs.update(b, c)
         low, high = cs.interval()
         decision = decide_regression((low, high), comparison.margin)
         row.ci_low, row.ci_high, row.test = float(low), float(high), CS_PAIRED_METHOD
+        # The sequence's own anytime-valid p-value, Bonferroni-adjusted as its level is: the
+        # fixed-n test's p (0.062 beside "regressed") was not the one that decided.
+        tested = sequential_paired_test(
+            [p[0] for p in pairs], [p[1] for p in pairs], confidence=1.0 - row_alpha
+        )
+        row.p_value = float(tested.p_value)
+        row.p_adjusted = min(1.0, row.p_value * (len(gating) if row.gating else 1))
         row.verdict = {
             "regressed": "regressed",
             "improved": "improved",
