@@ -79,3 +79,15 @@ def test_a_dataset_mapping_error_names_its_option_not_the_union_branch(tmp_path:
 )
 def test_finite_numbers_load(tmp_path: Path, body: str) -> None:
     _load(tmp_path, body)
+
+
+@pytest.mark.parametrize("stat", ["median", "min", "max", "corpus", "ppi_mean"])
+def test_a_statistic_of_the_pass_rate_is_a_collection_error(tmp_path: Path, stat: str) -> None:
+    # It was ignored (the pass rate gated) while the results recorded the gate as `stat`.
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, f"metrics: [exact]\ngates: [{{metric: pass_rate, stat: {stat}, min: 0.5}}]")
+    assert exc.value.field == "gates" and "does not apply to pass_rate" in exc.value.message
+
+
+def test_the_pass_rate_gate_may_name_its_own_statistic(tmp_path: Path) -> None:
+    _load(tmp_path, "metrics: [exact]\ngates: [{metric: pass_rate, stat: pass_rate, min: 0.5}]")

@@ -72,3 +72,15 @@ def test_labels_csv_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
     f = tmp_path / "pairs.csv"
     f.write_bytes(b"\xef\xbb\xbfhuman,judge\r\n1,1\r\n0,1\r\n")
     assert load_pairs(f, human="human", judge="judge") == ([1, 0], [1, 1])
+
+
+def test_labels_with_a_unicode_line_separator_in_a_column_stay_one_row(tmp_path: Path) -> None:
+    from pytest_mleval.judges.calibrate import load_pairs
+
+    f = tmp_path / "pairs.csv"
+    f.write_text('human,judge,note\n1,1,"a\u2028b"\n0,1,c\x0cd\n', encoding="utf-8", newline="")
+    assert load_pairs(f, human="human", judge="judge") == ([1, 0], [1, 1])
+    g = tmp_path / "pairs.jsonl"
+    rows = [{"human": 1, "judge": 0, "note": "a\u2028b"}, {"human": 0, "judge": 0, "note": "c"}]
+    g.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert load_pairs(g, human="human", judge="judge") == ([1, 0], [0, 0])

@@ -231,6 +231,13 @@ class GateSpec(BaseModel):
     def _bounds(self) -> GateSpec:
         if self.min is None and self.max is None:
             raise ValueError("a gate needs `min` or `max`")
+        if self.metric == PASS_RATE and self.stat not in ("mean", "pass_rate"):
+            # The pass rate is one share of the cases: a `median` or `min` of it was ignored
+            # while the results recorded the gate as that statistic.
+            raise ValueError(
+                f"stat {self.stat!r} does not apply to pass_rate (the share of passing "
+                "cases); leave `stat:` out"
+            )
         return self
 
 

@@ -10,6 +10,7 @@ prediction-powered (human-scale) interval needs to be that narrow.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -152,10 +153,12 @@ def load_pairs(path: str | Path, *, human: str, judge: str) -> tuple[list[Any], 
     p = Path(path)
     rows: list[dict[str, Any]]
     text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's byte order mark, if any
+    # Rows end at line ends only: str.splitlines also splits at U+2028, U+0085 and form
+    # feeds inside a note column, which made two broken rows of one.
     if p.suffix.lower() == ".csv":
-        rows = list(csv.DictReader(text.splitlines()))
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     else:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = [json.loads(line) for line in text.split("\n") if line.strip()]
     h, j = [], []
     for i, row in enumerate(rows, start=1):
         if human not in row or judge not in row:
