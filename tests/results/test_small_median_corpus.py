@@ -109,3 +109,10 @@ def test_corpus_bleu_on_too_few_cases_is_the_whole_range(n: int) -> None:
     gate = GateSpec(metric="bleu", stat="corpus", min=0.5, on="ci_low")
     (res,) = evaluate_gates("s", [gate], _bleu_cases([pair] * n), [])
     assert not res.passed
+
+
+def test_a_median_of_values_outside_0_1_is_never_bounded_by_them() -> None:
+    # A custom measure (token counts) is raw by its values: its range is not [0, 1].
+    gate = GateSpec(metric="tokens", stat="median", min=100, on="ci_low")
+    (got,) = evaluate_gates("s", [gate], _scored("tokens", [120.0, 130.0]), [])
+    assert not got.passed and "cannot be checked" in got.message

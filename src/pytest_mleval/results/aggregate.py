@@ -279,7 +279,7 @@ def _gate_estimate(
         return f"no scores for metric {gate.metric!r}"
     if gate.stat == "median":
         kind = metric_kind(cases, gate.metric)
-        bounds = None if kind is not None and is_raw_measure(kind, values) else BOUNDS
+        bounds = None if is_raw_measure(kind or gate.metric, values) else BOUNDS
         if any(clusters):
             # Cases of a cluster move together: resample clusters (a case without one is its own).
             labels = [
