@@ -51,6 +51,9 @@ def _case(metric: str) -> str:
         ("cost_usd: {threshold: 0.01}", "metrics.cost_usd.threshold", "better when lower"),
         ("ttft_ms: {threshold: 200, max: 800}", "metrics.ttft_ms.threshold", "better when lower"),
         ("latency_ms: {threshold: 0}", "metrics.latency_ms.threshold", "passes every output"),
+        # hallucination (1 - faithfulness) is a score that is better when lower: a minimum
+        # on it passed the hallucinating outputs.
+        ("hallucination: {threshold: 0.2}", "metrics.hallucination.threshold", "`max: 0.2`"),
         # Built-in raw measures are never below 0.
         ("latency_ms: {max: -1}", "metrics.latency_ms.max", "fails every output"),
         ("turns: {max: -0.5}", "metrics.turns.max", "fails every output"),
@@ -128,6 +131,7 @@ def test_dataset_rows_are_checked(tmp_path: Path) -> None:
         "tool_calls: {max: 0}",  # only no call passes
         "cost_usd: {max: 1.5}",
         "tool_calls: {threshold: 2, max: 5}",
+        "hallucination: {max: 0.2}",
     ],
 )
 def test_bounds_that_some_output_misses_load(tmp_path: Path, metric: str) -> None:

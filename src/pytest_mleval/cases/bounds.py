@@ -7,6 +7,7 @@ say nothing about the outputs, so they are collection errors.
 
 from __future__ import annotations
 
+from ..metrics.base import LOWER_IS_BETTER_SCORES
 from ..metrics.registry import (
     metric_default_threshold,
     metric_floor,
@@ -50,6 +51,10 @@ def metric_bounds_problem(m: MetricSpec) -> tuple[str, str] | None:
         )
     if not explicit_low and high is None:
         return None
+    if low is not None and explicit_low and m.kind in LOWER_IS_BETTER_SCORES and low > _TOL:
+        # A score better when lower (hallucination = 1 - faithfulness), known by name whether
+        # or not its judge module is loaded: a minimum passed the hallucinating outputs.
+        return _minimum_problem(m, low, high)
     if not metric_is_bounded(m.kind):
         return _raw_problem(m, low if explicit_low else None, high)
     unit = f"{m.kind} scores in [0, 1]"
@@ -82,9 +87,14 @@ def _raw_problem(m: MetricSpec, low: float | None, high: float | None) -> tuple[
                 "record it without a verdict, or a bound that a bad output misses"
             )
     if low is not None and metric_lower_is_better(m.kind):
-        fix = f"`max: {low:g}`" if high is None else "`max:` alone"
-        return "threshold", (
-            f"threshold {low:g} is a minimum: it passes outputs whose {m.kind} is {low:g} or "
-            f"more and fails those below; {m.kind} is better when lower, so gate it with {fix}"
-        )
+        return _minimum_problem(m, low, high)
     return None
+
+
+def _minimum_problem(m: MetricSpec, low: float, high: float | None) -> tuple[str, str]:
+    """A ``threshold`` (a minimum) on a metric that is better when lower."""
+    fix = f"`max: {low:g}`" if high is None else "`max:` alone"
+    return "threshold", (
+        f"threshold {low:g} is a minimum: it passes outputs whose {m.kind} is {low:g} or "
+        f"more and fails those below; {m.kind} is better when lower, so gate it with {fix}"
+    )
