@@ -412,6 +412,36 @@ def get_options(config: pytest.Config) -> MlevalOptions:
             f"--mleval-regression-metrics names no metric ({options.regression_metrics!r}): "
             "leave it out to gate every metric in both runs"
         )
+    _check_numbers(options)
     options.shard_spec()  # a bad I/N stops the run before anything starts
     config.stash[_OPTIONS_KEY] = options
     return options
+
+
+# (option, least value, whether the least value itself is allowed): a count or a duration
+# outside these meant something nobody asked for. `--mleval-repeats 0` ran each suite's own
+# repeats, `-1` collected nothing (exit 5, no reports); a NaN timeout or budget never fires.
+_NUMBER_BOUNDS = (
+    ("concurrency", 1, True),
+    ("repeats", 1, True),
+    ("max_retries", 0, True),
+    ("retry_delay", 0, True),
+    ("timeout", 0, False),
+    ("max_cost", 0, True),
+    ("max_prompt_chars", 1, True),
+    ("render_timeout", 0, False),
+    ("max_output_chars", 1, True),
+)
+
+
+def _check_numbers(options: MlevalOptions) -> None:
+    for name, least, inclusive in _NUMBER_BOUNDS:
+        value = getattr(options, name)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and (value >= least if inclusive else value > least)
+        if not ok:
+            need = f">= {least}" if inclusive else f"> {least}"
+            raise pytest.UsageError(
+                f"--mleval-{name.replace('_', '-')} must be a finite number {need}, got {value!r}"
+            )
