@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -412,6 +413,22 @@ def _metric_names(text: str) -> list[str]:
     return names
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a finite number above 0 (an effect to detect, an interval width)."""
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _correlation(text: str) -> float:
+    """An argparse type: a correlation, in [-1, 1]."""
+    value = _number(text)
+    if not (math.isfinite(value) and -1.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"must be a correlation in [-1, 1], got {text}")
+    return value
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -456,12 +473,14 @@ def add_power(sub: Any) -> None:
     p = sub.add_parser("power", help="sample size and minimum detectable effect from a run")
     p.add_argument("--baseline", required=True, help="results JSON whose spread is used")
     p.add_argument("--metric", required=True, help="metric name, or pass_rate")
-    p.add_argument("--effect", type=float, default=None, help="difference to detect")
+    p.add_argument(
+        "--effect", type=_positive, default=None, help="size of the difference to detect (> 0)"
+    )
     p.add_argument("--suite", default=None)
     p.add_argument("--alpha", type=_level, default=0.05)
     p.add_argument("--power", type=_level, default=0.8)
     p.add_argument(
-        "--correlation", type=float, default=0.5, help="assumed correlation of paired runs"
+        "--correlation", type=_correlation, default=0.5, help="assumed correlation of paired runs"
     )
     p.set_defaults(func=_cmd_power)
 
@@ -487,7 +506,7 @@ def add_calibrate(sub: Any) -> None:
     p.add_argument("--id-column", default="id", help="column of SUITE::CASE ids with --results")
     p.add_argument(
         "--target-width",
-        type=float,
+        type=_positive,
         default=None,
         help="with --results: the judge metric on the human scale (PPI++) and how many labels "
         "its interval needs to be this wide",
