@@ -91,3 +91,12 @@ def test_a_statistic_of_the_pass_rate_is_a_collection_error(tmp_path: Path, stat
 
 def test_the_pass_rate_gate_may_name_its_own_statistic(tmp_path: Path) -> None:
     _load(tmp_path, "metrics: [exact]\ngates: [{metric: pass_rate, stat: pass_rate, min: 0.5}]")
+
+
+@pytest.mark.parametrize("scale", ["[1, .inf]", "[-.inf, 5]", "[.nan, 5]", "['1', 5]"])
+def test_a_label_scale_is_two_finite_numbers(tmp_path: Path, scale: str) -> None:
+    # [1, .inf] mapped every label to 0.0 on the score's [0, 1].
+    body = f"metrics: [exact]\nlabels: {{metric: exact, values: {{a: 3}}, scale: {scale}}}"
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, body)
+    assert exc.value.field == "labels.scale"

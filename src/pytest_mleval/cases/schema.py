@@ -264,7 +264,7 @@ class LabelSpec(BaseModel):
     """The score's column in ``path`` (default: the metric's name)."""
     id_column: str = "id"
     """The case id's column in ``path``."""
-    scale: tuple[float, float] | None = None
+    scale: tuple[Real, Real] | None = None
     """``[low, high]``: the labels' own scale (a 1-5 rubric), mapped onto the score's [0, 1]
     as a judge maps its own, ``(label - low) / (high - low)``."""
     variant: str | None = None
