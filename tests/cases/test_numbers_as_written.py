@@ -100,3 +100,15 @@ def test_a_label_scale_is_two_finite_numbers(tmp_path: Path, scale: str) -> None
     with pytest.raises(EvalFileError) as exc:
         _load(tmp_path, body)
     assert exc.value.field == "labels.scale"
+
+
+@pytest.mark.parametrize("grades", ["{d1: .nan}", "{d1: .inf}", "{d1: '2'}", "{d1: true}"])
+def test_a_graded_relevance_is_a_finite_number(tmp_path: Path, grades: str) -> None:
+    # A NaN grade made every ranking metric of the case NaN; '2' and true were coerced.
+    path = tmp_path / "r.eval.yaml"
+    path.write_text(
+        f"suite: r\ntarget: python:app:echo\ncases:\n  - {{id: a, input: x, relevant: {grades}}}\n"
+    )
+    with pytest.raises(EvalFileError) as exc:
+        load_suite(path, known_metric=unknown_metric_problem)
+    assert exc.value.field == "relevant.d1" and exc.value.line == 4

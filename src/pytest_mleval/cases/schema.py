@@ -433,7 +433,7 @@ class Case(BaseModel):
     """Cluster key for clustered standard errors."""
     metrics: MetricList = Field(default_factory=list)
     """Metrics added to (or overriding by name) the suite's defaults."""
-    relevant: list[str] | dict[str, float] | None = None
+    relevant: list[str] | dict[str, Real] | None = None
     """Relevant document ids (or id -> graded relevance) for retrieval metrics."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data carried into the results."""
