@@ -219,7 +219,7 @@ def test_misspelled_regex_option_in_suite_defaults(project: pytest.Pytester) -> 
 @pytest.mark.parametrize(
     ("entry", "field", "says"),
     [
-        ("hit_rate: {k: many}", "metrics.hit_rate.k", "valid integer"),
+        ("hit_rate: {k: many}", "metrics.hit_rate.k", "must be a whole number"),
         ("hit_rate: {k: 0}", "metrics.hit_rate.k", "greater than or equal to 1"),
         ("contains: {mode: some}", "metrics.contains.mode", "'all' or 'any'"),
         ("regex: {pattern: a, flags: q}", "metrics.regex.flags", "should match pattern"),

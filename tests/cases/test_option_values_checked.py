@@ -64,3 +64,43 @@ def test_invalid_option_values_are_a_collection_error(
 )
 def test_valid_option_values_load(tmp_path: Path, metric: str) -> None:
     _load(tmp_path, metric)
+
+
+@pytest.mark.parametrize(
+    ("metric", "option", "words"),
+    [
+        ("recall_at_k: {k: true}", "k", "must be a whole number"),
+        ("recall_at_k: {k: '3'}", "k", "must be a whole number"),
+        ("recall_at_k: {k: 2.5}", "k", "must be a whole number"),
+        ("bleu: {smooth_value: .nan}", "smooth_value", "must be a finite number"),
+        ("judge: {criteria: ok, samples: true}", "samples", "must be a whole number"),
+        ("faithfulness_offline: {support: .inf}", "support", "must be a finite number"),
+        ("answer_relevance: {questions: '2'}", "questions", "must be a whole number"),
+    ],
+)
+def test_a_number_option_is_a_number_as_written(
+    tmp_path: Path, metric: str, option: str, words: str
+) -> None:
+    # pydantic's lax mode read `k: true` as 1 and `samples: '3'` as 3; NaN smoothing or
+    # support made every score NaN.
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, metric)
+    assert exc.value.field is not None and exc.value.field.endswith(f".{option}")
+    assert words in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    ["recall_at_k: {k: 3}", "bleu: {smooth_value: 0.1}", "judge: {criteria: ok, scale: [1, 5]}"],
+)
+def test_number_options_as_numbers_load(tmp_path: Path, metric: str) -> None:
+    _load(tmp_path, metric)
+
+
+def test_the_reference_page_names_checked_numbers_by_their_type() -> None:
+    from pytest_mleval.cli.metrics_doc import _type
+    from pytest_mleval.metrics.base import Count, Real
+
+    # Rendered "Annotated | null" before the generator unwrapped the checked types.
+    assert _type(Count | None) == "integer \\| null"
+    assert _type(Real) == "number"

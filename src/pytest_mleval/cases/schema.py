@@ -6,13 +6,11 @@ models in :mod:`.jsonschema`.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     WithJsonSchema,
@@ -21,6 +19,7 @@ from pydantic import (
 )
 
 from ..conversation.messages import check_messages
+from ..metrics.base import Count, Real
 from ..metrics.registry import owned_reserved
 
 __all__ = [
@@ -45,33 +44,6 @@ PASS_RATE = "pass_rate"
 cases (not a metric: no metric may take it)."""
 
 _METRIC_RESERVED = ("threshold", "max", "weight")
-
-
-def _real(value: Any) -> Any:
-    # A number as written: pydantic's lax mode would take the text "0.5" or `true` for one,
-    # and YAML's `.inf` / `.nan` make a bound that every score passes (or none can).
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {value!r}")
-    return value
-
-
-def _count(value: Any) -> Any:
-    # A whole number as written: not `true` (lax mode's 1), not "3", not 2.0.
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
-    return value
-
-
-Real = Annotated[float, BeforeValidator(_real)]
-"""A finite number written as a number."""
-Count = Annotated[int, BeforeValidator(_count)]
-"""A whole number written as one."""
 
 
 class MetricSpec(BaseModel):

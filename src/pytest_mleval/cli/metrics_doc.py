@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -97,6 +97,9 @@ def _type(annotation: Any) -> str:
         return "any"
     origin = get_origin(annotation)
     args = get_args(annotation)
+    if origin is Annotated:
+        # `Count` / `Real`: an int or float with its check; the type is the first argument.
+        return _type(args[0])
     if origin is Literal:
         return " \\| ".join(f'`"{a}"`' if isinstance(a, str) else f"`{a}`" for a in args)
     if origin in (Union, types.UnionType):

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from ..errors import MetricError
+from ..metrics.base import Count
 from ..metrics.registry import MetricOptions, Sample, SkipMetric
 from .setup import JudgeSetup, current_setup, set_backend_factory
 
@@ -83,7 +84,7 @@ class JudgeModelOptions(MetricOptions):
 
     model: str | None = None
     """Judge model (default: ``--mleval-judge-model``, then the suite's ``judge_model``)."""
-    reasks: int = Field(default=2, ge=0)
+    reasks: Count = Field(default=2, ge=0)
     """How many times an unusable judge reply is asked again."""
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..metrics.base import Count
 from ..metrics.registry import MetricValue, Sample, SkipMetric, register_metric
 from .backend import (
     _SAFETY,
@@ -39,7 +40,7 @@ __all__ = [
 class AnswerRelevanceOptions(JudgeModelOptions):
     """Options of ``answer_relevance``."""
 
-    questions: int = Field(default=3, ge=1)
+    questions: Count = Field(default=3, ge=1)
     """How many questions the judge writes from the answer."""
     embedder: str | None = None
     """Embedding model for the question similarity (default: the offline MiniLM)."""

@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 
 from ..conversation.trajectory import Trajectory, transcript
 from ..errors import MetricError
-from ..metrics.base import MetricValue, Sample, SkipMetric, typed_reading
+from ..metrics.base import Count, MetricValue, Sample, SkipMetric, typed_reading
 from ..metrics.registry import register_metric
 from .backend import (
     _SAFETY,
@@ -79,7 +79,7 @@ class JudgeOptions(JudgeModelOptions):
     """Integer scale ``[low, high]`` or ``"low-high"`` (default ``[1, 5]``); see above."""
     score_range: list[int] | None = None
     """Same as ``scale``, as ``[low, high]``."""
-    samples: int = Field(default=1, ge=1)
+    samples: Count = Field(default=1, ge=1)
     """Ask the judge this many times (distinct seeds) and average: judge noise shows."""
     use_expected: bool = True
     """Show the judge the case's ``expected`` as a reference answer when there is one."""

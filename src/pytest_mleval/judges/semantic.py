@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..metrics.base import Real
 from ..metrics.registry import MetricOptions, MetricValue, Sample, SkipMetric, register_metric
 
 __all__ = [
@@ -40,7 +41,7 @@ class FaithfulnessOfflineOptions(MetricOptions):
 
     embedder: str | None = None
     """Embedding model: default the offline all-MiniLM-L6-v2; ``litellm:MODEL`` for any other."""
-    support: float = Field(default=0.6, ge=-1.0, le=1.0)
+    support: Real = Field(default=0.6, ge=-1.0, le=1.0)
     """Cosine similarity from which a context sentence supports an output sentence."""
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationError
 
 from ..errors import MlevalError
+from ..metrics.base import Count
 from ..results.variant_judging import PairJudgement, Winner, attach_judgements, judged_pairs
 from .backend import JudgeBackend, JudgeModelOptions, _text
 from .rubric import (
@@ -48,7 +49,7 @@ class VariantJudgeOptions(JudgeModelOptions):
     """What makes one variant's answer better than the other's."""
     over: Over = "output"
     """What is compared: the outputs, or the agents' whole ``trajectory``."""
-    samples: int = Field(default=1, ge=1)
+    samples: Count = Field(default=1, ge=1)
     """Judge each pair this many times (distinct seeds); every sample is one judgement, and a
     case's judgements are averaged before any interval (which counts cases)."""
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import MetricError
-from .base import MetricFn, MetricOptions, MetricValue, Sample, SkipMetric
+from .base import Count, MetricFn, MetricOptions, MetricValue, Real, Sample, SkipMetric
 
 __all__ = [
     "BUILTIN_METRICS",
@@ -185,7 +185,7 @@ class BleuOptions(MetricOptions):
     """Reference text(s) instead of the case's ``expected`` (all used together)."""
     smooth_method: Literal["exp", "floor", "add-k", "none"] = "exp"
     """sacrebleu's smoothing method."""
-    smooth_value: float | None = None
+    smooth_value: Real | None = None
     """Smoothing value for ``floor`` (default 0.1) and ``add-k`` (default 1)."""
     lowercase: bool = False
     """Lowercase before tokenizing."""
@@ -196,7 +196,7 @@ class BleuOptions(MetricOptions):
 class RetrievalOptions(MetricOptions):
     """Options of the retrieval metrics (``hit_rate``, ``recall_at_k``, ``mrr``, ...)."""
 
-    k: int = Field(default=10, ge=1)
+    k: Count = Field(default=10, ge=1)
     """How many of the top retrieved ids count."""
 
 

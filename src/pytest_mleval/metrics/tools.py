@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from ..conversation.trajectory import ToolCall, Trajectory
 from ..errors import MetricError
-from .base import MetricOptions, MetricValue, Sample
+from .base import Count, MetricOptions, MetricValue, Sample
 from .builtin import BuiltinMetric, NoOptions
 
 __all__ = [
@@ -53,9 +53,9 @@ class ToolCalledOptions(MetricOptions):
 
     name: str
     """The tool's name, as the model calls it (one the case offers)."""
-    min: int = Field(default=1, ge=0)
+    min: Count = Field(default=1, ge=0)
     """Fewest calls of the tool that pass (``0`` needs a ``max:``)."""
-    max: int | None = Field(default=None, ge=0)
+    max: Count | None = Field(default=None, ge=0)
     """Most calls of the tool that pass (``null``: no limit)."""
 
     @model_validator(mode="after")
