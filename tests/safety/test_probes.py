@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
+from pathlib import Path
 
 import pytest
 
@@ -161,3 +162,17 @@ def test_canaries_are_unique_across_calls_sharing_a_set() -> None:
     b = generate_probes("system_leak", count=30, canaries=taken)
     all_canaries = [c["vars"]["canary"] for c in a + b]
     assert len(set(all_canaries)) == 60 == len(taken)
+
+
+@pytest.mark.parametrize(
+    "entry", ["{family: injection, count: true}", "{family: injection, seed: '7'}"]
+)
+def test_a_probe_count_or_seed_is_a_whole_number_as_written(tmp_path: Path, entry: str) -> None:
+    # Lax mode read `count: true` as 1 and `seed: '7'` as 7.
+    from pytest_mleval.cases.suite import load_suite
+
+    path = tmp_path / "p.eval.yaml"
+    path.write_text(f"suite: p\ntarget: python:app:echo\nprobes:\n  - {entry}\n")
+    suite = load_suite(path)
+    (error,) = suite.case_errors.values()
+    assert "must be a whole number" in error and ":4:" in error

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .records import (
     ENTITY_KINDS,
@@ -162,6 +162,15 @@ class ProbeSpec(BaseModel):
     """Another seed, other canaries, templates and records; the same seed, the same cases."""
     tags: list[str] = Field(default_factory=list)
     """Extra tags of the generated cases (each also gets ``safety``, its family and technique)."""
+
+    @field_validator("count", "seed", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        # As written: lax mode read `count: true` as 1 and `seed: "7"` as 7. (safety may not
+        # import metrics.base's `Count`, which checks the same for eval files.)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
+        return value
 
 
 class ProbeError(ValueError):
