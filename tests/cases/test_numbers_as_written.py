@@ -112,3 +112,22 @@ def test_a_graded_relevance_is_a_finite_number(tmp_path: Path, grades: str) -> N
     with pytest.raises(EvalFileError) as exc:
         load_suite(path, known_metric=unknown_metric_problem)
     assert exc.value.field == "relevant.d1" and exc.value.line == 4
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    ["[{exact: {weight: 0}}, {contains: {value: x, weight: 0}}]", "[{latency_ms: {max: 500}}]"],
+)
+def test_a_weighted_rule_with_nothing_to_average_is_a_collection_error(
+    tmp_path: Path, metrics: str
+) -> None:
+    # Every weight 0 (or only a raw measure): the weighted mean was empty and every case
+    # failed whatever it returned.
+    with pytest.raises(EvalFileError) as exc:
+        _load(tmp_path, f"metrics: {metrics}\npass_score: 0.5")
+    assert exc.value.field == "pass_score" and exc.value.case_id == "a"
+    assert "would fail whatever it returns" in exc.value.message
+
+
+def test_a_weighted_rule_with_one_weighted_score_loads(tmp_path: Path) -> None:
+    _load(tmp_path, "metrics: [{exact: {weight: 0}}, latency_ms, contains: x]\npass_score: 0.5")

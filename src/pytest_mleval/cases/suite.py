@@ -185,6 +185,8 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
             line=node_line(root, ("gates",)),
             field="gates",
         )
+    if spec.pass_score is not None:
+        _check_weighted_rule(spec, cases, lines, path=path, root=root)
     if known_metric is not None:
         _check_gate_metrics(spec, cases, known_metric, path=path, root=root)
     suite = Suite(
@@ -547,6 +549,30 @@ def _vacuous_gate(gate: GateSpec, spec: SuiteSpec, cases: list[Case]) -> str | N
         f"gate pass_rate can never fail on the outputs: {what}, so every case passes "
         "whatever it returns; give a metric `threshold:` or `max:`, or set `pass_score:`"
     )
+
+
+def _check_weighted_rule(
+    spec: SuiteSpec, cases: list[Case], lines: dict[str, int], *, path: Path, root: yaml.Node | None
+) -> None:
+    """Under ``pass_score:`` every case needs a metric its weighted mean can average: one
+    with a weight above 0 that is not a raw measure. Without one the mean is empty and the
+    case fails whatever it returns (every weight 0, or only latency)."""
+    known = set(metric_names())
+    for case in cases:
+        merged = _merged_metrics(spec, case)
+        if not merged:
+            continue
+        if any(m.weight > 0 and (m.kind not in known or metric_is_bounded(m.kind)) for m in merged):
+            continue
+        raise EvalFileError(
+            "pass_score averages the scores in [0, 1] with a weight above 0, and this case "
+            f"has none ({', '.join(f'{m.name} weight {m.weight:g}' for m in merged)}): it "
+            "would fail whatever it returns",
+            path=str(path),
+            line=lines.get(case.id) or node_line(root, ("pass_score",)),
+            case_id=case.id,
+            field="pass_score",
+        )
 
 
 def _can_fail(m: MetricSpec) -> bool:
