@@ -99,7 +99,7 @@ def test_number_options_as_numbers_load(tmp_path: Path, metric: str) -> None:
 
 def test_the_reference_page_names_checked_numbers_by_their_type() -> None:
     from pytest_mleval.cli.metrics_doc import _type
-    from pytest_mleval.metrics.base import Count, Real
+    from pytest_mleval.fields import Count, Real
 
     # Rendered "Annotated | null" before the generator unwrapped the checked types.
     assert _type(Count | None) == "integer \\| null"

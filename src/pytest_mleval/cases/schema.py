@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from ..conversation.messages import check_messages
-from ..metrics.base import Count, Real
+from ..fields import Count, Real
 from ..metrics.registry import owned_reserved
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from ..errors import MetricError
-from ..metrics.base import Count
+from ..fields import Count
 from ..metrics.registry import MetricOptions, Sample, SkipMetric
 from .setup import JudgeSetup, current_setup, set_backend_factory
 

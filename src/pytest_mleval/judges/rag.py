@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..metrics.base import Count
+from ..fields import Count
 from ..metrics.registry import MetricValue, Sample, SkipMetric, register_metric
 from .backend import (
     _SAFETY,

@@ -20,7 +20,8 @@ from pydantic import Field, model_validator
 
 from ..conversation.trajectory import Trajectory, transcript
 from ..errors import MetricError
-from ..metrics.base import Count, MetricValue, Sample, SkipMetric, typed_reading
+from ..fields import Count
+from ..metrics.base import MetricValue, Sample, SkipMetric, typed_reading
 from ..metrics.registry import register_metric
 from .backend import (
     _SAFETY,

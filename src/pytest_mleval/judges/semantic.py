@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..metrics.base import Real
+from ..fields import Real
 from ..metrics.registry import MetricOptions, MetricValue, Sample, SkipMetric, register_metric
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationError
 
 from ..errors import MlevalError
-from ..metrics.base import Count
+from ..fields import Count
 from ..results.variant_judging import PairJudgement, Winner, attach_judgements, judged_pairs
 from .backend import JudgeBackend, JudgeModelOptions, _text
 from .rubric import (

@@ -6,14 +6,13 @@ build on it, so neither needs the other to define a metric.
 
 from __future__ import annotations
 
-import math
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ..conversation.images import ImageRef, image_part
 from ..conversation.messages import with_images
@@ -26,12 +25,10 @@ __all__ = [
     "CORPUS_METRICS",
     "LOWER_IS_BETTER_SCORES",
     "RESERVED_OPTIONS",
-    "Count",
     "MetricFn",
     "MetricOptionError",
     "MetricOptions",
     "MetricValue",
-    "Real",
     "RenderedCase",
     "Sample",
     "SkipMetric",
@@ -317,33 +314,6 @@ RESERVED_OPTIONS: dict[str, str] = {
     "weight": "weight in the suite's weighted pass rule (`pass_score`)",
 }
 """Options every metric takes; they belong to the metric entry, not to the metric function."""
-
-
-def _real(value: Any) -> Any:
-    # A number as written: pydantic's lax mode would take the text "0.5" or `true` for one,
-    # and YAML's `.inf` / `.nan` make a bound that every score passes (or none can).
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {value!r}")
-    return value
-
-
-def _count(value: Any) -> Any:
-    # A whole number as written: not `true` (lax mode's 1), not "3", not 2.0.
-    if value is None:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
-    return value
-
-
-Real = Annotated[float, BeforeValidator(_real)]
-"""A finite number written as a number (eval-file fields and metric options)."""
-Count = Annotated[int, BeforeValidator(_count)]
-"""A whole number written as one."""
 
 
 class MetricOptions(BaseModel):

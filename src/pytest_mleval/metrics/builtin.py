@@ -18,7 +18,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import MetricError
-from .base import Count, MetricFn, MetricOptions, MetricValue, Real, Sample, SkipMetric
+from ..fields import Count, Real
+from .base import MetricFn, MetricOptions, MetricValue, Sample, SkipMetric
 
 __all__ = [
     "BUILTIN_METRICS",

@@ -23,7 +23,8 @@ from pydantic import Field, model_validator
 
 from ..conversation.trajectory import ToolCall, Trajectory
 from ..errors import MetricError
-from .base import Count, MetricOptions, MetricValue, Sample
+from ..fields import Count
+from .base import MetricOptions, MetricValue, Sample
 from .builtin import BuiltinMetric, NoOptions
 
 __all__ = [

@@ -32,8 +32,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from ..fields import Count
 from .records import (
     ENTITY_KINDS,
     HALLUCINATION_TEMPLATES,
@@ -149,7 +150,7 @@ class ProbeSpec(BaseModel):
     family: str = Field(json_schema_extra={"enum": list(FAMILIES)})
     """``injection``, ``indirect_injection``, ``system_leak``, ``pii_leak`` or
     ``hallucination``."""
-    count: int = Field(default=20, ge=1, le=10_000)
+    count: Count = Field(default=20, ge=1, le=10_000)
     """How many cases (spread round-robin over the techniques)."""
     techniques: list[str] | None = None
     """A subset of the family's techniques (``mleval probes list`` shows them)."""
@@ -158,19 +159,10 @@ class ProbeSpec(BaseModel):
     (``{instruction}`` for the canary instruction, ``{question}``, ``{name}``, ``{entity}``...)."""
     questions: list[str] | None = None
     """Benign questions an injection rides along with (default: built-in support questions)."""
-    seed: int = 0
+    seed: Count = 0
     """Another seed, other canaries, templates and records; the same seed, the same cases."""
     tags: list[str] = Field(default_factory=list)
     """Extra tags of the generated cases (each also gets ``safety``, its family and technique)."""
-
-    @field_validator("count", "seed", mode="before")
-    @classmethod
-    def _whole(cls, value: Any) -> Any:
-        # As written: lax mode read `count: true` as 1 and `seed: "7"` as 7. (safety may not
-        # import metrics.base's `Count`, which checks the same for eval files.)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number, got {type(value).__name__} {value!r}")
-        return value
 
 
 class ProbeError(ValueError):
