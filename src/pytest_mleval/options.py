@@ -217,6 +217,11 @@ class MlevalOptions:
             return None
         return frozenset(v.strip() for v in self.variants.split(",") if v.strip())
 
+    def regression_metric_names(self) -> tuple[str, ...] | None:
+        """The metrics ``--mleval-regression-metrics`` names (``None``: not given, or none)."""
+        names = tuple(m.strip() for m in (self.regression_metrics or "").split(",") if m.strip())
+        return names or None
+
     def shard_spec(self) -> tuple[int, int] | None:
         """``--mleval-shard I/N`` as ``(I, N)`` (``None``: the whole run).
 
@@ -405,9 +410,7 @@ def get_options(config: pytest.Config) -> MlevalOptions:
         raise pytest.UsageError(
             f"--mleval-regression-margin must be a finite number >= 0, got {margin!r}"
         )
-    if options.regression_metrics is not None and not any(
-        m.strip() for m in options.regression_metrics.split(",")
-    ):
+    if options.regression_metrics is not None and options.regression_metric_names() is None:
         raise pytest.UsageError(
             f"--mleval-regression-metrics names no metric ({options.regression_metrics!r}): "
             "leave it out to gate every metric in both runs"

@@ -370,11 +370,16 @@ class CollectionError(_Model):
     nodeid: str
     """pytest's node id of what failed to collect."""
     file: str
-    """The file, relative to the rootdir."""
+    """The file of the problem, relative to the rootdir: the eval file, or its dataset."""
     line: int | None = None
     """Line of the problem, when known."""
     message: str
     """What went wrong (the collection error's text)."""
+
+    @property
+    def collected(self) -> str:
+        """The file that failed to collect (the eval file also for an error in its dataset)."""
+        return self.nodeid.split("::", 1)[0] or self.file
 
     @property
     def where(self) -> str:

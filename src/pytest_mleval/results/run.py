@@ -162,8 +162,7 @@ def why_incomplete(
     """
     why = []
     if collection_errors:
-        # The file that failed to collect (the eval file, also for an error in its dataset).
-        files = sorted({e.nodeid.split("::", 1)[0] or e.file for e in collection_errors})
+        files = sorted({e.collected for e in collection_errors})
         why.append(f"{len(files)} file(s) could not be collected: {', '.join(files)}")
     if interrupted:
         why.append("the run was interrupted")

@@ -148,11 +148,7 @@ def sequential_verdicts(
             the distribution the cases come from, so the sequence is the infinite-population
             one (the finite one ended on the suite's own mean difference, zero width).
     """
-    from ..stats.sequential import (
-        PairedConfidenceSequence,
-        decide_regression,
-        sequential_paired_test,
-    )
+    from ..stats.sequential import decide_regression, sequential_paired_test
 
     candidate = in_run_order(candidate)
     gating = [r for r in comparison.metrics if r.gating and not r.lower_is_better]
@@ -168,17 +164,15 @@ def sequential_verdicts(
         if not pairs or not all(0.0 <= v <= 1.0 for p in pairs for v in p):
             continue
         row_alpha = alpha if row.gating else 1.0 - confidence
-        cs = PairedConfidenceSequence(alpha=row_alpha)
-        for b, c in pairs:
-            cs.update(b, c)
-        low, high = cs.interval()
-        decision = decide_regression((low, high), comparison.margin)
-        row.ci_low, row.ci_high, row.test = float(low), float(high), CS_PAIRED_METHOD
-        # The sequence's own anytime-valid p-value, Bonferroni-adjusted as its level is: the
-        # fixed-n test's p (0.062 beside "regressed") was not the one that decided.
+        # The paired sequence's interval after the pairs and its own anytime-valid p-value
+        # (below the level exactly when the interval excludes 0), Bonferroni-adjusted as its
+        # level is: the fixed-n test's p (0.062 beside "regressed") was not the one deciding.
         tested = sequential_paired_test(
             [p[0] for p in pairs], [p[1] for p in pairs], confidence=1.0 - row_alpha
         )
+        low, high = tested.ci_low, tested.ci_high
+        decision = decide_regression((low, high), comparison.margin)
+        row.ci_low, row.ci_high, row.test = float(low), float(high), CS_PAIRED_METHOD
         row.p_value = float(tested.p_value)
         row.p_adjusted = min(1.0, row.p_value * (len(gating) if row.gating else 1))
         row.verdict = {

@@ -345,7 +345,7 @@ class MlevalSession:
         if report.failed:
             # Under xdist the controller sees workers' failed collect reports here too; each
             # file is listed once however many workers failed to collect it.
-            error = _collection_error(report)
+            error = _collection_error(report, self.config)
             if all(e.nodeid != error.nodeid for e in self.collection_errors):
                 self.collection_errors.append(error)
 
@@ -608,7 +608,7 @@ class MlevalSession:
 
     def _is_eval_error(self, error: CollectionError) -> bool:
         # By the node that failed: the error's own file may be a dataset of an eval file.
-        return self._is_eval_path(error.nodeid.split("::", 1)[0] or error.file)
+        return self._is_eval_path(error.collected)
 
     def _meta(self, exit_status: int, cases: Iterable[CaseResult]) -> RunMeta:
         """The run's metadata (``incomplete`` left empty: see :meth:`_incomplete`)."""
@@ -643,12 +643,11 @@ class MlevalSession:
     def _settings(self) -> RunSettings:
         from ..results.run import RunSettings
 
-        names = [m.strip() for m in (self.options.regression_metrics or "").split(",")]
         return RunSettings(
             confidence=self.options.confidence,
             seed=self.options.seed,
             regression_margin=self.options.regression_margin or 0.0,
-            regression_metrics=tuple(n for n in names if n) or None,
+            regression_metrics=self.options.regression_metric_names(),
             sequential=self.options.sequential,
         )
 
@@ -832,7 +831,7 @@ class MlevalSession:
 _WHERE = re.compile(r"^(?:eval file error: )?(?P<file>[^\s:][^:\n]*):(?P<line>\d+):", re.M)
 
 
-def _collection_error(report: pytest.CollectReport) -> CollectionError:
+def _collection_error(report: pytest.CollectReport, config: pytest.Config) -> CollectionError:
     """The record of a failed collection: file, line when the message names one, text."""
     from ..results.records import CollectionError
 
@@ -845,21 +844,13 @@ def _collection_error(report: pytest.CollectReport) -> CollectionError:
         # may be a dataset of the eval file: its row is the place to look, not the eval file.
         line = int(match["line"])
         if Path(match["file"]).name != Path(file).name:
-            file = _relative(match["file"])
+            file = _display(Path(match["file"]), config)
         text = text[match.end() :].strip() or text
     elif match and Path(match["file"]).name == Path(file).name:
         line = int(match["line"])
     if len(text) > 4000:  # a long traceback: its end says what failed
         text = "…" + text[-4000:]
     return CollectionError(nodeid=report.nodeid or file, file=file, line=line, message=text)
-
-
-def _relative(path: str) -> str:
-    """``path`` relative to the working directory when it lies under it (as node ids are)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return path
 
 
 def _display(path: Path, config: pytest.Config) -> str:
