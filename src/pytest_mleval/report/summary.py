@@ -17,6 +17,7 @@ from .views import (
     partial_note,
     skipped_text,
     suite_ran,
+    unchecked_gates,
     unscored_text,
     usage_rows,
 )
@@ -234,6 +235,8 @@ def terminal_lines(run: RunResults) -> list[tuple[str, dict[str, Any]]]:
         style = {"green": g.passed, "red": not g.passed}
         verdict = "PASS" if g.passed else "FAIL"
         lines.append((f"gate {term_text(g.suite)}: {verdict} {term_text(g.message)}", style))
+    for name, text in unchecked_gates(run):
+        lines.append((f"gate {term_text(name)}: NOT CHECKED {text}", {"yellow": True}))
     return lines
 
 
@@ -321,10 +324,13 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
             out.append(f"- {md_code(e.where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
         out.append("")
     failed_gates = [g for g in run.gates if not g.passed]
-    if run.gates:
-        icon = "❌" if failed_gates else "✅"
+    unchecked = unchecked_gates(run)
+    if run.gates or unchecked:
+        icon = "❌" if failed_gates else "✅" if not unchecked else "⚠️"
+        n_unchecked = sum(s.unchecked_gates for s in run.suites)
+        more = f", {n_unchecked} not checked" if unchecked else ""
         out.append(
-            f"**Gates: {len(run.gates) - len(failed_gates)}/{len(run.gates)} passed** {icon}"
+            f"**Gates: {len(run.gates) - len(failed_gates)}/{len(run.gates)} passed{more}** {icon}"
         )
         out.append("")
         out.append("| suite | gate | result |")
@@ -332,6 +338,8 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         for g in run.gates:
             verdict = "✅ pass" if g.passed else "❌ fail"
             out.append(f"| {_md(g.suite)} | {_md(g.message)} | {verdict} |")
+        for name, text in unchecked:
+            out.append(f"| {_md(name)} | {_md(text)} | ⚠️ not checked |")
         out.append("")
     for vs in run.variant_sets:
         out.extend(variant_markdown(vs))
@@ -361,12 +369,13 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         if suite.sequential is not None:
             out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
             out.append("")
-        out.append("| metric | estimate | 95% CI | n |")
-        out.append("|---|---:|---|---:|")
-        for a in run.aggregates:
-            if a.suite == suite.name:
+        aggregates = [a for a in run.aggregates if a.suite == suite.name]
+        if aggregates:  # none when no case of the suite ran: its note says so
+            out.append("| metric | estimate | 95% CI | n |")
+            out.append("|---|---:|---|---:|")
+            for a in aggregates:
                 out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
-        out.append("")
+            out.append("")
         tools = _tool_use([c for c in run.cases if c.suite == suite.name])
         if tools:
             out.append(f"**Tools:** {tools}")

@@ -33,6 +33,7 @@ __all__ = [
     "skipped_text",
     "suite_ran",
     "suite_tables",
+    "unchecked_gates",
     "unscored_text",
     "usage_rows",
 ]
@@ -238,6 +239,7 @@ def header_view(run: RunResults) -> dict[str, Any]:
         "counts": counts,
         "gates_total": len(run.gates),
         "gates_failed": gates_failed,
+        "gates_unchecked": sum(s.unchecked_gates for s in run.suites),
         "verdict": verdict,
         "tone": tone,
     }
@@ -356,10 +358,22 @@ def suite_ran(suite: SuiteInfo) -> str:
     return f"{suite.n_cases} of {suite.n_cases + suite.missing} cases ran ({', '.join(why)})"
 
 
+def unchecked_gates(run: RunResults) -> list[tuple[str, str]]:
+    """``(suite, why)`` for each suite whose gates were not checked: none of its cases ran."""
+    return [
+        (s.name, f"{s.unchecked_gates} gate(s): no case of the suite was selected")
+        for s in run.suites
+        if s.unchecked_gates
+    ]
+
+
 def partial_note(suite: SuiteInfo) -> str | None:
     """What a suite run in part covers (``None`` for a whole one): Markdown and HTML say it."""
     if not suite.missing:
         return None
+    if not suite.n_cases and not suite.skipped:
+        # Deselected whole (-k, --deselect): a gate over no case is not checked, not passed.
+        return f"{suite_ran(suite)}: none was selected, so its gates were not checked."
     return f"{suite_ran(suite)}: its statistics and gates cover those that ran."
 
 

@@ -346,6 +346,9 @@ class SuiteInfo(_Model):
     ``--lf``, ``--deselect``, another shard's) or never reached (``-x``, an interrupt). Its
     statistics and gates cover the ``n_cases`` that ran; a sequential suite's cases it did not
     need are counted in ``sequential``, not here."""
+    unchecked_gates: int = 0
+    """Gates of a suite none of whose cases was selected: not checked (neither passed nor
+    failed), so the run reads "passed on part of its suites", never "passed"."""
     regression_margin: float | None = None
     """Non-inferiority margin of the regression gate in effect for this suite."""
     regression_metrics: list[str] | None = None

@@ -16,7 +16,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..targets.registry import COST_UNKNOWN
 from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
@@ -56,6 +56,17 @@ class RunSettings:
     """``--mleval-sequential``: every suite ran sequentially."""
 
 
+class NotSelected(NamedTuple):
+    """A suite none of whose cases the run selected (``-k``, ``-m``, ``--deselect``, ``--lf``)."""
+
+    file: str
+    """Its eval file."""
+    cases: int
+    """Its cases, none of which ran."""
+    gates: int
+    """Its gates, none of which was checked."""
+
+
 @dataclass
 class Gathered:
     """What a session gathered: the inputs of :func:`assemble_run`."""
@@ -78,6 +89,8 @@ class Gathered:
     outside_calls: Mapping[str, CallUse] = field(default_factory=dict)
     """Model -> the calls no case made (building RAG pipelines: document embeddings), every
     process's: the run's total and the models' rows count them, no suite's."""
+    unselected: Mapping[str, NotSelected] = field(default_factory=dict)
+    """Suite -> what of it did not run, for suites none of whose cases was selected."""
 
 
 def now_iso(timestamp: float | None = None) -> str:
@@ -470,6 +483,25 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                     skipped=len(skips),
                 )
             )
+    for name, gone in gathered.unselected.items():
+        if name in names:
+            continue  # a case of it ran after all: its not_run counts the rest
+        suite = suites.get(name)
+        # No case of it ran, so no record carried it: without this row it vanished, and a
+        # failing gated suite deselected with -k read "passed" (its gates are not checked).
+        run.suites.append(
+            SuiteInfo(
+                name=name,
+                file=gone.file,
+                description=suite.spec.description if suite else None,
+                target=suite.spec.target if suite else None,
+                n_cases=0,
+                not_run=gone.cases,
+                unchecked_gates=gone.gates,
+                variant=suite.variant if suite else None,
+                variant_of=suite.variant_of if suite else None,
+            )
+        )
     run.cases = cases
     run.collection_errors = list(gathered.collection_errors)
     run.usage = usage_totals(cases)

@@ -236,13 +236,19 @@ def _check_suites(info: ShardInfo, root: Path) -> None:
 
 def _rebase(case: CaseResult, shard_root: str, root: Path) -> CaseResult:
     """A case's file under ``root`` (the shards may have run in another directory)."""
-    if not case.file or not shard_root:
-        return case
+    file = _rebase_path(case.file, shard_root, root)
+    return case if file == case.file else case.model_copy(update={"file": file})
+
+
+def _rebase_path(file: str | None, shard_root: str, root: Path) -> str | None:
+    """``file`` under ``root`` instead of ``shard_root`` (as it was when outside it)."""
+    if not file or not shard_root:
+        return file
     try:
-        rel = Path(case.file).relative_to(shard_root)
+        rel = Path(file).relative_to(shard_root)
     except ValueError:
-        return case
-    return case.model_copy(update={"file": str(root / rel)})
+        return file
+    return str(root / rel)
 
 
 def _sum(a: Any, b: Any) -> Any:
@@ -289,7 +295,7 @@ def merge_shards(
             configurations or baselines, a shard given twice, overlapping shards, eval files
             missing or changed under ``root``, a baseline other than the shards'.
     """
-    from .run import Gathered, assemble_run, sum_calls
+    from .run import Gathered, NotSelected, assemble_run, sum_calls
 
     infos, missing = _check(shards)
     _check_cases(shards)
@@ -314,6 +320,7 @@ def merge_shards(
     incomplete: list[str] = []
     inference: Any = None
     outside: list[dict[str, CallUse]] = []
+    unselected: dict[str, NotSelected] = {}
     for _name, run in by_index:
         info = run.meta.shard
         assert info is not None
@@ -327,6 +334,12 @@ def merge_shards(
             inference = engine if inference is None else _sum(inference, engine)
         calls = run.usage.get("outside_calls") or {}
         outside.append({m: CallUse.model_validate(u) for m, u in calls.items()})
+        for s in run.suites:
+            if not s.n_cases and s.not_run and not s.skipped:
+                # The user's selection left it out in this shard; if no shard ran a case of it,
+                # the merged run reads partial, as the unsharded run would.
+                file = _rebase_path(s.file, info.root, root) or ""
+                unselected.setdefault(s.name, NotSelected(file, s.not_run, s.unchecked_gates))
     # One unsharded run reports its cases in collection order; so does the merged run.
     place = {
         n: p for _, run in by_index if run.meta.shard for n, p in run.meta.shard.positions.items()
@@ -364,6 +377,7 @@ def merge_shards(
         baseline=baseline,
         inference=inference,
         outside_calls=sum_calls(*outside),
+        unselected=unselected,
     )
     run, notes = assemble_run(gathered, settings_from_flags(ref_run.meta.flags))
     if any(vs.win_rates for _, r in shards for vs in r.variant_sets):

@@ -7,7 +7,7 @@ controller hands what it gathered to :func:`..results.run.assemble_run` (aggrega
 comparisons) and the assembled run to :func:`..report.outputs.write_outputs` (every output
 file). Targets are :mod:`.targets`, the look-ahead window :mod:`.lookahead`.
 
-One file (~630 lines): the pytest hooks below share the run-wide state they create and
+One file (~900 lines): the pytest hooks below share the run-wide state they create and
 release; what could leave (assembling, writing, targets, the window) has left.
 """
 
@@ -31,6 +31,7 @@ from ..context import CASE_PROPERTY
 from ..evalfiles import eval_file_models, is_eval_file
 from ..options import get_options
 from .lookahead import Lookahead
+from .selection import Selection, unselected_from_json, unselected_json
 from .targets import RunServices, Targets, eval_item
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
         RunResults,
         ShardInfo,
     )
-    from ..results.run import RunSettings
+    from ..results.run import NotSelected, RunSettings
     from ..targets.registry import TargetOutput
 
 __all__ = ["MlevalSession"]
@@ -58,6 +59,8 @@ _SHARD_OUTPUT = "mleval_shard"
 """Key of a worker's shard record in xdist's ``workeroutput``."""
 _CALLS_OUTPUT = "mleval_outside_calls"
 """Key of a worker's model calls that no case made (JSON: model -> use) in ``workeroutput``."""
+_UNSELECTED_OUTPUT = "mleval_unselected"
+"""Key of a worker's suites none of whose cases was selected (JSON) in ``workeroutput``."""
 
 
 class MlevalSession:
@@ -81,6 +84,9 @@ class MlevalSession:
         self.collection_errors: list[CollectionError] = []
         self._eval_nodeids: set[str] | None = None
         self._shard_info: ShardInfo | None = None
+        self._selection = Selection()
+        self._unselected: dict[str, NotSelected] = {}
+        """Suites none of whose cases is selected (known where items are collected)."""
         self._workers_outside: list[dict[str, Any]] = []
         """Each worker's calls that no case made, as it sent them."""
         self._reported: set[str] = set()
@@ -349,7 +355,15 @@ class MlevalSession:
             if all(e.nodeid != error.nodeid for e in self.collection_errors):
                 self.collection_errors.append(error)
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self._selection.deselected(items)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Suites the user's selection left without a case: their gates are not checked.
+        self._unselected = self._selection.unselected(session.items, self.suites)
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None and self._unselected:
+            workeroutput[_UNSELECTED_OUTPUT] = unselected_json(self._unselected)
         evals = {i.nodeid for i in session.items if eval_item(i) is not None}
         if not self.is_worker and session.items:
             # Known only where items are collected (not on an xdist controller): lets the end
@@ -411,7 +425,8 @@ class MlevalSession:
             else:
                 deselected.append(item)
         if deselected:
-            self.config.hook.pytest_deselected(items=deselected)
+            with self._selection.sharding():
+                self.config.hook.pytest_deselected(items=deselected)
             items[:] = kept
         self._shard_info = self._shard_record(index, count, len(kept), len(deselected))
         self._shard_info.positions = positions
@@ -466,6 +481,9 @@ class MlevalSession:
             import json
 
             self._workers_outside.append(json.loads(output[_CALLS_OUTPUT]))
+        if output.get(_UNSELECTED_OUTPUT) and not self._unselected:
+            # Every worker collects and selects the same items: the first one's list will do.
+            self._unselected = unselected_from_json(output[_UNSELECTED_OUTPUT])
 
     def _outside_calls(self) -> dict[str, CallUse]:
         """The model calls no case made (building RAG pipelines), this process's and the
@@ -667,6 +685,7 @@ class MlevalSession:
             inference=None if self._engine is None else self._engine.summary(),
             sequential=self.sequential.summary(),
             outside_calls=self._outside_calls(),
+            unselected=dict(self._unselected),
         )
         run, notes = assemble_run(gathered, self._settings())
         self.errors.extend(notes)
