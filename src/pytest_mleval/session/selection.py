@@ -60,6 +60,8 @@ class Selection:
         self, kept: Iterable[pytest.Item], suites: Mapping[str, Suite]
     ) -> dict[str, NotSelected]:
         """Suites the user deselected whole: none of ``kept`` (the items that run) is theirs."""
+        if not self._deselected:
+            return {}  # the common case: nothing to import (results load only where needed)
         from ..results.run import NotSelected
 
         running = {ev.suite.name for i in kept if (ev := eval_item(i)) is not None}
