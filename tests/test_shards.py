@@ -256,3 +256,40 @@ def test_shards_run_under_xdist_merge_into_the_unsharded_run(
     assert _case_keys(merged) == _case_keys(full)
     for key in ("suites", "aggregates", "gates", "variant_sets", "variants"):
         assert _without_timings(merged[key]) == _without_timings(full[key]), key
+
+
+def test_a_shard_that_gets_no_case_still_writes_its_results(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One case, three shards: two of them run no case. They wrote no results file, so the
+    # merge of the three failed "results file not found" and CI could not decide the gate.
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makefile(
+        ".eval.yaml",
+        one="suite: one\ntarget: python:app:echo\nmetrics: [exact]\n"
+        "gates: [{metric: pass_rate, min: 0.9}]\ncases:\n  - {id: c, input: x, expected: y}\n",
+    )
+    assert pytester.runpytest("--mleval-report-dir=full").ret == 1
+    files = []
+    for i in (1, 2, 3):
+        result = pytester.runpytest(f"--mleval-shard={i}/3", f"--mleval-report-dir=s{i}")
+        path = pytester.path / f"s{i}" / "mleval-results.json"
+        assert path.is_file(), result.stdout.str()
+        files.append(str(path))
+        # An empty shard ran all it had to: not pytest's exit 5, which failed its CI job.
+        assert result.ret == (1 if i == case_shard("one", "c", 3) else 0)
+    assert [len(_load(Path(f))["cases"]) for f in files].count(0) == 2
+    empty = next(i for i in (1, 2, 3) if i != case_shard("one", "c", 3))
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "xdist", f"--mleval-shard={empty}/3", "--mleval-report-dir=x"
+    )
+    assert result.ret == 0, result.stdout.str()
+    assert _load(pytester.path / "x" / "mleval-results.json")["meta"]["shard"]["index"] == empty
+    out = str(pytester.path / "m" / "mleval-results.json")
+    assert main(["merge", *files, "-o", out]) == 1  # the gate fails over the one case
+    capsys.readouterr()
+    merged, full = _load(Path(out)), _load(pytester.path / "full" / "mleval-results.json")
+    assert _case_keys(merged) == _case_keys(full)
+    assert _without_timings(merged["gates"]) == _without_timings(full["gates"])
+    assert merged["meta"]["incomplete"] == []
