@@ -45,7 +45,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from ..report.summary import comparison_markdown, comparison_terminal
-    from ..results.compare import regression_check
+    from ..results.compare import not_whole_warning, regression_check
     from ..results.records import load_results
 
     base, cand = load_results(args.baseline), load_results(args.candidate)
@@ -61,6 +61,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         confidence=args.confidence,
     )
+    partial = not_whole_warning(cand, "candidate")
+    if partial:
+        comparison.warnings.insert(0, partial)
     data = comparison.model_dump(mode="json")
     # The safety probes paired by case with the baseline: is the candidate safer? (Their
     # metrics, e.g. canary_absent, are in the comparison above and gate as any other.)

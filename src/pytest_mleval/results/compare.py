@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..metrics.base import LOWER_IS_BETTER_SCORES
 from .aggregate import is_raw_measure, per_case
 from .pairing import changed_inputs
-from .records import PASS_RATE, CaseResult, GateResult, RunResults, metric_kind
+from .records import (
+    PASS_RATE,
+    CaseResult,
+    GateResult,
+    RunResults,
+    incomplete_reasons,
+    metric_kind,
+    not_run_text,
+)
 from .units import fmt_p
 
 __all__ = [
@@ -24,6 +32,7 @@ __all__ = [
     "check_levels",
     "check_margin",
     "compare_runs",
+    "not_whole_warning",
     "paired_scores_test",
     "regression_check",
     "regression_gates",
@@ -657,6 +666,17 @@ def check_levels(*, alpha: float | None = None, confidence: float | None = None)
             raise ValueError(f"{name} must be between 0 and 1 (exclusive), got {level!r}")
 
 
+def not_whole_warning(run: RunResults, who: str) -> str | None:
+    """``the baseline is not a whole run (...)``: a comparison with it covers only what it
+    ran (``None`` for a whole run). Its cases not run are not compared, so a run that could
+    not collect a file must not read as compared in full."""
+    why = [*incomplete_reasons(run), not_run_text(run)]
+    text = "; ".join(w for w in why if w)
+    if not text:
+        return None
+    return f"the {who} is not a whole run ({text}): only the cases both runs ran are compared"
+
+
 def regression_check(
     baseline: RunResults,
     candidate: RunResults,
@@ -722,6 +742,10 @@ def regression_check(
     )
     if margin is not None:
         comparison.margin = float(margin)
+    partial = not_whole_warning(baseline, "baseline")
+    if partial:
+        # This run's own headline says when it is not whole; the baseline's would go unseen.
+        comparison.warnings.insert(0, partial)
     _unscored_gating(comparison, gating, [*baseline.cases, *candidate.cases])
     sequential = {name for name, suite in info.items() if suite.sequential is not None}
     if sequential:
