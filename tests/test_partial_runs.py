@@ -265,3 +265,47 @@ def test_no_verdict_rules() -> None:
     # Under pass_score every weighted metric counts; all skipped is no verdict.
     assert no_verdict([s(skipped="x")], pass_score=0.5) is not None
     assert no_verdict([s(skipped="x"), s(score=0.9)], pass_score=0.5) is None
+
+
+REPEATED = """
+suite: r
+target: python:app:echo
+repeats: 3
+metrics:
+  - contains: {value: ok, threshold: 1}
+gates:
+  - {metric: pass_rate, min: 0.5}
+cases:
+  - {id: a, input: ok}
+  - {id: b, input: ok}
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_case_run_on_part_of_its_repeats_is_named(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    # `-k r1` (or --lf rerunning the one repeat that failed) ran each case once of its 3
+    # repeats: the case read as whole, its one repeat standing for three, and "Run passed".
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", t=REPEATED)
+    result = pytester.runpytest("-k", "r1", *workers)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "run passed on part of its suites: 4 of 6 repeats of suite r not run",
+            "suite r: 2 cases (4 of 6 repeats not run), 0 errored",
+        ]
+    )
+    results, summary, html = _outputs(pytester)
+    assert results["suites"][0]["repeats_not_run"] == 4
+    assert results["suites"][0]["not_run"] == 0
+    lines = [line for line in summary.splitlines() if line.strip()]
+    assert lines[1].startswith("⚠️ **Run passed on part of its suites: 4 of 6 repeats of suite r")
+    assert 'class="verdict warn" id="verdict">passed on part of its suites' in html
+    # All repeats: a whole run, as before.
+    pytester.runpytest(*workers)
+    results, summary, _ = _outputs(pytester)
+    assert results["suites"][0]["repeats_not_run"] == 0
+    assert "part of its suites" not in summary

@@ -350,12 +350,18 @@ def _ci_bar(estimate: float, lo: float, hi: float) -> dict[str, float] | None:
 
 def suite_ran(suite: SuiteInfo) -> str:
     """``3 cases``, or ``2 of 4 cases ran (1 not run, 1 skipped)`` for a suite run in part."""
+    repeats = (
+        f" ({suite.repeats_not_run} of {suite.n_cases * suite.repeats} repeats not run)"
+        if suite.repeats_not_run
+        else ""
+    )
     if not suite.missing:
-        return f"{suite.n_cases} cases"
+        return f"{suite.n_cases} cases{repeats}"
     why = [f"{suite.not_run} not run"] if suite.not_run else []
     if suite.skipped:
         why.append(f"{len(suite.skipped)} skipped")
-    return f"{suite.n_cases} of {suite.n_cases + suite.missing} cases ran ({', '.join(why)})"
+    ran = f"{suite.n_cases} of {suite.n_cases + suite.missing} cases ran"
+    return f"{ran} ({', '.join(why)}){repeats}"
 
 
 def unchecked_gates(run: RunResults) -> list[tuple[str, str]]:
@@ -369,7 +375,7 @@ def unchecked_gates(run: RunResults) -> list[tuple[str, str]]:
 
 def partial_note(suite: SuiteInfo) -> str | None:
     """What a suite run in part covers (``None`` for a whole one): Markdown and HTML say it."""
-    if not suite.missing:
+    if not suite.missing and not suite.repeats_not_run:
         return None
     if not suite.n_cases and not suite.skipped:
         # Deselected whole (-k, --deselect): a gate over no case is not checked, not passed.

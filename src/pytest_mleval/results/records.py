@@ -346,6 +346,11 @@ class SuiteInfo(_Model):
     ``--lf``, ``--deselect``, another shard's) or never reached (``-x``, an interrupt). Its
     statistics and gates cover the ``n_cases`` that ran; a sequential suite's cases it did not
     need are counted in ``sequential``, not here."""
+    repeats_not_run: int = 0
+    """Repeats of the cases that ran (``n_cases``) with no result in this run: a case run on
+    1 of its 3 repeats (``-k r1``, ``--lf``) is not the whole case."""
+    repeats: int = 1
+    """Repeats of each case the run asked for (the suite's ``repeats:`` or the flag's)."""
     unchecked_gates: int = 0
     """Gates of a suite none of whose cases was selected: not checked (neither passed nor
     failed), so the run reads "passed on part of its suites", never "passed"."""
@@ -568,7 +573,12 @@ def run_status(run: RunResults) -> tuple[str, str]:
 
 
 def not_run_text(run: RunResults) -> str:
-    """How many cases of the run's suites have no result (``""`` when every case ran)."""
+    """How many cases (and repeats of the cases that ran) of the run's suites have no result
+    (``""`` when everything ran)."""
+    return "; ".join(t for t in (_cases_not_run(run), _repeats_not_run(run)) if t)
+
+
+def _cases_not_run(run: RunResults) -> str:
     part = [s for s in run.suites if s.missing]
     if not part:
         return ""
@@ -578,6 +588,18 @@ def not_run_text(run: RunResults) -> str:
         return f"{gone} of {total} cases of suite {part[0].name} not run"
     each = ", ".join(f"{s.name}: {s.missing} of {s.missing + s.n_cases}" for s in part)
     return f"{gone} of {total} cases of {len(part)} suites not run ({each})"
+
+
+def _repeats_not_run(run: RunResults) -> str:
+    part = [s for s in run.suites if s.repeats_not_run]
+    if not part:
+        return ""
+    gone = sum(s.repeats_not_run for s in part)
+    total = sum(s.n_cases * s.repeats for s in part)
+    if len(part) == 1:
+        return f"{gone} of {total} repeats of suite {part[0].name} not run"
+    each = ", ".join(f"{s.name}: {s.repeats_not_run} of {s.n_cases * s.repeats}" for s in part)
+    return f"{gone} of {total} repeats of {len(part)} suites not run ({each})"
 
 
 def write_results(path: str | Path, run: RunResults) -> Path:

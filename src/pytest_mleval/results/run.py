@@ -54,6 +54,8 @@ class RunSettings:
     """Regression metrics of suites without ``regression_metrics:`` (``None``: every metric)."""
     sequential: bool = False
     """``--mleval-sequential``: every suite ran sequentially."""
+    repeats: int | None = None
+    """``--mleval-repeats``: the repeats of every case, over the suites' own ``repeats:``."""
 
 
 class NotSelected(NamedTuple):
@@ -430,6 +432,14 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         in_file = {c.id for c in suite.cases} if suite else set()
         population = len(in_file | ran | set(skips))
         not_needed = {c.case_id for c in skipped.get(name, [])} - ran
+        # A case that ran on 1 of its 3 repeats (-k r1, --lf rerunning the repeat that failed)
+        # must not read as the whole case: every record of a repeat counts as run.
+        expected = settings.repeats or (suite.spec.repeats if suite else 1)
+        seen: dict[str, set[int]] = {}
+        for c in gathered.cases:
+            if c.suite == name:
+                seen.setdefault(c.case_id, set()).add(c.repeat)
+        repeats_not_run = sum(max(0, expected - len(seen[i])) for i in ran)
         run.suites.append(
             SuiteInfo(
                 name=name,
@@ -439,6 +449,8 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                 n_cases=len(ran),
                 skipped=skips,
                 not_run=max(0, population - len(ran) - len(skips) - len(not_needed)),
+                repeats_not_run=repeats_not_run,
+                repeats=expected,
                 regression_margin=_regression_margin(suite, settings),
                 regression_metrics=_regression_metrics(suite, settings),
                 variant=suite.variant if suite else suite_cases[0].variant,

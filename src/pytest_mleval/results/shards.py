@@ -113,6 +113,7 @@ def settings_from_flags(flags: Mapping[str, Any]) -> Any:
         regression_margin=float(flags.get("regression-margin") or 0.0),
         regression_metrics=tuple(n for n in names if n) or None,
         sequential=bool(flags.get("sequential", False)),
+        repeats=int(flags["repeats"]) if flags.get("repeats") else None,
     )
 
 

@@ -678,6 +678,7 @@ class MlevalSession:
             regression_margin=self.options.regression_margin or 0.0,
             regression_metrics=self.options.regression_metric_names(),
             sequential=self.options.sequential,
+            repeats=self.options.repeats or None,
         )
 
     def build_run(self, exit_status: int) -> RunResults:
