@@ -164,3 +164,38 @@ def test_streamed_timings_are_columns_of_the_cases_frame(tmp_path: Path) -> None
     assert {"ttft_ms", "itl_ms", "output_tokens_per_s", "cached"} <= set(cases.columns)
     assert cases.loc[0, "ttft_ms"] == 120.0 and bool(cases.loc[0, "cached"])
     assert cases["ttft_ms"].isna().sum() == 3  # not streamed
+
+
+def test_the_notebook_view_shows_the_runs_verdict_first(tmp_path: Path) -> None:
+    # Before: a run that failed a gate, or could not collect a file, showed its counts and
+    # tables with no verdict, and the broken file not at all: "30 results: 30 passed".
+    from pytest_mleval.results.records import CollectionError, RunMeta
+
+    broken = CollectionError(
+        nodeid="evals/b.eval.yaml",
+        file="evals/b.eval.yaml",
+        line=3,
+        message="evals/b.eval.yaml:3: <b>unknown metric</b>",
+    )
+    run = RunResults(
+        meta=RunMeta(exit_status=1, incomplete=["1 file(s) could not be collected"]),
+        collection_errors=[broken],
+    )
+    r = Run(run)
+    assert r.status == (
+        "incomplete",
+        "incomplete: 1 file(s) could not be collected (exit status 1)",
+    )
+    html = r._repr_html_()
+    assert html.index("incomplete: 1 file(s) could not be collected") < html.index("0 results")
+    assert "evals/b.eval.yaml:3" in html and "&lt;b&gt;unknown metric&lt;/b&gt;" in html
+    passed = Run(RunResults(meta=RunMeta(exit_status=0)))
+    assert passed.status[0] == "passed" and "passed" in passed._repr_html_()
+
+
+def test_a_notebook_comparison_shows_its_warnings(stored: tuple[Path, Path]) -> None:
+    base, cand = (load_run(p) for p in stored)
+    base.results.meta.incomplete = ["1 file(s) could not be collected"]
+    comp = cand.compare(base)
+    assert any(w.startswith("the baseline is not a whole run") for w in comp.warnings)
+    assert "the baseline is not a whole run" in comp._repr_html_()

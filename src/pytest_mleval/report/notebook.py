@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.records import PASS_RATE, STREAM_TIMINGS, CaseResult, RunResults, load_results
+from ..results.records import (
+    PASS_RATE,
+    STREAM_TIMINGS,
+    CaseResult,
+    RunResults,
+    load_results,
+    run_status,
+)
+from .summary import _last_line
 from .views import FLIPS, STATUSES, case_status
 
 __all__ = ["Comparison", "Run", "load_run"]
@@ -22,7 +30,8 @@ __all__ = ["Comparison", "Run", "load_run"]
 _STYLE = (
     "<style>.mleval-nb table{border-collapse:collapse;margin:4px 0}"
     ".mleval-nb td,.mleval-nb th{border:1px solid #ddd;padding:2px 8px;text-align:left}"
-    ".mleval-nb .ok{color:#1a7f37}.mleval-nb .bad{color:#c62828}</style>"
+    ".mleval-nb .ok{color:#1a7f37}.mleval-nb .bad{color:#c62828}.mleval-nb .warn{color:#9a6700}"
+    "</style>"
 )
 
 
@@ -70,6 +79,8 @@ class Comparison:
     """Cases whose pass/fail outcome changed: suite, case_id, direction."""
     raw: dict[str, Any] | None = None
     """The full comparison record (as ``RunResults.comparison`` stores it), when tested."""
+    warnings: list[str] = field(default_factory=list)
+    """What the comparison does not cover (cases in one run only, a run that is not whole)."""
 
     @property
     def table(self) -> Any:
@@ -99,8 +110,9 @@ class Comparison:
                 for f in self.flipped[:20]
             )
             flips = f"<p>Flipped: {items}{' …' if len(self.flipped) > 20 else ''}</p>"
+        warned = "".join(f"<p class='warn'>⚠️ {_e(w)}</p>" for w in self.warnings)
         return (
-            f'{_STYLE}<div class="mleval-nb"><p>{_e(self.method)}</p>'
+            f'{_STYLE}<div class="mleval-nb">{warned}<p>{_e(self.method)}</p>'
             f"{_table(head, rows)}{flips}</div>"
         )
 
@@ -201,6 +213,7 @@ def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -
         "McNemar for pass/fail), Holm-adjusted verdicts",
         flipped=flipped,
         raw=result.model_dump(mode="json"),
+        warnings=list(result.warnings),
     )
 
 
@@ -321,12 +334,30 @@ class Run:
         base = baseline.results if isinstance(baseline, Run) else baseline
         return write_report(path, self.results, baseline=base)
 
+    @property
+    def status(self) -> tuple[str, str]:
+        """The run's verdict, as every output shows it: ``(status, headline)``, status one of
+        ``passed``, ``partial``, ``failed`` or ``incomplete`` (see ``run_status``)."""
+        return run_status(self.results)
+
     def _repr_html_(self) -> str:
         r = self.results
         meta = r.meta
         counts = {s: 0 for s in STATUSES}
         for c in r.cases:
             counts[case_status(c)] += 1
+        # The verdict and the files that could not be collected first, as in every output:
+        # counts and tables alone read as a clean run when a file never ran.
+        status, text = self.status
+        tone = "ok" if status == "passed" else "warn" if status == "partial" else "bad"
+        verdict = f"<p class='{tone}'><b>{_e(text)}</b></p>"
+        if r.collection_errors:
+            items = "".join(
+                f"<li><code>{_e(e.where)}</code>: {_e(_last_line(e.message))}</li>"
+                for e in r.collection_errors
+            )
+            verdict += f"<p>{len(r.collection_errors)} file(s) could not be collected:</p>"
+            verdict += f"<ul>{items}</ul>"
         where = f" · {_e(self.path.name)}" if self.path else ""
         sha = f" · <code>{_e(meta.git_sha[:10])}</code>" if meta.git_sha else ""
         head = (
@@ -347,7 +378,10 @@ class Run:
                 ["suite", "gate", ""],
                 [[_e(g.suite), _e(g.message), _PASS if g.passed else _FAIL] for g in r.gates],
             )
-        return f'{_STYLE}<div class="mleval-nb">{head}{aggs if r.aggregates else ""}{gates}</div>'
+        return (
+            f'{_STYLE}<div class="mleval-nb">{verdict}{head}{aggs if r.aggregates else ""}'
+            f"{gates}</div>"
+        )
 
 
 def load_run(path: str | Path) -> Run:
