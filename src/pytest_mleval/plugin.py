@@ -50,6 +50,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # Again for each session: a second one in this process (pytester's in-process runs) has
+    # a new rewrite hook with the marks back, and its imports of the package parsed source on
+    # the main thread and a warm-up thread at once, which CPython 3.11.7's AST constructor
+    # does not survive (gh-106905: "SystemError: AST constructor recursion depth mismatch").
+    _leave_package_unrewritten()
     register_options(parser)
     # The plugin loads early in pytest's start-up: litellm's worker can start importing now
     # when the run's paths hold model suites (see prestart.py).
