@@ -302,6 +302,7 @@ class EvalItem(pytest.Function):
 
     def _record(self, result: CaseResult) -> None:
         result.run_order = getattr(self, "mleval_run_order", None)
+        _scrub_secrets(result)
         self.user_properties.append((CASE_PROPERTY, result.model_dump_json()))
         session = _session(self.config)
         if session.sequential.applies(self.suite) and result.skipped is None:
@@ -390,7 +391,7 @@ def format_failure(result: CaseResult, scored: list[Scored]) -> str:
             status = "skip"
         else:
             status = "FAIL" if s.passed is False else ("ok" if s.passed else "info")
-        why = term_text(s.error or s.skipped or s.explanation or "")
+        why = term_text(_scrubbed(s.error or s.skipped) or s.explanation or "")
         name = term_text(s.name)
         lines.append(
             f"  {name:<20} {_fmt(s.score):>8} {' '.join(needs) or '-':>10}  {status:<6} {why}"
@@ -431,3 +432,30 @@ _MARKERS_KEY = pytest.StashKey[set[str]]()
 
 def _session(config: pytest.Config) -> MlevalSession:
     return config.stash[SESSION_KEY]
+
+
+def _scrub_secrets(result: CaseResult) -> None:
+    """A case's error texts without API keys, in place: what a target raised or skipped with
+    and what a metric raised go into every output (results, Markdown, HTML). Inference errors
+    are scrubbed where they are made; a user's own code is not, so its record is, here."""
+    texts = [result.error, result.skipped, *(s.error for s in result.scores.values())]
+    if not any(texts):
+        return
+    from .inference.scrubbing import scrub
+
+    if result.error:
+        result.error = scrub(result.error)
+    if result.skipped:
+        result.skipped = scrub(result.skipped)
+    for score in result.scores.values():
+        if score.error:
+            score.error = scrub(score.error)
+
+
+def _scrubbed(text: str | None) -> str | None:
+    """A metric's error or skip reason without API keys (as its record has it)."""
+    if not text:
+        return text
+    from .inference.scrubbing import scrub
+
+    return scrub(text)

@@ -107,13 +107,30 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    if call.when == "setup" and report.skipped:
+    record = getattr(item, "record_marker_skip", None)
+    if record is not None and report.longrepr is not None and not _scored_failure(call):
+        # An eval case's error (what its target or a metric raised, a skip's reason): an API
+        # key in an HTTP client's message must not reach the terminal, junit or xdist's
+        # transport (its record is scrubbed the same way, see collect.py). A scored failure
+        # shows the output, which stays as written unless --mleval-redact.
+        from .inference.scrubbing import scrub
+        from .session.redaction import redact_report
+
+        redact_report(report, scrub)
+    if call.when == "setup" and report.skipped and record is not None:
         # A skip mark (a conftest without an API key, `tags: [skip]`) skips an eval case
         # before its setup runs: it is recorded as skipped, as a target's own skip is.
-        record = getattr(item, "record_marker_skip", None)
-        if record is not None:
-            record(report)
+        record(report)
     return report
+
+
+def _scored_failure(call: pytest.CallInfo[None]) -> bool:
+    """Whether the case failed on its scores (its report shows the output, not an error)."""
+    if call.excinfo is None:
+        return False
+    from .collect import EvalCaseFailure
+
+    return isinstance(call.excinfo.value, EvalCaseFailure)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ option is on. ``caplog`` is left alone: a test's own assertions on its records r
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
@@ -62,77 +62,81 @@ class RedactingFormatter(logging.Formatter):
 _PYTEST_LOG_HANDLERS = ("log_file_handler", "log_cli_handler")
 
 
-def redact_report(report: pytest.TestReport | pytest.CollectReport) -> None:
+def redact_report(
+    report: pytest.TestReport | pytest.CollectReport, clean: Callable[[str], str] = redact_text
+) -> None:
     """Redact a report in place: its failure text (longrepr) and captured sections.
 
     A traceback keeps its structure (colours, the short summary's message) with each of its
     texts redacted; should any PII remain in its rendering (a shape not known here), the
-    rendering's redacted text replaces it (pytest shows a text longrepr as it is).
+    rendering's redacted text replaces it (pytest shows a text longrepr as it is). ``clean``
+    is what redacts a text: personal data by default, secrets for every eval case's report
+    (``inference.scrubbing.scrub``).
     """
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         # A skip: (path, line, reason).
         path, line, reason = longrepr
-        report.longrepr = (path, line, redact_text(str(reason)))
+        report.longrepr = (path, line, clean(str(reason)))
     elif isinstance(longrepr, str):
-        report.longrepr = redact_text(longrepr)
+        report.longrepr = clean(longrepr)
     elif longrepr is not None:
         text = str(longrepr)
-        if redact_text(text) != text:
-            _redact_repr(longrepr)
+        if clean(text) != text:
+            _redact_repr(longrepr, clean)
             text = str(longrepr)
-            clean = redact_text(text)
-            if clean != text:
-                report.longrepr = clean
-    report.sections = [(title, redact_text(content)) for title, content in report.sections]
+            cleaned = clean(text)
+            if cleaned != text:
+                report.longrepr = cleaned
+    report.sections = [(title, clean(content)) for title, content in report.sections]
 
 
-def _lines(lines: Any) -> list[str]:
-    return [redact_text(str(line)) for line in lines]
+def _lines(lines: Any, clean: Callable[[str], str]) -> list[str]:
+    return [clean(str(line)) for line in lines]
 
 
-def _redact_location(location: Any) -> None:
+def _redact_location(location: Any, clean: Callable[[str], str]) -> None:
     if location is not None and isinstance(getattr(location, "message", None), str):
-        location.message = redact_text(location.message)
+        location.message = clean(location.message)
 
 
-def _redact_traceback(traceback: Any) -> None:
+def _redact_traceback(traceback: Any, clean: Callable[[str], str]) -> None:
     """pytest's ReprTraceback, in place: every entry's lines, arguments, locals, location."""
     if traceback is None:
         return
     for entry in getattr(traceback, "reprentries", ()):
-        entry.lines = _lines(entry.lines)
+        entry.lines = _lines(entry.lines, clean)
         funcargs = getattr(entry, "reprfuncargs", None)
         if funcargs is not None:
             funcargs.args = [
-                (name, redact_text(value) if isinstance(value, str) else value)
+                (name, clean(value) if isinstance(value, str) else value)
                 for name, value in funcargs.args
             ]
         locals_ = getattr(entry, "reprlocals", None)
         if locals_ is not None:
-            locals_.lines = _lines(locals_.lines)
-        _redact_location(getattr(entry, "reprfileloc", None))
+            locals_.lines = _lines(locals_.lines, clean)
+        _redact_location(getattr(entry, "reprfileloc", None), clean)
     if isinstance(getattr(traceback, "extraline", None), str):
-        traceback.extraline = redact_text(traceback.extraline)
+        traceback.extraline = clean(traceback.extraline)
 
 
-def _redact_repr(longrepr: Any) -> None:
+def _redact_repr(longrepr: Any, clean: Callable[[str], str]) -> None:
     """pytest's exception repr (a chain, or one exception), in place, by its public fields."""
     chain = getattr(longrepr, "chain", None)
     if chain is not None:
         for traceback, crash, _ in chain:
-            _redact_traceback(traceback)
-            _redact_location(crash)
+            _redact_traceback(traceback, clean)
+            _redact_location(crash, clean)
         longrepr.chain = [
-            (traceback, crash, None if descr is None else redact_text(descr))
+            (traceback, crash, None if descr is None else clean(descr))
             for traceback, crash, descr in chain
         ]
     # The last link's traceback and crash (the same objects as the chain's, or a lone one's).
-    _redact_traceback(getattr(longrepr, "reprtraceback", None))
-    _redact_location(getattr(longrepr, "reprcrash", None))
+    _redact_traceback(getattr(longrepr, "reprtraceback", None), clean)
+    _redact_location(getattr(longrepr, "reprcrash", None), clean)
     sections = getattr(longrepr, "sections", None)
     if sections:
-        longrepr.sections = [(title, redact_text(body), sep) for title, body, sep in sections]
+        longrepr.sections = [(title, clean(body), sep) for title, body, sep in sections]
 
 
 class RedactionPlugin:
