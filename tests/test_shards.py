@@ -293,3 +293,25 @@ def test_a_shard_that_gets_no_case_still_writes_its_results(
     assert _case_keys(merged) == _case_keys(full)
     assert _without_timings(merged["gates"]) == _without_timings(full["gates"])
     assert merged["meta"]["incomplete"] == []
+
+
+def test_a_shard_record_holds_no_password_of_the_api_base(
+    pytester: pytest.Pytester,
+) -> None:
+    # The fingerprint's options carried the ini `mleval_api_base` as written, into every
+    # shard's results file: a gateway URL's password or `api_key=` query went with it.
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makeini(
+        "[pytest]\nmleval_api_base = http://user:hunter2pass@127.0.0.1:9/v1?api_key=zzsecretzz\n"
+    )
+    pytester.makefile(
+        ".eval.yaml",
+        one="suite: one\ntarget: python:app:echo\nmetrics: [exact]\n"
+        "cases:\n  - {id: x, input: a, expected: a}\n  - {id: y, input: b, expected: b}\n",
+    )
+    for i in (1, 2):
+        pytester.runpytest(f"--mleval-shard={i}/2", f"--mleval-report-dir=s{i}")
+        text = (pytester.path / f"s{i}" / "mleval-results.json").read_text()
+        assert "hunter2pass" not in text and "zzsecretzz" not in text
+        assert "127.0.0.1:9" in text  # the option is still part of what shards must share

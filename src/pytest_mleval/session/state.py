@@ -450,10 +450,14 @@ class MlevalSession:
                 rel = str(path)
             if rel not in files:
                 files[rel] = file_sha256(path)
+        from ..inference.scrubbing import scrub
+
         ini = self.options.ini
+        # The results file keeps these: an API base's password or key goes, as flags' do.
+        api_base = scrub(ini.api_base) if ini.api_base else ini.api_base
         options = result_options(
             self.options.flags(),
-            {"api_base": ini.api_base, "embedder": ini.embedder, "rag_config": ini.rag_config},
+            {"api_base": api_base, "embedder": ini.embedder, "rag_config": ini.rag_config},
         )
         baseline = self.options.baseline
         return ShardInfo(
