@@ -80,6 +80,19 @@ class EvalFileError(MlevalError):
         text = f"{head}: {self.message}" if head else self.message
         return f"{where}: {text}" if where else text
 
+    @classmethod
+    def not_utf8(
+        cls, exc: UnicodeDecodeError, path: str, field: str | None = None
+    ) -> EvalFileError:
+        """The error of a file that is not UTF-8, at the line of its first undecodable byte
+        (a byte offset alone left the user to count the file's bytes)."""
+        data = bytes(exc.object)
+        line = data[: exc.start].count(b"\n") + 1
+        message = (
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} ({exc.reason}); save the file as UTF-8"
+        )
+        return cls(message, path=path, line=line, field=field)
+
 
 class TargetError(MlevalError):
     """A target specification cannot be resolved or a target returned something unusable."""

@@ -303,7 +303,7 @@ def read_yaml(path: Path, shape: _Shape = _TYPED) -> tuple[Any, yaml.Node | None
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise EvalFileError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
+        raise EvalFileError.not_utf8(exc, str(path)) from None
     except OSError as exc:
         raise EvalFileError(f"cannot read: {exc.strerror}", path=str(path)) from None
     try:

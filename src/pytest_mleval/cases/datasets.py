@@ -104,7 +104,9 @@ def _rows(path: Path, fmt: str, *, eval_file: Path) -> Iterator[tuple[int, Any]]
         raise EvalFileError(
             f"dataset file not found: {path}", path=str(eval_file), field="dataset"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise EvalFileError.not_utf8(exc, str(path), field="dataset") from None
+    except OSError as exc:
         raise EvalFileError(
             f"cannot read dataset: {exc}", path=str(path), field="dataset"
         ) from None

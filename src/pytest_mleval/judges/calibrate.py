@@ -149,10 +149,21 @@ def _label(value: Any) -> Any:
 
 
 def load_pairs(path: str | Path, *, human: str, judge: str) -> tuple[list[Any], list[Any]]:
-    """Human and judge labels from the columns of a JSONL or CSV file."""
+    """Human and judge labels from the columns of a JSONL or CSV file.
+
+    Raises:
+        EvalFileError: the file cannot be read, or is not UTF-8 (naming the line).
+    """
+    from ..errors import EvalFileError
+
     p = Path(path)
     rows: list[dict[str, Any]]
-    text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's byte order mark, if any
+    try:
+        text = p.read_text(encoding="utf-8-sig")  # a spreadsheet's byte order mark, if any
+    except UnicodeDecodeError as exc:
+        raise EvalFileError.not_utf8(exc, str(p)) from None
+    except OSError as exc:
+        raise EvalFileError(f"cannot read labels: {exc.strerror}", path=str(p)) from None
     # Rows end at line ends only: str.splitlines also splits at U+2028, U+0085 and form
     # feeds inside a note column, which made two broken rows of one.
     if p.suffix.lower() == ".csv":
