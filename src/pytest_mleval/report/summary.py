@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results.records import Aggregate, CaseResult, RunResults, run_status
+from ..results.records import Aggregate, CaseResult, RunResults, SuiteInfo, run_status
 from ..results.sequential import sequential_line
 from ..results.units import fmt_interval, fmt_metric, fmt_p, unit_of
 from .conversation import tool_totals
@@ -297,9 +297,63 @@ def comparison_markdown(comparison: dict[str, Any], *, top: int = 10) -> list[st
     return out
 
 
-def render_summary(run: RunResults, *, top: int = 10) -> str:
+COMMENT_LIMIT = 60_000
+"""Longest Markdown summary written: GitHub refuses a comment over 65,536 characters whole (the
+sticky comment then never posts), so a summary above this leaves its details out."""
+
+_CUTS = (
+    "the failing cases' lists",
+    "the per-suite tables",
+    "the usage table",
+    "the passing gates' rows",
+    "the comparisons' tables",
+)
+"""What a summary over :data:`COMMENT_LIMIT` leaves out, one more at each step."""
+
+
+def render_summary(run: RunResults, *, top: int = 10, limit: int = COMMENT_LIMIT) -> str:
     """The Markdown summary: gates, the variant comparisons, baseline comparison, per-suite
-    metrics with CIs, usage."""
+    metrics with CIs, usage.
+
+    The verdict, the files that could not be collected and the failing gates are always
+    there; when the whole is longer than ``limit`` (a pull-request comment's size), the
+    details go first (see :data:`_CUTS`), and the summary says what it left out.
+    """
+    head = _head_markdown(run)
+    for step in range(len(_CUTS) + 1):
+        cut = set(_CUTS[:step])
+        blocks = [
+            _gates_markdown(run, passing="the passing gates' rows" not in cut),
+            []
+            if "the comparisons' tables" in cut
+            else _comparisons_markdown(run, top=top if not step else 3),
+        ]
+        if "the per-suite tables" in cut:
+            blocks.append(
+                [f"_{len(run.suites)} suite table(s) left out: see the HTML report._", ""]
+            )
+        else:
+            details = "the failing cases' lists" not in cut
+            blocks.extend(_suite_markdown(run, s, top=top, details=details) for s in run.suites)
+        if "the usage table" not in cut:
+            blocks.append(_usage_markdown(run))
+        note = []
+        if step:
+            note = [
+                f"> ✂️ Shortened to fit a pull-request comment: {', '.join(_CUTS[:step])} "
+                "left out; the HTML report has everything.",
+                "",
+            ]
+        text = "\n".join([*head, *note, *(line for b in blocks for line in b)])
+        if len(text) <= limit:
+            return text
+    # Still too long (thousands of collection errors or failing gates): cut at a line.
+    ending = "\n\n> ✂️ Cut at the comment limit; the HTML report has everything."
+    return text[: limit - len(ending)].rsplit("\n", 1)[0] + ending
+
+
+def _head_markdown(run: RunResults) -> list[str]:
+    """Title, verdict, counts and the files that could not be collected."""
     out = ["## pytest-mleval results", ""]
     meta = run.meta
     head = []
@@ -323,6 +377,12 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         for e in run.collection_errors:
             out.append(f"- {md_code(e.where)}: {md_text(_last_line(e.message), limit=WHY_LIMIT)}")
         out.append("")
+    return out
+
+
+def _gates_markdown(run: RunResults, *, passing: bool = True) -> list[str]:
+    """The gates' count and table (without the passing gates' rows when ``passing`` is off)."""
+    out: list[str] = []
     failed_gates = [g for g in run.gates if not g.passed]
     unchecked = unchecked_gates(run)
     if run.gates or unchecked:
@@ -336,11 +396,19 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append("| suite | gate | result |")
         out.append("|---|---|---|")
         for g in run.gates:
+            if g.passed and not passing:
+                continue
             verdict = "✅ pass" if g.passed else "❌ fail"
             out.append(f"| {_md(g.suite)} | {_md(g.message)} | {verdict} |")
         for name, text in unchecked:
             out.append(f"| {_md(name)} | {_md(text)} | ⚠️ not checked |")
         out.append("")
+    return out
+
+
+def _comparisons_markdown(run: RunResults, *, top: int) -> list[str]:
+    """Variant sets, the baseline comparison, variant comparisons and the safety probes."""
+    out: list[str] = []
     for vs in run.variant_sets:
         out.extend(variant_markdown(vs))
     if run.comparison:
@@ -352,53 +420,66 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
         out.append("")
         out.extend(comparison_markdown(variant, top=top)[2:])
     out.extend(safety_markdown(run, top=top))
-    for suite in run.suites:
-        out.append(f"### {_md(suite.name)}")
+    return out
+
+
+def _suite_markdown(
+    run: RunResults, suite: SuiteInfo, *, top: int, details: bool = True
+) -> list[str]:
+    """One suite's section: notes, metric table, tools, and (``details``) its failing cases."""
+    out: list[str] = []
+    out.append(f"### {_md(suite.name)}")
+    out.append("")
+    note = partial_note(suite)
+    if note:
+        out.append(f"⚠️ {note}")
         out.append("")
-        note = partial_note(suite)
-        if note:
-            out.append(f"⚠️ {note}")
-            out.append("")
-        if suite.skipped:
-            out.append(f"**Skipped:** {_md(skipped_text(suite))}")
-            out.append("")
-        unscored = unscored_text([c for c in run.cases if c.suite == suite.name])
-        if unscored:
-            out.append(f"**Not scored:** {_md(unscored)}")
-            out.append("")
-        if suite.sequential is not None:
-            out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
-            out.append("")
-        aggregates = [a for a in run.aggregates if a.suite == suite.name]
-        if aggregates:  # none when no case of the suite ran: its note says so
-            out.append("| metric | estimate | 95% CI | n |")
-            out.append("|---|---:|---|---:|")
-            for a in aggregates:
-                out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
-            out.append("")
-        tools = _tool_use([c for c in run.cases if c.suite == suite.name])
-        if tools:
-            out.append(f"**Tools:** {tools}")
-            out.append("")
-        failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
-        if failing:
-            what = "failing or errored" if any(c.errored for c in failing) else "failing"
-            out.append(f"<details><summary>{len(failing)} {what} case result(s)</summary>")
-            out.append("")
-            for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[: top * 2]:
-                why = c.error or ", ".join(
-                    f"{k}={v.score:.3f}" if v.score is not None else f"{k}: {v.error or 'error'}"
-                    for k, v in c.scores.items()
-                    if v.passed is False
-                )
-                # Long error texts are cut: GitHub refuses a comment over 65536 characters
-                # whole, and the HTML report keeps the full text.
-                out.append(
-                    f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}" + _failed_tools_md(c)
-                )
-            out.append("")
-            out.append("</details>")
-            out.append("")
+    if suite.skipped:
+        out.append(f"**Skipped:** {_md(skipped_text(suite))}")
+        out.append("")
+    unscored = unscored_text([c for c in run.cases if c.suite == suite.name])
+    if unscored:
+        out.append(f"**Not scored:** {_md(unscored)}")
+        out.append("")
+    if suite.sequential is not None:
+        out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
+        out.append("")
+    aggregates = [a for a in run.aggregates if a.suite == suite.name]
+    if aggregates:  # none when no case of the suite ran: its note says so
+        out.append("| metric | estimate | 95% CI | n |")
+        out.append("|---|---:|---|---:|")
+        for a in aggregates:
+            out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
+        out.append("")
+    tools = _tool_use([c for c in run.cases if c.suite == suite.name])
+    if tools:
+        out.append(f"**Tools:** {tools}")
+        out.append("")
+    failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
+    if failing and details:
+        what = "failing or errored" if any(c.errored for c in failing) else "failing"
+        out.append(f"<details><summary>{len(failing)} {what} case result(s)</summary>")
+        out.append("")
+        for c in sorted(failing, key=lambda c: (c.case_id, c.repeat))[: top * 2]:
+            why = c.error or ", ".join(
+                f"{k}={v.score:.3f}" if v.score is not None else f"{k}: {v.error or 'error'}"
+                for k, v in c.scores.items()
+                if v.passed is False
+            )
+            # Long error texts are cut: GitHub refuses a comment over 65536 characters
+            # whole, and the HTML report keeps the full text.
+            out.append(
+                f"- {md_code(c.case_id)}: {md_text(why, limit=WHY_LIMIT)}" + _failed_tools_md(c)
+            )
+        out.append("")
+        out.append("</details>")
+        out.append("")
+    return out
+
+
+def _usage_markdown(run: RunResults) -> list[str]:
+    """The usage table (tokens, cost, latency) per suite and model."""
+    out: list[str] = []
     rows = usage_rows(run)
     if rows:
         out.append("### Usage")
@@ -430,7 +511,7 @@ def render_summary(run: RunResults, *, top: int = 10) -> str:
                 + (_ttft_cells(t) if streamed else "")
             )
         out.append("")
-    return "\n".join(out)
+    return out
 
 
 def _ttft_cells(t: dict[str, Any]) -> str:
