@@ -324,3 +324,24 @@ def test_postgresql_history(postgres_url: str, tmp_path: Path) -> None:
         encoding="utf-8"
     )
     assert '<svg class="spark"' in html and "4 runs" in html
+
+
+@pytest.mark.parametrize("driver", ["sqlite", "sqlalchemy"])
+def test_a_trend_marks_the_points_of_runs_that_were_not_whole(tmp_path: Path, driver: str) -> None:
+    # Before: a `-k` run over 2 of 40 cases (or one that could not collect a file) drew its
+    # point like any other, and the trend's change was measured from or to it.
+    url = resolve_url(str(tmp_path / "h.sqlite"))
+    if driver == "sqlalchemy":
+        url = url.replace("sqlite:///", "sqlite+pysqlite:///")
+    runs = _runs(3)
+    runs[1].meta.incomplete = ["1 file(s) could not be collected"]
+    runs[2].meta.incomplete = ["1 file(s) could not be collected"]
+    for r in runs:
+        record_run(url, r)
+    points = metric_trend(url, "rag-qa", "faithfulness")
+    assert [p.incomplete for p in points] == [None, *["1 file(s) could not be collected"] * 2]
+    html = write_report(tmp_path / "r.html", runs[0], history_url=url).read_text(encoding="utf-8")
+    assert 'class="partial"' in html
+    assert "not a whole run: 1 file(s) could not be collected" in html
+    # One whole run: no change to show between whole runs.
+    assert "1 whole of 3 runs" in html

@@ -55,11 +55,16 @@ def sparkline(points: Sequence[TrendPoint]) -> dict[str, Any] | None:
             "x": round(x(i), 2),
             "y": y(p.estimate),
             "title": f"{p.started_at} {(p.git_sha or '')[:8]}: {p.estimate:.4f} "
-            f"[{p.ci_low:.4f}, {p.ci_high:.4f}] n={p.n}",
+            f"[{p.ci_low:.4f}, {p.ci_high:.4f}] n={p.n}"
+            + (f" (not a whole run: {p.incomplete})" if p.incomplete else ""),
+            # A run over part of the suite (-k, a file not collected) is drawn hollow.
+            "partial": bool(p.incomplete),
         }
         for i, p in enumerate(points)
     ]
-    first, last = points[0].estimate, points[-1].estimate
+    # The change is between whole runs only: from or to a run of 2 of 40 cases it says
+    # nothing about the suite.
+    whole = [p.estimate for p in points if not p.incomplete]
     return {
         "w": SPARK_W,
         "h": SPARK_H,
@@ -67,7 +72,8 @@ def sparkline(points: Sequence[TrendPoint]) -> dict[str, Any] | None:
         "band": " ".join(upper + lower),
         "dots": dots,
         "n": n,
-        "change": last - first,
+        "whole": len(whole),
+        "change": whole[-1] - whole[0] if len(whole) >= 2 else None,
     }
 
 

@@ -78,6 +78,8 @@ class TrendPoint:
     ci_low: float
     ci_high: float
     n: int
+    incomplete: str | None = None
+    """Why its run was not whole (files not collected, cases not run); None when it was."""
 
 
 def resolve_url(url: str | None, report_dir: str | Path = "reports") -> str:
@@ -151,7 +153,7 @@ _RUN_COLUMNS = (
 _METRIC_COLUMNS = (
     "mleval_metrics.id, mleval_metrics.run_id, mleval_metrics.suite, mleval_metrics.metric, "
     "mleval_metrics.estimate, mleval_metrics.ci_low, mleval_metrics.ci_high, mleval_metrics.n, "
-    "mleval_metrics.method, mleval_runs.started_at, mleval_runs.git_sha"
+    "mleval_metrics.method, mleval_runs.started_at, mleval_runs.git_sha, mleval_runs.incomplete"
 )
 
 
@@ -527,6 +529,7 @@ def _point(r: Any) -> TrendPoint:
         ci_low=r.ci_low,
         ci_high=r.ci_high,
         n=r.n,
+        incomplete=r.incomplete,
     )
 
 
@@ -542,7 +545,7 @@ def metric_trend(url: str, suite: str, metric: str, limit: int = 20) -> list[Tre
 
     def query(sa: Any, runs: Any, metrics: Any) -> Any:
         return (
-            sa.select(metrics, runs.c.started_at, runs.c.git_sha)
+            sa.select(metrics, runs.c.started_at, runs.c.git_sha, runs.c.incomplete)
             .join(runs, runs.c.id == metrics.c.run_id)
             .where(metrics.c.suite == suite, metrics.c.metric == metric)
             .order_by(runs.c.started_at.desc(), runs.c.id.desc())
@@ -574,7 +577,7 @@ def metric_trends(url: str, limit: int = 20) -> dict[tuple[str, str], list[Trend
             .subquery()
         )
         return (
-            sa.select(metrics, runs.c.started_at, runs.c.git_sha)
+            sa.select(metrics, runs.c.started_at, runs.c.git_sha, runs.c.incomplete)
             .join(runs, runs.c.id == metrics.c.run_id)
             .where(metrics.c.run_id.in_(sa.select(last.c.id)))
             .order_by(runs.c.started_at, runs.c.id)
