@@ -98,6 +98,8 @@ class MlevalSession:
         if self.options.baseline:
             # Workers read it too: pairwise judges need the baseline's outputs.
             self.baseline = self._load_baseline(self.options.baseline)
+        if not self.is_worker:
+            self._check_report_dir()
         self._baseline_cases: dict[tuple[str, str, int], CaseResult] | None = None
         self._engine: InferenceEngine | None = None
         self.services = RunServices(
@@ -152,6 +154,31 @@ class MlevalSession:
 
         set_run_engine(self._previous_engine)
         set_backend_factory(*self._previous_judges)
+
+    def _check_report_dir(self) -> None:
+        """A report directory given (flag or ini) that cannot be written stops the run now.
+
+        Found at the end, it cost every case's model calls and wrote nothing. The default
+        directory is left alone (created only when a run writes to it): a plain test run must
+        not make a ``reports/`` directory.
+        """
+        from ..options import MlevalOptions
+
+        given = self.options.report_dir
+        if self.options.no_report or given == MlevalOptions.report_dir:
+            return
+        import tempfile
+
+        target = self._path(given)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise pytest.UsageError(
+                f"--mleval-report-dir {given}: cannot write there ({why}); no case was run"
+            ) from None
 
     def _load_baseline(self, path: str) -> RunResults:
         """Read the baseline up front: a missing or unreadable one stops the run at once."""
