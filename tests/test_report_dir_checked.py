@@ -48,3 +48,9 @@ def test_a_given_report_dir_that_can_be_made_is_used(project: pytest.Pytester) -
     result = project.runpytest("--mleval-report-dir=deep/er/out")
     result.assert_outcomes(passed=1)
     assert (project.path / "deep" / "er" / "out" / "mleval-results.json").is_file()
+
+
+def test_an_unwritable_save_baseline_stops_the_run_too(project: pytest.Pytester) -> None:
+    result = project.runpytest("--mleval-save-baseline=afile/base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mleval-save-baseline afile/base.json: cannot write there*"])

@@ -156,7 +156,8 @@ class MlevalSession:
         set_backend_factory(*self._previous_judges)
 
     def _check_report_dir(self) -> None:
-        """A report directory given (flag or ini) that cannot be written stops the run now.
+        """A report directory given (flag or ini), or the directory of ``--mleval-save-baseline``,
+        that cannot be written stops the run now.
 
         Found at the end, it cost every case's model calls and wrote nothing. The default
         directory is left alone (created only when a run writes to it): a plain test run must
@@ -164,21 +165,14 @@ class MlevalSession:
         """
         from ..options import MlevalOptions
 
-        given = self.options.report_dir
-        if self.options.no_report or given == MlevalOptions.report_dir:
+        if self.options.no_report:
             return
-        import tempfile
-
-        target = self._path(given)
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=target):
-                pass
-        except OSError as exc:
-            why = exc.strerror or type(exc).__name__
-            raise pytest.UsageError(
-                f"--mleval-report-dir {given}: cannot write there ({why}); no case was run"
-            ) from None
+        given = self.options.report_dir
+        if given != MlevalOptions.report_dir:
+            _check_writable(self._path(given), f"--mleval-report-dir {given}")
+        save = self.options.save_baseline
+        if save:
+            _check_writable(Path(save).parent, f"--mleval-save-baseline {save}")
 
     def _load_baseline(self, path: str) -> RunResults:
         """Read the baseline up front: a missing or unreadable one stops the run at once."""
@@ -941,3 +935,16 @@ def _git_info(root: Path) -> tuple[str | None, str | None]:
     if out.returncode != 0 or len(lines) != 2:
         return None, None
     return lines[0], lines[1]
+
+
+def _check_writable(directory: Path, what: str) -> None:
+    """Create ``directory`` and write a file there, or raise a usage error naming ``what``."""
+    import tempfile
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise pytest.UsageError(f"{what}: cannot write there ({why}); no case was run") from None
