@@ -418,6 +418,10 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
     by_suite: dict[str, list[CaseResult]] = {}
     for c in cases:
         by_suite.setdefault(c.suite, []).append(c)
+    # Each case's repeats with a record of any kind (ran, skipped, not needed), by suite.
+    repeats_seen: dict[str, dict[str, set[int]]] = {}
+    for c in gathered.cases:
+        repeats_seen.setdefault(c.suite, {}).setdefault(c.case_id, set()).add(c.repeat)
     # In the order the results came, with the suites whose every case was skipped.
     names = list(dict.fromkeys(c.suite for c in gathered.cases if not c.not_needed))
     run = RunResults(meta=gathered.meta)
@@ -435,11 +439,8 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
         # A case that ran on 1 of its 3 repeats (-k r1, --lf rerunning the repeat that failed)
         # must not read as the whole case: every record of a repeat counts as run.
         expected = settings.repeats or (suite.spec.repeats if suite else 1)
-        seen: dict[str, set[int]] = {}
-        for c in gathered.cases:
-            if c.suite == name:
-                seen.setdefault(c.case_id, set()).add(c.repeat)
-        repeats_not_run = sum(max(0, expected - len(seen[i])) for i in ran)
+        seen = repeats_seen.get(name, {})
+        repeats_not_run = sum(max(0, expected - len(seen.get(i, ()))) for i in ran)
         run.suites.append(
             SuiteInfo(
                 name=name,
