@@ -320,6 +320,13 @@ def render_summary(run: RunResults, *, top: int = 10, limit: int = COMMENT_LIMIT
     details go first (see :data:`_CUTS`), and the summary says what it left out.
     """
     head = _head_markdown(run)
+    # Each suite's cases and aggregates, found once: every step renders the suites again.
+    cases: dict[str, list[CaseResult]] = {}
+    for c in run.cases:
+        cases.setdefault(c.suite, []).append(c)
+    aggregates: dict[str, list[Aggregate]] = {}
+    for a in run.aggregates:
+        aggregates.setdefault(a.suite, []).append(a)
     for step in range(len(_CUTS) + 1):
         cut = set(_CUTS[:step])
         blocks = [
@@ -334,7 +341,16 @@ def render_summary(run: RunResults, *, top: int = 10, limit: int = COMMENT_LIMIT
             )
         else:
             details = "the failing cases' lists" not in cut
-            blocks.extend(_suite_markdown(run, s, top=top, details=details) for s in run.suites)
+            blocks.extend(
+                _suite_markdown(
+                    s,
+                    cases.get(s.name, []),
+                    aggregates.get(s.name, []),
+                    top=top,
+                    details=details,
+                )
+                for s in run.suites
+            )
         if "the usage table" not in cut:
             blocks.append(_usage_markdown(run))
         note = []
@@ -424,9 +440,17 @@ def _comparisons_markdown(run: RunResults, *, top: int) -> list[str]:
 
 
 def _suite_markdown(
-    run: RunResults, suite: SuiteInfo, *, top: int, details: bool = True
+    suite: SuiteInfo,
+    cases: list[CaseResult],
+    aggregates: list[Aggregate],
+    *,
+    top: int,
+    details: bool = True,
 ) -> list[str]:
-    """One suite's section: notes, metric table, tools, and (``details``) its failing cases."""
+    """One suite's section: notes, metric table, tools, and (``details``) its failing cases.
+
+    ``cases`` and ``aggregates`` are the suite's own, in the run's order.
+    """
     out: list[str] = []
     out.append(f"### {_md(suite.name)}")
     out.append("")
@@ -437,25 +461,24 @@ def _suite_markdown(
     if suite.skipped:
         out.append(f"**Skipped:** {_md(skipped_text(suite))}")
         out.append("")
-    unscored = unscored_text([c for c in run.cases if c.suite == suite.name])
+    unscored = unscored_text(cases)
     if unscored:
         out.append(f"**Not scored:** {_md(unscored)}")
         out.append("")
     if suite.sequential is not None:
         out.append(f"**Sequential:** {_md(sequential_line(suite.sequential))}")
         out.append("")
-    aggregates = [a for a in run.aggregates if a.suite == suite.name]
     if aggregates:  # none when no case of the suite ran: its note says so
         out.append("| metric | estimate | 95% CI | n |")
         out.append("|---|---:|---|---:|")
         for a in aggregates:
             out.append(f"| {_md(a.metric)} | {_fmt_value(a)} | {_ci(a)} | {a.n} |")
         out.append("")
-    tools = _tool_use([c for c in run.cases if c.suite == suite.name])
+    tools = _tool_use(cases)
     if tools:
         out.append(f"**Tools:** {tools}")
         out.append("")
-    failing = [c for c in run.cases if c.suite == suite.name and not c.passed]
+    failing = [c for c in cases if not c.passed]
     if failing and details:
         what = "failing or errored" if any(c.errored for c in failing) else "failing"
         out.append(f"<details><summary>{len(failing)} {what} case result(s)</summary>")
