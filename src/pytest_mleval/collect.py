@@ -438,18 +438,10 @@ def _scrub_secrets(result: CaseResult) -> None:
     """A case's error texts without API keys, in place: what a target raised or skipped with
     and what a metric raised go into every output (results, Markdown, HTML). Inference errors
     are scrubbed where they are made; a user's own code is not, so its record is, here."""
-    texts = [result.error, result.skipped, *(s.error for s in result.scores.values())]
-    if not any(texts):
-        return
-    from .inference.scrubbing import scrub
-
-    if result.error:
-        result.error = scrub(result.error)
-    if result.skipped:
-        result.skipped = scrub(result.skipped)
+    result.error = _scrubbed(result.error)
+    result.skipped = _scrubbed(result.skipped)
     for score in result.scores.values():
-        if score.error:
-            score.error = scrub(score.error)
+        score.error = _scrubbed(score.error)
 
 
 def _scrubbed(text: str | None) -> str | None:
