@@ -365,9 +365,16 @@ def suite_ran(suite: SuiteInfo) -> str:
 
 
 def unchecked_gates(run: RunResults) -> list[tuple[str, str]]:
-    """``(suite, why)`` for each suite whose gates were not checked: none of its cases ran."""
+    """``(suite, why)`` for each suite with gates not checked: none of its cases, or none
+    of those that score the gated metrics, was selected."""
     return [
-        (s.name, f"{s.unchecked_gates} gate(s): no case of the suite was selected")
+        (
+            s.name,
+            f"{s.unchecked_gates} gate(s) on {', '.join(s.unchecked_metrics)}: "
+            "no case it scores was selected"
+            if s.unchecked_metrics
+            else f"{s.unchecked_gates} gate(s): no case of the suite was selected",
+        )
         for s in run.suites
         if s.unchecked_gates
     ]

@@ -353,7 +353,10 @@ class SuiteInfo(_Model):
     """Repeats of each case the run asked for (the suite's ``repeats:`` or the flag's)."""
     unchecked_gates: int = 0
     """Gates of a suite none of whose cases was selected: not checked (neither passed nor
-    failed), so the run reads "passed on part of its suites", never "passed"."""
+    failed), so the run reads "passed on part of its suites", never "passed". So are a
+    partly selected suite's gates on metrics that only its unselected cases declare."""
+    unchecked_metrics: list[str] = Field(default_factory=list)
+    """The metrics of those gates of a partly selected suite (empty for one not selected)."""
     regression_margin: float | None = None
     """Non-inferiority margin of the regression gate in effect for this suite."""
     regression_metrics: list[str] | None = None

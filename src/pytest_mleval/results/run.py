@@ -22,6 +22,7 @@ from ..targets.registry import COST_UNKNOWN
 from .records import CallUse, CaseResult, CollectionError, RunMeta, RunResults, SuiteInfo
 
 if TYPE_CHECKING:
+    from ..cases.schema import GateSpec
     from ..cases.suite import Suite
 
 __all__ = [
@@ -484,10 +485,14 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
             )
         run.aggregates.extend(aggs)
         if suite is not None and suite.spec.gates:
+            gates, unchecked = _selected_gates(suite, ran, skips.keys() | not_needed)
+            if unchecked:
+                run.suites[-1].unchecked_gates = len(unchecked)
+                run.suites[-1].unchecked_metrics = sorted({g.metric for g in unchecked})
             run.gates.extend(
                 evaluate_gates(
                     name,
-                    suite.spec.gates,
+                    gates,
                     suite_cases,
                     aggs,
                     confidence=settings.confidence,
@@ -560,6 +565,29 @@ def _suite_for(name: str, cases: list[CaseResult], suites: dict[str, Suite]) -> 
             if name in suites:
                 return suites[name]
     return None
+
+
+def _selected_gates(
+    suite: Suite, ran: set[str], accounted: Collection[str]
+) -> tuple[list[GateSpec], list[GateSpec]]:
+    """``(checked, unchecked)``: a gate on a metric that only cases left unselected declare
+    (``-k``, ``--lf``, another shard's) is not checked. Failing it read "cannot be evaluated"
+    and failed a run over the cases the user chose, where a suite deselected whole reads "not
+    checked". A metric a selected case declares but could not score still fails its gate."""
+    declared_by_ran: set[str] = set()
+    declared_elsewhere: set[str] = set()
+    for case in suite.cases:
+        names = {m.name for m in suite.metrics_for(case)}
+        if case.id in ran:
+            declared_by_ran |= names
+        elif case.id not in accounted:
+            declared_elsewhere |= names
+    checked: list[GateSpec] = []
+    unchecked: list[GateSpec] = []
+    for gate in suite.spec.gates:
+        gone = gate.metric in declared_elsewhere - declared_by_ran
+        (unchecked if gone else checked).append(gate)
+    return checked, unchecked
 
 
 def _regression_margin(suite: Suite | None, settings: RunSettings) -> float:
