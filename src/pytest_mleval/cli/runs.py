@@ -44,6 +44,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..report.regression_verdict import (
+        regression_verdict_markdown,
+        regression_verdict_terminal,
+    )
     from ..report.summary import comparison_markdown, comparison_terminal
     from ..results.compare import not_whole_warning, regression_check
     from ..results.records import load_results
@@ -52,7 +56,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     metrics = args.metrics
     # The same rule as the run's regression gate: each suite's margin and gating metrics come
     # from the candidate's results unless given here.
-    comparison, _ = regression_check(
+    comparison, gates = regression_check(
         base,
         cand,
         margin=args.margin,
@@ -72,15 +76,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     safety = safety_summary(cand, baseline=base, confidence=args.confidence, alpha=args.alpha)
     paired = [r for r in safety.comparisons if r.against == "baseline"] if safety else []
+    code = 1 if comparison.regressed else 0
+    # The verdict in words, beside the tables: the exit status alone told a reader nothing.
     if args.format == "md":
-        print("\n".join(comparison_markdown(data) + safety_comparison_lines(paired, markdown=True)))
+        print(
+            "\n".join(
+                regression_verdict_markdown(comparison, gates)
+                + comparison_markdown(data)
+                + safety_comparison_lines(paired, markdown=True)
+            )
+        )
     elif args.format == "json":
         if paired:
             data["safety"] = [r.model_dump(mode="json") for r in paired]
+        data["regressed"] = comparison.regressed
+        data["gates"] = [g.model_dump(mode="json") for g in gates]
         print(json.dumps(data, indent=2))
     else:
-        print("\n".join(comparison_terminal(data) + safety_comparison_lines(paired)))
-    return 1 if comparison.regressed else 0
+        print(
+            "\n".join(
+                comparison_terminal(data)
+                + safety_comparison_lines(paired)
+                + regression_verdict_terminal(comparison, gates, code)
+            )
+        )
+    return code
 
 
 def _binary(arr: Any) -> bool:
