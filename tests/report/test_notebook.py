@@ -199,3 +199,36 @@ def test_a_notebook_comparison_shows_its_warnings(stored: tuple[Path, Path]) -> 
     comp = cand.compare(base)
     assert any(w.startswith("the baseline is not a whole run") for w in comp.warnings)
     assert "the baseline is not a whole run" in comp._repr_html_()
+
+
+def _shifted(tmp_path: Path, score: float, name: str) -> Path:
+    from pytest_mleval.results.records import CaseResult, MetricScore, RunMeta
+
+    cases = [
+        CaseResult(suite="s", case_id=f"c{i}", passed=True, scores={"q": MetricScore(score=score)})
+        for i in range(20)
+    ]
+    return write_results(tmp_path / name, RunResults(cases=cases, meta=RunMeta(exit_status=0)))
+
+
+def test_a_notebook_comparison_leads_with_the_regression_verdict(tmp_path: Path) -> None:
+    # Before: rows and their per-metric verdicts only; whether the run regressed, the call
+    # `mleval compare` exits 1 on, was left to the reader.
+    base, worse = _shifted(tmp_path, 1.0, "b.json"), _shifted(tmp_path, 0.0, "w.json")
+    comp = load_run(worse).compare(base)
+    assert comp.regressed is True
+    assert comp.verdict == "regression in 1 of 1 suite(s)"
+    assert comp._repr_html_().index("regression in 1 of 1 suite(s)") < comp._repr_html_().index(
+        "<table"
+    )
+    same = load_run(base).compare(base)
+    assert same.regressed is False and same.verdict == "no regression in 1 suite(s)"
+
+
+def test_a_notebook_report_with_a_baseline_decides_its_regression_gate(tmp_path: Path) -> None:
+    # Before: Run.report(path, baseline=...) drew the per-case change under "passed".
+    base, worse = _shifted(tmp_path, 1.0, "b.json"), _shifted(tmp_path, 0.0, "w.json")
+    run = load_run(worse)
+    html = run.report(tmp_path / "r.html", baseline=load_run(base)).read_text(encoding="utf-8")
+    assert 'id="verdict">failed: 1 gate(s) failed' in html
+    assert run.results.gates == []  # the loaded run itself is left as it was

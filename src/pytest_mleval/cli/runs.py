@@ -8,10 +8,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..results.records import RunResults
+from typing import Any
 
 __all__ = [
     "add_calibrate",
@@ -284,21 +281,6 @@ def _default_output(results: Path) -> Path:
     return results.with_suffix(".html")
 
 
-def _with_comparison(run: RunResults, baseline: RunResults) -> None:
-    """Compare the run with an explicitly given baseline (the run's own seed)."""
-    from ..results.compare import regression_check
-
-    comparison, _ = regression_check(baseline, run, seed=run.meta.seed)
-    run.comparison = comparison.model_dump(mode="json")
-    if run.safety is not None:
-        from ..results.safety import safety_summary
-
-        # The safety probes paired with this baseline too, at the run's own level.
-        run.safety = safety_summary(
-            run, baseline=baseline, confidence=run.safety.confidence, alpha=run.safety.alpha
-        )
-
-
 def _cmd_report(args: argparse.Namespace) -> int:
     from ..report.history import DEFAULT_FILE, resolve_url
     from ..report.html import write_report
@@ -308,7 +290,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     run = load_results(results)
     baseline = load_results(args.baseline) if args.baseline else None
     if baseline is not None:
-        _with_comparison(run, baseline)
+        from ..results.rebaseline import with_baseline
+
+        run = with_baseline(run, baseline)
     url: str | None = None
     if args.history:
         url = resolve_url(args.history)

@@ -81,6 +81,12 @@ class Comparison:
     """The full comparison record (as ``RunResults.comparison`` stores it), when tested."""
     warnings: list[str] = field(default_factory=list)
     """What the comparison does not cover (cases in one run only, a run that is not whole)."""
+    regressed: bool | None = None
+    """Whether the candidate regressed under the run's regression rule, the call
+    ``mleval compare`` exits 1 on (``None``: not tested)."""
+    verdict: str = "not tested"
+    """That verdict in words (``regression in 1 of 3 suite(s)``, ``no regression in 3
+    suite(s)``, ``nothing was compared``)."""
 
     @property
     def table(self) -> Any:
@@ -111,8 +117,10 @@ class Comparison:
             )
             flips = f"<p>Flipped: {items}{' …' if len(self.flipped) > 20 else ''}</p>"
         warned = "".join(f"<p class='warn'>⚠️ {_e(w)}</p>" for w in self.warnings)
+        tone = "warn" if self.regressed is None else "bad" if self.regressed else "ok"
+        verdict = f"<p class='{tone}'><b>{_e(self.verdict)}</b></p>"
         return (
-            f'{_STYLE}<div class="mleval-nb">{warned}<p>{_e(self.method)}</p>'
+            f'{_STYLE}<div class="mleval-nb">{verdict}{warned}<p>{_e(self.method)}</p>'
             f"{_table(head, rows)}{flips}</div>"
         )
 
@@ -180,8 +188,9 @@ def _plain_comparison(baseline: RunResults, candidate: RunResults) -> Comparison
 
 def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -> Comparison:
     from ..results.compare import regression_check
+    from .regression_verdict import regression_verdict
 
-    result, _ = regression_check(baseline, candidate, seed=seed)
+    result, gates = regression_check(baseline, candidate, seed=seed)
     rows = []
     flipped = []
     for s in result.suites:
@@ -214,6 +223,8 @@ def _tested_comparison(baseline: RunResults, candidate: RunResults, seed: int) -
         flipped=flipped,
         raw=result.model_dump(mode="json"),
         warnings=list(result.warnings),
+        regressed=result.regressed,
+        verdict=regression_verdict(result, gates)[1],
     )
 
 
@@ -332,7 +343,13 @@ class Run:
         from .html import write_report
 
         base = baseline.results if isinstance(baseline, Run) else baseline
-        return write_report(path, self.results, baseline=base)
+        run = self.results
+        if base is not None:
+            from ..results.rebaseline import with_baseline
+
+            # The comparison with its regression gates, as `mleval report --baseline` draws it.
+            run = with_baseline(run, base)
+        return write_report(path, run, baseline=base)
 
     @property
     def status(self) -> tuple[str, str]:

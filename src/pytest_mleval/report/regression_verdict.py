@@ -12,11 +12,20 @@ from ..results.compare import Comparison
 from ..results.records import GateResult
 from .escaping import md_text, term_text
 
-__all__ = ["regression_verdict_markdown", "regression_verdict_terminal"]
+__all__ = ["regression_verdict", "regression_verdict_markdown", "regression_verdict_terminal"]
 
 
-def _verdict(comparison: Comparison, gates: Sequence[GateResult]) -> tuple[str, str]:
-    """``(tone, text)``: ``fail``, ``pass`` or ``none`` (no suite could be compared)."""
+def regression_verdict(comparison: Comparison, gates: Sequence[GateResult]) -> tuple[str, str]:
+    """The verdict of a comparison under the regression rule.
+
+    Args:
+        comparison: The comparison the gates were decided on.
+        gates: Its regression gates (one per compared suite).
+
+    Returns:
+        ``(tone, text)``: tone is ``fail``, ``pass`` or ``none`` (no suite could be
+        compared); text is lower-case, e.g. ``regression in 1 of 3 suite(s)``.
+    """
     if not gates:
         return "none", "nothing was compared"
     n = len(comparison.suites)
@@ -47,7 +56,7 @@ def regression_verdict_terminal(
         f"regression {term_text(g.suite)}: {'PASS' if g.passed else 'FAIL'} {term_text(g.message)}"
         for g in gates
     ]
-    tone, text = _verdict(comparison, gates)
+    tone, text = regression_verdict(comparison, gates)
     if tone == "fail" and text.startswith("regression in"):
         text = "REGRESSION" + text[len("regression") :]
     lines.append(f"verdict: {text} (exit status {exit_status})")
@@ -65,7 +74,7 @@ def regression_verdict_markdown(comparison: Comparison, gates: Sequence[GateResu
     Returns:
         Lines, ending with a blank one.
     """
-    tone, text = _verdict(comparison, gates)
+    tone, text = regression_verdict(comparison, gates)
     icon = {"fail": "❌", "none": "⚠️"}.get(tone, "⚠️" if comparison.warnings else "✅")
     # The verdict is this module's own words and counts: nothing in it needs escaping.
     out = [f"{icon} **{text[:1].upper() + text[1:]}**", ""]

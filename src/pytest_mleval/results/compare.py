@@ -32,6 +32,7 @@ __all__ = [
     "check_levels",
     "check_margin",
     "compare_runs",
+    "is_regression_gate",
     "not_whole_warning",
     "paired_scores_test",
     "regression_check",
@@ -585,6 +586,11 @@ def _unscored_gating(
 
 def _join_note(note: str | None, more: str) -> str:
     return f"{note}; {more}" if note else more
+
+
+def is_regression_gate(gate: GateResult) -> bool:
+    """Whether a gate is one of :func:`regression_gates` (not a suite's own gate)."""
+    return gate.metric == "regression" and gate.stat == "paired" and gate.on == "baseline"
 
 
 def regression_gates(comparison: Comparison) -> list[GateResult]:
