@@ -23,6 +23,7 @@ from .records import (
     metric_kind,
     not_run_text,
 )
+from .rule_changes import changed_rules
 from .units import fmt_p
 
 __all__ = [
@@ -753,6 +754,16 @@ def regression_check(
         # This run's own headline says when it is not whole; the baseline's would go unseen.
         comparison.warnings.insert(0, partial)
     _unscored_gating(comparison, gating, [*baseline.cases, *candidate.cases])
+    unpaired = set(comparison.changed_input)
+    base_by, cand_by = _by_suite(baseline), _by_suite(candidate)
+    for sc in comparison.suites:
+        comparison.warnings.extend(
+            changed_rules(
+                sc.suite,
+                [c for c in base_by.get(sc.suite, []) if f"{c.suite}::{c.case_id}" not in unpaired],
+                cand_by.get(sc.suite, []),
+            )
+        )
     sequential = {name for name, suite in info.items() if suite.sequential is not None}
     if sequential:
         # A suite that stopped on its data is judged by its anytime-valid sequences.
