@@ -98,3 +98,42 @@ def test_two_empty_runs_compare_nothing(tmp_path: Path, capsys: pytest.CaptureFi
     assert out.splitlines()[-1] == f"verdict: nothing was compared (exit status {code})"
     _, md = _compare(tmp_path, capsys, empty, empty, "--format", "md")
     assert md.splitlines()[0] == "⚠️ **Nothing was compared**"
+
+
+def test_a_large_markdown_comparison_fits_a_pull_request_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: no limit (the run's own summary has one): 150 suites of 20 metrics wrote a
+    # comparison GitHub refuses whole as a comment.
+    from pytest_mleval.report.summary import COMMENT_LIMIT
+
+    def big(score: float, worse: str) -> str:
+        cases = [
+            CaseResult(
+                suite=f"suite-{s:03d}",
+                case_id=f"c{i}",
+                passed=True,
+                scores={
+                    f"metric_{m:02d}": MetricScore(
+                        score=0.0 if f"suite-{s:03d}" == worse else score,
+                        threshold=0.5 if worse else None,
+                    )
+                    for m in range(20)
+                },
+            )
+            for s in range(150)
+            for i in range(12)
+        ]
+        return RunResults(cases=cases).model_dump_json()
+
+    code, md = _compare(tmp_path, capsys, big(1.0, ""), big(1.0, "suite-149"), "--format", "md")
+    assert len(md) <= COMMENT_LIMIT
+    lines = md.splitlines()
+    assert lines[0] == "❌ **Regression in 1 of 150 suite(s)**"
+    # The failing suite's gate comes first, whatever its place among the suites.
+    assert lines[4].startswith("| suite-149 | ❌ ")
+    assert any(line.startswith("> ✂️ Shortened to fit a pull-request comment") for line in lines)
+    # What the comparison does not cover is still said.
+    assert any(line.startswith("> ⚠️ suite suite-000: the pass rule") for line in lines)
+    code_text, text = _compare(tmp_path, capsys, big(1.0, ""), big(1.0, "suite-149"))
+    assert code == code_text == 1 and len(text) > COMMENT_LIMIT  # the text output keeps all

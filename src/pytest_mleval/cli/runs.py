@@ -41,11 +41,17 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..report.escaping import md_text
     from ..report.regression_verdict import (
         regression_verdict_markdown,
         regression_verdict_terminal,
     )
-    from ..report.summary import comparison_markdown, comparison_terminal
+    from ..report.summary import (
+        COMMENT_LIMIT,
+        comparison_markdown,
+        comparison_terminal,
+        cut_at_limit,
+    )
     from ..results.compare import not_whole_warning, regression_check
     from ..results.records import load_results
 
@@ -76,13 +82,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     code = 1 if comparison.regressed else 0
     # The verdict in words, beside the tables: the exit status alone told a reader nothing.
     if args.format == "md":
-        print(
-            "\n".join(
-                regression_verdict_markdown(comparison, gates)
-                + comparison_markdown(data)
-                + safety_comparison_lines(paired, markdown=True)
-            )
-        )
+        verdict = regression_verdict_markdown(comparison, gates)
+        safety_md = safety_comparison_lines(paired, markdown=True)
+        md = "\n".join(verdict + comparison_markdown(data) + safety_md)
+        if len(md) > COMMENT_LIMIT:
+            # As the run's summary: a pull-request comment over GitHub's limit never posts.
+            note = [
+                "> ✂️ Shortened to fit a pull-request comment: the comparison's tables left "
+                "out; `mleval compare` without `--format md` prints them.",
+                "",
+            ]
+            warned = [f"> ⚠️ {md_text(w)}" for w in comparison.warnings]
+            md = cut_at_limit("\n".join(verdict + note + warned + [""] + safety_md))
+        print(md)
     elif args.format == "json":
         if paired:
             data["safety"] = [r.model_dump(mode="json") for r in paired]

@@ -80,9 +80,10 @@ def regression_verdict_markdown(comparison: Comparison, gates: Sequence[GateResu
     out = [f"{icon} **{text[:1].upper() + text[1:]}**", ""]
     if gates:
         out += ["| suite | regression gate |", "|---|---|"]
+        # Failing gates first: a comment cut at its size limit must keep them.
         out += [
             f"| {md_text(g.suite)} | {'✅' if g.passed else '❌'} {md_text(g.message)} |"
-            for g in gates
+            for g in sorted(gates, key=lambda g: g.passed)
         ]
         out.append("")
     return out

@@ -364,6 +364,22 @@ def render_summary(run: RunResults, *, top: int = 10, limit: int = COMMENT_LIMIT
         if len(text) <= limit:
             return text
     # Still too long (thousands of collection errors or failing gates): cut at a line.
+    return cut_at_limit(text, limit)
+
+
+def cut_at_limit(text: str, limit: int = COMMENT_LIMIT) -> str:
+    """``text`` cut at its last whole line that fits ``limit``, with a closing note saying so
+    (``text`` itself when it fits).
+
+    Args:
+        text: Markdown.
+        limit: Longest result.
+
+    Returns:
+        At most ``limit`` characters.
+    """
+    if len(text) <= limit:
+        return text
     ending = "\n\n> ✂️ Cut at the comment limit; the HTML report has everything."
     return text[: limit - len(ending)].rsplit("\n", 1)[0] + ending
 
