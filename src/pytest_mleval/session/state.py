@@ -648,6 +648,8 @@ class MlevalSession:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             # Every output derives its headline from the status the run ends with.
             self.run.meta.exit_status = int(session.exitstatus)
+            if not sharded:
+                self._record_junit_gates(self.run)
             self.config.hook.pytest_mleval_run_results(run=self.run, config=self.config)
             if not self.options.no_report:
                 self.write_outputs(self.run)
@@ -659,6 +661,18 @@ class MlevalSession:
 
     def _is_eval_path(self, file: str) -> bool:
         return is_eval_file(Path(file), list(self.options.ini.files))
+
+    def _record_junit_gates(self, run: RunResults) -> None:
+        """The gates as test cases of ``--junitxml`` (which pytest writes after this hook)."""
+        from ..report.views import unchecked_gates
+        from .junit import record_gates
+
+        try:
+            record_gates(self.config, run, unchecked_gates(run))
+        except Exception as exc:  # pytest's JUnit internals moved: the run's verdict stands
+            self.errors.append(
+                f"could not add the gates to --junitxml: {type(exc).__name__}: {exc}"
+            )
 
     def _is_eval_error(self, error: CollectionError) -> bool:
         # By the node that failed: the error's own file may be a dataset of an eval file.
