@@ -26,6 +26,7 @@ from .views import (
     comparison_view,
     header_view,
     suite_tables,
+    unchecked_gates,
     usage_rows,
 )
 
@@ -190,6 +191,8 @@ def render_report(
         # TTFT columns only when something was streamed: most runs stream nothing.
         "usage_streamed": any(t["streamed"] for _, _, t in usage),
         "gates": run.gates,
+        # Gates left unchecked by the selection: rows of their own, not "No gates in this run".
+        "unchecked": unchecked_gates(run),
         "collection_errors": run.collection_errors,
         "incomplete": run.meta.incomplete,
         "suites": suite_tables(run, trends or {}),
