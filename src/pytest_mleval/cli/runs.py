@@ -373,7 +373,8 @@ def _cmd_history(args: argparse.Namespace) -> int:
             ci = f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
             print(
                 f"{p.run_id:>5}  {p.started_at:<25} {(p.git_sha or '')[:10]:<10} "
-                f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}"
+                f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}" + ("  (not whole)" if p.incomplete else "")
+                # Over part of the cases, or beside a file that could not be collected.
             )
         return 0
     from ..results.units import fmt_usd
@@ -383,17 +384,17 @@ def _cmd_history(args: argparse.Namespace) -> int:
         print(f"no runs recorded in {url}")
         return 0
     print(
-        f"{'run':>5}  {'started':<25} {'commit':<10} {'branch':<16} {'results':>7} "
-        f"{'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
+        f"{'run':>5}  {'status':<10} {'started':<25} {'commit':<10} {'branch':<16} "
+        f"{'results':>7} {'passed':>7} {'errors':>6} {'gates':>7} {'cost':>11} {'time s':>8}"
     )
     for r in runs:
         rate = f"{r.pass_rate:.1%}" if r.pass_rate is not None else "–"
         gates = f"{r.gates_total - r.gates_failed}/{r.gates_total}"
         print(
-            f"{r.id:>5}  {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
+            f"{r.id:>5}  {r.status:<10} {r.started_at:<25} {(r.git_sha or '')[:10]:<10} "
             f"{(r.git_branch or '')[:16]:<16} {r.n_cases:>7} {rate:>7} {r.n_errored:>6} "
             f"{gates:>7} {fmt_usd(r.cost_usd):>11} {r.duration_s:>8.1f}"
-            + (f"  INCOMPLETE: {r.incomplete}" if r.incomplete else "")
+            + (f"  not whole: {r.incomplete}" if r.incomplete else "")
         )
     return 0
 

@@ -60,6 +60,21 @@ class HistoryRun:
     models: tuple[str, ...]
     incomplete: str | None = None
     """Why the run was incomplete (files not collected, cases not run); None when complete."""
+    recorded_status: str | None = None
+    """The run's verdict as its outputs showed it (None in a history of an older version)."""
+
+    @property
+    def status(self) -> str:
+        """``passed``, ``partial``, ``failed`` or ``incomplete``, as the run's headline said
+        (derived from the exit status for a run recorded before the status was; ``unknown``
+        without one)."""
+        if self.recorded_status:
+            return self.recorded_status
+        if self.exit_status is None:
+            return "unknown"
+        if self.exit_status or self.gates_failed:
+            return "failed"
+        return "partial" if self.incomplete else "passed"
 
     @property
     def pass_rate(self) -> float | None:
@@ -120,7 +135,8 @@ _SQLITE_DDL = (
     "n_cases INTEGER NOT NULL, n_passed INTEGER NOT NULL, n_failed INTEGER NOT NULL, "
     "n_errored INTEGER NOT NULL, cost_usd FLOAT NOT NULL, total_tokens INTEGER NOT NULL, "
     "gates_total INTEGER NOT NULL, gates_failed INTEGER NOT NULL, exit_status INTEGER, "
-    "models TEXT NOT NULL, incomplete TEXT, PRIMARY KEY (id), UNIQUE (run_key))",
+    "models TEXT NOT NULL, incomplete TEXT, status VARCHAR(16), PRIMARY KEY (id), "
+    "UNIQUE (run_key))",
     "CREATE TABLE IF NOT EXISTS mleval_metrics ("
     "id INTEGER NOT NULL, run_id INTEGER NOT NULL, suite VARCHAR(255) NOT NULL, "
     "metric VARCHAR(255) NOT NULL, estimate FLOAT NOT NULL, ci_low FLOAT NOT NULL, "
@@ -149,7 +165,10 @@ _RUN_COLUMNS = (
     "exit_status",
     "models",
     "incomplete",
+    "status",
 )
+_ADDED_COLUMNS = (("incomplete", "TEXT"), ("status", "VARCHAR(16)"))
+"""Columns added after the first release, in order: migrations add those a history lacks."""
 _METRIC_COLUMNS = (
     "mleval_metrics.id, mleval_metrics.run_id, mleval_metrics.suite, mleval_metrics.metric, "
     "mleval_metrics.estimate, mleval_metrics.ci_low, mleval_metrics.ci_high, mleval_metrics.n, "
@@ -175,10 +194,11 @@ def _sqlite_connect(path: Path) -> Any:
 
 
 def _sqlite_migrate(conn: Any) -> None:
-    """:func:`_migrate` in sqlite3: the ``incomplete`` column for a history of an older version."""
+    """:func:`_migrate` in sqlite3: the columns a history of an older version lacks."""
     columns = {r.name for r in conn.execute("PRAGMA table_info(mleval_runs)")}
-    if columns and "incomplete" not in columns:
-        conn.execute("ALTER TABLE mleval_runs ADD COLUMN incomplete TEXT")
+    for name, kind in _ADDED_COLUMNS:
+        if columns and name not in columns:
+            conn.execute(f"ALTER TABLE mleval_runs ADD COLUMN {name} {kind}")
 
 
 def _sqlite_error(url: str, exc: Exception) -> ResultsFileError:
@@ -305,8 +325,9 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
         sa.Column("gates_failed", sa.Integer, nullable=False),
         sa.Column("exit_status", sa.Integer),
         sa.Column("models", sa.Text, nullable=False),
-        # Added after the first release: _migrate adds it to older databases.
+        # Added after the first release: _migrate adds them to older databases.
         sa.Column("incomplete", sa.Text),
+        sa.Column("status", sa.String(16)),
     )
     metrics = sa.Table(
         "mleval_metrics",
@@ -352,7 +373,7 @@ def _run_key(run: RunResults) -> str:
 
 
 def _run_row(run: RunResults) -> dict[str, Any]:
-    from ..results.records import incomplete_reasons, not_run_text
+    from ..results.records import incomplete_reasons, not_run_text, run_status
 
     cases = run.cases
     errored = sum(1 for c in cases if c.errored)
@@ -385,6 +406,9 @@ def _run_row(run: RunResults) -> dict[str, Any]:
         # fewer cases than the runs beside it.
         "incomplete": "; ".join(r for r in (*incomplete_reasons(run), not_run_text(run)) if r)
         or None,
+        # The headline every output showed: "failed" and "incomplete" are not told apart by
+        # the counts, nor a -k run's "partial" from a run that could not collect a file.
+        "status": run_status(run)[0],
     }
 
 
@@ -394,8 +418,9 @@ def _migrate(sa: Any, conn: Any) -> None:
     if not inspector.has_table("mleval_runs"):
         return
     columns = {c["name"] for c in inspector.get_columns("mleval_runs")}
-    if "incomplete" not in columns:
-        conn.execute(sa.text("ALTER TABLE mleval_runs ADD COLUMN incomplete TEXT"))
+    for name, kind in _ADDED_COLUMNS:
+        if name not in columns:
+            conn.execute(sa.text(f"ALTER TABLE mleval_runs ADD COLUMN {name} {kind}"))
 
 
 def _db_error(sa: Any, url: str, exc: Exception) -> ResultsFileError:
@@ -510,6 +535,7 @@ def recent_runs(url: str, limit: int = 20) -> list[HistoryRun]:
             exit_status=r.exit_status,
             models=tuple(json.loads(r.models or "[]")),
             incomplete=r.incomplete,
+            recorded_status=getattr(r, "status", None),
         )
         for r in _read(
             url,
