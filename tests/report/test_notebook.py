@@ -232,3 +232,21 @@ def test_a_notebook_report_with_a_baseline_decides_its_regression_gate(tmp_path:
     html = run.report(tmp_path / "r.html", baseline=load_run(base)).read_text(encoding="utf-8")
     assert 'id="verdict">failed: 1 gate(s) failed' in html
     assert run.results.gates == []  # the loaded run itself is left as it was
+
+
+def test_a_notebook_run_lists_the_gates_not_checked(tmp_path: Path) -> None:
+    # Before: its gates table showed the checked gates only; a -k run that left a gated
+    # suite out had no row for it (the Markdown and HTML have one).
+    from pytest_mleval.results.records import CaseResult, RunMeta, SuiteInfo
+
+    run = RunResults(
+        cases=[CaseResult(suite="alpha", case_id="x", passed=True)],
+        suites=[
+            SuiteInfo(name="alpha", n_cases=1),
+            SuiteInfo(name="beta", n_cases=0, not_run=2, unchecked_gates=1),
+        ],
+        meta=RunMeta(exit_status=0),
+    )
+    html = Run(run)._repr_html_()
+    assert "1 gate(s): no case of the suite was selected" in html
+    assert "not checked" in html

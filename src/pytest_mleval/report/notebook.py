@@ -23,7 +23,7 @@ from ..results.records import (
     run_status,
 )
 from .summary import _last_line
-from .views import FLIPS, STATUSES, case_status
+from .views import FLIPS, STATUSES, case_status, unchecked_gates
 
 __all__ = ["Comparison", "Run", "load_run"]
 
@@ -390,10 +390,13 @@ class Run:
             ],
         )
         gates = ""
-        if r.gates:
+        # Gates the selection left unchecked have rows too, as in the Markdown and HTML.
+        unchecked = [[_e(name), _e(why), "not checked"] for name, why in unchecked_gates(r)]
+        if r.gates or unchecked:
             gates = _table(
                 ["suite", "gate", ""],
-                [[_e(g.suite), _e(g.message), _PASS if g.passed else _FAIL] for g in r.gates],
+                [[_e(g.suite), _e(g.message), _PASS if g.passed else _FAIL] for g in r.gates]
+                + unchecked,
             )
         return (
             f'{_STYLE}<div class="mleval-nb">{verdict}{head}{aggs if r.aggregates else ""}'
