@@ -537,7 +537,7 @@ def test_workflow_runs_as_written(tmp_path: Path) -> None:
     comment = store.comments["mleval"]
     assert comment.startswith("## pytest-mleval results") and "Compared with baseline" in comment
     history = by_name["Show the run history"].output
-    assert len(re.findall(r"^\s*\d+\s+20\d\d-", history, flags=re.M)) == 2, history
+    assert len(re.findall(r"^\s*\d+\s+\w+\s+20\d\d-", history, flags=re.M)) == 2, history
 
     from pytest_mleval.report.history import metric_trends, recent_runs, resolve_url
 
