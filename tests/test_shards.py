@@ -222,6 +222,13 @@ def test_a_shard_does_not_fail_on_a_gate_over_its_part(
     )
     shards = _run_shards(project, "-k", "not tone and not plain")
     assert [_load(p)["meta"]["exit_status"] for p in shards] == [0, 0, 0]
+    # Before, each shard's outputs read "Run failed: 1 gate(s) failed ... (exit status 0)":
+    # a gate over a shard's part decides nothing, and the merge decides it.
+    for p in shards:
+        assert _load(p)["gates"] == []
+        summary = (p.parent / "mleval-summary.md").read_text()
+        assert "gate(s) failed" not in summary
+        assert "shard 1/3: its gates are decided by" in summary or p.parent.name != "s1"
     assert main(["merge", *map(str, shards), "-o", "m/mleval-results.json"]) == 1
     merged = _load(project.path / "m" / "mleval-results.json")
     assert merged["meta"]["exit_status"] == 1

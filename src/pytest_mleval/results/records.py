@@ -555,6 +555,10 @@ def run_status(run: RunResults) -> tuple[str, str]:
             text += f" (exit status {exit_status})"
         return "incomplete", text
     part = not_run_text(run)
+    shard = run.meta.shard
+    if shard is not None:
+        # The cases not run here are the other shards'; the merge has the run's verdict.
+        part = f"shard {shard.index}/{shard.count}: its gates are decided by `mleval merge`"
     # Results assembled outside a pytest session carry no exit status: a failed case there
     # fails the run. Under pytest, exit status 0 beside a failed case means pytest expected
     # the failure (xfail); the run passed, and its headline says what failed.

@@ -484,7 +484,8 @@ def assemble_run(gathered: Gathered, settings: RunSettings) -> tuple[RunResults,
                 human_scale_aggregates(name, suite, suite_cases, confidence=settings.confidence)
             )
         run.aggregates.extend(aggs)
-        if suite is not None and suite.spec.gates:
+        # A shard's gates would see its part of the cases: `mleval merge` decides them.
+        if suite is not None and suite.spec.gates and gathered.meta.shard is None:
             gates, unchecked = _selected_gates(suite, ran, skips.keys() | not_needed)
             if unchecked:
                 run.suites[-1].unchecked_gates = len(unchecked)
