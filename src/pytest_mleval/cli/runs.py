@@ -41,17 +41,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ..report.escaping import md_text
-    from ..report.regression_verdict import (
-        regression_verdict_markdown,
-        regression_verdict_terminal,
-    )
-    from ..report.summary import (
-        COMMENT_LIMIT,
-        comparison_markdown,
-        comparison_terminal,
-        cut_at_limit,
-    )
+    from ..report.regression_verdict import comparison_comment, regression_verdict_terminal
+    from ..report.summary import comparison_markdown, comparison_terminal
     from ..results.compare import not_whole_warning, regression_check
     from ..results.records import load_results
 
@@ -82,19 +73,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     code = 1 if comparison.regressed else 0
     # The verdict in words, beside the tables: the exit status alone told a reader nothing.
     if args.format == "md":
-        verdict = regression_verdict_markdown(comparison, gates)
-        safety_md = safety_comparison_lines(paired, markdown=True)
-        md = "\n".join(verdict + comparison_markdown(data) + safety_md)
-        if len(md) > COMMENT_LIMIT:
-            # As the run's summary: a pull-request comment over GitHub's limit never posts.
-            note = [
-                "> ✂️ Shortened to fit a pull-request comment: the comparison's tables left "
-                "out; `mleval compare` without `--format md` prints them.",
-                "",
-            ]
-            warned = [f"> ⚠️ {md_text(w)}" for w in comparison.warnings]
-            md = cut_at_limit("\n".join(verdict + note + warned + [""] + safety_md))
-        print(md)
+        tables = comparison_markdown(data)
+        print(
+            comparison_comment(
+                comparison, gates, tables, safety_comparison_lines(paired, markdown=True)
+            )
+        )
     elif args.format == "json":
         if paired:
             data["safety"] = [r.model_dump(mode="json") for r in paired]
@@ -371,10 +355,10 @@ def _cmd_history(args: argparse.Namespace) -> int:
         print(f"{'run':>5}  {'started':<25} {'commit':<10} {'estimate':>9}  {'CI':<19} {'n':>6}")
         for p in points:
             ci = f"[{p.ci_low:.3f}, {p.ci_high:.3f}]"
+            # "(not whole)": over part of the cases, or beside a file that could not be collected.
             print(
                 f"{p.run_id:>5}  {p.started_at:<25} {(p.git_sha or '')[:10]:<10} "
                 f"{p.estimate:>9.4f}  {ci:<19} {p.n:>6}" + ("  (not whole)" if p.incomplete else "")
-                # Over part of the cases, or beside a file that could not be collected.
             )
         return 0
     from ..results.units import fmt_usd

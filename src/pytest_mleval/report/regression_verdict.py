@@ -12,7 +12,12 @@ from ..results.compare import Comparison
 from ..results.records import GateResult
 from .escaping import md_text, term_text
 
-__all__ = ["regression_verdict", "regression_verdict_markdown", "regression_verdict_terminal"]
+__all__ = [
+    "comparison_comment",
+    "regression_verdict",
+    "regression_verdict_markdown",
+    "regression_verdict_terminal",
+]
 
 
 def regression_verdict(comparison: Comparison, gates: Sequence[GateResult]) -> tuple[str, str]:
@@ -87,3 +92,39 @@ def regression_verdict_markdown(comparison: Comparison, gates: Sequence[GateResu
         ]
         out.append("")
     return out
+
+
+def comparison_comment(
+    comparison: Comparison,
+    gates: Sequence[GateResult],
+    tables: Sequence[str],
+    safety: Sequence[str] = (),
+) -> str:
+    """``mleval compare --format md``: the verdict, the tables, and a size a comment takes.
+
+    As the run's summary: a pull-request comment over GitHub's limit never posts. Over
+    :data:`~pytest_mleval.report.summary.COMMENT_LIMIT` the tables are left out (and it says
+    so), keeping the verdict, the regression gates and the comparison's warnings.
+
+    Args:
+        comparison: The comparison the gates were decided on.
+        gates: Its regression gates.
+        tables: The comparison's Markdown tables.
+        safety: The safety probes' comparison lines.
+
+    Returns:
+        The Markdown, at most the comment limit long.
+    """
+    from .summary import COMMENT_LIMIT, cut_at_limit
+
+    verdict = regression_verdict_markdown(comparison, gates)
+    md = "\n".join([*verdict, *tables, *safety])
+    if len(md) <= COMMENT_LIMIT:
+        return md
+    note = [
+        "> ✂️ Shortened to fit a pull-request comment: the comparison's tables left "
+        "out; `mleval compare` without `--format md` prints them.",
+        "",
+    ]
+    warned = [f"> ⚠️ {md_text(w)}" for w in comparison.warnings]
+    return cut_at_limit("\n".join([*verdict, *note, *warned, "", *safety]))

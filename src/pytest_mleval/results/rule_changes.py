@@ -39,9 +39,7 @@ def changed_rules(
     """
     base = {c.case_id: c for c in bcases}
     seen: set[str] = set()
-    changed: dict[
-        str, tuple[int, tuple[float | None, float | None], tuple[float | None, float | None]]
-    ] = {}
+    changed: dict[str, tuple[int, Rule, Rule]] = {}
     for c in ccases:
         b = base.get(c.case_id)
         if b is None or c.case_id in seen:
