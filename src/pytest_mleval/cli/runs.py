@@ -332,6 +332,19 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         f"mleval merge: {len(shards)} shard(s), {n_cases} case(s), "
         f"{sum(not g.passed for g in run.gates)} of {len(run.gates)} gate(s) failed"
     )
+    if args.junitxml:
+        # The shards' own --junitxml carry the cases; the gates only the merge decides.
+        from ..report.junit import write_gates_junit
+
+        junit = Path(args.junitxml)
+        try:
+            write_gates_junit(
+                junit, run, str(Path(args.root).resolve()), incomplete=run.meta.incomplete
+            )
+            written.paths.append(junit)
+        except OSError as exc:
+            print(f"mleval merge: could not write {junit}: {exc}", file=sys.stderr)
+            return 1
     for path in written.paths:
         print(f"mleval: wrote {path}")
     # A merge that is incomplete, or a run that failed, fails the job that merges.
@@ -571,6 +584,12 @@ def add_merge(sub: Any) -> None:
         "--history",
         default=None,
         help="run-history URL (default: SQLite beside the merged results)",
+    )
+    p.add_argument(
+        "--junitxml",
+        default=None,
+        help="also write the merged run's gates as JUnit XML test cases (the shards' own "
+        "--junitxml files carry the cases)",
     )
     p.set_defaults(func=_cmd_merge)
 

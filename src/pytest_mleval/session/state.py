@@ -664,11 +664,10 @@ class MlevalSession:
 
     def _record_junit_gates(self, run: RunResults) -> None:
         """The gates as test cases of ``--junitxml`` (which pytest writes after this hook)."""
-        from ..report.views import unchecked_gates
         from .junit import record_gates
 
         try:
-            record_gates(self.config, run, unchecked_gates(run))
+            record_gates(self.config, run)
         except Exception as exc:  # pytest's JUnit internals moved: the run's verdict stands
             self.errors.append(
                 f"could not add the gates to --junitxml: {type(exc).__name__}: {exc}"
