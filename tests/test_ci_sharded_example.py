@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,11 @@ def test_the_matrix_feeds_the_merge(workflow: dict[str, Any]) -> None:
     # Each shard's results go up under a name the merge job's download pattern takes.
     (upload,) = _uses(shard, "actions/upload-artifact")
     assert upload["if"] == "always()"
-    assert upload["with"]["path"] == "reports/shard-${{ matrix.shard }}/mleval-results.json"
+    assert upload["with"]["path"].splitlines() == [
+        f"reports/shard-${{{{ matrix.shard }}}}/{name}"
+        for name in ("mleval-results.json", "junit.xml")
+    ]
+    assert '--junitxml "reports/shard-$SHARD/junit.xml"' in run["run"]
     (download,) = _uses(merge, "actions/download-artifact")
     names = [upload["with"]["name"].replace("${{ matrix.shard }}", str(i)) for i in range(1, 4)]
     assert all(fnmatch.fnmatch(n, download["with"]["pattern"]) for n in names)
@@ -83,6 +88,9 @@ def test_the_matrix_feeds_the_merge(workflow: dict[str, Any]) -> None:
     step = _step(merge, "Merge the shards")
     assert f"mleval merge {download['with']['path']}/*/mleval-results.json" in step["run"]
     assert "-o reports/mleval-results.json" in step["run"]
+    # The gates only the merge decides reach JUnit, in the report artifact beside the HTML.
+    assert "--junitxml reports/junit-gates.xml" in step["run"]
+    assert any(u["with"]["path"] == "reports/" for u in _uses(merge, "actions/upload-artifact"))
     # The comment is the merged run's summary; the verdict is the merge's.
     (comment,) = _uses(merge, "marocchino/sticky-pull-request-comment")
     assert comment["with"]["path"] == "reports/mleval-summary.md"
@@ -146,6 +154,7 @@ def test_the_shard_and_merge_steps_run_as_written(workflow: dict[str, Any], tmp_
         dest = ws / "shards" / name / "mleval-results.json"
         dest.parent.mkdir(parents=True)
         dest.write_bytes((ws / "reports" / f"shard-{i}" / "mleval-results.json").read_bytes())
+        assert (ws / "reports" / f"shard-{i}" / "junit.xml").is_file()
     merged_step = _bash(_step(merge_job, "Merge the shards")["run"], ws, env)
     assert merged_step.returncode == 0, merged_step.stdout + merged_step.stderr
     merged = json.loads((ws / "reports" / "mleval-results.json").read_text())
@@ -174,3 +183,8 @@ def test_the_shard_and_merge_steps_run_as_written(workflow: dict[str, Any], tmp_
     assert merged["comparison"] == full["comparison"] and merged["comparison"]["suites"]
     assert len(merged["meta"]["merged_from"]) == 3
     assert re.search(r"3 shard\(s\), 12 case\(s\)", merged_step.stdout)
+    # The merge's JUnit has the gates of the whole run, as test cases of the suite.
+    gates = ET.parse(ws / "reports" / "junit-gates.xml").getroot().iter("testcase")
+    names = sorted(str(c.get("name")) for c in gates)
+    assert names == ["gate[mean(rouge_l).ci_low]", "gate[regression]"]
+    assert len(full["gates"]) == 2
