@@ -9,6 +9,7 @@ own, so the badge and the gates table say it.
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import re
 from pathlib import Path
@@ -37,7 +38,7 @@ def _report(tmp_path: Path, base: float, cand: float) -> str:
 def _verdict(html: str) -> str:
     found = re.search(r'id="verdict">([^<]*)', html)
     assert found
-    return found.group(1)
+    return html_text.unescape(found.group(1))
 
 
 def test_a_regression_against_the_given_baseline_is_the_reports_verdict(tmp_path: Path) -> None:
@@ -73,3 +74,59 @@ def test_the_runs_own_regression_gate_gives_way_to_the_given_baselines(tmp_path:
     html = out.read_text(encoding="utf-8")
     assert "the run's own baseline" not in html
     assert _verdict(html).startswith("failed: 1 gate(s) failed")
+
+
+def test_a_regression_against_the_given_baseline_says_whose_verdict_it_is(
+    tmp_path: Path,
+) -> None:
+    # Before, the badge read "failed: 1 gate(s) failed (exit status 0)": the failing gate is
+    # this baseline's, the exit status the run's own, and the two read as one contradiction.
+    verdict = _verdict(_report(tmp_path, base=1.0, cand=0.0))
+    assert "(exit status 0)" not in verdict
+    assert verdict == (
+        "failed: 1 gate(s) failed (against the baseline given after the run; "
+        "the run itself exited 0)"
+    )
+
+
+def test_a_run_failed_by_its_own_regression_gate_says_so_against_another_baseline(
+    tmp_path: Path,
+) -> None:
+    # The run exited 1 on its own regression gate; against the baseline given now nothing
+    # regressed. Before, the badge read "failed: pytest reported failures (exit status 1)".
+    own = json.loads(_run(0.5))
+    own["meta"]["exit_status"] = 1
+    own["gates"] = [
+        {
+            "suite": "s",
+            "metric": "regression",
+            "stat": "paired",
+            "on": "baseline",
+            "min": 0.0,
+            "passed": False,
+            "message": "regression beyond margin 0: q -0.5",
+        }
+    ]
+    (tmp_path / "cand.json").write_text(json.dumps(own))
+    (tmp_path / "base.json").write_text(_run(0.5))
+    out = tmp_path / "r.html"
+    args = ["report", str(tmp_path / "cand.json"), "--baseline", str(tmp_path / "base.json")]
+    assert main([*args, "-o", str(out), "--no-history"]) == 0
+    verdict = _verdict(out.read_text(encoding="utf-8"))
+    assert "pytest reported failures" not in verdict
+    assert verdict == (
+        "failed: 1 regression gate(s) failed against the run's own baseline when it ran; "
+        "none against the baseline given after the run (the run itself exited 1)"
+    )
+
+
+def test_the_stored_run_is_not_marked_rebaselined(tmp_path: Path) -> None:
+    from pytest_mleval.results.rebaseline import with_baseline
+    from pytest_mleval.results.records import load_results, run_status
+
+    (tmp_path / "base.json").write_text(_run(1.0))
+    (tmp_path / "cand.json").write_text(_run(0.0))
+    run = load_results(tmp_path / "cand.json")
+    rebased = with_baseline(run, load_results(tmp_path / "base.json"))
+    assert run_status(run) == ("passed", "passed")
+    assert run_status(rebased)[0] == "failed"

@@ -8,7 +8,7 @@ metric under a green "passed": the same two files fail ``mleval compare``.
 from __future__ import annotations
 
 from .compare import is_regression_gate, regression_check
-from .records import RunResults
+from .records import Rebase, RunResults
 
 __all__ = ["with_baseline"]
 
@@ -29,7 +29,12 @@ def with_baseline(run: RunResults, baseline: RunResults) -> RunResults:
     out = run.model_copy(deep=True)
     comparison, gates = regression_check(baseline, out, seed=out.meta.seed)
     out.comparison = comparison.model_dump(mode="json")
+    own = [g for g in out.gates if is_regression_gate(g)]
     out.gates = [g for g in out.gates if not is_regression_gate(g)] + gates
+    out.meta.rebased = Rebase(
+        regressions_failed=sum(not g.passed for g in gates),
+        own_regressions_failed=sum(not g.passed for g in own),
+    )
     if out.safety is not None:
         from .safety import safety_summary
 

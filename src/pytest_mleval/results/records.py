@@ -427,6 +427,16 @@ class ShardInfo(_Model):
     an unsharded run reports cases in; ``mleval merge`` restores it)."""
 
 
+class Rebase(_Model):
+    """A stored run compared, after it ran, with another baseline (``mleval report
+    --baseline``): its exit status is its own, its regression gates that baseline's."""
+
+    regressions_failed: int = 0
+    """Regression gates that failed against the baseline given after the run."""
+    own_regressions_failed: int = 0
+    """Regression gates that failed against the run's own baseline when it ran."""
+
+
 class RunMeta(_Model):
     """Metadata of a run."""
 
@@ -461,6 +471,8 @@ class RunMeta(_Model):
     """The shard this run was (``--mleval-shard I/N``); ``None`` for a whole run."""
     merged_from: list[ShardInfo] = Field(default_factory=list)
     """The shards ``mleval merge`` combined into this run (empty for a run that ran)."""
+    rebased: Rebase | None = None
+    """Set on a copy compared with a baseline after it ran (never stored by a run)."""
 
 
 class RunResults(_Model):
@@ -564,9 +576,8 @@ def run_status(run: RunResults) -> tuple[str, str]:
     # the failure (xfail); the run passed, and its headline says what failed.
     cases_failed = bool(n_failed or errored)
     if exit_status not in (0, None) or failed_gates or (exit_status is None and cases_failed):
-        detail = "; ".join([*why, part] if part else why) or "pytest reported failures"
-        status_text = f" (exit status {exit_status})" if exit_status is not None else ""
-        return "failed", f"failed: {detail}{status_text}"
+        detail = "; ".join([*why, part] if part else why) or _unstated_failure(run)
+        return "failed", f"failed: {detail}{_exit_text(run)}"
     expected = f" ({'; '.join(why)}, as expected by pytest)" if cases_failed else ""
     gone = len((run.comparison or {}).get("only_in_baseline") or [])
     if gone:
@@ -577,6 +588,31 @@ def run_status(run: RunResults) -> tuple[str, str]:
         # What pytest ran passed, but a gate over 2 of 3 cases is not the suite's verdict.
         return "partial", f"passed on part of its suites: {part}{expected}"
     return "passed", f"passed{expected}"
+
+
+def _unstated_failure(run: RunResults) -> str:
+    rebased = run.meta.rebased
+    if rebased is not None and rebased.own_regressions_failed:
+        # Its own regression gates were replaced by the later baseline's, which passed.
+        return (
+            f"{rebased.own_regressions_failed} regression gate(s) failed against the run's own "
+            "baseline when it ran; none against the baseline given after the run"
+        )
+    return "pytest reported failures"
+
+
+def _exit_text(run: RunResults) -> str:
+    exit_status = run.meta.exit_status
+    rebased = run.meta.rebased
+    if exit_status is None:
+        return ""
+    if rebased is None:
+        return f" (exit status {exit_status})"
+    # The gates are the later baseline's and the exit status the run's own: "1 gate(s)
+    # failed (exit status 0)" read as a contradiction.
+    if rebased.regressions_failed:
+        return f" (against the baseline given after the run; the run itself exited {exit_status})"
+    return f" (the run itself exited {exit_status})"
 
 
 def not_run_text(run: RunResults) -> str:
