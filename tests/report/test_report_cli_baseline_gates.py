@@ -35,6 +35,31 @@ def _report(tmp_path: Path, base: float, cand: float) -> str:
     return out.read_text(encoding="utf-8")
 
 
+def _report_own_gate(
+    tmp_path: Path, base: float, cand: float, *, passed: bool, message: str, exit_status: int
+) -> str:
+    """The report of a run that had its own regression gate, against another baseline."""
+    own = json.loads(_run(cand))
+    own["meta"]["exit_status"] = exit_status
+    own["gates"] = [
+        {
+            "suite": "s",
+            "metric": "regression",
+            "stat": "paired",
+            "on": "baseline",
+            "min": 0.0,
+            "passed": passed,
+            "message": message,
+        }
+    ]
+    (tmp_path / "cand.json").write_text(json.dumps(own))
+    (tmp_path / "base.json").write_text(_run(base))
+    out = tmp_path / "r.html"
+    args = ["report", str(tmp_path / "cand.json"), "--baseline", str(tmp_path / "base.json")]
+    assert main([*args, "-o", str(out), "--no-history"]) == 0
+    return out.read_text(encoding="utf-8")
+
+
 def _verdict(html: str) -> str:
     found = re.search(r'id="verdict">([^<]*)', html)
     assert found
@@ -54,24 +79,14 @@ def test_no_regression_reads_passed_with_its_gate(tmp_path: Path) -> None:
 
 
 def test_the_runs_own_regression_gate_gives_way_to_the_given_baselines(tmp_path: Path) -> None:
-    own = json.loads(_run(0.0))
-    own["gates"] = [
-        {
-            "suite": "s",
-            "metric": "regression",
-            "stat": "paired",
-            "on": "baseline",
-            "min": 0.0,
-            "passed": True,
-            "message": "no significant regression beyond margin 0 (the run's own baseline)",
-        }
-    ]
-    (tmp_path / "cand.json").write_text(json.dumps(own))
-    (tmp_path / "base.json").write_text(_run(1.0))
-    out = tmp_path / "r.html"
-    args = ["report", str(tmp_path / "cand.json"), "--baseline", str(tmp_path / "base.json")]
-    assert main([*args, "-o", str(out), "--no-history"]) == 0
-    html = out.read_text(encoding="utf-8")
+    html = _report_own_gate(
+        tmp_path,
+        base=1.0,
+        cand=0.0,
+        passed=True,
+        message="no significant regression beyond margin 0 (the run's own baseline)",
+        exit_status=0,
+    )
     assert "the run's own baseline" not in html
     assert _verdict(html).startswith("failed: 1 gate(s) failed")
 
@@ -94,25 +109,15 @@ def test_a_run_failed_by_its_own_regression_gate_says_so_against_another_baselin
 ) -> None:
     # The run exited 1 on its own regression gate; against the baseline given now nothing
     # regressed. Before, the badge read "failed: pytest reported failures (exit status 1)".
-    own = json.loads(_run(0.5))
-    own["meta"]["exit_status"] = 1
-    own["gates"] = [
-        {
-            "suite": "s",
-            "metric": "regression",
-            "stat": "paired",
-            "on": "baseline",
-            "min": 0.0,
-            "passed": False,
-            "message": "regression beyond margin 0: q -0.5",
-        }
-    ]
-    (tmp_path / "cand.json").write_text(json.dumps(own))
-    (tmp_path / "base.json").write_text(_run(0.5))
-    out = tmp_path / "r.html"
-    args = ["report", str(tmp_path / "cand.json"), "--baseline", str(tmp_path / "base.json")]
-    assert main([*args, "-o", str(out), "--no-history"]) == 0
-    verdict = _verdict(out.read_text(encoding="utf-8"))
+    html = _report_own_gate(
+        tmp_path,
+        base=0.5,
+        cand=0.5,
+        passed=False,
+        message="regression beyond margin 0: q -0.5",
+        exit_status=1,
+    )
+    verdict = _verdict(html)
     assert "pytest reported failures" not in verdict
     assert verdict == (
         "failed: 1 regression gate(s) failed against the run's own baseline when it ran; "
