@@ -170,3 +170,20 @@ def test_history_written_by_an_older_version_is_migrated(tmp_path: Path) -> None
     con.close()
     runs = recent_runs(resolve_url(str(db)))
     assert len(runs) == 1 and runs[0].incomplete is None
+
+
+def test_a_test_modules_syntax_error_is_located_in_that_module(pytester: pytest.Pytester) -> None:
+    # Before, the record named pytest's own python.py:528 (the first "path:line:" of the
+    # traceback) as the file and line, and the Markdown showed that path.
+    pytester.makepyfile(app="def echo(case):\n    return case.input\n")
+    pytester.syspathinsert()
+    pytester.makefile(".eval.yaml", good=GOOD)
+    pytester.makepyfile(test_syntax="x = 1\ndef broken(:\n    pass\n")
+    result = pytester.runpytest("--continue-on-collection-errors")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    results, summary, _ = _outputs(pytester)
+    [error] = results["collection_errors"]
+    assert (error["file"], error["line"]) == ("test_syntax.py", 2)
+    assert "SyntaxError" in error["message"]
+    assert "_pytest" not in summary.split("SyntaxError")[0].rsplit("test_syntax.py", 1)[-1]
+    assert "`test_syntax.py:2`" in summary

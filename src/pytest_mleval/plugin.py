@@ -40,6 +40,8 @@ from .evalfiles import is_eval_file  # noqa: E402
 from .options import get_options, register_options  # noqa: E402
 
 if TYPE_CHECKING:
+    import warnings
+
     from .collect import EvalFile
 
 
@@ -122,6 +124,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # before its setup runs: it is recorded as skipped, as a target's own skip is.
         record(report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    if report.failed:
+        # A module (or an eval file's value) that fails to collect with a key in its message:
+        # pytest's ERRORS section, junit and the run's collection errors all read this report.
+        from .inference.scrubbing import scrub
+        from .session.redaction import redact_report
+
+        redact_report(report, scrub)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_warning_recorded(warning_message: warnings.WarningMessage) -> None:
+    # Before pytest's terminal (and xdist's transport) keep its text: a target warning with
+    # the key it retried with showed it in the "warnings summary".
+    message = warning_message.message
+    if isinstance(message, Warning) and len(message.args) == 1 and isinstance(message.args[0], str):
+        from .inference.scrubbing import scrub
+
+        clean = scrub(message.args[0])
+        if clean != message.args[0]:
+            message.args = (clean,)
 
 
 def _scored_failure(call: pytest.CallInfo[None]) -> bool:

@@ -908,18 +908,44 @@ def _collection_error(report: pytest.CollectReport, config: pytest.Config) -> Co
     file = report.nodeid.split("::", 1)[0] or report.fspath
     line = None
     match = _WHERE.search(text)
-    if match and match.start() == 0:
+    if match and match.start() == 0 and not _installed(Path(match["file"])):
         # file and line have fields of their own: the message says what is wrong. The file
         # may be a dataset of the eval file: its row is the place to look, not the eval file.
         line = int(match["line"])
         if Path(match["file"]).name != Path(file).name:
             file = _display(Path(match["file"]), config)
         text = text[match.end() :].strip() or text
-    elif match and Path(match["file"]).name == Path(file).name:
-        line = int(match["line"])
+    else:
+        # A traceback (an import or syntax error): its innermost frame in the collected
+        # file, not its first line, which is pytest's own importer.
+        line = _line_in(text, Path(file).name)
     if len(text) > 4000:  # a long traceback: its end says what failed
         text = "…" + text[-4000:]
     return CollectionError(nodeid=report.nodeid or file, file=file, line=line, message=text)
+
+
+# A Python traceback's own form, e.g. a SyntaxError's `File "/x/test_a.py", line 2`.
+_FILE_LINE = re.compile(r'File "(?P<file>[^"\n]+)", line (?P<line>\d+)')
+
+
+def _line_in(text: str, name: str) -> int | None:
+    """The line of the last place in ``text`` (a traceback) that names the file ``name``."""
+    found = [
+        (m.start(), int(m["line"]))
+        for pattern in (_WHERE, _FILE_LINE)
+        for m in pattern.finditer(text)
+        if Path(m["file"].strip()).name == name
+    ]
+    return max(found)[1] if found else None
+
+
+def _installed(path: Path) -> bool:
+    """Whether ``path`` is in Python's installation (pytest's, a library's), not the project."""
+    if not path.is_absolute():
+        return False
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(prefix) for prefix in prefixes)
 
 
 def _display(path: Path, config: pytest.Config) -> str:
