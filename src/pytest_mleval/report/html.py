@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..results.units import fmt_interval, fmt_metric, fmt_p, fmt_usd
+from ..results.units import fmt_bound, fmt_interval, fmt_metric, fmt_p, fmt_usd, gated_unit
 from .charts import delta_charts, histograms
 from .safety_views import safety_view
 from .variant_views import variant_sets_view
@@ -108,6 +108,9 @@ def _environment() -> Any:
     # {{ value|metricval(metric) }}: a value in its metric's unit ($, ms) or as a score.
     env.filters["metricval"] = lambda value, metric: fmt_metric(str(metric), value)
     env.globals["interval"] = fmt_interval
+    # {{ g.value|gateval(g) }}, {{ g.max|gatebound(g) }}: dollars or ms as the gate's message.
+    env.filters["gateval"] = _gate_value
+    env.filters["gatebound"] = _gate_bound
     return env
 
 
@@ -147,6 +150,25 @@ def _signed(value: Any, digits: int = 3) -> str:
         return "–"
     text = _num(value, digits)
     return text if text.startswith("-") or text == "–" else f"+{text}"
+
+
+def _in_unit(value: Any, gate: Any) -> bool:
+    return (
+        value is not None
+        and math.isfinite(float(value))
+        and gated_unit(str(gate.metric), str(gate.stat)) is not None
+    )
+
+
+def _gate_value(value: Any, gate: Any) -> str:
+    """A gate's value in its metric's unit (``$0.0000500``, not ``5e-05``), else a share or
+    score to four decimals."""
+    return fmt_metric(str(gate.metric), float(value)) if _in_unit(value, gate) else _num(value, 4)
+
+
+def _gate_bound(value: Any, gate: Any) -> str:
+    """A gate's bound as its message writes it (``$0.0000300``, ``300 ms``)."""
+    return fmt_bound(str(gate.metric), float(value)) if _in_unit(value, gate) else _num(value)
 
 
 def _pvalue(value: Any) -> str:

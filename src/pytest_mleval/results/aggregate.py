@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from ..cases.schema import GateSpec
 from .records import PASS_RATE, Aggregate, CaseResult, GateResult, MetricScore, metric_kind
-from .units import RAW_MEASURES
+from .units import RAW_MEASURES, fmt_bound, fmt_interval, fmt_metric, gated_unit
 
 __all__ = ["PerCase", "aggregate_suite", "evaluate_gates", "is_raw_measure", "per_case"]
 
@@ -378,19 +378,32 @@ def evaluate_gates(
         ok = (gate.min is None or value >= gate.min - 1e-12) and (
             gate.max is None or value <= gate.max + 1e-12
         )
+        label = gate.metric if gate.metric == PASS_RATE else f"{gate.stat}({gate.metric})"
+        what = label if gate.on == "estimate" else f"{gate.on} of {label}"
+        if gated_unit(gate.metric, gate.stat):
+            # In the unit the metric table shows: four decimals print a $0.00005 cost as
+            # 0.0001 and its interval as [0.0000, 0.0001].
+            m = gate.metric
+            value_text, estimate_text = fmt_metric(m, value), fmt_metric(m, estimate)
+            ci = fmt_interval(m, lo, hi)
+            lower = None if gate.min is None else fmt_bound(m, gate.min)
+            upper = None if gate.max is None else fmt_bound(m, gate.max)
+        else:
+            value_text, estimate_text = f"{value:.4f}", f"{estimate:.4f}"
+            ci = f"[{lo:.4f}, {hi:.4f}]"
+            lower = None if gate.min is None else f"{gate.min:g}"
+            upper = None if gate.max is None else f"{gate.max:g}"
         bound = " and ".join(
             b
             for b in (
-                f">= {gate.min:g}" if gate.min is not None else "",
-                f"<= {gate.max:g}" if gate.max is not None else "",
+                f">= {lower}" if lower is not None else "",
+                f"<= {upper}" if upper is not None else "",
             )
             if b
         )
-        label = gate.metric if gate.metric == PASS_RATE else f"{gate.stat}({gate.metric})"
-        what = label if gate.on == "estimate" else f"{gate.on} of {label}"
         message = (
-            f"{what} = {value:.4f} (estimate {estimate:.4f}, {int(confidence * 100)}% CI "
-            f"[{lo:.4f}, {hi:.4f}], {method}) {'meets' if ok else 'fails'} {bound}"
+            f"{what} = {value_text} (estimate {estimate_text}, {int(confidence * 100)}% CI {ci}, "
+            f"{method}) {'meets' if ok else 'fails'} {bound}"
         )
         over = _gated_cases(gate, cases, ran)
         if over < total:

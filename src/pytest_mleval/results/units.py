@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["RAW_MEASURES", "UNITS", "fmt_interval", "fmt_metric", "fmt_p", "fmt_usd", "unit_of"]
+__all__ = [
+    "RAW_MEASURES",
+    "UNITS",
+    "fmt_bound",
+    "fmt_delta",
+    "fmt_interval",
+    "fmt_metric",
+    "fmt_p",
+    "fmt_usd",
+    "gated_unit",
+    "unit_of",
+]
 
 UNITS = {"cost_usd": "USD", "latency_ms": "ms", "ttft_ms": "ms"}
 """Raw measures and their units; every other built-in metric is a score in [0, 1]."""
@@ -16,9 +27,27 @@ RAW_MEASURES = frozenset(UNITS)
 """The built-in raw measures: lower is better, aggregated and compared in their units."""
 
 
+_STATS_OF_VALUES = frozenset({"mean", "median", "min", "max"})
+"""Gate statistics of a metric's own values, so in its unit (a pass rate of a cost is a share)."""
+
+
 def unit_of(metric: str) -> str | None:
     """The unit of a metric's values (``None`` for scores in [0, 1])."""
     return UNITS.get(metric)
+
+
+def gated_unit(metric: str, stat: str) -> str | None:
+    """The unit of a gate's value: its metric's for a statistic of the metric's values.
+
+    Args:
+        metric: The gated metric.
+        stat: The gate's statistic (``mean``, ``pass_rate``...).
+
+    Returns:
+        The unit, or ``None`` for a score, a pass rate (of a cost too: a share of the cases,
+        not dollars) or a corpus or human-scale estimate.
+    """
+    return unit_of(metric) if stat in _STATS_OF_VALUES else None
 
 
 def fmt_usd(value: float | None, *, digits: int = 3) -> str:
@@ -64,6 +93,31 @@ def fmt_metric(metric: str, value: float | None) -> str:
     if unit is not None:
         return f"{_plain(value)} {unit}"
     return f"{value:.3f}"
+
+
+def fmt_delta(metric: str, value: float) -> str:
+    """A signed difference in the metric's unit: ``+$0.0000250``, ``-12 ms``, ``+0.031``."""
+    if not unit_of(metric):
+        return f"{value:+.3f}"
+    text = fmt_metric(metric, value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def fmt_bound(metric: str, value: float) -> str:
+    """A gate's bound in the metric's unit; money keeps the significant digits it was written
+    with (up to six), so ``max: 0.00003125`` never reads as ``$0.0000312``.
+
+    Args:
+        metric: A raw measure (:func:`unit_of` is not ``None``).
+        value: The bound.
+
+    Returns:
+        The bound as text.
+    """
+    if unit_of(metric) == "USD" and value != 0 and math.isfinite(value):
+        written = f"{abs(value):.5e}".split("e")[0].replace(".", "").rstrip("0")
+        return fmt_usd(value, digits=max(3, len(written)))
+    return fmt_metric(metric, value)
 
 
 def fmt_interval(metric: str, low: float, high: float) -> str:
