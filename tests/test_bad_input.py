@@ -56,7 +56,7 @@ def test_unknown_metric_lists_valid_names(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*um.eval.yaml:3: case 'c1', field 'metrics': unknown metric 'rouge_z'; valid metrics: *rouge_l*"
+            "*um.eval.yaml:5: case 'c1', field 'metrics': unknown metric 'rouge_z'; valid metrics: *rouge_l*"
         ]
     )
 
@@ -83,7 +83,7 @@ def test_wrong_threshold_type(project: pytest.Pytester) -> None:
     body = "target: python:app:echo\ncases:\n  - id: t\n    input: x\n    metrics:\n      - exact: {threshold: high}\n"
     result = run(project, "thr", body)
     result.stdout.fnmatch_lines(
-        ["*thr.eval.yaml:*case 't', field 'metrics.threshold': *must be a number*"]
+        ["*thr.eval.yaml:6: case 't', field 'metrics.exact.threshold': *must be a number*"]
     )
 
 

@@ -66,12 +66,7 @@ class EvalFile(pytest.File):
         if not suite.cases:
             # An empty file (or one whose cases were all forgotten) would otherwise pass as
             # 0 cases without a word.
-            self.warn(
-                EvalFileWarning(
-                    f"eval file {self.nodeid} has no cases: nothing of it runs "
-                    "(add `cases:` or a `dataset:`)"
-                )
-            )
+            self._warn_no_cases(suite)
         if suite.spec.judge_variants is not None:
             _check_judge_variants(suite)
         only = get_options(self.config).variant_filter()
@@ -101,6 +96,39 @@ class EvalFile(pytest.File):
         for run in runs:
             session.register_suite(run)
         yield EvalSuite.from_parent(self, name=suite.name, suite=suite, runs=runs)
+
+    def _warn_no_cases(self, suite: Suite) -> None:
+        """Warn that the file runs nothing, and why: no cases given, or datasets without rows."""
+        import warnings
+
+        from .cases.suite import line_of
+
+        given = suite.spec.dataset
+        datasets = given if isinstance(given, list) else [] if given is None else [given]
+        paths = [repr(d if isinstance(d, str) else d.path) for d in datasets]
+        if paths:
+            # "add a `dataset:`" to a file that has one sent its author looking in the wrong
+            # place: the data file is what is empty (a CSV with a header only, an empty JSONL).
+            which = (
+                f"its dataset {paths[0]} has"
+                if len(paths) == 1
+                else f"its datasets {', '.join(paths)} have"
+            )
+            message = (
+                f"eval file {self.nodeid} has no cases: {which} no rows, so nothing of it runs"
+            )
+            line = line_of(self.path, ("dataset",))
+        else:
+            message = (
+                f"eval file {self.nodeid} has no cases: nothing of it runs "
+                "(add `cases:` or a `dataset:`)"
+            )
+            line = line_of(self.path, ("cases",)) if "cases" in suite.spec.model_fields_set else 1
+        # Node.warn puts a collector's warning at line 0, which no file has; a file with
+        # nothing to point at (empty, or no `cases:`) warns at its line 1.
+        warnings.warn_explicit(
+            EvalFileWarning(message), category=None, filename=str(self.path), lineno=line or 1
+        )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, EvalFileError):

@@ -29,11 +29,11 @@ def _load(tmp_path: Path, body: str) -> object:
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ("metrics: [{exact: {weight: .inf}}]", "metrics.weight", "must be a finite number"),
-        ("metrics: [{exact: {weight: .nan}}]", "metrics.weight", "must be a finite number"),
-        ("metrics: [{exact: {weight: -1}}]", "metrics.weight", "greater than or equal to 0"),
-        ("metrics: [{exact: {threshold: .nan}}]", "metrics.threshold", "finite"),
-        ("metrics: [{latency_ms: {max: .inf}}]", "metrics.max", "finite"),
+        ("metrics: [{exact: {weight: .inf}}]", "metrics.exact.weight", "must be a finite number"),
+        ("metrics: [{exact: {weight: .nan}}]", "metrics.exact.weight", "must be a finite number"),
+        ("metrics: [{exact: {weight: -1}}]", "metrics.exact.weight", "greater than or equal to 0"),
+        ("metrics: [{exact: {threshold: .nan}}]", "metrics.exact.threshold", "finite"),
+        ("metrics: [{latency_ms: {max: .inf}}]", "metrics.latency_ms.max", "finite"),
         ("metrics: [exact]\ngates: [{metric: exact, min: .nan}]", "gates.min", "finite"),
         ("metrics: [exact]\ngates: [{metric: exact, max: -.inf}]", "gates.max", "finite"),
         ("metrics: [exact]\ngates: [{metric: exact, min: '0.5'}]", "gates.min", "got str"),

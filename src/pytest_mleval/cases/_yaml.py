@@ -9,7 +9,7 @@ error names the line it comes from.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +17,17 @@ import yaml
 from pydantic import ValidationError
 
 from ..conversation.messages import MessageError, check_messages
-from ..errors import EvalFileError
-from ..metrics.base import SourceScalar
-from .schema import Case
+from ..errors import EvalFileError, MetricError
+from ..metrics.base import RESERVED_OPTIONS, SourceScalar
+from ..metrics.registry import options_model, unknown_metric_problem
+from .schema import Case, parse_metric_entries
 
 __all__ = [
     "DATASET_FILE_SHAPE",
     "SUITE_SHAPE",
     "field_name",
     "first_error",
+    "located_error",
     "node_line",
     "read_yaml",
     "validate_case",
@@ -382,6 +384,77 @@ def field_name(loc: Sequence[Any]) -> str | None:
     return ".".join(names) if names else None
 
 
+LineOf = Callable[[Sequence[Any]], int | None]
+"""The line of a node of the file being read, by its keys and indexes from the top."""
+
+_ENTRY_OPTIONS = ("threshold", "max", "weight")
+"""The options a metric entry itself holds (MetricSpec's fields), not its metric function."""
+
+
+def located_error(exc: ValidationError, data: Any, line_of: LineOf) -> dict[str, Any]:
+    """The ``message``, ``line`` and ``field`` of an EvalFileError for a failed validation.
+
+    Args:
+        exc: The error of validating ``data`` (a suite or a case).
+        data: What was validated, for the metric entry an error sits in.
+        line_of: The line of a location in ``data``.
+
+    Returns:
+        Keyword arguments of :class:`EvalFileError`.
+    """
+    loc, msg = first_error(exc)
+    entry = _metric_entry_error(data, loc, msg, line_of)
+    if entry is not None:
+        return entry
+    return {"message": msg, "line": line_of(loc), "field": field_name(loc)}
+
+
+def _metric_entry_error(
+    data: Any, loc: tuple[Any, ...], msg: str, line_of: LineOf
+) -> dict[str, Any] | None:
+    """An error in a metric entry's ``threshold``, ``max`` or ``weight``, worded as the
+    registry words an error of the metric's own options: it names the metric and lists the
+    valid options (the bare ``metrics.threshold`` said neither which metric nor what else)."""
+    if not (
+        len(loc) == 3
+        and loc[0] == "metrics"
+        and isinstance(loc[1], int)
+        and loc[2] in _ENTRY_OPTIONS
+        and isinstance(data, dict)
+    ):
+        return None
+    try:
+        entries = parse_metric_entries(data.get("metrics"))
+    except ValueError:
+        return None
+    if loc[1] >= len(entries):
+        return None
+    entry = entries[loc[1]]
+    kind, label, option = str(entry.get("metric") or entry["name"]), str(entry["name"]), loc[2]
+    index = loc[1]
+    entry_line = line_of(("metrics", index))
+    valid = ""
+    if not kind.startswith("python:"):
+        # A custom metric is not imported just to word an error; a built-in is looked up.
+        problem = unknown_metric_problem(kind)
+        if problem:
+            # The metric itself is the mistake: its options are beside the point.
+            return {"message": problem, "line": entry_line, "field": "metrics"}
+        try:
+            model = options_model(kind)
+        except MetricError:
+            model = None
+        if model is not None:
+            valid = f" (valid options: {', '.join([*model.option_names(), *RESERVED_OPTIONS])})"
+    # The option's own line: `- rouge_l: {threshold: x}` or `- {name: rouge_l, threshold: x}`.
+    lines = [line_of(("metrics", index, kind, option)), line_of(("metrics", index, option))]
+    return {
+        "message": f"option {option!r} of metric {kind!r}: {msg}{valid}",
+        "line": max((n for n in lines if n), default=entry_line),
+        "field": f"metrics.{label}.{option}",
+    }
+
+
 def validate_case(
     raw: Any,
     *,
@@ -416,7 +489,6 @@ def validate_case(
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
-        loc, msg = first_error(exc)
         raise EvalFileError(
-            msg, path=str(path), line=line_of(loc), case_id=case_id, field=field_name(loc)
+            **located_error(exc, data, line_of), path=str(path), case_id=case_id
         ) from None

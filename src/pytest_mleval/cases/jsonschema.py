@@ -31,6 +31,67 @@ def _text_as_written(schema: Any) -> Any:
     return schema
 
 
+# The text a boolean field takes: pydantic's reading of a boolean (any case), which every
+# boolean of an eval file goes through. `ignore_case: yes` is YAML 1.1's true and is read so
+# (a YAML 1.2 editor sees the text "yes"), as are `on`, `off`, `y`, `n`, `t`, `f`, 1 and 0.
+_BOOL_WORDS = ("true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "1", "0")
+_BOOL_TEXT = "^(?:{})$".format(
+    "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in w) for w in _BOOL_WORDS)
+)
+
+
+def _bool_as_read(schema: Any) -> Any:
+    """Let every boolean of the schema take what the runtime reads as one (``yes``, ``off``,
+    ``1``...), not only YAML 1.2's ``true`` and ``false``: what collection accepts, the
+    editor must not flag."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "boolean":
+            rest = {k: v for k, v in schema.items() if k != "type"}
+            return {
+                **rest,
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "string", "pattern": _BOOL_TEXT, "description": "yes / no, on / off"},
+                    {"enum": [0, 1]},
+                ],
+            }
+        return {k: _bool_as_read(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_bool_as_read(v) for v in schema]
+    return schema
+
+
+_PYTHON_REF = r"^(?:python:[\w.]+:\w+|(?!python:)[\w.]+:\w+)$"
+"""A tool's function as written: ``python:MODULE:FUNC`` or ``MODULE:FUNC`` (``python:app`` is
+no function: the prefix comes off first, as :class:`.schema.ToolSpec` reads it)."""
+
+
+def _tool_schema(model_schema: dict[str, Any]) -> dict[str, Any]:
+    """ToolSpec's schema with the spellings its validator reads: the ``python:MODULE:FUNC``
+    string of the README, or a mapping naming a function or a name with a ``schema``."""
+    obj = dict(model_schema)
+    description = obj.pop("description", "")
+    props = dict(obj.get("properties", {}))
+    props["python"] = {
+        **props.get("python", {}),
+        "anyOf": [{"type": "string", "pattern": _PYTHON_REF}, {"type": "null"}],
+    }
+    obj["properties"] = props
+    # `ToolSpec._complete`: a function, or a schema-only tool (a name and its arguments).
+    given = {"not": {"type": "null"}}
+    obj["anyOf"] = [
+        {"required": ["python"], "properties": {"python": given}},
+        {"required": ["name", "schema"], "properties": {"name": given, "schema": given}},
+    ]
+    return {
+        "description": description,
+        "anyOf": [
+            {"type": "string", "pattern": _PYTHON_REF, "description": "python:MODULE:FUNC"},
+            obj,
+        ],
+    }
+
+
 def _options_entry_schema(model: type[BaseModel] | None, defs: dict[str, Any]) -> dict[str, Any]:
     """The object an editor completes after ``- METRIC:``: the model's options + the reserved."""
     reserved = {
@@ -167,9 +228,11 @@ def eval_file_json_schema() -> dict[str, Any]:
         "description": labels.pop("description", ""),
         "anyOf": [{"$ref": "#/$defs/LabelSpec"}, labels],
     }
+    defs["ToolSpec"] = _tool_schema(defs["ToolSpec"])
     probe_schema = ProbeSpec.model_json_schema()
     defs.update(probe_schema.pop("$defs", {}))
     defs["ProbeSpec"] = probe_schema
     schema["properties"]["probes"]["items"] = {"$ref": "#/$defs/ProbeSpec"}
     schema["title"] = "pytest-mleval eval file"
-    return schema
+    widened: dict[str, Any] = _bool_as_read(schema)
+    return widened

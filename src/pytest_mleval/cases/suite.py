@@ -29,7 +29,7 @@ from ..metrics.registry import (
     needs_options,
     validate_options,
 )
-from ._yaml import SUITE_SHAPE, field_name, first_error, node_line, read_yaml, validate_case
+from ._yaml import SUITE_SHAPE, located_error, node_line, read_yaml, validate_case
 from .bounds import metric_bounds_problem
 from .schema import PASS_RATE, Case, DatasetSpec, GateSpec, MetricSpec, SuiteSpec
 
@@ -116,9 +116,8 @@ def load_suite(path: str | Path, *, known_metric: Any = None) -> Suite:
     try:
         spec = SuiteSpec.model_validate(data)
     except ValidationError as exc:
-        loc, msg = first_error(exc)
         raise EvalFileError(
-            msg, path=str(path), line=node_line(root, loc), field=field_name(loc)
+            **located_error(exc, data, lambda loc: node_line(root, loc)), path=str(path)
         ) from None
     name = spec.suite or _suite_stem(path)
     checked = _checked_metrics(
@@ -276,10 +275,10 @@ def _checked_metrics(
         if known_metric is not None:
             problem = known_metric(m.kind)
             if problem:
-                # A case's unknown metric points at the case (where its id is), as always.
-                line = line_of((j,)) if case_id is None else line_of(())
+                # The entry at fault, as an unknown option points at its own line (the error
+                # names the case; a dataset row's entries all sit on the row's line).
                 raise EvalFileError(
-                    problem, path=str(path), line=line, case_id=case_id, field="metrics"
+                    problem, path=str(path), line=line_of((j,)), case_id=case_id, field="metrics"
                 )
         elif m.kind.startswith("python:"):
             # Without the registry's check, user modules are not imported just to load a file.

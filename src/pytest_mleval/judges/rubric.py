@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -62,6 +62,12 @@ _TRAJECTORY_NOTE = (
 )
 Over = Literal["output", "trajectory"]
 
+_SCALE_TEXT = r"\s*\d+\s*-\s*\d+\s*"
+# The spellings `_scale` reads, declared so that `mleval schema cases` flags what it rejects
+# (`[1, 2, 3]`, `five`); the validator below still checks them first, in its own words.
+_ScalePair = Annotated[list[int], Field(min_length=2, max_length=2)]
+_ScaleText = Annotated[str, Field(pattern=f"^{_SCALE_TEXT}$")]
+
 
 class JudgeOptions(JudgeModelOptions):
     """Options of ``judge`` (rubric grading, G-Eval style).
@@ -76,10 +82,10 @@ class JudgeOptions(JudgeModelOptions):
     """Same as ``criteria`` (the contract's spelling); give one of the two."""
     steps: list[str] | None = None
     """Evaluation steps the judge follows, in order."""
-    scale: list[int] | str = Field(default_factory=lambda: [1, 5])
+    scale: _ScalePair | _ScaleText = Field(default_factory=lambda: [1, 5])
     """Integer scale ``[low, high]`` or ``"low-high"`` (default ``[1, 5]``); see above."""
-    score_range: list[int] | None = None
-    """Same as ``scale``, as ``[low, high]``."""
+    score_range: _ScalePair | _ScaleText | None = None
+    """Same as ``scale`` (``[low, high]`` or ``"low-high"``)."""
     samples: Count = Field(default=1, ge=1)
     """Ask the judge this many times (distinct seeds) and average: judge noise shows."""
     use_expected: bool = True
@@ -148,7 +154,7 @@ def _scale(scale: Any) -> _Scale:
         and all(isinstance(x, int) and not isinstance(x, bool) for x in scale)
     ):
         low, high = int(scale[0]), int(scale[1])
-    elif isinstance(scale, str) and re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", scale):
+    elif isinstance(scale, str) and re.fullmatch(_SCALE_TEXT, scale):
         low, high = (int(x) for x in scale.split("-"))
     else:
         raise MetricError(f"scale must be [low, high] or 'low-high', got {scale!r}")

@@ -10,7 +10,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -289,6 +289,9 @@ def _accepts_text(annotation: Any) -> bool:
     if annotation is str:
         return True
     origin = get_origin(annotation)
+    if origin is Annotated:
+        # `Annotated[str, Field(pattern=...)]` inside a union is still text.
+        return _accepts_text(get_args(annotation)[0])
     if origin is Literal:
         return all(isinstance(a, str) for a in get_args(annotation))
     if origin in (Union, types.UnionType, list, tuple, set, frozenset):
