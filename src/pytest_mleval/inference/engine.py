@@ -314,14 +314,23 @@ class InferenceEngine:
 
         return asyncio.run_coroutine_threadsafe(prepare_all(), self._loop)
 
-    async def _prepare(self, model: str) -> None:
+    async def _prepare(self, model: str, req: ChatRequest | None = None) -> None:
+        """Ready the backend that serves ``req`` (or, without one, ``model``): called before
+        the call is timed, so neither its latency nor its timeout holds the start-up."""
         prepare = getattr(self.provider, "prepare", None)
         if prepare is None:
             return
-        fut = self._prepared.get(model)
+        # A routing provider says which backend serves the request: an openai/ id with a
+        # litellm-only parameter goes to litellm, whose import (seconds) must be paid here,
+        # not inside the first calls, when the id alone would have prepared the native client.
+        backend_for = getattr(self.provider, "backend_for", None)
+        backend = backend_for(req) if req is not None and callable(backend_for) else None
+        key = model if backend is None else f"{model}\x00{backend}"
+        fut = self._prepared.get(key)
         if fut is None:
-            # One setup per model; concurrent first calls wait on the same future.
-            fut = self._prepared[model] = asyncio.ensure_future(asyncio.to_thread(prepare, model))
+            args = (model,) if backend is None else (model, backend)
+            # One setup per model and backend; concurrent first calls wait on the same future.
+            fut = self._prepared[key] = asyncio.ensure_future(asyncio.to_thread(prepare, *args))
         try:
             await asyncio.shield(fut)
         except InferenceError:
@@ -531,13 +540,13 @@ class InferenceEngine:
         estimate = self.limiter.estimate(req.model, *request_estimate(req))
 
         async def call() -> ChatResponse:
-            await self._prepare(req.model)
+            await self._prepare(req.model, req)
             await self.limiter.acquire(req.model, estimate)
             start = time.perf_counter()
             resp = await _within(
                 self.provider.acomplete(req), timeout, f"model {req.model!r}: no answer"
             )
-            latency = (time.perf_counter() - start) * 1000.0
+            latency = _sent_to_answered(resp.latency_ms, (time.perf_counter() - start) * 1000.0)
             self.limiter.settle(
                 req.model, estimate, resp.usage.total_tokens, resp.usage.completion_tokens
             )
@@ -719,6 +728,17 @@ def _settle(
 def _is_local(model: str) -> bool:
     """``hf:PATH`` models generate in-process: an empty generation is an answer, not a fault."""
     return model.startswith("hf:")
+
+
+def _sent_to_answered(reported_ms: float, measured_ms: float) -> float:
+    """A call's latency: from when its request was sent to when its answer was back.
+
+    The provider's own timing when it has one (``reported_ms`` above 0): it starts at the
+    send, after whatever the provider did first (a lazy client set-up, waiting for the
+    litellm worker, the pipe to it), which is no part of the call. Never more than the
+    engine saw (``measured_ms``), which is the latency of a provider that times nothing.
+    """
+    return reported_ms if 0.0 < reported_ms <= measured_ms else measured_ms
 
 
 async def _within(pending: Awaitable[T], timeout: float | None, what: str) -> T:

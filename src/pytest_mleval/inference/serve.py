@@ -173,7 +173,7 @@ async def serve_stdin(out: TextIO) -> None:
     # afterwards every full collection would walk them again. So: no collection during the
     # import, then everything imported is frozen out of the collector's sight.
     gc.disable()
-    from .providers.litellm import import_litellm
+    from .providers.litellm import import_litellm, warm_litellm
 
     def send(msg: Mapping[str, Any]) -> None:
         out.write(encode(msg))
@@ -182,13 +182,17 @@ async def serve_stdin(out: TextIO) -> None:
     start = time.perf_counter()
     try:
         litellm = import_litellm()
+        imported = time.perf_counter() - start
+        # Before "ready": the parent times calls from then on, and litellm's first call
+        # would pay the set-up its import leaves for later. In a thread: that call is sync.
+        await asyncio.to_thread(warm_litellm, litellm)
     except Exception as exc:
         send({"op": "ready", "error": error_payload(exc)})
         return
     finally:
         gc.freeze()
         gc.enable()
-    send({"op": "ready", "import_seconds": time.perf_counter() - start})
+    send({"op": "ready", "import_seconds": imported})
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -202,9 +206,11 @@ async def serve_connection(conn: Any) -> None:
     Args:
         conn: the run's connection (a socket).
     """
-    from .providers.litellm import import_litellm
+    from .providers.litellm import import_litellm, warm_litellm
 
     litellm = import_litellm()
+    # In the fork, not the server: the warm-up starts threads, which a fork would not keep.
+    await asyncio.to_thread(warm_litellm, litellm)
     reader, writer = await asyncio.open_connection(sock=conn, limit=LINE_LIMIT)
 
     def send(msg: Mapping[str, Any]) -> None:

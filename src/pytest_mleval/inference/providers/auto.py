@@ -81,14 +81,24 @@ class AutoProvider:
         """Whether calls to ``model`` (at ``api_base``) go to the native client."""
         return native_endpoint(model, api_base, self.client) is not None
 
-    def _route(self, req: ChatRequest) -> Any:
+    def backend_for(self, req: ChatRequest) -> str:
+        """Which backend serves ``req``: ``local``, ``native`` or ``litellm`` (nothing is
+        built or counted: the engine asks it to prepare that backend before the call)."""
         if req.model.startswith("hf:"):
-            return self._local_for(req.model)
+            return "local"
         if not self.serves_natively(req.model, req.api_base):
-            return self.litellm
-        why = native_unsupported(req.params)
-        if why is None:
+            return "litellm"
+        return "native" if native_unsupported(req.params) is None else "litellm"
+
+    def _route(self, req: ChatRequest) -> Any:
+        backend = self.backend_for(req)
+        if backend == "local":
+            return self._local_for(req.model)
+        if backend == "native":
             return self.native
+        why = native_unsupported(req.params)
+        if why is None or not self.serves_natively(req.model, req.api_base):
+            return self.litellm  # litellm's model anyway: no fallback to report
         with self._lock:
             first = (req.model, why) not in self.fallbacks
             self.fallbacks[(req.model, why)] = self.fallbacks.get((req.model, why), 0) + 1
@@ -96,15 +106,28 @@ class AutoProvider:
             logger.warning("model %r: %s: litellm serves these requests", req.model, why)
         return self.litellm
 
-    def prepare(self, model: str) -> None:
-        """Load what the first call to ``model`` needs, before it is timed."""
-        if model.startswith("hf:"):
+    def prepare(self, model: str, backend: str | None = None) -> None:
+        """Load what the first call to ``model`` needs, before it is timed.
+
+        Args:
+            model: the model id.
+            backend: the backend the call goes to (:meth:`backend_for` its request); ``None``
+                guesses it from the id alone (a warm-up before any request is known).
+        """
+        if backend is None:
+            if model.startswith("hf:"):
+                backend = "local"
+            elif self.client != "litellm" and (
+                native_endpoint(model, None, self.client) is not None or "/" not in model
+            ):
+                # Whether the call goes native can depend on its api_base: an id without a
+                # provider is native only with one. The native client's set-up is cheap.
+                backend = "native"
+            else:
+                backend = "litellm"
+        if backend == "local":
             self._local_for(model).prepare(model)
-        elif self.client != "litellm" and (
-            native_endpoint(model, None, self.client) is not None or "/" not in model
-        ):
-            # Whether the call goes native can depend on its api_base: an id without a
-            # provider is native only with one. The native client's set-up is cheap anyway.
+        elif backend == "native":
             self.native.prepare(model)
         else:
             self.litellm.prepare(model)

@@ -22,7 +22,12 @@ class Provider(Protocol):
     """Makes one model call; raises :class:`~pytest_mleval.errors.InferenceError` subclasses."""
 
     async def acomplete(self, req: ChatRequest) -> ChatResponse:
-        """Answer one chat request (a single attempt, no retries)."""
+        """Answer one chat request (a single attempt, no retries).
+
+        The answer's ``latency_ms`` runs from when the request was sent to when the answer
+        was back, none of the provider's own set-up before the send; 0 leaves the timing
+        to the engine.
+        """
 
     async def aembed(
         self,

@@ -40,6 +40,7 @@ __all__ = [
     "import_litellm",
     "litellm_import_seconds",
     "map_litellm_error",
+    "warm_litellm",
 ]
 
 logger = logging.getLogger("pytest_mleval.inference")
@@ -94,6 +95,50 @@ def import_litellm() -> Any:
         logging.getLogger(name).addFilter(_ScrubFilter())
     _LITELLM = litellm
     return litellm
+
+
+_WARMED = False
+
+# litellm's lists of callbacks: a run that set one gets no warm-up call, which it would log.
+_CALLBACK_LISTS = (
+    "callbacks",
+    "input_callback",
+    "success_callback",
+    "failure_callback",
+    "service_callback",
+    "_async_input_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+)
+
+
+def warm_litellm(litellm: Any) -> None:
+    """Make one mock completion (no request leaves the process), once per process.
+
+    litellm's first call sets up what its import left for later (modules, its logging):
+    about 0.1 s that would otherwise be the first timed call's latency. Skipped when litellm
+    has callbacks (a conftest's logging or billing hooks): they would record a call never
+    made. Any failure is ignored: the first real call then pays the set-up, as before.
+    """
+    global _WARMED
+    if _WARMED:
+        return
+    _WARMED = True
+    if any(getattr(litellm, name, None) for name in _CALLBACK_LISTS):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            litellm.completion(
+                model="openai/gpt-4o-mini",
+                messages=[{"role": "user", "content": "."}],
+                mock_response=".",
+                max_tokens=1,
+                num_retries=0,
+                max_retries=0,
+            )
+    except Exception:  # only an optimisation
+        logger.debug("litellm's warm-up call failed", exc_info=True)
 
 
 def litellm_import_seconds() -> float | None:
@@ -261,8 +306,9 @@ class LiteLLMProvider:
         self.extra = dict(extra or {})
 
     def prepare(self, model: str) -> None:
-        """Import litellm (seconds; the engine runs this once, in a worker thread)."""
-        import_litellm()
+        """Import litellm and make its first (mock) call: seconds, which the engine spends
+        once, in a worker thread, before any call is timed."""
+        warm_litellm(import_litellm())
 
     def supports_response_schema(self, model: str) -> bool:
         """Whether litellm's model map says ``model`` takes a JSON schema."""
