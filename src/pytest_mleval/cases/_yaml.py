@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..conversation.messages import MessageError, check_messages
 from ..errors import EvalFileError, MetricError
-from ..metrics.base import RESERVED_OPTIONS, SourceScalar
+from ..metrics.base import SourceScalar
 from ..metrics.registry import options_model, unknown_metric_problem
 from .schema import Case, parse_metric_entries
 
@@ -445,7 +445,7 @@ def _metric_entry_error(
         except MetricError:
             model = None
         if model is not None:
-            valid = f" (valid options: {', '.join([*model.option_names(), *RESERVED_OPTIONS])})"
+            valid = f" (valid options: {model.valid_options()})"
     # The option's own line: `- rouge_l: {threshold: x}` or `- {name: rouge_l, threshold: x}`.
     lines = [line_of(("metrics", index, kind, option)), line_of(("metrics", index, option))]
     return {

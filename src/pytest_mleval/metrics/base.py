@@ -363,6 +363,11 @@ class MetricOptions(BaseModel):
         """The options a user may write (a field's alias when it has one), in order."""
         return [info.alias or name for name, info in cls.model_fields.items()]
 
+    @classmethod
+    def valid_options(cls) -> str:
+        """The options an error lists as valid: the metric's own, then the reserved ones."""
+        return ", ".join([*cls.option_names(), *RESERVED_OPTIONS])
+
 
 _TEXT_FIELDS: dict[type[MetricOptions], frozenset[str]] = {}
 

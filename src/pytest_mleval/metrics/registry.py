@@ -398,7 +398,7 @@ def validate_options(name: str, params: dict[str, Any]) -> dict[str, Any]:
         err = exc.errors(include_url=False)[0]
         loc = [str(p) for p in err["loc"]]
         option = loc[0] if loc else None
-        valid = ", ".join([*model.option_names(), *RESERVED_OPTIONS])
+        valid = model.valid_options()
         if err["type"] == "extra_forbidden":
             message = f"unknown option {option!r} of metric {name!r}; valid options: {valid}"
         else:

@@ -24,7 +24,7 @@ from .records import (
     not_run_text,
 )
 from .rule_changes import changed_rules
-from .units import fmt_delta, fmt_p, unit_of
+from .units import fmt_delta, fmt_p
 
 __all__ = [
     "Comparison",
@@ -594,12 +594,6 @@ def is_regression_gate(gate: GateResult) -> bool:
     return gate.metric == "regression" and gate.stat == "paired" and gate.on == "baseline"
 
 
-def _signed(metric: str, value: float) -> str:
-    """A difference as the comparison table shows it: a raw measure in its unit (``+$0.0000250``,
-    not ``+2.5e-05``), a score to four significant digits."""
-    return fmt_delta(metric, value) if unit_of(metric) else f"{value:+.4g}"
-
-
 def regression_gates(comparison: Comparison) -> list[GateResult]:
     """One regression gate per compared suite, from the comparison's verdicts.
 
@@ -623,8 +617,9 @@ def regression_gates(comparison: Comparison) -> list[GateResult]:
             )
         elif regressions:
             detail = "; ".join(
-                f"{m.metric} {_signed(m.metric, m.diff)} "
-                f"[{_signed(m.metric, m.ci_low)}, {_signed(m.metric, m.ci_high)}] "
+                # A raw measure in its unit (``+$0.0000250``, not ``+2.5e-05``).
+                f"{m.metric} {fmt_delta(m.metric, m.diff)} "
+                f"[{fmt_delta(m.metric, m.ci_low)}, {fmt_delta(m.metric, m.ci_high)}] "
                 f"p(adj){fmt_p(m.p_adjusted, relation=True)}"
                 for m in regressions
             )

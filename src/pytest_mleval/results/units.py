@@ -96,9 +96,10 @@ def fmt_metric(metric: str, value: float | None) -> str:
 
 
 def fmt_delta(metric: str, value: float) -> str:
-    """A signed difference in the metric's unit: ``+$0.0000250``, ``-12 ms``, ``+0.031``."""
+    """A signed difference in the metric's unit (``+$0.0000250``, ``-12 ms``), a score's to
+    four significant digits (``+0.03125``)."""
     if not unit_of(metric):
-        return f"{value:+.3f}"
+        return f"{value:+.4g}"
     text = fmt_metric(metric, value)
     return text if text.startswith("-") else f"+{text}"
 

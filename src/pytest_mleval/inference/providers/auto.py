@@ -81,23 +81,28 @@ class AutoProvider:
         """Whether calls to ``model`` (at ``api_base``) go to the native client."""
         return native_endpoint(model, api_base, self.client) is not None
 
+    def _choice(self, req: ChatRequest) -> tuple[str, str | None]:
+        """The backend that serves ``req`` and, when litellm serves a natively served model,
+        why (a parameter the native client does not take)."""
+        if req.model.startswith("hf:"):
+            return "local", None
+        if not self.serves_natively(req.model, req.api_base):
+            return "litellm", None
+        why = native_unsupported(req.params)
+        return ("native", None) if why is None else ("litellm", why)
+
     def backend_for(self, req: ChatRequest) -> str:
         """Which backend serves ``req``: ``local``, ``native`` or ``litellm`` (nothing is
         built or counted: the engine asks it to prepare that backend before the call)."""
-        if req.model.startswith("hf:"):
-            return "local"
-        if not self.serves_natively(req.model, req.api_base):
-            return "litellm"
-        return "native" if native_unsupported(req.params) is None else "litellm"
+        return self._choice(req)[0]
 
     def _route(self, req: ChatRequest) -> Any:
-        backend = self.backend_for(req)
+        backend, why = self._choice(req)
         if backend == "local":
             return self._local_for(req.model)
         if backend == "native":
             return self.native
-        why = native_unsupported(req.params)
-        if why is None or not self.serves_natively(req.model, req.api_base):
+        if why is None:
             return self.litellm  # litellm's model anyway: no fallback to report
         with self._lock:
             first = (req.model, why) not in self.fallbacks
